@@ -1,0 +1,1 @@
+export { PodnetError, asPodnetError } from './podnet-error.js';

@@ -1,0 +1,69 @@
+/**
+ * The cluster store contract. Two backends implement it (sqlite: embedded default; etcd: many hosts) and one
+ * behavioural test suite runs against both. Only per-node data goes through it (the profile, block leases):
+ * per-pod allocation stays on the node (src/ipam/pod-ipam), so pod churn never loads the cluster store.
+ *
+ * Blocks and IPs are keyed by absolute CIDR text (e.g. "10.244.3.0/24"), never by an index relative to the
+ * pod CIDR, so growing the pod CIDR never renumbers anything.
+ */
+import type { ClusterProfile } from '../profile/types.js';
+
+/** The cluster record: the validated profile plus a generation bumped on every accepted update (CAS). */
+export interface ClusterRecord {
+  profile: ClusterProfile;
+  generation: number;
+  /** Pod CIDRs of earlier generations, oldest first (growth history). */
+  podCidrHistory: string[][];
+  updatedAt: string;
+}
+
+/** A node's lease on one fixed-size block of the pod CIDR. */
+export interface BlockLease {
+  /** The block, canonical CIDR text ("10.244.3.0/24"). */
+  block: string;
+  nodeName: string;
+  /** The node's VNet address: where the routing domain sends the block's traffic. */
+  nodeIp: string;
+  pool: string;
+  /** Max pods of the node's pool, which caps local allocation. */
+  maxPods: number;
+  claimedAt: string;
+  renewedAt: string;
+  /** ISO time after which an unrenewed lease is free; null = reservation that never expires. */
+  expiresAt: string | null;
+}
+
+export interface ClaimRequest {
+  nodeName: string;
+  nodeIp: string;
+  pool: string;
+  maxPods: number;
+  /** Lease time to live in seconds; renewed by the agent well before it runs out. */
+  ttlSeconds: number;
+}
+
+export interface ClusterStore {
+  /** `sqlite:PATH` or `etcd:URL[,URL...]`, for messages. */
+  readonly url: string;
+  getCluster(): Promise<ClusterRecord | null>;
+  /** Writes the cluster record if the stored generation is still `expectedGeneration` (0 = create). */
+  putCluster(profile: ClusterProfile, expectedGeneration: number): Promise<ClusterRecord>;
+  /**
+   * Claims a block for a node, idempotently: a node that already holds a block gets the same block back
+   * (its lease renewed). Fails with `PodCidrExhausted` when no free block is left, `ClusterNotFound` when no
+   * cluster profile was written yet.
+   */
+  claimBlock(req: ClaimRequest): Promise<BlockLease>;
+  /** Extends the node's lease by its TTL; `LeaseNotFound` when the node holds none (it expired or was released). */
+  renewBlock(nodeName: string, ttlSeconds: number): Promise<BlockLease>;
+  /** Gives the node's block back; it waits in quarantine before another node may claim it. No-op if none. */
+  releaseBlock(nodeName: string): Promise<void>;
+  /** Every live (unexpired) lease, sorted by block. */
+  listBlocks(): Promise<BlockLease[]>;
+  /**
+   * Level-based watch: calls `onChange` with the full list of live leases now and after every change
+   * (including expiries). Returns a function that stops watching.
+   */
+  watchBlocks(onChange: (leases: BlockLease[]) => void): Promise<() => void>;
+  close(): Promise<void>;
+}
