@@ -1,0 +1,63 @@
+/**
+ * How commands talk to people and scripts: data on stdout (a table by default, JSON with `-o json`),
+ * progress and warnings on stderr, errors as `{ "error": {code, field, message, hint} }` under `-o json`.
+ * Commands are handlers that return data; only this module prints.
+ */
+import { PodnetError, asPodnetError } from '../errors/index.js';
+
+export type OutputFormat = 'table' | 'json';
+
+/** Exit codes, documented in `podnet --help`. */
+export const EXIT = {
+  ok: 0,
+  /** The command ran and found problems (invalid plan, failed check). */
+  problems: 1,
+  /** Unusable input: bad flag, unreadable or malformed file. */
+  usage: 2,
+  /** The store or the agent could not be reached. */
+  unreachable: 3,
+} as const;
+
+export interface Io {
+  out: (text: string) => void;
+  err: (text: string) => void;
+}
+
+export const processIo: Io = {
+  out: (t) => process.stdout.write(t.endsWith('\n') ? t : `${t}\n`),
+  err: (t) => process.stderr.write(t.endsWith('\n') ? t : `${t}\n`),
+};
+
+export function parseOutputFormat(v: string): OutputFormat {
+  if (v === 'table' || v === 'json') return v;
+  throw new PodnetError('UsageError', `unknown output format "${v}"`, {
+    field: '--output',
+    hint: 'use -o table or -o json',
+  });
+}
+
+/** Renders rows as an aligned, emoji-free table with upper-case headers, as kubectl does. */
+export function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers.map((h) => h.toUpperCase()), ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('   ')).join('\n');
+}
+
+/** Exit code for an error: unusable input is 2, unreachable store/agent 3, other failures 1. */
+export function exitCodeFor(e: PodnetError): number {
+  if (e.retryable || /Unreachable$/.test(e.code)) return EXIT.unreachable;
+  if (USAGE_CODES.has(e.code) || /^Invalid|Unreadable|Malformed|Unknown|TooLarge|Empty/.test(e.code)) return EXIT.usage;
+  return EXIT.problems;
+}
+
+const USAGE_CODES = new Set(['UsageError', 'CidrHostBitsSet']);
+
+export function renderError(err: unknown, format: OutputFormat, io: Io): number {
+  const e = asPodnetError(err);
+  if (format === 'json') io.out(JSON.stringify({ error: e.toJSON() }, null, 2));
+  else {
+    io.err(`error ${e.code}${e.field ? ` (${e.field})` : ''}: ${e.message}`);
+    if (e.hint) io.err(`  hint: ${e.hint}`);
+  }
+  return exitCodeFor(e);
+}
