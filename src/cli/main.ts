@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { PodnetError } from '../errors/index.js';
 import { type Io, EXIT, processIo, renderError } from './output.js';
 import { registerAgent } from './commands/agent.js';
+import { registerCni } from './commands/cni.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerDemo } from './commands/demo.js';
 import { registerIpam } from './commands/ipam.js';
@@ -28,7 +29,7 @@ export function buildProgram(ctx: CliContext): Command {
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
-  for (const register of [registerPlan, registerCluster, registerIpam, registerAgent, registerLab, registerDemo]) {
+  for (const register of [registerPlan, registerCluster, registerIpam, registerAgent, registerCni, registerLab, registerDemo]) {
     register(program, ctx);
   }
   return program;

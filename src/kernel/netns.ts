@@ -1,0 +1,28 @@
+/** Named network namespaces (`ip netns`), the unit of isolation for nodes, pods and the lab's VNet. */
+import { existsSync } from 'node:fs';
+import { run, runRaw } from './exec.js';
+
+export async function addNetns(name: string): Promise<void> {
+  await run('ip', ['netns', 'add', name]);
+  // Loopback up: pods and nodes expect it, and probes to local addresses use it.
+  await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+}
+
+/** Deletes a namespace; a namespace that is already gone is fine (idempotent). */
+export async function deleteNetns(name: string): Promise<void> {
+  if (!existsSync(`/run/netns/${name}`)) return;
+  const r = await runRaw('ip', ['netns', 'delete', name]);
+  if (r.code !== 0 && existsSync(`/run/netns/${name}`)) {
+    throw new Error(`ip netns delete ${name} failed: ${r.stderr.trim()}`);
+  }
+}
+
+export async function listNetns(): Promise<string[]> {
+  const out = await run('ip', ['-json', 'netns', 'list']);
+  if (out.trim() === '') return [];
+  return (JSON.parse(out) as { name: string }[]).map((n) => n.name);
+}
+
+export function netnsExists(name: string): boolean {
+  return existsSync(`/run/netns/${name}`);
+}
