@@ -4,14 +4,14 @@
  */
 import { Command, CommanderError } from 'commander';
 import { PodnetError } from '../errors/index.js';
-import { type Io, EXIT, processIo, renderError } from './output.js';
 import { registerAgent } from './commands/agent.js';
-import { registerCni } from './commands/cni.js';
 import { registerCluster } from './commands/cluster.js';
+import { registerCni } from './commands/cni.js';
 import { registerDemo } from './commands/demo.js';
 import { registerIpam } from './commands/ipam.js';
 import { registerLab } from './commands/lab.js';
 import { registerPlan } from './commands/plan.js';
+import { EXIT, type Io, processIo, renderError } from './output.js';
 
 export interface CliContext {
   io: Io;
@@ -29,7 +29,15 @@ export function buildProgram(ctx: CliContext): Command {
     .showSuggestionAfterError(true)
     .exitOverride()
     .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
-  for (const register of [registerPlan, registerCluster, registerIpam, registerAgent, registerCni, registerLab, registerDemo]) {
+  for (const register of [
+    registerPlan,
+    registerCluster,
+    registerIpam,
+    registerAgent,
+    registerCni,
+    registerLab,
+    registerDemo,
+  ]) {
     register(program, ctx);
   }
   return program;
@@ -47,7 +55,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       // --help and --version exit 0; every other parse failure is unusable input.
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    const wantsJson = argv.some((a, i) => (a === '-o' || a === '--output') && argv[i + 1] === 'json') || argv.includes('-ojson');
+    const wantsJson =
+      argv.some((a, i) => (a === '-o' || a === '--output') && argv[i + 1] === 'json') ||
+      argv.includes('-ojson');
     return renderError(err instanceof PodnetError ? err : err, wantsJson ? 'json' : 'table', io);
   }
 }

@@ -40,13 +40,16 @@ export function parseOutputFormat(v: string): OutputFormat {
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers.map((h) => h.toUpperCase()), ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  return cells.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('   ')).join('\n');
+  return cells
+    .map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]))).join('   '))
+    .join('\n');
 }
 
 /** Exit code for an error: unusable input is 2, unreachable store/agent 3, other failures 1. */
 export function exitCodeFor(e: PodnetError): number {
   if (e.retryable || /Unreachable$/.test(e.code)) return EXIT.unreachable;
-  if (USAGE_CODES.has(e.code) || /^Invalid|Unreadable|Malformed|Unknown|TooLarge|Empty/.test(e.code)) return EXIT.usage;
+  if (USAGE_CODES.has(e.code) || /^Invalid|Unreadable|Malformed|Unknown|TooLarge|Empty/.test(e.code))
+    return EXIT.usage;
   return EXIT.problems;
 }
 

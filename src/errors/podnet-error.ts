@@ -35,7 +35,13 @@ export class PodnetError extends Error {
     this.retryable = opts.retryable ?? false;
   }
 
-  toJSON(): { code: string; field?: string; message: string; hint?: string; details?: Record<string, unknown> } {
+  toJSON(): {
+    code: string;
+    field?: string;
+    message: string;
+    hint?: string;
+    details?: Record<string, unknown>;
+  } {
     return {
       code: this.code,
       ...(this.field === undefined ? {} : { field: this.field }),

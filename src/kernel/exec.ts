@@ -28,7 +28,9 @@ export function netnsPath(netns: string): string {
 
 /** Runs a command and resolves with its output whatever its exit code. */
 export function runRaw(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const [file, argv] = opts.netns ? ['nsenter', [`--net=${netnsPath(opts.netns)}`, '--', cmd, ...args]] : [cmd, args];
+  const [file, argv] = opts.netns
+    ? ['nsenter', [`--net=${netnsPath(opts.netns)}`, '--', cmd, ...args]]
+    : [cmd, args];
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000 });
     const out: Buffer[] = [];
@@ -62,7 +64,10 @@ export async function run(cmd: string, args: string[], opts: RunOptions = {}): P
     throw new PodnetError(
       'KernelCommandFailed',
       `${cmd} ${args.join(' ')}${opts.netns ? ` (in netns ${opts.netns})` : ''} failed: ${r.stderr.trim() || `exit ${r.code}`}`,
-      { details: { cmd, args, stderr: r.stderr, exitCode: r.code }, hint: 'see the command and its error above' },
+      {
+        details: { cmd, args, stderr: r.stderr, exitCode: r.code },
+        hint: 'see the command and its error above',
+      },
     );
   }
   return r.stdout;
