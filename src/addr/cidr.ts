@@ -66,11 +66,15 @@ export function parseCidr(text: unknown, field?: string): Cidr {
   const c = cidrOf(ip.family, ip.value, prefix);
   if (c.network !== ip.value) {
     const aligned = formatCidr(c);
-    throw new PodnetError('CidrHostBitsSet', `"${truncate(text)}" has host bits set; the network is ${aligned}`, {
-      field,
-      hint: `write "${aligned}" (or a longer prefix if you meant a smaller range)`,
-      details: { aligned },
-    });
+    throw new PodnetError(
+      'CidrHostBitsSet',
+      `"${truncate(text)}" has host bits set; the network is ${aligned}`,
+      {
+        field,
+        hint: `write "${aligned}" (or a longer prefix if you meant a smaller range)`,
+        details: { aligned },
+      },
+    );
   }
   return c;
 }

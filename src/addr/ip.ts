@@ -92,16 +92,21 @@ export function parseIp(text: unknown, field?: string): IpAddress {
 
 export function typeName(v: unknown): string {
   if (v === null) return 'null';
+  if (v === undefined) return 'nothing';
   if (Array.isArray(v)) return 'a list';
   return typeof v === 'object' ? 'an object' : `${typeof v} ${truncate(JSON.stringify(v) ?? String(v), 32)}`;
 }
 
-/** Canonical text: dotted quad, or RFC 5952 (lower case, longest zero run of 2+ groups as "::"). */
+/**
+ * Canonical text: dotted quad, or RFC 5952 (lower case, longest zero run of 2+ groups as "::", first run on a
+ * tie, IPv4-mapped addresses as ::ffff:a.b.c.d).
+ */
 export function formatIp(ip: IpAddress): string {
   if (ip.family === 4) {
     const v = ip.value;
     return [24n, 16n, 8n, 0n].map((s) => String((v >> s) & 0xffn)).join('.');
   }
+  if (ip.value >> 32n === 0xffffn) return `::ffff:${formatIp({ family: 4, value: ip.value & 0xffffffffn })}`;
   const groups: number[] = [];
   for (let i = 7; i >= 0; i--) groups.push(Number((ip.value >> BigInt(i * 16)) & 0xffffn));
   let best = -1;
