@@ -1,0 +1,210 @@
+/**
+ * The CNI operations, executed in the warm node agent (the shim `bin/podnet-cni` forwards env + stdin here).
+ * Decisions come from the pure protocol module; the kernel work is the pod-network module; the address comes
+ * from the node's PodIpam. Every failure leaves nothing half-created and is reported as the spec's error object.
+ */
+import { existsSync } from 'node:fs';
+import {
+  POD_GATEWAY,
+  addPodNetwork,
+  checkPodNetwork,
+  listPodVeths,
+  podLinkNames,
+  removePodNetwork,
+} from '../dataplane/pod-network.js';
+import { PodnetError } from '../errors/index.js';
+import type { PodIpam } from '../ipam/types.js';
+import {
+  type Attachment,
+  type NetConf,
+  askedVersion,
+  parseCniArgs,
+  parseCommand,
+  parseConfig,
+  parseEnv,
+  renderError,
+  renderResult,
+  renderVersion,
+} from './protocol.js';
+import { CNI_CODE, CniError, type CniRequest, type CniResponse, type NodeRuntime } from './types.js';
+
+/** Runs one CNI call; never throws: failures come back as the spec's error JSON and exit code 1. */
+export async function handleCni(req: CniRequest, node: NodeRuntime): Promise<CniResponse> {
+  const version = askedVersion(req.stdin);
+  try {
+    const command = parseCommand(req.env);
+    if (command === 'VERSION') return { stdout: renderVersion(versionAsked(req.stdin)), exitCode: 0 };
+    const conf = parseConfig(req.stdin, command);
+    const att = parseEnv(req.env, command);
+    switch (command) {
+      case 'ADD':
+        return { stdout: await add(conf, att, node), exitCode: 0 };
+      case 'DEL':
+        await del(att, node);
+        return { stdout: '', exitCode: 0 };
+      case 'CHECK':
+        await check(conf, att, node);
+        return { stdout: '', exitCode: 0 };
+      case 'GC':
+        await gc(conf, node);
+        return { stdout: '', exitCode: 0 };
+      case 'STATUS':
+        if (!node.ipam()) {
+          throw new CniError(
+            CNI_CODE.notAvailable,
+            `node ${node.nodeName} holds no pod address block yet`,
+            'the podnet agent is waiting for its block lease from the cluster store',
+          );
+        }
+        return { stdout: '', exitCode: 0 };
+    }
+  } catch (e) {
+    return { stdout: renderError(toCniError(e), version), exitCode: 1 };
+  }
+}
+
+/** VERSION echoes the version asked for (libcni sends its own), whatever the plugin config says. */
+function versionAsked(stdin: string): string {
+  try {
+    const v = (JSON.parse(stdin) as { cniVersion?: unknown }).cniVersion;
+    if (typeof v === 'string' && /^\d+\.\d+\.\d+$/.test(v)) return v;
+  } catch {
+    // VERSION needs no valid config
+  }
+  return '1.1.0';
+}
+
+/** PodnetErrors keep their stable code in the message and their hint as details. */
+export function toCniError(e: unknown): CniError {
+  if (e instanceof CniError) return e;
+  if (e instanceof PodnetError) {
+    return new CniError(
+      e.retryable ? CNI_CODE.tryAgainLater : CNI_CODE.podnet,
+      `${e.code}: ${e.message}`,
+      e.hint,
+    );
+  }
+  return new CniError(CNI_CODE.internal, `internal error: ${e instanceof Error ? e.message : String(e)}`);
+}
+
+function requireIpam(node: NodeRuntime): PodIpam {
+  const ipam = node.ipam();
+  if (!ipam) {
+    throw new CniError(
+      CNI_CODE.tryAgainLater,
+      `node ${node.nodeName} holds no pod address block yet`,
+      'the podnet agent is waiting for its block lease from the cluster store; retry shortly',
+    );
+  }
+  return ipam;
+}
+
+async function add(conf: NetConf, att: Attachment, node: NodeRuntime): Promise<string> {
+  if (!existsSync(att.netns)) {
+    throw new CniError(
+      CNI_CODE.invalidEnvironment,
+      `invalid env variables [CNI_NETNS]: network namespace ${att.netns} does not exist`,
+    );
+  }
+  const ipam = requireIpam(node);
+  const args = parseCniArgs(att.args);
+  // An attachment that already holds an address is a live pod (or an ADD the agent died in): never free it here.
+  const held = ipam.get(att.containerId, att.ifname) !== null;
+  const addr = ipam.allocate({
+    containerId: att.containerId,
+    ifname: att.ifname,
+    netns: att.netns,
+    podName: args.K8S_POD_NAME,
+    podNamespace: args.K8S_POD_NAMESPACE,
+  });
+  const mtu = await node.uplinkMtu();
+  let names: ReturnType<typeof podLinkNames>;
+  try {
+    names = await addPodNetwork(
+      { containerId: att.containerId, ifname: att.ifname, netns: att.netns, ip: addr.ip, mtu },
+      node.nodeNetns,
+    );
+  } catch (e) {
+    if (!held) ipam.release(att.containerId, att.ifname);
+    throw e;
+  }
+  return renderResult(
+    {
+      interfaces: [
+        { name: names.hostVeth, mac: names.hostMac },
+        { name: att.ifname, mac: names.podMac, mtu, sandbox: att.netns },
+      ],
+      ips: [{ address: `${addr.ip}/32`, gateway: POD_GATEWAY, interface: 1 }],
+      routes: [{ dst: '0.0.0.0/0', gw: POD_GATEWAY }],
+      dns: {},
+    },
+    conf.cniVersion,
+  );
+}
+
+/** Best effort and idempotent: the veth first (so the address is never live twice), then the address. */
+async function del(att: Attachment, node: NodeRuntime): Promise<void> {
+  await removePodNetwork(att.containerId, att.ifname, node.nodeNetns);
+  requireIpam(node).release(att.containerId, att.ifname);
+}
+
+async function check(conf: NetConf, att: Attachment, node: NodeRuntime): Promise<void> {
+  const addr = requireIpam(node).get(att.containerId, att.ifname);
+  if (!addr) {
+    throw new CniError(
+      CNI_CODE.podnet,
+      `CHECK failed: container ${att.containerId} interface ${att.ifname} holds no address on node ${node.nodeName}`,
+    );
+  }
+  const problems = await checkPodNetwork(
+    { containerId: att.containerId, ifname: att.ifname, netns: att.netns, ip: addr.ip, mtu: 0 },
+    node.nodeNetns,
+  );
+  problems.push(
+    ...prevResultProblems(conf.prevResult, addr.ip, podLinkNames(att.containerId, att.ifname).podMac),
+  );
+  if (problems.length > 0) throw new CniError(CNI_CODE.podnet, `CHECK failed: ${problems.join('; ')}`);
+}
+
+/** What a prevResult (our own ADD result, cached by the runtime) says that disagrees with the node's state. */
+export function prevResultProblems(prev: unknown, ip: string, podMac: string): string[] {
+  if (prev === undefined) return [];
+  const r = prev as { ips?: { address?: string }[]; interfaces?: { mac?: string; sandbox?: string }[] };
+  const problems: string[] = [];
+  if (!r.ips?.some((i) => i.address === `${ip}/32`))
+    problems.push(`prevResult does not hold the address ${ip}/32`);
+  if (!r.interfaces?.some((i) => i.sandbox && i.mac === podMac)) {
+    problems.push(`prevResult has no sandbox interface with MAC ${podMac}`);
+  }
+  return problems;
+}
+
+/**
+ * Frees every attachment the runtime no longer lists: its veth (and /32 route) and its address; then removes
+ * podnet veths that belong to no valid attachment (an ADD interrupted before its address was recorded).
+ * Keeps going past failures and reports them all.
+ */
+async function gc(conf: NetConf, node: NodeRuntime): Promise<void> {
+  const ipam = requireIpam(node);
+  const key = (c: string, i: string) => `${c}/${i}`;
+  const valid = new Set((conf.validAttachments ?? []).map((a) => key(a.containerId, a.ifname)));
+  const failures: string[] = [];
+  for (const a of ipam.list()) {
+    if (valid.has(key(a.containerId, a.ifname))) continue;
+    try {
+      await removePodNetwork(a.containerId, a.ifname, node.nodeNetns);
+      ipam.release(a.containerId, a.ifname);
+    } catch (e) {
+      failures.push(`${a.containerId}/${a.ifname}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  for (const v of await listPodVeths(node.nodeNetns)) {
+    if (valid.has(key(v.containerId, v.ifname))) continue;
+    try {
+      await removePodNetwork(v.containerId, v.ifname, node.nodeNetns);
+    } catch (e) {
+      failures.push(`${v.hostVeth}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+  if (failures.length > 0) throw new CniError(CNI_CODE.podnet, `GC could not remove: ${failures.join('; ')}`);
+}

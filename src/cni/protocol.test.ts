@@ -1,0 +1,206 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  askedVersion,
+  compareVersions,
+  parseCniArgs,
+  parseCommand,
+  parseConfig,
+  parseEnv,
+  renderError,
+  renderResult,
+  renderVersion,
+} from './protocol.js';
+import { CniError } from './types.js';
+
+const conf = (o: Record<string, unknown> = {}) =>
+  JSON.stringify({ cniVersion: '1.0.0', name: 'podnet', type: 'podnet-cni', ...o });
+
+function cniError(fn: () => unknown): CniError {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof CniError, `expected a CniError, got ${e}`);
+    return e;
+  }
+  assert.fail('expected a CniError');
+}
+
+describe('CNI command and environment', () => {
+  it('accepts the six commands and refuses others with code 4', () => {
+    for (const c of ['ADD', 'DEL', 'CHECK', 'VERSION', 'GC', 'STATUS'])
+      assert.equal(parseCommand({ CNI_COMMAND: c }), c);
+    assert.equal(cniError(() => parseCommand({})).code, 4);
+    assert.match(cniError(() => parseCommand({})).msg, /CNI_COMMAND/);
+    assert.equal(cniError(() => parseCommand({ CNI_COMMAND: 'add' })).code, 4);
+  });
+
+  it('names every missing variable for ADD (empty counts as unset)', () => {
+    const e = cniError(() => parseEnv({ CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'abc', CNI_NETNS: '' }, 'ADD'));
+    assert.equal(e.code, 4);
+    assert.equal(e.msg, 'required env variables [CNI_NETNS,CNI_IFNAME] missing');
+  });
+
+  it('lets DEL run without CNI_NETNS (the namespace may be gone)', () => {
+    const a = parseEnv({ CNI_CONTAINERID: 'abc', CNI_IFNAME: 'eth0' }, 'DEL');
+    assert.deepEqual(a, { containerId: 'abc', ifname: 'eth0', netns: '', args: '' });
+  });
+
+  it('refuses malformed container ids, interface names and relative netns paths', () => {
+    const base = { CNI_CONTAINERID: 'abc', CNI_IFNAME: 'eth0', CNI_NETNS: '/run/netns/x' };
+    for (const [k, v] of [
+      ['CNI_CONTAINERID', '-abc'],
+      ['CNI_CONTAINERID', 'a b'],
+      ['CNI_IFNAME', 'eth0/1'],
+      ['CNI_IFNAME', 'a-very-long-ifname'],
+      ['CNI_IFNAME', '..'],
+      ['CNI_NETNS', 'run/netns/x'],
+    ]) {
+      const e = cniError(() => parseEnv({ ...base, [k]: v }, 'ADD'));
+      assert.equal(e.code, 4);
+      assert.match(e.msg, new RegExp(k));
+    }
+  });
+
+  it('reads CNI_ARGS pairs and ignores junk', () => {
+    assert.deepEqual(parseCniArgs('IgnoreUnknown=1;K8S_POD_NAME=web;junk;=x'), {
+      IgnoreUnknown: '1',
+      K8S_POD_NAME: 'web',
+    });
+  });
+});
+
+describe('CNI config on stdin', () => {
+  it('parses a podman request and keeps prevResult', () => {
+    const c = parseConfig(conf({ prevResult: { ips: [] }, capabilities: { ips: true } }), 'DEL');
+    assert.equal(c.cniVersion, '1.0.0');
+    assert.equal(c.name, 'podnet');
+    assert.deepEqual(c.prevResult, { ips: [] });
+  });
+
+  it('code 6 for undecodable stdin, 7 for an invalid config', () => {
+    assert.equal(cniError(() => parseConfig('{"cniVersion":', 'ADD')).code, 6);
+    assert.equal(cniError(() => parseConfig('[1]', 'ADD')).code, 6);
+    assert.equal(cniError(() => parseConfig('{"name":"x"}', 'ADD')).code, 7);
+    assert.equal(cniError(() => parseConfig(conf({ name: 'bad name' }), 'ADD')).code, 7);
+    assert.equal(cniError(() => parseConfig(conf({ agentSocket: 5 }), 'ADD')).code, 7);
+  });
+
+  it('code 1 for an unknown version, naming what is supported', () => {
+    const e = cniError(() => parseConfig(conf({ cniVersion: '9.9.9' }), 'ADD'));
+    assert.equal(e.code, 1);
+    assert.match(e.details ?? '', /"9\.9\.9".*1\.1\.0/);
+  });
+
+  it('code 1 for CHECK before 0.4.0 and GC/STATUS before 1.1.0', () => {
+    assert.equal(cniError(() => parseConfig(conf({ cniVersion: '0.3.1' }), 'CHECK')).code, 1);
+    assert.equal(cniError(() => parseConfig(conf(), 'GC')).code, 1);
+    assert.equal(cniError(() => parseConfig(conf(), 'STATUS')).code, 1);
+    assert.equal(parseConfig(conf({ cniVersion: '1.1.0' }), 'STATUS').cniVersion, '1.1.0');
+  });
+
+  it('GC reads valid-attachments, or the legacy attachments key; absent means none', () => {
+    const list = [{ containerID: 'a', ifname: 'eth0' }];
+    const v11 = (o: Record<string, unknown>) => conf({ cniVersion: '1.1.0', ...o });
+    assert.deepEqual(parseConfig(v11({ 'cni.dev/valid-attachments': list }), 'GC').validAttachments, [
+      { containerId: 'a', ifname: 'eth0' },
+    ]);
+    assert.deepEqual(parseConfig(v11({ 'cni.dev/attachments': list }), 'GC').validAttachments, [
+      { containerId: 'a', ifname: 'eth0' },
+    ]);
+    assert.deepEqual(parseConfig(v11({}), 'GC').validAttachments, []);
+    assert.equal(
+      cniError(() => parseConfig(v11({ 'cni.dev/valid-attachments': [{ id: 1 }] }), 'GC')).code,
+      7,
+    );
+  });
+
+  it('renders errors in the version asked, falling back to the newest for unusable input', () => {
+    assert.equal(askedVersion(conf({ cniVersion: '0.4.0' })), '0.4.0');
+    assert.equal(askedVersion('garbage'), '1.1.0');
+    assert.deepEqual(JSON.parse(renderError(new CniError(7, 'bad', 'why'), '0.4.0')), {
+      cniVersion: '0.4.0',
+      code: 7,
+      msg: 'bad',
+      details: 'why',
+    });
+  });
+
+  it('fuzz: any mutation of a valid config parses or fails with code 1, 6 or 7, never anything else', () => {
+    const seeds = [
+      conf(),
+      conf({ prevResult: { cniVersion: '1.0.0', ips: [{ address: '10.0.0.2/32', interface: 1 }] } }),
+      conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'c1', ifname: 'eth0' }] }),
+    ];
+    const alphabet = '{}[]":,0123456789.abcnul \\';
+    let seed = 42;
+    const rand = (n: number) => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed % n;
+    };
+    let parsed = 0;
+    for (let i = 0; i < 20_000; i++) {
+      let s = seeds[i % seeds.length];
+      for (let m = 0; m <= rand(4); m++) {
+        const at = rand(s.length + 1);
+        const op = rand(3);
+        const ch = alphabet[rand(alphabet.length)];
+        s =
+          op === 0
+            ? s.slice(0, at) + ch + s.slice(at)
+            : op === 1
+              ? s.slice(0, at) + s.slice(at + 1)
+              : s.slice(0, at) + ch + s.slice(at + 1);
+      }
+      for (const cmd of ['ADD', 'DEL', 'CHECK', 'GC'] as const) {
+        try {
+          const c = parseConfig(s, cmd);
+          assert.equal(typeof c.cniVersion, 'string');
+          assert.equal(typeof c.name, 'string');
+          parsed++;
+        } catch (e) {
+          assert.ok(e instanceof CniError, `input ${JSON.stringify(s)} threw ${e}`);
+          assert.ok([1, 6, 7].includes(e.code), `input ${JSON.stringify(s)} gave code ${e.code}`);
+        }
+      }
+    }
+    assert.ok(parsed > 0, 'some mutations still parse');
+  });
+});
+
+describe('results in the version asked', () => {
+  const result = {
+    interfaces: [
+      { name: 'pnvabc', mac: '02:00:00:00:00:01' },
+      { name: 'eth0', mac: '0a:00:00:00:00:02', mtu: 1500, sandbox: '/run/netns/p' },
+    ],
+    ips: [{ address: '10.244.1.5/32', gateway: '169.254.1.1', interface: 1 }],
+    routes: [{ dst: '0.0.0.0/0', gw: '169.254.1.1' }],
+    dns: {},
+  };
+
+  it('1.0.0: no per-IP version, no interface mtu', () => {
+    const r = JSON.parse(renderResult(result, '1.0.0'));
+    assert.equal(r.cniVersion, '1.0.0');
+    assert.deepEqual(r.ips[0], { address: '10.244.1.5/32', gateway: '169.254.1.1', interface: 1 });
+    assert.equal(r.interfaces[1].mtu, undefined);
+    assert.equal(r.interfaces[1].mac, '0a:00:00:00:00:02');
+  });
+
+  it('1.1.0 adds the interface mtu; 0.4.0 carries the IP version', () => {
+    assert.equal(JSON.parse(renderResult(result, '1.1.0')).interfaces[1].mtu, 1500);
+    assert.equal(JSON.parse(renderResult(result, '0.4.0')).ips[0].version, '4');
+  });
+
+  it('VERSION lists what the plugin speaks', () => {
+    assert.deepEqual(JSON.parse(renderVersion('1.0.0')).supportedVersions, [
+      '0.3.0',
+      '0.3.1',
+      '0.4.0',
+      '1.0.0',
+      '1.1.0',
+    ]);
+    assert.equal(compareVersions('0.4.0', '1.0.0'), -1);
+    assert.equal(compareVersions('1.1.0', '1.1.0'), 0);
+  });
+});

@@ -1,0 +1,205 @@
+/**
+ * A pod's network attachment in Azure's transparent mode: a veth pair, the pod address as /32, a link-local
+ * gateway 169.254.1.1 with a permanent neighbour entry pointing at the host veth's MAC, and on the node a /32
+ * route to the pod through the veth with proxy ARP on. Every pod packet, even to a pod on the same node, is
+ * routed by the node (no bridge), which is what lets the node apply SNAT, policy and anti-spoofing per veth.
+ *
+ * Why /32 on the pod (Azure uses the pod-CIDR prefix and then deletes the connected route): with /32 the
+ * kernel never creates a connected route, so there is nothing to delete and no moment where the pod believes
+ * the whole pod CIDR is on its link; one command fewer per ADD, same forwarding.
+ *
+ * Rendering is pure (names, MACs, the `ip -batch` lines); applying is two execs: one `ip -batch` in the node
+ * namespace creates the veth with its peer directly inside the pod namespace, one in the pod namespace
+ * configures it.
+ */
+import { createHash } from 'node:crypto';
+import { PodnetError } from '../errors/index.js';
+import { type IpLink, deleteLinkIfExists, ipBatch, ipJson, writeNetSysctl } from '../kernel/ip.js';
+
+/** The pod's default gateway: link-local, never routed, the same on every node (Azure: getOverlayGateway). */
+export const POD_GATEWAY = '169.254.1.1';
+/** Host-side veth names start with this (the agent's anti-spoofing rule matches `pnv*`). */
+export const HOST_VETH_PREFIX = 'pnv';
+/** Host veths carry this alias prefix plus `containerId/ifname`, so cleanup finds its own links and only them. */
+const ALIAS_PREFIX = 'podnet:';
+
+export interface PodPlumbing {
+  containerId: string;
+  ifname: string;
+  /** The pod's network namespace path (CNI_NETNS). */
+  netns: string;
+  /** The pod address without prefix, e.g. 10.244.3.17. */
+  ip: string;
+  mtu: number;
+}
+
+export interface PodLinkNames {
+  hostVeth: string;
+  hostMac: string;
+  podMac: string;
+  alias: string;
+}
+
+/**
+ * Deterministic names and MACs for an attachment: DEL and GC find the host veth from (containerId, ifname)
+ * alone, and CHECK knows the MACs without a prevResult. MACs are locally administered unicast.
+ */
+export function podLinkNames(containerId: string, ifname: string): PodLinkNames {
+  const h = createHash('sha256').update(`${containerId}/${ifname}`).digest();
+  const mac = (first: number, bytes: Buffer) =>
+    [first, ...bytes].map((b) => b.toString(16).padStart(2, '0')).join(':');
+  return {
+    hostVeth: `${HOST_VETH_PREFIX}${h.subarray(0, 6).toString('hex')}`,
+    hostMac: mac(0x02, h.subarray(6, 11)),
+    podMac: mac(0x0a, h.subarray(11, 16)),
+    alias: `${ALIAS_PREFIX}${containerId}/${ifname}`,
+  };
+}
+
+/** The attachment a host veth belongs to, from its alias; null for links that are not podnet's. */
+export function parseOwnerAlias(alias: string | undefined): { containerId: string; ifname: string } | null {
+  if (!alias?.startsWith(ALIAS_PREFIX)) return null;
+  const rest = alias.slice(ALIAS_PREFIX.length);
+  const i = rest.lastIndexOf('/');
+  if (i <= 0 || i === rest.length - 1) return null;
+  return { containerId: rest.slice(0, i), ifname: rest.slice(i + 1) };
+}
+
+/** The `ip -batch` lines for the node side and for the pod side of one attachment. */
+export function renderPodPlumbing(p: PodPlumbing): { node: string[]; pod: string[] } {
+  const n = podLinkNames(p.containerId, p.ifname);
+  return {
+    node: [
+      `link add ${n.hostVeth} mtu ${p.mtu} address ${n.hostMac} type veth peer name ${p.ifname} mtu ${p.mtu} address ${n.podMac} netns ${p.netns}`,
+      `link set dev ${n.hostVeth} alias ${n.alias} up`,
+      `route add ${p.ip}/32 dev ${n.hostVeth} scope link`,
+    ],
+    pod: [
+      `addr add ${p.ip}/32 dev ${p.ifname}`,
+      `link set dev ${p.ifname} up`,
+      `route add ${POD_GATEWAY}/32 dev ${p.ifname} scope link src ${p.ip}`,
+      `route add default via ${POD_GATEWAY} dev ${p.ifname} src ${p.ip}`,
+      `neigh replace ${POD_GATEWAY} lladdr ${n.hostMac} dev ${p.ifname} nud permanent`,
+    ],
+  };
+}
+
+/** The line of an `ip -batch` that failed ("Command failed -:N"), or 0 when unknown. */
+export function failedBatchLine(stderr: string): number {
+  const m = /Command failed -:(\d+)/.exec(stderr);
+  return m ? Number(m[1]) : 0;
+}
+
+/**
+ * Plumbs the pod. On failure nothing of it is left: if the veth was created it is deleted (which removes its
+ * peer and the /32 route with it). A failure of the very first line (the veth name or the pod's interface
+ * name exists) created nothing, so the existing link, maybe a live pod's, is left alone.
+ */
+export async function addPodNetwork(p: PodPlumbing, nodeNetns?: string): Promise<PodLinkNames> {
+  const names = podLinkNames(p.containerId, p.ifname);
+  const lines = renderPodPlumbing(p);
+  try {
+    await ipBatch(lines.node, nodeNetns);
+  } catch (e) {
+    const stderr = e instanceof PodnetError ? String(e.details?.stderr ?? '') : '';
+    const line = failedBatchLine(stderr);
+    if (line !== 1) await deleteLinkIfExists(names.hostVeth, nodeNetns).catch(() => {});
+    if (line === 1 && /File exists/.test(stderr)) {
+      throw new PodnetError(
+        'InterfaceExists',
+        `interface ${p.ifname} (host side ${names.hostVeth}) already exists for container ${p.containerId}`,
+        {
+          field: 'CNI_IFNAME',
+          hint: 'DEL the attachment first, or use another CNI_IFNAME; a runtime must not ADD twice without DEL',
+        },
+      );
+    }
+    throw e;
+  }
+  try {
+    // Answers ARP for the gateway should the pod's permanent neighbour entry be removed.
+    await writeNetSysctl(`net/ipv4/conf/${names.hostVeth}/proxy_arp`, '1', nodeNetns);
+    await ipBatch(lines.pod, p.netns);
+  } catch (e) {
+    await deleteLinkIfExists(names.hostVeth, nodeNetns).catch(() => {});
+    throw e;
+  }
+  return names;
+}
+
+/**
+ * Removes the attachment's veth pair (and with it the /32 route and the pod side). Idempotent: a veth that is
+ * already gone (namespace deleted, repeated DEL, failed ADD) is success.
+ */
+export async function removePodNetwork(
+  containerId: string,
+  ifname: string,
+  nodeNetns?: string,
+): Promise<boolean> {
+  return deleteLinkIfExists(podLinkNames(containerId, ifname).hostVeth, nodeNetns);
+}
+
+/** Host veths podnet created on this node, with the attachment each belongs to. */
+export async function listPodVeths(
+  nodeNetns?: string,
+): Promise<{ hostVeth: string; containerId: string; ifname: string }[]> {
+  const links = await ipJson<IpLink>(['link', 'show', 'type', 'veth'], nodeNetns);
+  const out: { hostVeth: string; containerId: string; ifname: string }[] = [];
+  for (const l of links) {
+    const owner = parseOwnerAlias(l.ifalias);
+    if (owner && l.ifname.startsWith(HOST_VETH_PREFIX)) out.push({ hostVeth: l.ifname, ...owner });
+  }
+  return out;
+}
+
+interface IpRoute {
+  dst: string;
+  dev?: string;
+  gateway?: string;
+}
+
+/**
+ * Verifies an attachment against what ADD creates; returns the problems found (empty = healthy). Reads only:
+ * the host veth, its /32 route, and in the pod the interface, address, routes and gateway neighbour.
+ */
+export async function checkPodNetwork(p: PodPlumbing, nodeNetns?: string): Promise<string[]> {
+  const n = podLinkNames(p.containerId, p.ifname);
+  const problems: string[] = [];
+  const host = (await ipJson<IpLink>(['link', 'show', 'type', 'veth'], nodeNetns)).find(
+    (l) => l.ifname === n.hostVeth,
+  );
+  if (!host) return [`host veth ${n.hostVeth} is missing`];
+  if (!host.flags.includes('UP')) problems.push(`host veth ${n.hostVeth} is down`);
+  const hostRoutes = await ipJson<IpRoute>(['route', 'show', `${p.ip}/32`], nodeNetns);
+  if (!hostRoutes.some((r) => r.dev === n.hostVeth))
+    problems.push(`node route ${p.ip}/32 dev ${n.hostVeth} is missing`);
+  let pod: IpLink | undefined;
+  try {
+    [pod] = await ipJson<IpLink>(['link', 'show', 'dev', p.ifname], p.netns);
+  } catch {
+    return [...problems, `interface ${p.ifname} is missing in ${p.netns}`];
+  }
+  if (!pod) return [...problems, `interface ${p.ifname} is missing in ${p.netns}`];
+  if (pod.address !== n.podMac)
+    problems.push(`interface ${p.ifname} has MAC ${pod.address}, expected ${n.podMac}`);
+  if (!pod.flags.includes('UP')) problems.push(`interface ${p.ifname} is down`);
+  const addrs = await ipJson<{ addr_info: { local: string; prefixlen: number }[] }>(
+    ['addr', 'show', 'dev', p.ifname],
+    p.netns,
+  );
+  if (!addrs.some((a) => a.addr_info.some((i) => i.local === p.ip && i.prefixlen === 32))) {
+    problems.push(`interface ${p.ifname} lacks address ${p.ip}/32`);
+  }
+  const routes = await ipJson<IpRoute>(['route', 'show', 'dev', p.ifname], p.netns);
+  if (!routes.some((r) => r.dst === 'default' && r.gateway === POD_GATEWAY)) {
+    problems.push(`pod route default via ${POD_GATEWAY} is missing`);
+  }
+  const neigh = await ipJson<{ dst: string; lladdr?: string; state?: string[] }>(
+    ['neigh', 'show', POD_GATEWAY, 'dev', p.ifname],
+    p.netns,
+  );
+  if (!neigh.some((e) => e.lladdr === n.hostMac && e.state?.includes('PERMANENT'))) {
+    problems.push(`pod neighbour ${POD_GATEWAY} lladdr ${n.hostMac} (permanent) is missing`);
+  }
+  return problems;
+}
