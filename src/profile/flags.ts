@@ -1,0 +1,120 @@
+/**
+ * The one-pool quick plan: `podnet plan --pod-cidr ... --node-count ...` builds the same profile a file would,
+ * through the same loader, so flags and files obey exactly the same checks. Problems found in a profile built
+ * from flags name the flag (`--pod-cidr`) rather than the file path it stands for.
+ */
+import { PodnetError } from '../errors/index.js';
+import { DEFAULTS, profileFromObject } from './normalize.js';
+import type { ClusterProfile } from './types.js';
+
+export interface PlanFlags {
+  /** One CIDR, or two comma-separated (IPv4,IPv6) for dual-stack. */
+  podCidr?: string;
+  serviceCidr?: string;
+  dnsServiceIp?: string;
+  /** `ipv4` or `ipv4,ipv6`. */
+  ipFamilies?: string;
+  vnetCidr?: string[];
+  /** `NAME=CIDR` (or just `CIDR`, named aks-subnet). */
+  nodeSubnet?: string;
+  connectedCidr?: string[];
+  nodeCount?: string | number;
+  maxPods?: string | number;
+  maxSurge?: string | number;
+  osType?: string;
+  vmSize?: string;
+}
+
+/** Which flag sets each profile field in the quick plan. */
+const FLAG_OF: [RegExp, string][] = [
+  [/^networkProfile\.podCidrs?\b/, '--pod-cidr'],
+  [/^networkProfile\.serviceCidrs?\b/, '--service-cidr'],
+  [/^networkProfile\.dnsServiceIP\b/, '--dns-service-ip'],
+  [/^networkProfile\.ipFamilies\b/, '--ip-families'],
+  [/^vnet\.addressSpaces\b/, '--vnet-cidr'],
+  [/^vnet\.subnets\b/, '--node-subnet'],
+  [/^connectedNetworks\b/, '--connected-cidr'],
+  [/^agentPoolProfiles\[0\]\.count\b/, '--node-count'],
+  [/^agentPoolProfiles\[0\]\.maxPods\b/, '--max-pods'],
+  [/^agentPoolProfiles\[0\]\.upgradeSettings\b/, '--max-surge'],
+  [/^agentPoolProfiles\[0\]\.osType\b/, '--os-type'],
+  [/^agentPoolProfiles\[0\]\.vmSize\b/, '--vm-size'],
+];
+
+/** The flag that sets a profile field, or the field itself when no flag does. */
+export function flagForField(field: string): string {
+  for (const [re, flag] of FLAG_OF) if (re.test(field)) return flag;
+  return field;
+}
+
+function flagInt(v: string | number | undefined, flag: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  if (typeof v === 'string' && /^[0-9]{1,9}$/.test(v.trim())) return Number(v.trim());
+  throw new PodnetError('InvalidFlag', `${flag} ${JSON.stringify(v)} is not a whole number`, {
+    field: flag,
+    hint: `give ${flag} a whole number, e.g. ${flag} 3`,
+  });
+}
+
+function nodeSubnet(text: string | undefined): { name: string; cidr: string } | undefined {
+  if (text === undefined) return undefined;
+  const eq = text.indexOf('=');
+  if (eq < 0) return { name: DEFAULTS.vnet.subnetName, cidr: text };
+  const name = text.slice(0, eq).trim();
+  if (name === '') {
+    throw new PodnetError('InvalidFlag', `--node-subnet "${text}" has no subnet name before "="`, {
+      field: '--node-subnet',
+      hint: 'write --node-subnet NAME=CIDR, e.g. --node-subnet nodes=10.224.0.0/16',
+    });
+  }
+  return { name, cidr: text.slice(eq + 1).trim() };
+}
+
+/** Builds the profile of a one-pool cluster from the quick-plan flags (AKS defaults for the rest). */
+export function profileFromFlags(flags: PlanFlags): ClusterProfile {
+  const subnet = nodeSubnet(flags.nodeSubnet);
+  const d = DEFAULTS.vnet;
+  const vnetCidrs = flags.vnetCidr && flags.vnetCidr.length > 0 ? flags.vnetCidr : undefined;
+  // Without --vnet-cidr the VNet is AKS's managed one, or exactly the node subnet when only that is given.
+  const addressSpaces = vnetCidrs ?? (subnet ? [subnet.cidr] : [d.addressSpace]);
+  const subnets = [subnet ?? { name: d.subnetName, cidr: vnetCidrs ? vnetCidrs[0] : d.subnetCidr }];
+  const network: Record<string, unknown> = {};
+  if (flags.podCidr !== undefined) network.podCidrs = flags.podCidr;
+  if (flags.serviceCidr !== undefined) network.serviceCidrs = flags.serviceCidr;
+  if (flags.dnsServiceIp !== undefined) network.dnsServiceIP = flags.dnsServiceIp;
+  if (flags.ipFamilies !== undefined) network.ipFamilies = flags.ipFamilies;
+  const pool: Record<string, unknown> = { name: DEFAULTS.pool.name };
+  const count = flagInt(flags.nodeCount, '--node-count');
+  const maxPods = flagInt(flags.maxPods, '--max-pods');
+  if (count !== undefined) pool.count = count;
+  if (maxPods !== undefined) pool.maxPods = maxPods;
+  if (flags.maxSurge !== undefined) pool.upgradeSettings = { maxSurge: flags.maxSurge };
+  if (flags.osType !== undefined) pool.osType = flags.osType;
+  if (flags.vmSize !== undefined) pool.vmSize = flags.vmSize;
+  const data = {
+    vnet: { name: d.name, addressSpaces, subnets },
+    connectedNetworks:
+      flags.connectedCidr && flags.connectedCidr.length > 0
+        ? [{ name: 'connected', kind: 'peering', cidrs: flags.connectedCidr }]
+        : [],
+    networkProfile: network,
+    agentPoolProfiles: [pool],
+  };
+  try {
+    return profileFromObject(data);
+  } catch (e) {
+    if (!(e instanceof PodnetError) || e.field === undefined) throw e;
+    const flag = flagForField(e.field);
+    return rethrowForFlag(e, flag);
+  }
+}
+
+function rethrowForFlag(e: PodnetError, flag: string): never {
+  throw new PodnetError(e.code === 'InvalidProfile' ? 'InvalidFlag' : e.code, e.message, {
+    field: flag,
+    hint: e.hint,
+    details: e.details,
+    cause: e,
+  });
+}

@@ -1,0 +1,119 @@
+/**
+ * Loads a cluster profile file (YAML or JSON, shaped after AKS's managed cluster) and returns the normalized
+ * `ClusterProfile` (see normalize.ts for the format and defaults; flags.ts for the quick-plan flags).
+ *
+ * This layer only decides whether the input is *usable*: readable, not huge, well-formed, known fields, right
+ * types, syntactically valid CIDRs and IPs (all exit 2 on the CLI). Whether the addresses make a good cluster is
+ * `checkPlan`'s job (src/plan), which reports every problem at once instead of stopping at the first.
+ */
+import { readFileSync, statSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+import { truncate } from '../addr/index.js';
+import { PodnetError } from '../errors/index.js';
+import { profileFromObject } from './normalize.js';
+import { invalidProfile } from './read.js';
+import type { ClusterProfile } from './types.js';
+
+export { DEFAULTS, profileFromObject } from './normalize.js';
+export { type PlanFlags, flagForField, profileFromFlags } from './flags.js';
+
+/** Profiles are a few KiB; a cap keeps a wrong file (a log, an image) from being read into memory. */
+export const PROFILE_MAX_BYTES = 1024 * 1024;
+/** YAML aliases expand on read; a low cap stops "billion laughs" documents long before they cost memory. */
+const MAX_ALIASES = 100;
+
+/** Reads and parses a profile file (`-` reads standard input). */
+export function loadProfileFile(path: string): ClusterProfile {
+  let text: string;
+  try {
+    if (path !== '-') {
+      const st = statSync(path);
+      if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTFILE' });
+      if (st.size > PROFILE_MAX_BYTES) throw tooLarge(path, st.size);
+    }
+    text = readFileSync(path === '-' ? 0 : path, 'utf8');
+  } catch (e) {
+    if (e instanceof PodnetError) throw e;
+    const code = (e as NodeJS.ErrnoException).code;
+    const why =
+      code === 'ENOENT'
+        ? 'no such file'
+        : code === 'EACCES'
+          ? 'permission denied'
+          : code === 'ENOTFILE' || code === 'EISDIR'
+            ? 'not a regular file'
+            : (e as Error).message;
+    throw new PodnetError('ProfileUnreadable', `cannot read profile "${truncate(path)}": ${why}`, {
+      field: '--file',
+      hint: 'give the path of a YAML or JSON profile file (see examples/)',
+      cause: e,
+    });
+  }
+  return parseProfileText(text, path);
+}
+
+function tooLarge(source: string, bytes: number): PodnetError {
+  return new PodnetError(
+    'ProfileTooLarge',
+    `profile "${truncate(source)}" is ${bytes} bytes, more than the ${PROFILE_MAX_BYTES} a profile may have`,
+    { field: '--file', hint: 'check that the path names a cluster profile; real profiles are a few KiB' },
+  );
+}
+
+/** Parses profile text (YAML 1.2, so JSON too); `source` names it in messages. */
+export function parseProfileText(text: string, source: string): ClusterProfile {
+  if (typeof text !== 'string')
+    throw invalidProfile('(top level)', 'profile text is not text', 'pass a string');
+  if (Buffer.byteLength(text, 'utf8') > PROFILE_MAX_BYTES)
+    throw tooLarge(source, Buffer.byteLength(text, 'utf8'));
+  const body = text.replace(/^\uFEFF/, '');
+  if (body.trim() === '') {
+    throw new PodnetError('ProfileEmpty', `profile "${truncate(source)}" is empty`, {
+      field: '--file',
+      hint: 'write a profile; examples/basic.yaml is a starting point',
+    });
+  }
+  let data: unknown;
+  try {
+    const doc = parseDocument(body, { uniqueKeys: true, prettyErrors: true, strict: true });
+    const problem = doc.errors[0];
+    if (problem) {
+      const at = problem.linePos?.[0];
+      throw malformed(
+        source,
+        `${at ? `line ${at.line}, column ${at.col}: ` : ''}${firstLine(problem.message)}`,
+      );
+    }
+    data = doc.toJS({ maxAliasCount: MAX_ALIASES });
+  } catch (e) {
+    if (e instanceof PodnetError) throw e;
+    // The yaml library throws on alias bombs ("Excessive alias count") and the stack may run out on
+    // absurdly deep nesting; both mean the file is not a profile.
+    const why =
+      e instanceof RangeError ? 'it is nested too deeply' : firstLine((e as Error)?.message ?? String(e));
+    throw malformed(source, why);
+  }
+  if (data === null || data === undefined) {
+    // Only comments, or an empty document ("---").
+    throw new PodnetError('ProfileEmpty', `profile "${truncate(source)}" holds no data`, {
+      field: '--file',
+      hint: 'write a profile; examples/basic.yaml is a starting point',
+    });
+  }
+  return profileFromObject(data);
+}
+
+function malformed(source: string, why: string): PodnetError {
+  return new PodnetError(
+    'MalformedProfile',
+    `profile "${truncate(source)}" is not valid YAML or JSON: ${truncate(why, 200)}`,
+    {
+      field: '--file',
+      hint: 'fix the syntax at the place named (indentation, quotes, brackets); JSON is valid YAML too',
+    },
+  );
+}
+
+function firstLine(s: string): string {
+  return s.split('\n')[0];
+}

@@ -1,0 +1,320 @@
+/**
+ * The profile format: validates the shape of parsed YAML/JSON data (known fields, types, CIDR and IP syntax)
+ * and fills AKS's defaults, giving the normalized `ClusterProfile` with canonical address text.
+ */
+import { formatCidr, formatIp, parseCidr, parseIp, truncate } from '../addr/index.js';
+import {
+  type Obj,
+  invalidProfile,
+  readEnum,
+  readInt,
+  readList,
+  readObj,
+  readOptionalString,
+  readString,
+} from './read.js';
+import type {
+  ClusterProfile,
+  ConnectedNetwork,
+  IpFamily,
+  NodePool,
+  OsType,
+  OutboundType,
+  PoolType,
+  Subnet,
+} from './types.js';
+
+export const DEFAULTS = {
+  name: 'podnet',
+  podCidr: '10.244.0.0/16',
+  podCidrV6: 'fd12:3456:789a::/64',
+  serviceCidr: '10.0.0.0/16',
+  serviceCidrV6: 'fd12:3456:789a:1::/108',
+  dnsServiceIp: '10.0.0.10',
+  ipFamilies: ['ipv4'] as IpFamily[],
+  outboundType: 'loadBalancer' as OutboundType,
+  /** The VNet AKS creates when you bring none: 10.224.0.0/12 with the node subnet 10.224.0.0/16. */
+  vnet: {
+    name: 'aks-vnet',
+    addressSpace: '10.224.0.0/12',
+    subnetName: 'aks-subnet',
+    subnetCidr: '10.224.0.0/16',
+  },
+  pool: {
+    name: 'nodepool1',
+    count: 3,
+    maxPods: 250,
+    maxSurge: 1,
+    osType: 'Linux' as OsType,
+    vmSize: 'Standard_DS2_v2',
+    type: 'VirtualMachineScaleSets' as PoolType,
+  },
+} as const;
+
+const OUTBOUND_TYPES: readonly OutboundType[] = ['loadBalancer', 'managedNATGateway', 'userDefinedRouting'];
+const OS_TYPES: readonly OsType[] = ['Linux', 'Windows'];
+const POOL_TYPES: readonly PoolType[] = ['VirtualMachineScaleSets', 'AvailabilitySet'];
+const IP_FAMILIES: readonly IpFamily[] = ['ipv4', 'ipv6'];
+const CONNECTION_KINDS: readonly ConnectedNetwork['kind'][] = ['peering', 'expressRoute', 'vpn'];
+const MAX_ITEMS = 1000;
+/** Generous bounds for shape checking only; the AKS limits (10..250 pods, 5,000 nodes) are plan rules. */
+const MAX_COUNT = 100_000;
+const VM_SIZE = /^[A-Za-z0-9_-]{1,64}$/;
+
+const TOP_FIELDS = [
+  'apiVersion',
+  'kind',
+  'name',
+  'resourceGroup',
+  'vnet',
+  'connectedNetworks',
+  'networkProfile',
+  'agentPoolProfiles',
+] as const;
+const NETWORK_FIELDS = [
+  'networkPlugin',
+  'networkPluginMode',
+  'podCidr',
+  'podCidrs',
+  'serviceCidr',
+  'serviceCidrs',
+  'dnsServiceIP',
+  'ipFamilies',
+  'outboundType',
+  'nonMasqueradeCidrs',
+] as const;
+const POOL_FIELDS = [
+  'name',
+  'count',
+  'vmSize',
+  'osType',
+  'osSKU',
+  'maxPods',
+  'type',
+  'vnetSubnetName',
+  'upgradeSettings',
+] as const;
+
+/** Validates the shape of parsed data and returns the normalized profile with defaults filled in. */
+export function profileFromObject(data: unknown): ClusterProfile {
+  const top = readObj(data, '', TOP_FIELDS);
+  if (top.apiVersion !== undefined && top.apiVersion !== 'podnet.io/v1alpha1') {
+    throw invalidProfile(
+      'apiVersion',
+      `unsupported apiVersion ${JSON.stringify(top.apiVersion)}`,
+      'use podnet.io/v1alpha1',
+    );
+  }
+  if (top.kind !== undefined && top.kind !== 'ClusterProfile') {
+    throw invalidProfile('kind', `unsupported kind ${JSON.stringify(top.kind)}`, 'use ClusterProfile');
+  }
+  const name = readString(top, 'name', 'name', { default: DEFAULTS.name });
+  const resourceGroup = readOptionalString(top, 'resourceGroup', 'resourceGroup');
+  const vnet = readVnet(top.vnet);
+  const connectedNetworks = readList(top, 'connectedNetworks', 'connectedNetworks', { max: MAX_ITEMS }).map(
+    (v, i) => readConnected(v, `connectedNetworks[${i}]`),
+  );
+  const network = readNetwork(top.networkProfile ?? {});
+  const pools = readList(top, 'agentPoolProfiles', 'agentPoolProfiles', { max: MAX_ITEMS });
+  if (pools.length === 0) {
+    throw invalidProfile(
+      'agentPoolProfiles',
+      'a cluster needs at least one node pool',
+      'add agentPoolProfiles: [{name: nodepool1, count: 3}]',
+    );
+  }
+  const nodePools = pools.map((v, i) => readPool(v, `agentPoolProfiles[${i}]`, vnet.subnets));
+  return {
+    name,
+    ...(resourceGroup === undefined ? {} : { resourceGroup }),
+    vnet,
+    connectedNetworks,
+    network,
+    nodePools,
+  };
+}
+
+function cidrText(v: unknown, field: string): string {
+  return formatCidr(parseCidr(v, field));
+}
+
+function readVnet(v: unknown): ClusterProfile['vnet'] {
+  if (v === undefined || v === null) {
+    const d = DEFAULTS.vnet;
+    return {
+      name: d.name,
+      addressSpaces: [d.addressSpace],
+      subnets: [{ name: d.subnetName, cidr: d.subnetCidr }],
+    };
+  }
+  const o = readObj(v, 'vnet', ['name', 'resourceGroup', 'addressSpaces', 'subnets']);
+  const name = readString(o, 'name', 'vnet.name', { default: DEFAULTS.vnet.name });
+  const resourceGroup = readOptionalString(o, 'resourceGroup', 'vnet.resourceGroup');
+  const addressSpaces = readList(o, 'addressSpaces', 'vnet.addressSpaces', {
+    max: MAX_ITEMS,
+    commaText: true,
+  }).map((c, i) => cidrText(c, `vnet.addressSpaces[${i}]`));
+  if (addressSpaces.length === 0) {
+    throw invalidProfile(
+      'vnet.addressSpaces',
+      'the VNet needs at least one address space',
+      'add addressSpaces: [10.224.0.0/12]',
+    );
+  }
+  const subnets: Subnet[] = readList(o, 'subnets', 'vnet.subnets', { max: MAX_ITEMS }).map((s, i) => {
+    const f = `vnet.subnets[${i}]`;
+    const so = readObj(s, f, ['name', 'cidr']);
+    return { name: readString(so, 'name', `${f}.name`), cidr: cidrText(so.cidr, `${f}.cidr`) };
+  });
+  if (subnets.length === 0) {
+    throw invalidProfile(
+      'vnet.subnets',
+      'the VNet needs at least one subnet for the nodes',
+      'add subnets: [{name: nodes, cidr: 10.224.0.0/16}]',
+    );
+  }
+  return { name, ...(resourceGroup === undefined ? {} : { resourceGroup }), addressSpaces, subnets };
+}
+
+function readConnected(v: unknown, field: string): ConnectedNetwork {
+  const o = readObj(v, field, ['name', 'kind', 'cidrs']);
+  const cidrs = readList(o, 'cidrs', `${field}.cidrs`, { max: MAX_ITEMS, commaText: true }).map((c, i) =>
+    cidrText(c, `${field}.cidrs[${i}]`),
+  );
+  if (cidrs.length === 0)
+    throw invalidProfile(
+      `${field}.cidrs`,
+      'a connected network needs its CIDRs',
+      'add cidrs: [192.168.0.0/16]',
+    );
+  return {
+    name: readString(o, 'name', `${field}.name`),
+    kind: readEnum(o, 'kind', `${field}.kind`, CONNECTION_KINDS, 'peering'),
+    cidrs,
+  };
+}
+
+/** `podCidr` (one) and `podCidrs` (per family) are both AKS spellings; accept either, not both. */
+function readCidrs(o: Obj, one: string, many: string, field: string): string[] | undefined {
+  if (o[one] !== undefined && o[many] !== undefined) {
+    throw invalidProfile(
+      `${field}.${many}`,
+      `give either ${one} or ${many}, not both`,
+      `keep ${many} for dual-stack, ${one} otherwise`,
+    );
+  }
+  if (o[one] !== undefined) return [cidrText(o[one], `${field}.${one}`)];
+  if (o[many] === undefined) return undefined;
+  const list = readList(o, many, `${field}.${many}`, { max: 2, commaText: true });
+  if (list.length === 0)
+    throw invalidProfile(
+      `${field}.${many}`,
+      `${many} is empty`,
+      'remove it for the default or give one CIDR per IP family',
+    );
+  return list.map((c, i) => cidrText(c, `${field}.${many}[${i}]`));
+}
+
+function readNetwork(v: unknown): ClusterProfile['network'] {
+  const f = 'networkProfile';
+  const o = readObj(v, f, NETWORK_FIELDS);
+  // podnet implements one model; accepting the AKS fields lets an exported AKS profile load unchanged.
+  readEnum(o, 'networkPlugin', `${f}.networkPlugin`, ['azure'], 'azure');
+  readEnum(o, 'networkPluginMode', `${f}.networkPluginMode`, ['overlay'], 'overlay');
+  const families = readList(o, 'ipFamilies', `${f}.ipFamilies`, { max: 2, commaText: true });
+  const ipFamilies: IpFamily[] =
+    families.length === 0
+      ? [...DEFAULTS.ipFamilies]
+      : families.map((x, i) => readEnum({ x }, 'x', `${f}.ipFamilies[${i}]`, IP_FAMILIES, 'ipv4'));
+  const dual = ipFamilies.includes('ipv6');
+  const podCidrs =
+    readCidrs(o, 'podCidr', 'podCidrs', f) ??
+    (dual ? [DEFAULTS.podCidr, DEFAULTS.podCidrV6] : [DEFAULTS.podCidr]);
+  const serviceCidrs =
+    readCidrs(o, 'serviceCidr', 'serviceCidrs', f) ??
+    (dual ? [DEFAULTS.serviceCidr, DEFAULTS.serviceCidrV6] : [DEFAULTS.serviceCidr]);
+  const dnsServiceIp = formatIp(parseIp(o.dnsServiceIP ?? DEFAULTS.dnsServiceIp, `${f}.dnsServiceIP`));
+  const outboundType = readEnum(
+    o,
+    'outboundType',
+    `${f}.outboundType`,
+    OUTBOUND_TYPES,
+    DEFAULTS.outboundType,
+  );
+  const nonMasqueradeCidrs = readList(o, 'nonMasqueradeCidrs', `${f}.nonMasqueradeCidrs`, {
+    max: MAX_ITEMS,
+    commaText: true,
+  }).map((c, i) => cidrText(c, `${f}.nonMasqueradeCidrs[${i}]`));
+  return { podCidrs, serviceCidrs, dnsServiceIp, ipFamilies, outboundType, nonMasqueradeCidrs };
+}
+
+function readPool(v: unknown, field: string, subnets: Subnet[]): NodePool {
+  const o = readObj(v, field, POOL_FIELDS);
+  const osType = readEnum(o, 'osType', `${field}.osType`, OS_TYPES, DEFAULTS.pool.osType);
+  const count = readInt(o, 'count', `${field}.count`, {
+    default: DEFAULTS.pool.count,
+    min: 0,
+    max: MAX_COUNT,
+  });
+  const vmSize = readString(o, 'vmSize', `${field}.vmSize`, { default: DEFAULTS.pool.vmSize });
+  if (!VM_SIZE.test(vmSize)) {
+    throw invalidProfile(
+      `${field}.vmSize`,
+      `"${truncate(vmSize)}" is not a VM size name`,
+      'use an Azure VM size such as Standard_D4s_v5',
+    );
+  }
+  let subnet = readOptionalString(o, 'vnetSubnetName', `${field}.vnetSubnetName`);
+  if (subnet === undefined) {
+    if (subnets.length > 1) {
+      throw invalidProfile(
+        `${field}.vnetSubnetName`,
+        'the VNet has several subnets, so each node pool must name its subnet',
+        `add vnetSubnetName: one of ${subnets.map((s) => s.name).join(', ')}`,
+      );
+    }
+    subnet = subnets[0].name;
+  }
+  return {
+    name: readString(o, 'name', `${field}.name`),
+    subnet,
+    osType,
+    osSku: readString(o, 'osSKU', `${field}.osSKU`, {
+      default: osType === 'Windows' ? 'Windows2022' : 'Ubuntu',
+    }),
+    vmSize,
+    count,
+    maxPods: readInt(o, 'maxPods', `${field}.maxPods`, {
+      default: DEFAULTS.pool.maxPods,
+      min: 0,
+      max: MAX_COUNT,
+    }),
+    maxSurge: readSurge(o.upgradeSettings, `${field}.upgradeSettings`, count),
+    type: readEnum(o, 'type', `${field}.type`, POOL_TYPES, DEFAULTS.pool.type),
+  };
+}
+
+/** Max surge as AKS takes it: a node count or a percentage of the pool (rounded up), default 1 node. */
+export function surgeNodes(v: unknown, field: string, count: number): number {
+  if (v === undefined || v === null) return DEFAULTS.pool.maxSurge;
+  if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_COUNT) return v;
+  if (typeof v === 'string') {
+    const m = /^\s*([0-9]{1,6})\s*(%?)\s*$/.exec(v);
+    if (m) {
+      const n = Number(m[1]);
+      if (m[2] === '') return n;
+      if (n >= 1 && n <= 100) return Math.ceil((count * n) / 100);
+    }
+  }
+  throw invalidProfile(
+    field,
+    `max surge ${truncate(JSON.stringify(v) ?? String(v), 32)} is neither a node count nor a percentage from 1% to 100%`,
+    'write maxSurge as a whole number of nodes (1) or a percentage ("33%")',
+  );
+}
+
+function readSurge(v: unknown, field: string, count: number): number {
+  if (v === undefined || v === null) return DEFAULTS.pool.maxSurge;
+  const o = readObj(v, field, ['maxSurge']);
+  return surgeNodes(o.maxSurge, `${field}.maxSurge`, count);
+}
