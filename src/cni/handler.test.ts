@@ -1,0 +1,106 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { PodnetError } from '../errors/index.js';
+import { handleCni, prevResultProblems, toCniError } from './handler.js';
+import { envFromHeaders } from './http.js';
+import { memoryPodIpam } from './testing/memory-ipam.js';
+import { startTestAgent, testNodeRuntime } from './testing/test-agent.js';
+
+const node = testNodeRuntime({
+  nodeName: 'n1',
+  ipam: memoryPodIpam('10.244.1.0/24'),
+  podCidrs: ['10.244.0.0/16'],
+});
+const v11 = JSON.stringify({ cniVersion: '1.1.0', name: 'podnet', type: 'podnet-cni' });
+
+describe('handleCni without the kernel', () => {
+  it('VERSION echoes the asked version', async () => {
+    const r = await handleCni({ env: { CNI_COMMAND: 'VERSION' }, stdin: '{"cniVersion":"0.4.0"}' }, node);
+    assert.equal(r.exitCode, 0);
+    assert.equal(JSON.parse(r.stdout).cniVersion, '0.4.0');
+  });
+
+  it('garbage stdin is code 6 in the newest version, missing command code 4', async () => {
+    const g = await handleCni({ env: { CNI_COMMAND: 'ADD' }, stdin: '\u0000garbage' }, node);
+    assert.equal(g.exitCode, 1);
+    assert.deepEqual(
+      { v: JSON.parse(g.stdout).cniVersion, code: JSON.parse(g.stdout).code },
+      { v: '1.1.0', code: 6 },
+    );
+    const m = await handleCni({ env: {}, stdin: v11 }, node);
+    assert.equal(JSON.parse(m.stdout).code, 4);
+  });
+
+  it('STATUS is 0 with a lease and 50 without', async () => {
+    const ok = await handleCni({ env: { CNI_COMMAND: 'STATUS' }, stdin: v11 }, node);
+    assert.deepEqual(ok, { stdout: '', exitCode: 0 });
+    const none = testNodeRuntime({ nodeName: 'n2', ipam: null, podCidrs: [] });
+    const r = await handleCni({ env: { CNI_COMMAND: 'STATUS' }, stdin: v11 }, none);
+    assert.equal(r.exitCode, 1);
+    assert.equal(JSON.parse(r.stdout).code, 50);
+    assert.match(JSON.parse(r.stdout).msg, /node n2 holds no pod address block/);
+  });
+
+  it('maps podnet errors: retryable → 11, others → 100 with the stable code in msg', () => {
+    const full = toCniError(new PodnetError('MaxPodsReached', 'full', { hint: 'delete pods' }));
+    assert.deepEqual([full.code, full.msg, full.details], [100, 'MaxPodsReached: full', 'delete pods']);
+    assert.equal(toCniError(new PodnetError('StoreUnreachable', 'x', { retryable: true })).code, 11);
+    assert.equal(toCniError(new Error('boom')).code, 999);
+  });
+
+  it('compares a prevResult with the attachment', () => {
+    const prev = {
+      ips: [{ address: '10.244.1.5/32' }],
+      interfaces: [{ mac: '0a:01:02:03:04:05', sandbox: '/x' }],
+    };
+    assert.deepEqual(prevResultProblems(prev, '10.244.1.5', '0a:01:02:03:04:05'), []);
+    assert.equal(prevResultProblems(prev, '10.244.1.6', '0a:01:02:03:04:05').length, 1);
+    assert.equal(prevResultProblems(undefined, '10.244.1.6', 'x').length, 0);
+  });
+});
+
+describe('POST /v1/cni over a unix socket', () => {
+  it('maps X-Cni-* headers to the CNI_* environment', () => {
+    assert.deepEqual(envFromHeaders({ 'x-cni-command': 'ADD', 'x-cni-containerid': 'c1', host: 'podnet' }), {
+      CNI_COMMAND: 'ADD',
+      CNI_CONTAINERID: 'c1',
+    });
+  });
+
+  it('answers 200 with the result body and 400 with the error object', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'podnet-cni-http-'));
+    const agent = await startTestAgent({
+      socket: join(dir, 'a.sock'),
+      nodeName: 'n1',
+      ipam: null,
+      podCidrs: [],
+    });
+    const post = (headers: Record<string, string>, body: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request({ socketPath: agent.socket, path: '/v1/cni', method: 'POST', headers }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }),
+          );
+        });
+        req.on('error', reject);
+        req.end(body);
+      });
+    try {
+      const v = await post({ 'X-Cni-Command': 'VERSION' }, '{"cniVersion":"1.0.0"}');
+      assert.equal(v.status, 200);
+      assert.equal(JSON.parse(v.body).cniVersion, '1.0.0');
+      const s = await post({ 'X-Cni-Command': 'STATUS' }, v11);
+      assert.equal(s.status, 400);
+      assert.equal(JSON.parse(s.body).code, 50);
+    } finally {
+      await agent.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
