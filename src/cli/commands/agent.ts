@@ -1,5 +1,96 @@
+/**
+ * `podnet agent`: the node daemon. With `--netns NAME` it manages a node that is a network namespace by
+ * re-executing itself inside it (`nsenter --net`), so every `ip`/`nft` call and /proc/sys/net write of the
+ * agent acts on that node; the unix socket is a filesystem path and stays reachable from everywhere.
+ */
+import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
+import { AGENT_DEFAULTS, type AgentFlags, parseAgentFlags } from '../../agent/config.js';
+import { runAgent } from '../../agent/daemon.js';
+import { PodnetError } from '../../errors/index.js';
+import { netnsPath } from '../../kernel/exec.js';
+import { netnsExists } from '../../kernel/netns.js';
 import type { CliContext } from '../main.js';
 
-/** Registers the `agent` command(s). */
-export function registerAgent(_program: Command, _ctx: CliContext): void {}
+/** Set in the re-executed child: the namespace it already runs in, so it does not re-execute again. */
+const IN_NETNS_ENV = 'PODNET_AGENT_NETNS';
+
+export function registerAgent(program: Command, ctx: CliContext): void {
+  program
+    .command('agent')
+    .description(
+      'run the node agent: lease the node block, serve pod IPAM to podnet-cni, reconcile SNAT, routes and anti-spoofing',
+    )
+    .option('--store <url>', 'cluster store: sqlite:PATH or etcd:URL[,URL...]')
+    .option('--node <name>', "this node's name")
+    .option('--node-ip <ip>', "this node's VNet address (where peers route its block)")
+    .option('--pool <name>', 'node pool (default: first pool of the cluster profile)')
+    .option('--netns <name>', 'manage the node living in this network namespace')
+    .option('--socket <path>', 'API and CNI unix socket (mode 0600)', AGENT_DEFAULTS.socket)
+    .option('--state-dir <dir>', 'node-local state (pod IPAM)', AGENT_DEFAULTS.stateDir)
+    .option('--metrics-socket <path>', 'serve Prometheus metrics on this unix socket')
+    .option('--metrics-port <n>', 'serve Prometheus metrics on 127.0.0.1:N')
+    .option(
+      '--peer-routes <mode>',
+      "direct: route to peers on the node's subnets; off: a fabric router does",
+      'direct',
+    )
+    .option(
+      '--lease-ttl <seconds>',
+      'block lease time to live, renewed at a third of it',
+      String(AGENT_DEFAULTS.leaseTtlSeconds),
+    )
+    .option(
+      '--resync <seconds>',
+      'periodic re-check of the dataplane and the cluster record',
+      String(AGENT_DEFAULTS.resyncSeconds),
+    )
+    .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', AGENT_DEFAULTS.logLevel)
+    .addHelpText(
+      'after',
+      '\nExample:\n  podnet agent --store sqlite:/var/lib/podnet/cluster.db --node node-1 --node-ip 10.224.0.4\n' +
+        '\nEndpoints on --socket: GET /healthz, GET /readyz, GET /v1/status, POST /v1/cni. Stops on SIGTERM/SIGINT,\n' +
+        'keeping the lease and kernel state so pods keep working; a restart adopts them.',
+    )
+    .action(async (flags: AgentFlags) => {
+      const cfg = parseAgentFlags(flags);
+      if (cfg.netns !== null && process.env[IN_NETNS_ENV] !== cfg.netns) {
+        ctx.exitCode = await reexecInNetns(cfg.netns);
+        return;
+      }
+      await runAgent(cfg);
+    });
+}
+
+/** Runs this same command inside the namespace and relays its signals and exit code. */
+async function reexecInNetns(netns: string): Promise<number> {
+  if (!netnsExists(netns)) {
+    throw new PodnetError('NetnsNotFound', `network namespace "${netns}" does not exist`, {
+      field: '--netns',
+      hint: 'create it first (ip netns add NAME) or check `ip netns list`',
+    });
+  }
+  const child = spawn(
+    'nsenter',
+    [`--net=${netnsPath(netns)}`, '--', process.execPath, ...process.execArgv, ...process.argv.slice(1)],
+    { stdio: 'inherit', env: { ...process.env, [IN_NETNS_ENV]: netns } },
+  );
+  const relay = (sig: NodeJS.Signals) => child.kill(sig);
+  process.on('SIGTERM', relay);
+  process.on('SIGINT', relay);
+  try {
+    return await new Promise<number>((resolve, reject) => {
+      child.once('error', (e) =>
+        reject(
+          new PodnetError('KernelToolMissing', `cannot run nsenter: ${e.message}`, {
+            hint: 'install util-linux',
+          }),
+        ),
+      );
+      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
+    });
+  } finally {
+    process.off('SIGTERM', relay);
+    process.off('SIGINT', relay);
+  }
+}

@@ -1,0 +1,86 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { AGENT_DEFAULTS, parseAgentFlags } from './config.js';
+
+const base = { store: 'sqlite:/tmp/c.db', node: 'node-1', nodeIp: '10.224.0.4' };
+
+function code(fn: () => unknown): { code: string; field?: string } {
+  try {
+    fn();
+  } catch (e) {
+    return e as { code: string; field?: string };
+  }
+  assert.fail('expected an error');
+}
+
+describe('agent flags', () => {
+  it('applies the documented defaults', () => {
+    const c = parseAgentFlags(base);
+    assert.deepEqual(c, {
+      store: 'sqlite:/tmp/c.db',
+      node: 'node-1',
+      nodeIp: '10.224.0.4',
+      pool: null,
+      netns: null,
+      socket: '/run/podnet/agent.sock',
+      stateDir: '/var/lib/podnet',
+      metrics: null,
+      peerRoutes: 'direct',
+      leaseTtlSeconds: 86_400,
+      resyncSeconds: 10,
+      logLevel: 'info',
+    });
+    assert.equal(AGENT_DEFAULTS.leaseTtlSeconds, 86_400);
+  });
+
+  it('takes a metrics socket or a metrics port, never both', () => {
+    assert.deepEqual(parseAgentFlags({ ...base, metricsPort: '9962' }).metrics, { port: 9962 });
+    assert.deepEqual(parseAgentFlags({ ...base, metricsSocket: '/run/m.sock' }).metrics, {
+      socket: '/run/m.sock',
+    });
+    assert.equal(
+      code(() => parseAgentFlags({ ...base, metricsPort: '1', metricsSocket: '/x' })).code,
+      'UsageError',
+    );
+    assert.equal(code(() => parseAgentFlags({ ...base, metricsPort: '70000' })).code, 'InvalidMetricsPort');
+  });
+
+  it('names the flag of every bad value', () => {
+    assert.deepEqual(
+      [
+        code(() => parseAgentFlags({ ...base, store: undefined })),
+        code(() => parseAgentFlags({ ...base, node: 'Node_1' })),
+        code(() => parseAgentFlags({ ...base, nodeIp: '10.224.0.300' })),
+        code(() => parseAgentFlags({ ...base, netns: '../etc' })),
+        code(() => parseAgentFlags({ ...base, peerRoutes: 'vxlan' })),
+        code(() => parseAgentFlags({ ...base, leaseTtl: '2' })),
+        code(() => parseAgentFlags({ ...base, leaseTtl: '1h' })),
+        code(() => parseAgentFlags({ ...base, logLevel: 'loud' })),
+      ].map((e) => [e.code, e.field]),
+      [
+        ['UsageError', '--store'],
+        ['InvalidNodeName', '--node'],
+        ['InvalidIpAddress', '--node-ip'],
+        ['InvalidNetnsName', '--netns'],
+        ['InvalidPeerRoutesMode', '--peer-routes'],
+        ['InvalidLeaseTtl', '--lease-ttl'],
+        ['InvalidLeaseTtl', '--lease-ttl'],
+        ['InvalidLogLevel', '--log-level'],
+      ],
+    );
+  });
+
+  it('canonicalises the node IP and keeps pool and netns', () => {
+    const c = parseAgentFlags({
+      ...base,
+      nodeIp: ' 10.224.0.4 ',
+      pool: 'system',
+      netns: 'pn1a2b-node1',
+      peerRoutes: 'off',
+    });
+    assert.equal(c.nodeIp, '10.224.0.4');
+    assert.equal(c.pool, 'system');
+    assert.equal(c.netns, 'pn1a2b-node1');
+    assert.equal(c.peerRoutes, 'off');
+  });
+});

@@ -1,0 +1,149 @@
+/**
+ * The agent's settings, parsed and checked from its command-line flags before anything starts (pure), so a
+ * typo fails at once with the flag named instead of half-way through start-up.
+ */
+import { formatIp, parseIp } from '../addr/index.js';
+import { PodnetError } from '../errors/index.js';
+
+export type PeerRoutesMode = 'direct' | 'off';
+
+export interface AgentConfig {
+  /** Cluster store URL (`sqlite:PATH` or `etcd:URL`). */
+  store: string;
+  node: string;
+  nodeIp: string;
+  /** Node pool; null = the first pool of the cluster profile. */
+  pool: string | null;
+  /** Named network namespace the node lives in; null = the agent's own. */
+  netns: string | null;
+  socket: string;
+  stateDir: string;
+  metrics: { socket: string } | { port: number } | null;
+  peerRoutes: PeerRoutesMode;
+  leaseTtlSeconds: number;
+  /** How often the dataplane and the cluster record are re-checked besides store changes. */
+  resyncSeconds: number;
+  logLevel: string;
+}
+
+/** Flags as commander hands them over (strings, undefined when not given). */
+export interface AgentFlags {
+  store?: string;
+  node?: string;
+  nodeIp?: string;
+  pool?: string;
+  netns?: string;
+  socket?: string;
+  stateDir?: string;
+  metricsSocket?: string;
+  metricsPort?: string;
+  peerRoutes?: string;
+  leaseTtl?: string;
+  resync?: string;
+  logLevel?: string;
+}
+
+export const AGENT_DEFAULTS = {
+  socket: '/run/podnet/agent.sock',
+  stateDir: '/var/lib/podnet',
+  peerRoutes: 'direct' as PeerRoutesMode,
+  leaseTtlSeconds: 86_400,
+  resyncSeconds: 10,
+  logLevel: 'info',
+};
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+// Kubernetes node names: DNS subdomain (lower case alphanumerics, '-' and '.'), at most 253 characters.
+const NODE_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
+// A netns name becomes a path under /run/netns: no slashes, no dot names.
+const NETNS_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,62}$/;
+
+function required(v: string | undefined, flag: string, example: string): string {
+  if (v === undefined || v.trim() === '') {
+    throw new PodnetError('UsageError', `${flag} is required`, {
+      field: flag,
+      hint: `pass ${flag} ${example}`,
+    });
+  }
+  return v.trim();
+}
+
+function wholeNumber(v: string, flag: string, min: number, max: number, code: string): number {
+  const n = /^[0-9]+$/.test(v.trim()) ? Number(v.trim()) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new PodnetError(code, `${flag} must be a whole number from ${min} to ${max}, got "${v}"`, {
+      field: flag,
+      hint: `pass ${flag} with a value between ${min} and ${max}`,
+    });
+  }
+  return n;
+}
+
+export function parseAgentFlags(f: AgentFlags): AgentConfig {
+  const store = required(f.store, '--store', 'sqlite:/var/lib/podnet/cluster.db');
+  const node = required(f.node, '--node', 'node-1');
+  if (!NODE_NAME.test(node)) {
+    throw new PodnetError('InvalidNodeName', `node name "${node.slice(0, 64)}" is not a valid node name`, {
+      field: '--node',
+      hint: 'use lower-case letters, digits, "-" and "." (a Kubernetes node name), e.g. aks-nodepool1-0',
+    });
+  }
+  const nodeIp = formatIp(parseIp(required(f.nodeIp, '--node-ip', '10.224.0.4'), '--node-ip'));
+  if (f.netns !== undefined && !NETNS_NAME.test(f.netns)) {
+    throw new PodnetError('InvalidNetnsName', `"${f.netns.slice(0, 64)}" is not a network namespace name`, {
+      field: '--netns',
+      hint: 'give the name as `ip netns list` shows it (a namespace under /run/netns)',
+    });
+  }
+  if (f.metricsSocket !== undefined && f.metricsPort !== undefined) {
+    throw new PodnetError('UsageError', '--metrics-socket and --metrics-port exclude each other', {
+      field: '--metrics-port',
+      hint: 'serve metrics on either a unix socket or a loopback port',
+    });
+  }
+  const metrics =
+    f.metricsSocket !== undefined
+      ? { socket: required(f.metricsSocket, '--metrics-socket', '/run/podnet/metrics.sock') }
+      : f.metricsPort !== undefined
+        ? { port: wholeNumber(f.metricsPort, '--metrics-port', 1, 65_535, 'InvalidMetricsPort') }
+        : null;
+  const peerRoutes = f.peerRoutes ?? AGENT_DEFAULTS.peerRoutes;
+  if (peerRoutes !== 'direct' && peerRoutes !== 'off') {
+    throw new PodnetError(
+      'InvalidPeerRoutesMode',
+      `--peer-routes must be direct or off, got "${peerRoutes}"`,
+      {
+        field: '--peer-routes',
+        hint: 'direct: the agent routes to peers on its own subnets; off: a fabric router does it',
+      },
+    );
+  }
+  const logLevel = f.logLevel ?? AGENT_DEFAULTS.logLevel;
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new PodnetError('InvalidLogLevel', `--log-level must be one of ${LOG_LEVELS.join(', ')}`, {
+      field: '--log-level',
+      hint: 'use --log-level info (or debug to see every reconcile)',
+    });
+  }
+  return {
+    store,
+    node,
+    nodeIp,
+    pool: f.pool?.trim() || null,
+    netns: f.netns ?? null,
+    socket: f.socket ?? AGENT_DEFAULTS.socket,
+    stateDir: f.stateDir ?? AGENT_DEFAULTS.stateDir,
+    metrics,
+    peerRoutes,
+    // At least a few seconds: renewal runs at a third of the TTL.
+    leaseTtlSeconds:
+      f.leaseTtl === undefined
+        ? AGENT_DEFAULTS.leaseTtlSeconds
+        : wholeNumber(f.leaseTtl, '--lease-ttl', 6, 31_536_000, 'InvalidLeaseTtl'),
+    resyncSeconds:
+      f.resync === undefined
+        ? AGENT_DEFAULTS.resyncSeconds
+        : wholeNumber(f.resync, '--resync', 1, 3600, 'InvalidResync'),
+    logLevel,
+  };
+}

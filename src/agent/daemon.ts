@@ -1,0 +1,58 @@
+/**
+ * `podnet agent` as a process: opens the store, starts the node agent, serves its API and metrics, and runs
+ * until SIGTERM/SIGINT. Stopping keeps the lease and the kernel state, so pods keep working and the next start
+ * adopts them (same block, same addresses, same routes).
+ */
+import type { Server } from 'node:http';
+import { kernelDataplane } from '../dataplane/node-dataplane.js';
+import { openPodIpam, podIpamPath } from '../ipam/pod-ipam.js';
+import { openStore } from '../store/open.js';
+import type { AgentConfig } from './config.js';
+import { type Logger, agentLogger, errFields } from './log.js';
+import { NodeAgent } from './node-agent.js';
+import { closeServer, serveAgentApi, serveMetrics } from './server.js';
+
+/** Runs the agent until `stopSignal` fires (default: SIGTERM or SIGINT of this process). */
+export async function runAgent(
+  cfg: AgentConfig,
+  opts: { log?: Logger; stopSignal?: Promise<unknown> } = {},
+): Promise<void> {
+  const log = (opts.log ?? agentLogger(cfg.logLevel)).child({ node: cfg.node });
+  const store = await openStore(cfg.store);
+  const agent = new NodeAgent(cfg, {
+    store,
+    openIpam: (block, maxPods) => openPodIpam({ path: podIpamPath(cfg.stateDir, cfg.node), block, maxPods }),
+    dataplane: kernelDataplane(),
+    log,
+  });
+  const servers: Server[] = [];
+  try {
+    // The socket first: a second agent for the same socket fails before touching the lease or the kernel.
+    servers.push(await serveAgentApi(agent, cfg.socket, log));
+    if (cfg.metrics) servers.push(await serveMetrics(agent.metrics.registry, cfg.metrics, log));
+    await agent.start();
+  } catch (err) {
+    await Promise.all(servers.map(closeServer));
+    await agent.stop();
+    throw err;
+  }
+  log.info({ socket: cfg.socket, netns: cfg.netns ?? undefined }, 'serving');
+  await (opts.stopSignal ?? terminationSignal());
+  log.info({}, 'stopping; lease and dataplane stay for the next start');
+  await Promise.all(servers.map(closeServer));
+  await agent.stop().catch((err) => log.warn(errFields(err), 'store close failed'));
+}
+
+function terminationSignal(): Promise<string> {
+  return new Promise((resolve) => {
+    const on = (sig: string) => {
+      process.off('SIGTERM', onTerm);
+      process.off('SIGINT', onInt);
+      resolve(sig);
+    };
+    const onTerm = () => on('SIGTERM');
+    const onInt = () => on('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+}

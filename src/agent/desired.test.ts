@@ -1,0 +1,60 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { BlockLease } from '../store/types.js';
+import { desiredNodeState } from './desired.js';
+import { testProfile } from './test-fixtures.js';
+
+function lease(nodeName: string, block: string, nodeIp: string): BlockLease {
+  const t = '2026-01-01T00:00:00.000Z';
+  return {
+    block,
+    nodeName,
+    nodeIp,
+    pool: 'system',
+    maxPods: 30,
+    claimedAt: t,
+    renewedAt: t,
+    expiresAt: null,
+  };
+}
+
+const leases = [
+  lease('n1', '10.244.0.0/24', '10.224.0.4'),
+  lease('n2', '10.244.1.0/24', '10.224.0.5'),
+  lease('n3', '10.244.2.0/24', '10.226.0.9'),
+];
+
+describe('desired node state', () => {
+  it('routes directly to peers on an attached subnet, never to itself or to peers elsewhere', () => {
+    const d = desiredNodeState({
+      profile: testProfile(),
+      leases,
+      selfNode: 'n1',
+      attachedSubnets: ['10.224.0.0/16'],
+      peerRoutes: 'direct',
+    });
+    assert.deepEqual(d.peerRoutes, [{ dst: '10.244.1.0/24', via: '10.224.0.5' }]);
+  });
+
+  it('wants no peer routes in mode off (a fabric router carries pod traffic)', () => {
+    const d = desiredNodeState({
+      profile: testProfile(),
+      leases,
+      selfNode: 'n1',
+      attachedSubnets: ['10.224.0.0/16', '10.226.0.0/16'],
+      peerRoutes: 'off',
+    });
+    assert.deepEqual(d.peerRoutes, []);
+  });
+
+  it('takes SNAT exemptions from the profile: pod CIDRs and nonMasqueradeCidrs', () => {
+    const d = desiredNodeState({
+      profile: testProfile({ podCidrs: ['10.244.0.0/15'], nonMasqueradeCidrs: ['192.168.0.0/16'] }),
+      leases: [],
+      selfNode: 'n1',
+      attachedSubnets: [],
+      peerRoutes: 'direct',
+    });
+    assert.deepEqual(d.ruleset, { podCidrs: ['10.244.0.0/15'], nonMasqueradeCidrs: ['192.168.0.0/16'] });
+  });
+});

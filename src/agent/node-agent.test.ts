@@ -1,0 +1,178 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import { MemoryStore } from '../store/memory.js';
+import { type AgentConfig, parseAgentFlags } from './config.js';
+import { agentLogger } from './log.js';
+import { NodeAgent } from './node-agent.js';
+import { MemoryPodIpam, RecordingDataplane, testProfile } from './test-fixtures.js';
+
+const silent = agentLogger('silent');
+const agents: NodeAgent[] = [];
+
+function config(node: string, nodeIp: string, extra: Partial<AgentConfig> = {}): AgentConfig {
+  return { ...parseAgentFlags({ store: 'memory:', node, nodeIp, resync: '1' }), ...extra };
+}
+
+async function startAgent(store: MemoryStore, cfg: AgentConfig, dp = new RecordingDataplane(cfg.nodeIp)) {
+  const ipams: MemoryPodIpam[] = [];
+  const agent = new NodeAgent(cfg, {
+    // The agent closes the store on stop; a restart in these tests reuses the same memory store.
+    store: Object.assign(Object.create(store), { close: async () => {} }),
+    openIpam: (block, maxPods) => {
+      const i = new MemoryPodIpam(block, maxPods);
+      ipams.push(i);
+      return i;
+    },
+    dataplane: dp,
+    log: silent,
+  });
+  agents.push(agent);
+  await agent.start();
+  return { agent, dp, ipams };
+}
+
+async function until(cond: () => boolean | Promise<boolean>, what: string, ms = 3000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function clusterStore(): Promise<MemoryStore> {
+  const store = new MemoryStore();
+  await store.putCluster(testProfile(), 0);
+  return store;
+}
+
+afterEach(async () => {
+  await Promise.all(agents.splice(0).map((a) => a.stop()));
+});
+
+describe('node agent', () => {
+  it('claims a block, opens the pod IPAM with the pool max pods, reconciles and becomes ready', async () => {
+    const store = await clusterStore();
+    const { agent, dp, ipams } = await startAgent(store, config('n1', '10.224.0.4'));
+    const s = agent.status();
+    assert.equal(s.block, '10.244.0.0/24');
+    assert.equal(s.pool, 'system');
+    assert.equal(ipams[0].block, '10.244.0.0/24');
+    assert.equal(ipams[0].maxPods, 30);
+    assert.equal(agent.ready, true);
+    assert.equal(agent.healthy, true);
+    assert.deepEqual(dp.ruleset, { podCidrs: ['10.244.0.0/16'], nonMasqueradeCidrs: [] });
+    assert.equal(dp.forwarding, true);
+    assert.equal(agent.runtime().uplinkMtu(), 1450);
+    assert.deepEqual(agent.runtime().podCidrs(), ['10.244.0.0/16']);
+  });
+
+  it('gets the same block back after a restart and keeps the peer routes', async () => {
+    const store = await clusterStore();
+    const peer = await startAgent(store, config('n2', '10.224.0.5'));
+    const first = await startAgent(store, config('n1', '10.224.0.4'));
+    const block = first.agent.status().block;
+    await first.agent.stop();
+    const again = await startAgent(store, config('n1', '10.224.0.4'), first.dp);
+    assert.equal(again.agent.status().block, block);
+    assert.deepEqual(again.dp.routes, [{ dst: peer.agent.status().block, via: '10.224.0.5' }]);
+  });
+
+  it('adds a route when a peer joins on its subnet and removes it when the peer leaves', async () => {
+    const store = await clusterStore();
+    const { dp } = await startAgent(store, config('n1', '10.224.0.4'));
+    assert.deepEqual(dp.routes, []);
+    const peer = await store.claimBlock({
+      nodeName: 'n2',
+      nodeIp: '10.224.0.5',
+      pool: 'system',
+      maxPods: 30,
+      ttlSeconds: 60,
+    });
+    // A peer on another subnet: no direct route (the node has no link to it).
+    await store.claimBlock({
+      nodeName: 'n3',
+      nodeIp: '10.230.0.5',
+      pool: 'system',
+      maxPods: 30,
+      ttlSeconds: 60,
+    });
+    await until(() => dp.routes.length === 1, 'the peer route');
+    assert.deepEqual(dp.routes, [{ dst: peer.block, via: '10.224.0.5' }]);
+    await store.releaseBlock('n2');
+    await until(() => dp.routes.length === 0, 'the peer route to go');
+  });
+
+  it('follows pod CIDR growth into the SNAT exemption on the next resync', async () => {
+    const store = await clusterStore();
+    const { dp } = await startAgent(store, config('n1', '10.224.0.4'));
+    const rec = await store.getCluster();
+    await store.putCluster(testProfile({ podCidrs: ['10.244.0.0/15'] }), rec?.generation ?? 0);
+    await until(() => dp.ruleset?.podCidrs[0] === '10.244.0.0/15', 'the grown pod CIDR', 4000);
+  });
+
+  it('counts a failed reconcile, stays unready until one succeeds, and recovers', async () => {
+    const store = await clusterStore();
+    const dp = new RecordingDataplane('10.224.0.4');
+    dp.fail = new Error('nft: Could not process rule');
+    const { agent } = await startAgent(store, config('n1', '10.224.0.4'), dp);
+    await agent.reconcileNow('test');
+    assert.equal(agent.ready, false);
+    assert.equal(agent.status().lastReconcile?.result, 'error');
+    assert.equal(agent.status().lastReconcile?.error?.code, 'Internal');
+    const failed = agent.status().counts.reconcileErrors;
+    assert.ok(failed >= 2);
+    dp.fail = null;
+    await agent.reconcileNow('test');
+    assert.equal(agent.ready, true);
+    const text = await agent.metrics.registry.metrics();
+    assert.match(text, new RegExp(`podnet_reconcile_errors_total ${failed}\\n`));
+    assert.match(text, new RegExp(`podnet_reconcile_total\\{result="error"\\} ${failed}\\n`));
+    assert.match(text, /podnet_reconcile_total\{result="ok"\} 1\n/);
+  });
+
+  it('exposes block, addresses and routes as metrics', async () => {
+    const store = await clusterStore();
+    await store.claimBlock({
+      nodeName: 'n2',
+      nodeIp: '10.224.0.5',
+      pool: 'system',
+      maxPods: 30,
+      ttlSeconds: 60,
+    });
+    const { agent, ipams } = await startAgent(store, config('n1', '10.224.0.4'));
+    ipams[0].allocate({ containerId: 'c1', ifname: 'eth0' });
+    const text = await agent.metrics.registry.metrics();
+    assert.match(text, /podnet_ipam_block_addresses\{state="in_use"\} 1/);
+    assert.match(text, /podnet_ipam_block_addresses\{state="free"\} 29/);
+    assert.match(text, /podnet_node_block_info\{block="10\.244\.1\.0\/24"\} 1/);
+    assert.match(text, /podnet_peer_routes 1/);
+    assert.match(text, /podnet_build_info\{version="[^"]+"\} 1/);
+  });
+
+  it('claims again when its lease is gone at renewal', async () => {
+    const store = await clusterStore();
+    const { agent } = await startAgent(store, config('n1', '10.224.0.4', { leaseTtlSeconds: 3 }));
+    await store.releaseBlock('n1');
+    assert.equal((await store.listBlocks()).length, 0);
+    // Renewal runs every ttl/3 = 1 s; the released block is in quarantine, so the node gets the next one.
+    await until(
+      async () => (await store.listBlocks()).some((l) => l.nodeName === 'n1'),
+      'the reclaimed lease',
+    );
+    assert.equal(agent.status().block, (await store.listBlocks())[0].block);
+    assert.match(
+      await agent.metrics.registry.metrics(),
+      /podnet_store_lease_renewals_total\{result="reclaimed"\} 1/,
+    );
+  });
+
+  it('refuses to start without a cluster profile or with an unknown pool', async () => {
+    await assert.rejects(startAgent(new MemoryStore(), config('n1', '10.224.0.4')), {
+      code: 'ClusterNotFound',
+    });
+    await assert.rejects(startAgent(await clusterStore(), config('n1', '10.224.0.4', { pool: 'gpu' })), {
+      code: 'NodePoolNotFound',
+      field: '--pool',
+    });
+  });
+});
