@@ -1,5 +1,249 @@
+/**
+ * `podnet lab ...`: a whole overlay cluster, its VNet and an outside world in network namespaces on this
+ * host. Handlers return data; this module renders it (table or `-o json`) and sets the exit code.
+ */
 import type { Command } from 'commander';
+import { PodnetError } from '../../errors/index.js';
+import type { ProbeResult } from '../../lab/check.js';
+import { runFabric } from '../../lab/fabric.js';
+import {
+  type StatusJson,
+  addLabPod,
+  deleteLabPod,
+  labCheck,
+  labDown,
+  labExec,
+  labRestartAgent,
+  labScale,
+  labStatus,
+  labUp,
+  labUpdatePodCidr,
+} from '../../lab/lab.js';
+import type { StoreKind } from '../../lab/model.js';
+import { listLabs, requireLab, resolveLabName } from '../../lab/state.js';
 import type { CliContext } from '../main.js';
+import { EXIT, type OutputFormat, parseOutputFormat, table } from '../output.js';
+
+function wholeNumber(v: string, flag: string): number {
+  if (!/^[0-9]+$/.test(v)) {
+    throw new PodnetError('UsageError', `${flag} must be a whole number, got "${v}"`, {
+      field: flag,
+      hint: `e.g. ${flag} 3`,
+    });
+  }
+  return Number(v);
+}
+
+function storeKind(v: string): StoreKind {
+  if (v === 'sqlite' || v === 'etcd') return v;
+  throw new PodnetError('UsageError', `--store must be sqlite or etcd, got "${v}"`, {
+    field: '--store',
+    hint: 'sqlite: one file in the lab folder; etcd: the lab starts its own etcd on loopback',
+  });
+}
+
+export function renderStatus(s: StatusJson): string {
+  const rows: string[][] = [];
+  for (const c of s.clusters) {
+    for (const n of c.nodes) {
+      rows.push([c.name, `node/${n.name}`, n.pool, n.ip, n.block ?? '-', n.netns]);
+      for (const p of n.pods) rows.push([c.name, `pod/${p.name}`, n.name, p.ip ?? '-', '', p.netns]);
+    }
+  }
+  for (const h of s.externalHosts) rows.push(['', `external/${h.name}`, '', h.ip, '', h.netns]);
+  return table(['cluster', 'name', 'pool/node', 'ip', 'block', 'netns'], rows);
+}
+
+export function renderProbes(probes: ProbeResult[]): string {
+  const rows = probes.map((p) => [p.ok ? 'ok' : 'FAIL', p.kind, p.from, p.to, p.expect, p.sourceSeen ?? '-']);
+  const failed = probes.filter((p) => !p.ok).length;
+  return `${table(['result', 'kind', 'from', 'to', 'expect', 'source seen'], rows)}\n\n${probes.length - failed}/${probes.length} probes as expected${failed ? `, ${failed} FAILED` : ''}`;
+}
+
+function summary(s: StatusJson, name: string): string {
+  const c = s.clusters[0];
+  const pod = c?.nodes.flatMap((n) => n.pods)[0];
+  const other = c?.nodes.flatMap((n) => n.pods).at(-1);
+  return [
+    renderStatus(s),
+    '',
+    `lab ${name} is up: ${c?.nodes.length ?? 0} nodes, ${c?.nodes.filter((n) => n.block).length ?? 0} blocks, ${c?.nodes.reduce((k, n) => k + n.pods.length, 0) ?? 0} pods; pod CIDR ${c?.podCidr}`,
+    pod
+      ? `  exec into a pod:   podnet lab exec ${pod.name}${s.clusters.length > 0 && listLabs().length > 1 ? ` --name ${name}` : ''} -- ping -c 1 ${other?.ip ?? pod.ip}`
+      : '',
+    `  probe everything:  podnet lab check --name ${name}`,
+    `  tear it down:      podnet lab down --name ${name}`,
+  ]
+    .filter((l) => l !== '')
+    .join('\n');
+}
 
 /** Registers the `lab` command(s). */
-export function registerLab(_program: Command, _ctx: CliContext): void {}
+export function registerLab(program: Command, ctx: CliContext): void {
+  const lab = program
+    .command('lab')
+    .description('a whole overlay cluster, its VNet and an outside world in network namespaces on this host');
+  const progress = (m: string) => ctx.io.err(`lab: ${m}`);
+  const out = (format: OutputFormat, json: unknown, text: string) =>
+    ctx.io.out(format === 'json' ? JSON.stringify(json, null, 2) : text);
+
+  lab
+    .command('up')
+    .description('build a lab: VNet, nodes with agents, pods through the CNI plugin, external hosts')
+    .option('--name <name>', 'lab (cluster) name; prefixes every namespace', 'lab')
+    .option(
+      '--vnet <name>',
+      'join (or create) this VNet; several clusters may share one (default: the lab name)',
+    )
+    .option('-f, --file <profile>', 'cluster profile (YAML/JSON); default: a two-pool profile on two subnets')
+    .option('--nodes <n>', 'number of nodes, spread over the pools')
+    .option('--pods-per-node <m>', 'pods to start on each node', '2')
+    .option('--store <kind>', 'cluster store: sqlite or etcd', 'sqlite')
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(async (o) => {
+      const format = parseOutputFormat(o.output);
+      await labUp({
+        name: o.name,
+        vnet: o.vnet,
+        file: o.file,
+        nodes: o.nodes === undefined ? undefined : wholeNumber(o.nodes, '--nodes'),
+        podsPerNode: wholeNumber(o.podsPerNode, '--pods-per-node'),
+        store: storeKind(o.store),
+        progress,
+      });
+      const s = await labStatus([o.name]);
+      out(format, s, summary(s, o.name));
+    });
+
+  lab
+    .command('status')
+    .description('nodes, blocks, pods and external hosts of the labs on this host')
+    .option('--name <name>', 'only this lab')
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(async (o) => {
+      const format = parseOutputFormat(o.output);
+      const names = o.name ? [o.name] : listLabs();
+      const s = await labStatus(names);
+      out(
+        format,
+        s,
+        names.length === 0 ? 'no labs on this host (podnet lab up starts one)' : renderStatus(s),
+      );
+    });
+
+  lab
+    .command('check')
+    .description('probe pod-to-pod, pod-to-outside (SNAT), outside-to-pod (refused) and node-to-pod for real')
+    .option('--name <name>', 'lab name (default: the only lab)')
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(async (o) => {
+      const format = parseOutputFormat(o.output);
+      const probes = await labCheck(resolveLabName(o.name));
+      out(format, { probes }, renderProbes(probes));
+      ctx.exitCode = probes.every((p) => p.ok) ? EXIT.ok : EXIT.problems;
+    });
+
+  lab
+    .command('scale')
+    .description("set a node pool's node count: new nodes lease new blocks, removed nodes release theirs")
+    .requiredOption('--pool <pool>', 'node pool')
+    .requiredOption('--count <n>', 'node count')
+    .option('--name <name>', 'lab name (default: the only lab)')
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(async (o) => {
+      const format = parseOutputFormat(o.output);
+      const name = resolveLabName(o.name);
+      await labScale(name, o.pool, wholeNumber(o.count, '--count'), progress);
+      const s = await labStatus([name]);
+      out(format, s, renderStatus(s));
+    });
+
+  const pod = lab
+    .command('pod')
+    .description('add or delete a pod (through the CNI plugin, as a runtime does)');
+  pod
+    .command('add')
+    .description('start a pod on a node')
+    .requiredOption('--node <node>', 'node to run it on')
+    .option('--pod <pod>', 'pod name (default: <node>-p<i>)')
+    .option('--namespace <ns>', 'Kubernetes namespace of the pod', 'default')
+    .option('--name <name>', 'lab name (default: the only lab)')
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(async (o) => {
+      const format = parseOutputFormat(o.output);
+      const state = requireLab(resolveLabName(o.name));
+      const p = await addLabPod(state, o.node, o.pod, o.namespace);
+      const view = { name: p.name, namespace: p.namespace, node: p.node, ip: p.ip ?? null, netns: p.netns };
+      out(format, view, table(['pod', 'node', 'ip', 'netns'], [[p.name, p.node, p.ip ?? '-', p.netns]]));
+    });
+  pod
+    .command('del <pod>')
+    .description('delete a pod (CNI DEL with its prevResult, then its namespace)')
+    .option('--name <name>', 'lab name (default: the only lab)')
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(async (podName: string, o) => {
+      const format = parseOutputFormat(o.output);
+      await deleteLabPod(requireLab(resolveLabName(o.name)), podName);
+      out(format, { deleted: podName }, `pod ${podName} deleted`);
+    });
+
+  lab
+    .command('exec <target> [cmd...]')
+    .description('run a command in a pod, node or external host namespace: podnet lab exec POD -- CMD')
+    .option('--name <name>', 'lab name (default: the only lab)')
+    .passThroughOptions()
+    .action(async (target: string, cmd: string[], o) => {
+      ctx.exitCode = await labExec(resolveLabName(o.name), target, cmd);
+    });
+
+  lab
+    .command('update')
+    .description('grow the pod CIDR live (a larger CIDR containing the current one)')
+    .requiredOption('--pod-cidr <cidr>', 'the new pod CIDR')
+    .option('--name <name>', 'lab name (default: the only lab)')
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(async (o) => {
+      const format = parseOutputFormat(o.output);
+      const name = resolveLabName(o.name);
+      const state = await labUpdatePodCidr(name, o.podCidr, progress);
+      out(
+        format,
+        { name, podCidrs: state.profile.network.podCidrs },
+        `lab ${name}: pod CIDR ${state.profile.network.podCidrs.join(', ')}`,
+      );
+    });
+
+  lab
+    .command('restart')
+    .description("restart a node's agent (e.g. after killing it) and wait until it is ready")
+    .requiredOption('--node <node>', 'node')
+    .option('--name <name>', 'lab name (default: the only lab)')
+    .action(async (o) => {
+      const node = await labRestartAgent(resolveLabName(o.name), o.node);
+      ctx.io.out(`node ${node.name}: agent restarted (pid ${node.agentPid}) and ready`);
+    });
+
+  lab
+    .command('down')
+    .description('remove everything the lab made (also after a failed up), and only that')
+    .option('--name <name>', 'lab name (default: the only lab)')
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(async (o) => {
+      const format = parseOutputFormat(o.output);
+      const name = resolveLabName(o.name);
+      const r = await labDown(name, progress);
+      out(
+        format,
+        { name, ...r },
+        r.removed.map((x) => `removed ${x}`).join('\n') || `lab ${name}: nothing was left`,
+      );
+    });
+
+  lab
+    .command('fabric', { hidden: true })
+    .description('the VNet fabric router of one lab cluster (started by lab up)')
+    .requiredOption('--state <path>', 'lab state file')
+    .action(async (o) => {
+      await runFabric(o.state);
+    });
+}

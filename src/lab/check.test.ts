@@ -1,0 +1,91 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { judge, planProbes } from './check.js';
+import { defaultLabProfile } from './default-profile.js';
+import type { LabPod, LabState } from './model.js';
+import { planPoolNodes, planVnetJoin } from './topology.js';
+
+function lab(podsPerNode: number): { state: LabState; vnet: ReturnType<typeof planVnetJoin> } {
+  const profile = defaultLabProfile('a');
+  const vnet = planVnetJoin(null, 'a', 'a', profile);
+  const nodes = planPoolNodes(profile, 'a', '/tmp/a', vnet, []);
+  const pods: LabPod[] = nodes.flatMap((n, i) =>
+    Array.from({ length: podsPerNode }, (_, j) => ({
+      name: `${n.name}-p${j}`,
+      namespace: 'default',
+      node: n.name,
+      netns: `pl-a-pod-${n.name}-p${j}`,
+      containerId: `c${i}${j}`,
+      ip: `10.244.${i}.${j + 4}`,
+    })),
+  );
+  const state: LabState = {
+    name: 'a',
+    vnet: 'a',
+    dir: '/tmp/a',
+    profile,
+    store: { kind: 'sqlite', url: 'sqlite:/tmp/a/c.db' },
+    table: 100,
+    podsPerNode,
+    nodes,
+    pods,
+    phase: 'ready',
+  };
+  return { state, vnet };
+}
+
+describe('probe plan', () => {
+  it('covers every kind the overlay model promises, with the source each receiver must see', () => {
+    const { state, vnet } = lab(2);
+    const probes = planProbes(state, vnet);
+    const kinds = new Set(probes.map((p) => p.kind));
+    assert.deepEqual([...kinds].sort(), [
+      'external-pod',
+      'node-pod',
+      'pod-external',
+      'pod-pod-cross-node',
+      'pod-pod-cross-pool',
+      'pod-pod-same-node',
+    ]);
+    for (const p of probes.filter((x) => x.kind.startsWith('pod-pod')))
+      assert.equal(p.source, p.from.ip, 'pod IP kept');
+    const out = probes.filter((x) => x.kind === 'pod-external');
+    assert.equal(out.length, 3 * 2, 'each node to each external host');
+    for (const p of out) {
+      const node = state.nodes.find((n) => p.from.name === `pod/${n.name}-p0`);
+      assert.equal(p.source, node?.ip, 'outside sees the node IP');
+    }
+    assert.ok(probes.filter((x) => x.kind === 'external-pod').every((p) => p.expect === 'deny'));
+  });
+
+  it('reaches every node, so a node added by scale is probed too', () => {
+    const { state, vnet } = lab(1);
+    const probes = planProbes(state, vnet);
+    for (const n of state.nodes) {
+      assert.ok(
+        probes.some((p) => p.to.name === `pod/${n.name}-p0` && p.kind.startsWith('pod-pod')),
+        n.name,
+      );
+    }
+  });
+});
+
+describe('probe verdict', () => {
+  const allow = {
+    from: { name: 'pod/a', netns: 'x', ip: '10.244.0.4' },
+    to: { name: 'pod/b', netns: 'y', ip: '10.244.1.4' },
+    kind: 'pod-pod-cross-node' as const,
+    expect: 'allow' as const,
+    source: '10.244.0.4',
+  };
+  it('fails an allowed probe that connects with the wrong source (e.g. SNAT between pods)', () => {
+    assert.equal(judge(allow, true, '10.244.0.4'), true);
+    assert.equal(judge(allow, true, '10.224.0.4'), false);
+    assert.equal(judge(allow, false, null), false);
+  });
+  it('fails a denied probe that gets through', () => {
+    const deny = { ...allow, kind: 'external-pod' as const, expect: 'deny' as const, source: undefined };
+    assert.equal(judge(deny, false, null), true);
+    assert.equal(judge(deny, true, '203.0.113.10'), false);
+  });
+});

@@ -1,0 +1,190 @@
+/**
+ * `lab check`: real TCP probes through the lab, each one asserting what the overlay model promises. The
+ * choice of probes is pure (`planProbes`); running them starts one listener per receiving namespace, which
+ * reports the source address it saw, and connects from the sending namespace with `nc`.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { runRaw } from '../kernel/exec.js';
+import type { LabState, LabVnet } from './model.js';
+import { spawnInNetns, waitFor } from './processes.js';
+
+export type ProbeKind =
+  | 'pod-pod-same-node'
+  | 'pod-pod-cross-node'
+  | 'pod-pod-cross-pool'
+  | 'pod-external'
+  | 'external-pod'
+  | 'node-pod';
+
+export interface Endpoint {
+  /** `pod/NAME`, `node/NAME` or `external/NAME`. */
+  name: string;
+  netns: string;
+  ip: string;
+}
+
+export interface PlannedProbe {
+  from: Endpoint;
+  to: Endpoint;
+  kind: ProbeKind;
+  expect: 'allow' | 'deny';
+  /** The source address the receiver must see (allowed probes). */
+  source?: string;
+}
+
+export interface ProbeResult {
+  from: string;
+  to: string;
+  kind: ProbeKind;
+  expect: 'allow' | 'deny';
+  ok: boolean;
+  sourceSeen: string | null;
+}
+
+/**
+ * The probe matrix: for each node with two pods, pod to pod on the node; a ring over all nodes (so every
+ * node's pods are covered, new ones after `scale` too) from each node's first pod to the next node's, which
+ * is `cross-pool` when the two nodes' pools differ; each node to the next node's first pod; each node's first
+ * pod to every external host (the host must see the node IP: SNAT); every external host to each node's first
+ * pod, which must be refused.
+ */
+export function planProbes(state: LabState, vnet: LabVnet): PlannedProbe[] {
+  const poolOrder = state.profile.nodePools.map((p) => p.name);
+  const nodes = [...state.nodes].sort(
+    (a, b) =>
+      poolOrder.indexOf(a.pool) - poolOrder.indexOf(b.pool) ||
+      a.name.localeCompare(b.name, 'en', { numeric: true }),
+  );
+  const podsOf = (node: string) =>
+    state.pods
+      .filter((p) => p.node === node && p.ip)
+      .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))
+      .map((p) => ({ name: `pod/${p.name}`, netns: p.netns, ip: p.ip as string }));
+  const probes: PlannedProbe[] = [];
+  for (const n of nodes) {
+    const pods = podsOf(n.name);
+    if (pods.length >= 2) {
+      probes.push({
+        from: pods[0],
+        to: pods[1],
+        kind: 'pod-pod-same-node',
+        expect: 'allow',
+        source: pods[0].ip,
+      });
+    }
+  }
+  if (nodes.length >= 2) {
+    nodes.forEach((n, i) => {
+      const next = nodes[(i + 1) % nodes.length];
+      if (nodes.length === 2 && i === 1) return; // the ring of two is one pair each way; keep one direction
+      const [a] = podsOf(n.name);
+      const [b] = podsOf(next.name);
+      if (a && b) {
+        const kind = n.pool === next.pool ? 'pod-pod-cross-node' : 'pod-pod-cross-pool';
+        probes.push({ from: a, to: b, kind, expect: 'allow', source: a.ip });
+      }
+    });
+  }
+  nodes.forEach((n, i) => {
+    const next = nodes[(i + 1) % nodes.length];
+    const [b] = podsOf(next.name);
+    if (b) {
+      const from = { name: `node/${n.name}`, netns: n.netns, ip: n.ip };
+      probes.push({ from, to: b, kind: 'node-pod', expect: 'allow', source: n.ip });
+    }
+  });
+  for (const n of nodes) {
+    const [a] = podsOf(n.name);
+    if (!a) continue;
+    for (const h of vnet.externalHosts) {
+      const host = { name: `external/${h.name}`, netns: h.netns, ip: h.ip };
+      probes.push({ from: a, to: host, kind: 'pod-external', expect: 'allow', source: n.ip });
+      probes.push({ from: host, to: a, kind: 'external-pod', expect: 'deny' });
+    }
+  }
+  return probes;
+}
+
+/** Judges one probe: allowed ones must connect with the expected source, denied ones must not connect. */
+export function judge(p: PlannedProbe, connected: boolean, sourceSeen: string | null): boolean {
+  return p.expect === 'allow' ? connected && sourceSeen === p.source : !connected && sourceSeen === null;
+}
+
+interface Listener {
+  child: ChildProcess;
+  seen: Map<string, string | null>;
+}
+
+async function startListener(netns: string, port: number): Promise<Listener> {
+  const script = fileURLToPath(new URL('./probe-listener.js', import.meta.url));
+  const child = spawnInNetns(netns, [process.execPath, script, String(port)]);
+  const seen = new Map<string, string | null>();
+  let ready = false;
+  let buf = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (d: string) => {
+    buf += d;
+    let i = buf.indexOf('\n');
+    while (i >= 0) {
+      const line = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      if (line === 'ready') ready = true;
+      else {
+        const m = JSON.parse(line) as { tag: string; peer: string | null };
+        seen.set(m.tag, m.peer);
+      }
+      i = buf.indexOf('\n');
+    }
+  });
+  await waitFor(`a probe listener in ${netns}`, 10_000, async () => (ready ? true : undefined));
+  return { child, seen };
+}
+
+const CONNECT_TIMEOUT_S = 2;
+
+async function runProbe(p: PlannedProbe, tag: string, port: number, l: Listener): Promise<ProbeResult> {
+  const r = await runRaw('nc', ['-N', '-w', String(CONNECT_TIMEOUT_S), p.to.ip, String(port)], {
+    netns: p.from.netns,
+    input: `${tag}\n`,
+    timeoutMs: (CONNECT_TIMEOUT_S + 3) * 1000,
+  });
+  const connected = r.code === 0;
+  let sourceSeen: string | null = null;
+  if (connected) {
+    // The listener prints after the sender closed; give its line a moment to arrive.
+    sourceSeen = await waitFor(`probe ${tag} to be seen`, 2000, async () =>
+      l.seen.has(tag) ? l.seen.get(tag) : undefined,
+    ).catch(() => null);
+  } else sourceSeen = l.seen.get(tag) ?? null;
+  return {
+    from: p.from.name,
+    to: p.to.name,
+    kind: p.kind,
+    expect: p.expect,
+    ok: judge(p, connected, sourceSeen),
+    sourceSeen,
+  };
+}
+
+/** Runs the probes (a few at a time) and returns one result per probe, in plan order. */
+export async function runProbes(probes: PlannedProbe[], concurrency = 4): Promise<ProbeResult[]> {
+  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  const listeners = new Map<string, Listener>();
+  try {
+    for (const ns of new Set(probes.map((p) => p.to.netns))) listeners.set(ns, await startListener(ns, port));
+    const results: ProbeResult[] = new Array(probes.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < probes.length) {
+        const i = next++;
+        const p = probes[i];
+        results[i] = await runProbe(p, `probe-${i}`, port, listeners.get(p.to.netns) as Listener);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(concurrency, probes.length) }, worker));
+    return results;
+  } finally {
+    for (const l of listeners.values()) l.child.kill('SIGKILL');
+  }
+}

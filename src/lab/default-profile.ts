@@ -1,0 +1,55 @@
+/**
+ * The profile a lab uses when none is given: a VNet with two subnets, the default AKS pod CIDR, and two node
+ * pools on different subnets, so that cross-pool traffic has to go through the VNet's routing domain.
+ */
+import type { ClusterProfile } from '../profile/types.js';
+
+/**
+ * `slot` moves the subnets so that several default clusters can share one VNet (each cluster is told apart
+ * by the subnets its nodes sit on), while they all keep the same pod CIDR, as the seed allows.
+ */
+export function defaultLabProfile(name: string, slot = 0): ClusterProfile {
+  const sys = `10.224.${2 * slot}.0/24`;
+  const user = `10.224.${2 * slot + 1}.0/24`;
+  const pool = {
+    osType: 'Linux',
+    osSku: 'Ubuntu',
+    vmSize: 'Standard_D2s_v5',
+    maxPods: 250,
+    maxSurge: 0,
+  } as const;
+  return {
+    name,
+    vnet: {
+      name: 'lab-vnet',
+      addressSpaces: ['10.224.0.0/12'],
+      subnets: [
+        { name: `${name}-sys`, cidr: sys },
+        { name: `${name}-user`, cidr: user },
+      ],
+    },
+    connectedNetworks: [{ name: 'onprem', kind: 'vpn', cidrs: ['192.168.100.0/24'] }],
+    network: {
+      podCidrs: ['10.244.0.0/16'],
+      serviceCidrs: ['10.0.0.0/16'],
+      dnsServiceIp: '10.0.0.10',
+      ipFamilies: ['ipv4'],
+      outboundType: 'loadBalancer',
+      nonMasqueradeCidrs: [],
+    },
+    nodePools: [
+      { name: 'sys', subnet: `${name}-sys`, count: 2, type: 'VirtualMachineScaleSets', ...pool },
+      { name: 'user', subnet: `${name}-user`, count: 1, type: 'VirtualMachineScaleSets', ...pool },
+    ],
+  };
+}
+
+/**
+ * Spreads `nodes` over the profile's pools round-robin (pool order), for `lab up --nodes N`: with the
+ * default profile 3 nodes are sys-0, sys-1 and user-0.
+ */
+export function withNodeCount(profile: ClusterProfile, nodes: number): ClusterProfile {
+  const counts = profile.nodePools.map(() => 0);
+  for (let i = 0; i < nodes; i++) counts[i % counts.length]++;
+  return { ...profile, nodePools: profile.nodePools.map((p, i) => ({ ...p, count: counts[i] })) };
+}

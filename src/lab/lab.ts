@@ -1,0 +1,545 @@
+/**
+ * The lab's verbs: up, down, scale, pod add/del, update (grow the pod CIDR), restart an agent, status,
+ * check. Each writes what it is about to create into the lab state before creating it, so `down` can
+ * always remove all of it, and only it (names are prefixed; processes are matched by the lab folder).
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PodnetError, asPodnetError } from '../errors/index.js';
+import { deleteNetns, listNetns } from '../kernel/netns.js';
+import { checkPlan } from '../plan/check.js';
+import { loadProfileFile } from '../profile/load.js';
+import type { ClusterProfile } from '../profile/types.js';
+import { desiredPeerRoutes, readPodnetRoutes } from '../routing/routes.js';
+import { openStore } from '../store/open.js';
+import type { BlockLease, ClusterStore } from '../store/types.js';
+import { type ProbeResult, planProbes, runProbes } from './check.js';
+import { defaultLabProfile, withNodeCount } from './default-profile.js';
+import { planEtcd, startEtcd, waitEtcdHealthy } from './etcd.js';
+import type { LabNode, LabPod, LabState, LabVnet, StoreKind } from './model.js';
+import { LAB_ROOT, checkLabName, clusterDir, clusterPrefix, podName, podNetns } from './names.js';
+import {
+  createNodeNetwork,
+  installCni,
+  removeNodeNetwork,
+  startAgent,
+  stopAgent,
+  waitAgentReady,
+} from './node.js';
+import { addPod, deletePod, resultIp } from './pod.js';
+import { findProcesses, podnetCommand, runAttached, spawnDaemon, stopProcess, waitFor } from './processes.js';
+import {
+  labStatePath,
+  readLab,
+  readVnet,
+  removeLabDir,
+  removeVnetState,
+  requireLab,
+  writeLab,
+  writeVnet,
+} from './state.js';
+import { planPoolNodes, planVnetJoin, planVnetLeave } from './topology.js';
+import { addClusterRules, applyVnetFirewall, destroyVnet, ensureVnet, removeClusterRouting } from './vnet.js';
+
+export type Progress = (message: string) => void;
+
+export const DEFAULT_PODS_PER_NODE = 2;
+
+/** Refuses a profile the planning rules refuse, with the same error (the first) and all of them in details. */
+export function ensurePlanValid(profile: ClusterProfile, previous?: ClusterProfile): void {
+  const r = checkPlan(profile, previous ? { previous } : undefined);
+  if (r.valid) return;
+  const first = r.errors[0];
+  throw new PodnetError(
+    first.code,
+    r.errors.length === 1 ? first.message : `${first.message} (and ${r.errors.length - 1} more problems)`,
+    {
+      field: first.field,
+      hint: 'podnet plan -f FILE lists every problem with its fix',
+      details: { errors: r.errors },
+    },
+  );
+}
+
+/** The first subnet slot of the default profile that no cluster of the VNet uses yet. */
+function freeDefaultSlot(vnet: LabVnet | null): number {
+  let slot = 0;
+  const taken = new Set(vnet?.subnets.map((s) => s.cidr) ?? []);
+  while (defaultLabProfile('x', slot).vnet.subnets.some((s) => taken.has(s.cidr))) slot++;
+  return slot;
+}
+
+async function withStore<T>(state: LabState, fn: (store: ClusterStore) => Promise<T>): Promise<T> {
+  const store = await openStore(state.store.url);
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+export interface UpOptions {
+  name: string;
+  vnet?: string;
+  file?: string;
+  nodes?: number;
+  podsPerNode?: number;
+  store?: StoreKind;
+  progress?: Progress;
+}
+
+export async function labUp(o: UpOptions): Promise<LabState> {
+  const progress = o.progress ?? (() => {});
+  const name = checkLabName(o.name);
+  const vnetName = checkLabName(o.vnet ?? name, '--vnet');
+  if (readLab(name) || existsSync(clusterDir(name))) {
+    throw new PodnetError('LabExists', `a lab named "${name}" already exists`, {
+      field: '--name',
+      hint: `tear it down with podnet lab down --name ${name}, or pick another --name`,
+    });
+  }
+  const vnetBefore = readVnet(vnetName);
+  let profile = o.file ? loadProfileFile(o.file) : defaultLabProfile(name, freeDefaultSlot(vnetBefore));
+  if (o.nodes !== undefined) {
+    if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 50) {
+      throw new PodnetError(
+        'InvalidNodeCount',
+        `--nodes must be a whole number from 1 to 50, got ${o.nodes}`,
+        {
+          field: '--nodes',
+          hint: 'a lab runs every node on this host; a handful is plenty',
+        },
+      );
+    }
+    profile = withNodeCount(profile, o.nodes);
+  }
+  ensurePlanValid(profile);
+  const podsPerNode = o.podsPerNode ?? DEFAULT_PODS_PER_NODE;
+  const maxPods = Math.min(...profile.nodePools.map((p) => p.maxPods));
+  if (!Number.isInteger(podsPerNode) || podsPerNode < 0 || podsPerNode > maxPods) {
+    throw new PodnetError(
+      'InvalidPodsPerNode',
+      `--pods-per-node must be a whole number from 0 to ${maxPods} (max pods of the pools)`,
+      {
+        field: '--pods-per-node',
+        hint: 'pass e.g. --pods-per-node 2',
+      },
+    );
+  }
+  // Every conflict with what already shares the VNet is found here, before anything is created.
+  const vnetPlan = planVnetJoin(vnetBefore, vnetName, name, profile);
+  const dir = clusterDir(name);
+  const kind = o.store ?? 'sqlite';
+  const state: LabState = {
+    name,
+    vnet: vnetName,
+    dir,
+    profile,
+    store: { kind, url: `sqlite:${join(dir, 'cluster.db')}` },
+    table: vnetPlan.clusters.find((c) => c.name === name)?.table ?? 0,
+    podsPerNode,
+    nodes: [],
+    pods: [],
+    phase: 'building',
+  };
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  writeLab(state);
+  try {
+    if (kind === 'etcd') {
+      const etcd = await planEtcd(dir);
+      state.store = { kind, url: `etcd:http://127.0.0.1:${etcd.clientPort}`, etcd };
+      writeLab(state);
+      state.store.etcd = { ...etcd, pid: startEtcd(name, etcd, join(dir, 'etcd.log')) };
+      writeLab(state);
+      progress(`store: etcd on 127.0.0.1:${etcd.clientPort}`);
+      await waitEtcdHealthy(etcd);
+    }
+    await withStore(state, (store) => store.putCluster(profile, 0));
+    progress(
+      `store: ${state.store.url} holds cluster ${name} (pod CIDR ${profile.network.podCidrs.join(', ')})`,
+    );
+
+    writeVnet(vnetPlan);
+    await ensureVnet(vnetPlan);
+    await addClusterRules(vnetPlan, name);
+    progress(
+      `vnet ${vnetName}: namespace ${vnetPlan.netns}, subnets ${vnetPlan.subnets.map((s) => `${s.cidr} (gw ${s.gateway})`).join(', ')}, routing table ${state.table}`,
+    );
+    state.fabricPid = spawnDaemon(
+      [...podnetCommand(), 'lab', 'fabric', '--state', labStatePath(name)],
+      join(dir, 'fabric.log'),
+    );
+    writeLab(state);
+    progress('vnet: fabric router started (block via node IP, from the store)');
+
+    await addNodes(state, vnetPlan, planPoolNodes(profile, name, dir, vnetPlan, []), progress);
+    state.phase = 'ready';
+    writeLab(state);
+    return state;
+  } catch (e) {
+    const err = asPodnetError(e);
+    throw new PodnetError(err.code, `lab up stopped half-way: ${err.message}`, {
+      field: err.field,
+      hint: `podnet lab down --name ${name} removes what was made; logs are in ${dir}`,
+      details: err.details,
+      cause: e,
+    });
+  }
+}
+
+/** Builds nodes (network, CNI, agent), waits for their agents and the fabric routes, then starts their pods. */
+async function addNodes(state: LabState, vnet: LabVnet, nodes: LabNode[], progress: Progress): Promise<void> {
+  for (const node of nodes) {
+    state.nodes.push(node);
+    writeLab(state);
+    mkdirSync(node.dir, { recursive: true });
+    await createNodeNetwork(vnet, node);
+    await installCni(node);
+    node.agentPid = startAgent(state, node);
+    writeLab(state);
+    progress(`node ${node.name}: ${node.ip} on ${node.subnet}, agent pid ${node.agentPid}`);
+  }
+  await Promise.all(nodes.map((n) => waitAgentReady(n)));
+  const leases = await waitFabricRoutes(state, vnet);
+  for (const n of nodes)
+    progress(`node ${n.name}: ready, block ${leases.find((l) => l.nodeName === n.name)?.block}`);
+  for (const node of nodes) {
+    for (let i = 0; i < state.podsPerNode; i++) {
+      const pod = await addLabPod(state, node.name);
+      progress(`pod ${pod.name}: ${pod.ip} on ${node.name}`);
+    }
+  }
+}
+
+/** Waits until every node of the lab holds a lease and the VNet routes every block to its node. */
+async function waitFabricRoutes(state: LabState, vnet: LabVnet): Promise<BlockLease[]> {
+  return withStore(state, (store) =>
+    waitFor('the fabric router to route every block', 20_000, async () => {
+      const leases = await store.listBlocks();
+      if (!state.nodes.every((n) => leases.some((l) => l.nodeName === n.name))) return undefined;
+      const want = desiredPeerRoutes(leases, {});
+      const have = await readPodnetRoutes({ netns: vnet.netns, table: state.table });
+      const same =
+        want.length === have.length &&
+        want.every((w) => have.some((h) => h.dst === w.dst && h.via === w.via));
+      return same ? leases : undefined;
+    }),
+  );
+}
+
+const POD_NAME = /^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/;
+
+export async function addLabPod(
+  state: LabState,
+  nodeName: string,
+  name?: string,
+  namespace = 'default',
+): Promise<LabPod> {
+  const node = state.nodes.find((n) => n.name === nodeName);
+  if (!node) {
+    throw new PodnetError('NodeNotFound', `lab ${state.name} has no node "${nodeName}"`, {
+      field: '--node',
+      hint: `nodes: ${state.nodes.map((n) => n.name).join(', ')}`,
+    });
+  }
+  let podname = name;
+  if (podname === undefined) {
+    let i = 0;
+    while (state.pods.some((p) => p.name === podName(node.name, i))) i++;
+    podname = podName(node.name, i);
+  }
+  if (!POD_NAME.test(podname)) {
+    throw new PodnetError(
+      'InvalidPodName',
+      `pod name "${podname.slice(0, 64)}" is not a lower-case DNS label of at most 40 characters`,
+      {
+        field: '--pod',
+        hint: 'use e.g. web-1',
+      },
+    );
+  }
+  if (state.pods.some((p) => p.name === podname)) {
+    throw new PodnetError('PodExists', `pod "${podname}" already exists in lab ${state.name}`, {
+      field: '--pod',
+      hint: 'pick another name',
+    });
+  }
+  const pod: LabPod = {
+    name: podname,
+    namespace,
+    node: node.name,
+    netns: podNetns(state.name, podname),
+    containerId: randomBytes(16).toString('hex'),
+  };
+  state.pods.push(pod);
+  writeLab(state);
+  const result = await addPod(node, pod);
+  pod.ip = resultIp(result);
+  pod.cniResult = result;
+  writeLab(state);
+  return pod;
+}
+
+export async function deleteLabPod(state: LabState, name: string): Promise<void> {
+  const pod = state.pods.find((p) => p.name === name);
+  if (!pod) {
+    throw new PodnetError('PodNotFound', `lab ${state.name} has no pod "${name}"`, {
+      field: 'POD',
+      hint: 'podnet lab status lists the pods',
+    });
+  }
+  const node = state.nodes.find((n) => n.name === pod.node) as LabNode;
+  await deletePod(node, pod, pod.cniResult);
+  state.pods = state.pods.filter((p) => p !== pod);
+  writeLab(state);
+}
+
+/** Sets a pool's node count: new nodes get new blocks (and pods); removed nodes give their block back. */
+export async function labScale(
+  name: string,
+  pool: string,
+  count: number,
+  progress: Progress = () => {},
+): Promise<LabState> {
+  const state = requireLab(name);
+  const p = state.profile.nodePools.find((x) => x.name === pool);
+  if (!p) {
+    throw new PodnetError('PoolNotFound', `lab ${name} has no node pool "${pool}"`, {
+      field: '--pool',
+      hint: `pools: ${state.profile.nodePools.map((x) => x.name).join(', ')}`,
+    });
+  }
+  if (!Number.isInteger(count) || count < 0 || count > 50) {
+    throw new PodnetError('InvalidNodeCount', `--count must be a whole number from 0 to 50, got ${count}`, {
+      field: '--count',
+      hint: 'a lab runs every node on this host; a handful is plenty',
+    });
+  }
+  const profile: ClusterProfile = {
+    ...state.profile,
+    nodePools: state.profile.nodePools.map((x) => (x.name === pool ? { ...x, count } : x)),
+  };
+  ensurePlanValid(profile);
+  const vnet = readVnet(state.vnet) as LabVnet;
+  await withStore(state, async (store) => {
+    const rec = await store.getCluster();
+    await store.putCluster(profile, rec?.generation ?? 0);
+  });
+  const wanted = planPoolNodes(profile, name, state.dir, vnet, state.nodes);
+  const added = wanted.filter((n) => !state.nodes.includes(n));
+  const removed = state.nodes.filter((n) => n.pool === pool && !wanted.includes(n));
+  state.profile = profile;
+  writeLab(state);
+  for (const node of removed) {
+    for (const pod of state.pods.filter((x) => x.node === node.name)) await deleteLabPod(state, pod.name);
+    await stopAgent(state, node);
+    await withStore(state, (store) => store.releaseBlock(node.name));
+    await removeNodeNetwork(node);
+    state.nodes = state.nodes.filter((n) => n !== node);
+    writeLab(state);
+    progress(`node ${node.name}: removed, block released`);
+  }
+  if (added.length > 0) await addNodes(state, vnet, added, progress);
+  else await waitFabricRoutes(state, vnet);
+  return state;
+}
+
+/** Grows the pod CIDR live: checked as `podnet plan` checks an update, then written to the store. */
+export async function labUpdatePodCidr(
+  name: string,
+  podCidr: string,
+  progress: Progress = () => {},
+): Promise<LabState> {
+  const state = requireLab(name);
+  await withStore(state, async (store) => {
+    const rec = await store.getCluster();
+    const previous = rec?.profile ?? state.profile;
+    const profile: ClusterProfile = { ...previous, network: { ...previous.network, podCidrs: [podCidr] } };
+    ensurePlanValid(profile, previous);
+    await store.putCluster(profile, rec?.generation ?? 0);
+    state.profile = profile;
+  });
+  writeLab(state);
+  const vnet = readVnet(state.vnet) as LabVnet;
+  const c = vnet.clusters.find((x) => x.name === name);
+  if (c) c.podCidrs = [...state.profile.network.podCidrs];
+  writeVnet(vnet);
+  await applyVnetFirewall(vnet);
+  progress(`cluster ${name}: pod CIDR is now ${podCidr}`);
+  return state;
+}
+
+/** Restarts a node's agent (after a crash, or to show that one converges). */
+export async function labRestartAgent(name: string, nodeName: string): Promise<LabNode> {
+  const state = requireLab(name);
+  const node = state.nodes.find((n) => n.name === nodeName);
+  if (!node) {
+    throw new PodnetError('NodeNotFound', `lab ${name} has no node "${nodeName}"`, {
+      field: '--node',
+      hint: `nodes: ${state.nodes.map((n) => n.name).join(', ')}`,
+    });
+  }
+  await stopAgent(state, node);
+  node.agentPid = startAgent(state, node);
+  writeLab(state);
+  await waitAgentReady(node);
+  return node;
+}
+
+function findVnetOf(cluster: string): LabVnet | null {
+  if (!existsSync(LAB_ROOT)) return null;
+  for (const f of readdirSync(LAB_ROOT)) {
+    const m = /^vnet-(.+)\.json$/.exec(f);
+    const v = m ? readVnet(m[1]) : null;
+    if (v?.clusters.some((c) => c.name === cluster)) return v;
+  }
+  return null;
+}
+
+/**
+ * Removes everything the lab made, also after a crashed or half-failed `up`: pods (CNI DEL while the agent
+ * still answers), processes (recorded pids, then any process naming the lab folder), namespaces (recorded,
+ * then any with the lab's prefix), the cluster's rules and routes in the VNet, the VNet itself when no other
+ * cluster uses it, and the lab folder.
+ */
+export async function labDown(name: string, progress: Progress = () => {}): Promise<{ removed: string[] }> {
+  checkLabName(name);
+  const state = readLab(name);
+  const dir = clusterDir(name);
+  const prefix = clusterPrefix(name);
+  const leftNetns = (await listNetns()).filter((n) => n.startsWith(prefix));
+  const vnet = state ? readVnet(state.vnet) : findVnetOf(name);
+  if (!state && !existsSync(dir) && leftNetns.length === 0 && !vnet) {
+    throw new PodnetError('LabNotFound', `no lab named "${name}" on this host`, {
+      field: '--name',
+      hint: 'podnet lab status lists the labs',
+    });
+  }
+  const removed: string[] = [];
+  if (state) {
+    for (const pod of [...state.pods]) {
+      try {
+        await deletePod(state.nodes.find((n) => n.name === pod.node) as LabNode, pod, pod.cniResult);
+      } catch {
+        // The agent may be gone (crashed lab); the namespace goes below and the node's state with the folder.
+      }
+    }
+    const pids = [...state.nodes.map((n) => n.agentPid), state.fabricPid, state.store.etcd?.pid];
+    for (const pid of pids) if (pid !== undefined) await stopProcess(pid, `${dir}/`);
+  }
+  for (const pid of findProcesses(`${dir}/`)) await stopProcess(pid, `${dir}/`);
+  const netns = new Set([
+    ...leftNetns,
+    ...(state?.nodes.map((n) => n.netns) ?? []),
+    ...(state?.pods.map((p) => p.netns) ?? []),
+  ]);
+  // Pods first: their veths live in the node namespaces.
+  for (const ns of [...netns].sort((a, b) => Number(b.includes('-pod-')) - Number(a.includes('-pod-')))) {
+    if ((await listNetns()).includes(ns)) {
+      await deleteNetns(ns);
+      removed.push(`netns ${ns}`);
+    }
+  }
+  if (vnet) {
+    await removeClusterRouting(vnet, name);
+    const next = planVnetLeave(vnet, name);
+    if (next.clusters.length === 0) {
+      await destroyVnet(next);
+      removeVnetState(next.name);
+      removed.push(
+        `vnet ${next.name} (${next.netns} and ${next.externalHosts.map((h) => h.netns).join(', ')})`,
+      );
+    } else {
+      writeVnet(next);
+      await applyVnetFirewall(next);
+      removed.push(
+        `cluster ${name} from vnet ${next.name} (still used by ${next.clusters.map((c) => c.name).join(', ')})`,
+      );
+    }
+  }
+  removeLabDir(name);
+  progress(`lab ${name}: removed`);
+  return { removed };
+}
+
+export interface StatusJson {
+  clusters: {
+    name: string;
+    podCidr: string;
+    vnetNetns: string;
+    nodes: {
+      name: string;
+      pool: string;
+      ip: string;
+      block: string | null;
+      netns: string;
+      pods: { name: string; namespace: string; ip: string | null; netns: string }[];
+    }[];
+  }[];
+  externalHosts: { name: string; ip: string; netns: string }[];
+}
+
+/** The labs' shape as `lab status -o json` prints it; blocks come from the store (null if unreachable). */
+export async function labStatus(names: string[]): Promise<StatusJson> {
+  const out: StatusJson = { clusters: [], externalHosts: [] };
+  const vnets = new Map<string, LabVnet>();
+  for (const name of names) {
+    const state = requireLab(name);
+    const vnet = readVnet(state.vnet);
+    if (vnet) vnets.set(vnet.name, vnet);
+    let leases: BlockLease[] = [];
+    try {
+      leases = await withStore(state, (s) => s.listBlocks());
+    } catch {
+      // store unreachable (etcd stopped): blocks show as null
+    }
+    out.clusters.push({
+      name,
+      podCidr: state.profile.network.podCidrs.join(','),
+      vnetNetns: vnet?.netns ?? '',
+      nodes: state.nodes.map((n) => ({
+        name: n.name,
+        pool: n.pool,
+        ip: n.ip,
+        block: leases.find((l) => l.nodeName === n.name)?.block ?? null,
+        netns: n.netns,
+        pods: state.pods
+          .filter((p) => p.node === n.name)
+          .map((p) => ({ name: p.name, namespace: p.namespace, ip: p.ip ?? null, netns: p.netns })),
+      })),
+    });
+  }
+  for (const v of vnets.values())
+    for (const h of v.externalHosts) out.externalHosts.push({ name: h.name, ip: h.ip, netns: h.netns });
+  return out;
+}
+
+export async function labCheck(name: string): Promise<ProbeResult[]> {
+  const state = requireLab(name);
+  const vnet = readVnet(state.vnet) as LabVnet;
+  return runProbes(planProbes(state, vnet));
+}
+
+/** Runs a command in a pod's (or a node's, or an external host's) namespace, terminal attached. */
+export async function labExec(name: string, target: string, argv: string[]): Promise<number> {
+  const state = requireLab(name);
+  const vnet = readVnet(state.vnet);
+  const netns =
+    state.pods.find((p) => p.name === target)?.netns ??
+    state.nodes.find((n) => n.name === target)?.netns ??
+    vnet?.externalHosts.find((h) => h.name === target)?.netns;
+  if (!netns) {
+    throw new PodnetError('PodNotFound', `lab ${name} has no pod, node or external host "${target}"`, {
+      field: 'POD',
+      hint: 'podnet lab status lists them',
+    });
+  }
+  if (argv.length === 0) {
+    throw new PodnetError('UsageError', 'no command given', {
+      field: 'CMD',
+      hint: `podnet lab exec ${target} -- ip addr`,
+    });
+  }
+  return runAttached(netns, argv);
+}

@@ -1,0 +1,129 @@
+/**
+ * A lab node: a namespace plugged into its subnet's bridge in the VNet (node IP from the subnet, default
+ * route via the subnet gateway, no routes to peers: the VNet's routing domain carries pod traffic), running a
+ * real `podnet agent` with `--peer-routes off`, and the CNI plugin installed as a runtime would find it.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseCidr } from '../addr/index.js';
+import { run } from '../kernel/exec.js';
+import { addNetns, deleteNetns, netnsExists } from '../kernel/netns.js';
+import type { LabNode, LabState, LabVnet } from './model.js';
+import { podnetCommand, spawnDaemon, stopProcess, unixGet, waitFor } from './processes.js';
+import { routerSysctls } from './vnet.js';
+
+/** The CNI network name the lab installs on every node. */
+export const LAB_NETWORK = 'podnet';
+/** Lease TTL given to lab agents: long enough that a stopped agent keeps its block while the user looks. */
+const LAB_LEASE_TTL_S = 3600;
+
+export async function createNodeNetwork(vnet: LabVnet, node: LabNode): Promise<void> {
+  const subnet = vnet.subnets.find((s) => s.cidr === node.subnet);
+  if (!subnet) throw new Error(`subnet ${node.subnet} of node ${node.name} is not in VNet ${vnet.name}`);
+  if (!netnsExists(node.netns)) await addNetns(node.netns);
+  await run('ip', [
+    'link',
+    'add',
+    node.vnetLink,
+    'netns',
+    vnet.netns,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'eth0',
+    'netns',
+    node.netns,
+  ]);
+  await run('ip', ['-batch', '-'], {
+    netns: vnet.netns,
+    input: `link set ${node.vnetLink} master ${subnet.bridge}\nlink set ${node.vnetLink} up\n`,
+  });
+  await run('ip', ['-batch', '-'], {
+    netns: node.netns,
+    input: `addr add ${node.ip}/${parseCidr(node.subnet).prefix} dev eth0\nlink set eth0 up\nroute add default via ${subnet.gateway}\n`,
+  });
+  await routerSysctls(node.netns);
+}
+
+export function agentArgs(state: LabState, node: LabNode): string[] {
+  return [
+    ...podnetCommand(),
+    'agent',
+    '--store',
+    state.store.url,
+    '--node',
+    node.name,
+    '--node-ip',
+    node.ip,
+    '--pool',
+    node.pool,
+    '--netns',
+    node.netns,
+    '--socket',
+    node.agentSocket,
+    '--state-dir',
+    join(node.dir, 'agent'),
+    '--metrics-socket',
+    node.metricsSocket,
+    '--peer-routes',
+    'off',
+    '--lease-ttl',
+    String(LAB_LEASE_TTL_S),
+  ];
+}
+
+/** Starts the node's agent detached; returns its pid (the caller records it in the lab state). */
+export function startAgent(state: LabState, node: LabNode): number {
+  mkdirSync(join(node.dir, 'agent'), { recursive: true });
+  return spawnDaemon(agentArgs(state, node), join(node.dir, 'agent.log'));
+}
+
+export async function waitAgentReady(node: LabNode, timeoutMs = 30_000): Promise<void> {
+  await waitFor(`the agent of node ${node.name} to be ready`, timeoutMs, async () => {
+    const r = await unixGet(node.agentSocket, '/readyz');
+    return r.status === 200 ? true : undefined;
+  });
+}
+
+export interface AgentView {
+  block: string | null;
+  ready: boolean;
+}
+
+/** The agent's own view (GET /v1/status); null when it does not answer. */
+export async function agentStatus(node: LabNode): Promise<AgentView | null> {
+  try {
+    const r = await unixGet(node.agentSocket, '/v1/status', 1500);
+    if (r.status !== 200) return null;
+    const s = JSON.parse(r.body) as { block?: string | null; ready?: boolean };
+    return { block: s.block ?? null, ready: s.ready === true };
+  } catch {
+    return null;
+  }
+}
+
+/** `podnet install-cni` into the node's own folders, as a node's installer does for its runtime. */
+export async function installCni(node: LabNode): Promise<void> {
+  const [cmd, ...args] = podnetCommand();
+  await run(cmd, [
+    ...args,
+    'install-cni',
+    '--bin-dir',
+    node.cniBinDir,
+    '--conf-dir',
+    node.cniConfDir,
+    '--socket',
+    node.agentSocket,
+    '--name',
+    LAB_NETWORK,
+  ]);
+}
+
+export async function stopAgent(state: LabState, node: LabNode): Promise<void> {
+  if (node.agentPid !== undefined) await stopProcess(node.agentPid, state.dir);
+}
+
+export async function removeNodeNetwork(node: LabNode): Promise<void> {
+  await deleteNetns(node.netns);
+}

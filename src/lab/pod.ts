@@ -1,0 +1,101 @@
+/**
+ * Pods, created exactly as a container runtime does it: the runtime makes the pod's namespace, then execs the
+ * installed plugin binary inside the node's network namespace with the CNI environment and the plugin's
+ * configuration (the conflist's plugin object with `name` and `cniVersion` injected, as libcni does).
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { PodnetError } from '../errors/index.js';
+import { netnsPath, runRaw } from '../kernel/exec.js';
+import { addNetns, deleteNetns } from '../kernel/netns.js';
+import type { LabNode, LabPod } from './model.js';
+
+interface Conflist {
+  cniVersion: string;
+  name: string;
+  plugins: Record<string, unknown>[];
+}
+
+export interface CniResult {
+  cniVersion?: string;
+  ips?: { address: string }[];
+  [k: string]: unknown;
+}
+
+function readConflist(node: LabNode): Conflist {
+  const file = readdirSync(node.cniConfDir)
+    .filter((f) => f.endsWith('.conflist'))
+    .sort()[0];
+  if (!file) {
+    throw new PodnetError('CniNotInstalled', `no .conflist in ${node.cniConfDir} for node ${node.name}`, {
+      hint: 'podnet install-cni writes it; run podnet lab down and up again',
+    });
+  }
+  return JSON.parse(readFileSync(join(node.cniConfDir, file), 'utf8')) as Conflist;
+}
+
+/** The stdin libcni gives a plugin: the plugin object plus the list's name and version (and prevResult). */
+export function pluginConfig(list: Conflist, prevResult?: unknown): string {
+  const plugin = list.plugins[0];
+  return JSON.stringify({
+    ...plugin,
+    cniVersion: list.cniVersion,
+    name: list.name,
+    ...(prevResult === undefined ? {} : { prevResult }),
+  });
+}
+
+async function execPlugin(
+  node: LabNode,
+  pod: LabPod,
+  command: 'ADD' | 'DEL',
+  stdin: string,
+): Promise<string> {
+  const list = readConflist(node);
+  const type = String(list.plugins[0]?.type ?? '');
+  const env = [
+    `CNI_COMMAND=${command}`,
+    `CNI_CONTAINERID=${pod.containerId}`,
+    `CNI_NETNS=${netnsPath(pod.netns)}`,
+    'CNI_IFNAME=eth0',
+    `CNI_PATH=${node.cniBinDir}`,
+    `CNI_ARGS=K8S_POD_NAMESPACE=${pod.namespace};K8S_POD_NAME=${pod.name}`,
+  ];
+  const r = await runRaw('env', [...env, join(node.cniBinDir, type)], { netns: node.netns, input: stdin });
+  if (r.code !== 0) {
+    let msg = r.stderr.trim() || r.stdout.trim();
+    try {
+      const e = JSON.parse(r.stdout) as { code?: number; msg?: string; details?: string };
+      msg = `CNI error ${e.code}: ${e.msg}${e.details ? ` (${e.details})` : ''}`;
+    } catch {
+      // not a CNI error object; keep the raw output
+    }
+    throw new PodnetError(
+      'LabCniFailed',
+      `CNI ${command} of pod ${pod.name} on node ${node.name} failed: ${msg}`,
+      {
+        hint: `see ${join(node.dir, 'agent.log')}`,
+      },
+    );
+  }
+  return r.stdout;
+}
+
+/** Creates the pod's namespace and attaches it; returns the CNI result. */
+export async function addPod(node: LabNode, pod: LabPod): Promise<CniResult> {
+  await addNetns(pod.netns);
+  const list = readConflist(node);
+  const out = await execPlugin(node, pod, 'ADD', pluginConfig(list));
+  return JSON.parse(out) as CniResult;
+}
+
+/** The pod's IPv4 address from a CNI result. */
+export function resultIp(result: CniResult): string | undefined {
+  return result.ips?.map((i) => i.address.split('/')[0]).find((a) => a.includes('.'));
+}
+
+/** DEL with prevResult, then removes the namespace. DEL is idempotent, so a retry after a crash is safe. */
+export async function deletePod(node: LabNode, pod: LabPod, prevResult?: unknown): Promise<void> {
+  await execPlugin(node, pod, 'DEL', pluginConfig(readConflist(node), prevResult));
+  await deleteNetns(pod.netns);
+}

@@ -1,0 +1,86 @@
+/** Lab and VNet state files: JSON under LAB_ROOT, replaced atomically (write + rename). */
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { PodnetError } from '../errors/index.js';
+import type { LabState, LabVnet } from './model.js';
+import { LAB_ROOT, clusterDir, vnetStatePath } from './names.js';
+
+function writeJson(path: string, value: unknown): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
+  renameSync(tmp, path);
+}
+
+function readJson<T>(path: string): T | null {
+  if (!existsSync(path)) return null;
+  return JSON.parse(readFileSync(path, 'utf8')) as T;
+}
+
+export function labStatePath(name: string): string {
+  return join(clusterDir(name), 'lab.json');
+}
+
+export function readLab(name: string): LabState | null {
+  return readJson<LabState>(labStatePath(name));
+}
+
+export function requireLab(name: string): LabState {
+  const s = readLab(name);
+  if (!s) {
+    throw new PodnetError('LabNotFound', `no lab named "${name}" on this host`, {
+      field: '--name',
+      hint: 'podnet lab status lists the labs; podnet lab up --name NAME creates one',
+    });
+  }
+  return s;
+}
+
+export function writeLab(state: LabState): void {
+  writeJson(labStatePath(state.name), state);
+}
+
+export function removeLabDir(name: string): void {
+  rmSync(clusterDir(name), { recursive: true, force: true });
+}
+
+export function readVnet(name: string): LabVnet | null {
+  return readJson<LabVnet>(vnetStatePath(name));
+}
+
+export function writeVnet(vnet: LabVnet): void {
+  writeJson(vnetStatePath(vnet.name), vnet);
+}
+
+export function removeVnetState(name: string): void {
+  rmSync(vnetStatePath(name), { force: true });
+}
+
+/** Names of the labs on this host (folders with a state file), sorted. */
+export function listLabs(): string[] {
+  if (!existsSync(LAB_ROOT)) return [];
+  return readdirSync(LAB_ROOT, { withFileTypes: true })
+    .filter((d) => d.isDirectory() && existsSync(join(LAB_ROOT, d.name, 'lab.json')))
+    .map((d) => d.name)
+    .sort();
+}
+
+/**
+ * The lab a command means: `--name` when given; otherwise the only lab on the host. Refuses to guess
+ * between several.
+ */
+export function resolveLabName(given: string | undefined): string {
+  if (given) return given;
+  const labs = listLabs();
+  if (labs.length === 1) return labs[0];
+  throw new PodnetError(
+    labs.length === 0 ? 'LabNotFound' : 'LabAmbiguous',
+    labs.length === 0
+      ? 'no lab is running on this host'
+      : `several labs run on this host: ${labs.join(', ')}`,
+    {
+      field: '--name',
+      hint: labs.length === 0 ? 'start one with podnet lab up' : 'say which with --name',
+    },
+  );
+}
