@@ -1,0 +1,99 @@
+/**
+ * podnet's node table in a real kernel (a throw-away namespace): applied once, left alone while it matches,
+ * converged back after a hand delete or edit, replaced on a pod CIDR change; a foreign table is never touched.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { run, runRaw } from '../kernel/exec.js';
+import { nftApply, nftListTable } from '../kernel/nft.js';
+import { type NetnsScope, netnsScope } from '../testing/netns-fixture.js';
+import { ensureIpForwarding } from './forwarding.js';
+import { NodeRuleset } from './node-ruleset.js';
+import { NODE_TABLE } from './ruleset.js';
+
+let scope: NetnsScope;
+let netns: string;
+const input = { podCidrs: ['10.244.0.0/16'], nonMasqueradeCidrs: ['192.168.0.0/16'] };
+
+describe('node ruleset in the kernel', () => {
+  before(async () => {
+    scope = netnsScope('pr');
+    netns = await scope.add('node');
+    // Someone else's table in the same namespace: must survive everything below.
+    await nftApply(
+      'table ip foreign {\n\tchain c {\n\t\ttype filter hook forward priority 0; policy accept;\n\t}\n}\n',
+      {
+        netns,
+      },
+    );
+  });
+
+  after(async () => {
+    await scope.cleanup();
+  });
+
+  const list = () => nftListTable(NODE_TABLE.family, NODE_TABLE.name, { netns });
+
+  it('applies the table once, then leaves a matching table alone', async () => {
+    const rs = new NodeRuleset({ netns });
+    assert.equal(await list(), null);
+    assert.equal(await rs.ensure(input), 'applied');
+    assert.match((await list()) ?? '', /elements = \{ 10\.244\.0\.0\/16 \}/);
+    assert.equal(await rs.ensure(input), 'unchanged');
+  });
+
+  it('re-creates a hand-deleted table and removes a hand-added rule', async () => {
+    const rs = new NodeRuleset({ netns });
+    await rs.ensure(input);
+    await run('nft', ['delete', 'table', NODE_TABLE.family, NODE_TABLE.name], { netns });
+    assert.equal(await list(), null);
+    assert.equal(await rs.ensure(input), 'repaired');
+    assert.notEqual(await list(), null);
+    await run(
+      'nft',
+      ['add', 'rule', NODE_TABLE.family, NODE_TABLE.name, 'postrouting', 'ip', 'daddr', '1.2.3.4', 'accept'],
+      {
+        netns,
+      },
+    );
+    assert.equal(await rs.ensure(input), 'repaired');
+    assert.doesNotMatch((await list()) ?? '', /1\.2\.3\.4/);
+  });
+
+  it('does not count packet counters as drift', async () => {
+    const rs = new NodeRuleset({ netns });
+    await rs.ensure(input);
+    // A spoofed packet from a pod veth bumps the anti-spoofing counter.
+    await run('ip', ['link', 'add', 'pnvtest0', 'type', 'veth', 'peer', 'name', 'pnvtest1'], { netns });
+    await run('ip', ['link', 'set', 'pnvtest0', 'up'], { netns });
+    await run('ip', ['link', 'set', 'pnvtest1', 'up'], { netns });
+    await run('ip', ['link', 'set', 'pnvtest0', 'address', '02:00:00:00:00:01'], { netns });
+    await run('ip', ['addr', 'add', '10.9.9.9/32', 'dev', 'pnvtest1'], { netns });
+    await run('ip', ['route', 'add', '10.9.9.10/32', 'dev', 'pnvtest1'], { netns });
+    await run('ip', ['neigh', 'add', '10.9.9.10', 'lladdr', '02:00:00:00:00:01', 'dev', 'pnvtest1'], {
+      netns,
+    });
+    await runRaw('ping', ['-c', '1', '-W', '1', '-I', '10.9.9.9', '10.9.9.10'], { netns });
+    assert.doesNotMatch((await list()) ?? '', /counter packets 0 bytes 0 drop/);
+    assert.equal(await rs.ensure(input), 'unchanged');
+  });
+
+  it('replaces the table when the pod CIDR grows, in one transaction', async () => {
+    const rs = new NodeRuleset({ netns });
+    await rs.ensure(input);
+    assert.equal(await rs.ensure({ ...input, podCidrs: ['10.244.0.0/15'] }), 'applied');
+    assert.match((await list()) ?? '', /elements = \{ 10\.244\.0\.0\/15 \}/);
+  });
+
+  it('never touches a foreign table', async () => {
+    assert.notEqual(await nftListTable('ip', 'foreign', { netns }), null);
+  });
+
+  it('turns IPv4 forwarding on in the node namespace only', async () => {
+    const before = (await run('cat', ['/proc/sys/net/ipv4/ip_forward'])).trim();
+    assert.equal(await ensureIpForwarding({ netns }), true);
+    assert.equal((await run('cat', ['/proc/sys/net/ipv4/ip_forward'], { netns })).trim(), '1');
+    assert.equal(await ensureIpForwarding({ netns }), false);
+    assert.equal((await run('cat', ['/proc/sys/net/ipv4/ip_forward'])).trim(), before);
+  });
+});
