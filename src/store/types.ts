@@ -33,6 +33,15 @@ export interface BlockLease {
   expiresAt: string | null;
 }
 
+/** A block freed (released or expired) that waits out its quarantine before any other node may claim it. */
+export interface QuarantinedBlock {
+  block: string;
+  /** The node that held it last; it alone may take it back early. */
+  nodeName: string;
+  /** ISO time after which any node may claim it. */
+  until: string;
+}
+
 export interface ClaimRequest {
   nodeName: string;
   nodeIp: string;
@@ -56,10 +65,15 @@ export interface ClusterStore {
   claimBlock(req: ClaimRequest): Promise<BlockLease>;
   /** Extends the node's lease by its TTL; `LeaseNotFound` when the node holds none (it expired or was released). */
   renewBlock(nodeName: string, ttlSeconds: number): Promise<BlockLease>;
-  /** Gives the node's block back; it waits in quarantine before another node may claim it. No-op if none. */
+  /**
+   * Gives the node's block back; it waits in quarantine before another node may claim it (the same node may
+   * take it back). No-op if the node holds none.
+   */
   releaseBlock(nodeName: string): Promise<void>;
   /** Every live (unexpired) lease, sorted by block. */
   listBlocks(): Promise<BlockLease[]>;
+  /** Every block in quarantine, sorted by block. */
+  listQuarantined(): Promise<QuarantinedBlock[]>;
   /**
    * Level-based watch: calls `onChange` with the full list of live leases now and after every change
    * (including expiries). Returns a function that stops watching.

@@ -1,0 +1,407 @@
+/**
+ * The cluster store for many hosts: etcd v3 (npm etcd3 against etcd 3.4). Every write is compare-and-swap in
+ * one transaction; there is no lock. Keys (under the prefix, default `/podnet/v1/`; blocks `a.b.c.0-24` as
+ * flannel and Calico write them):
+ *
+ *   cluster             the cluster record (JSON with schemaVersion), CAS on its mod revision
+ *   blocks/<block>      the block row (StoredBlock JSON), on an etcd lease that ends with its quarantine
+ *   nodes/<nodeName>    {block}, on the same etcd lease: the node -> block index that makes claims idempotent
+ *
+ * A block row stays live until its `expiresAt`, then waits in quarantine until the etcd lease deletes both
+ * keys, so expiry and quarantine need no sweeper and no clock agreement beyond the lease.
+ */
+import { Etcd3, type IKeyValue, type Namespace } from 'etcd3';
+import { PodnetError } from '../errors/index.js';
+import { type BlockSpace, chooseBlockIn } from '../ipam/blocks.js';
+import type { ClusterProfile } from '../profile/types.js';
+import { leaseNotFound } from './block-table.js';
+import { clusterNotFound } from './memory.js';
+import {
+  DEFAULT_QUARANTINE_SECONDS,
+  type StoreOptions,
+  type StoredBlock,
+  blockState,
+  byBlockAddress,
+  clusterSpace,
+  decodeBlock,
+  decodeCluster,
+  encodeCluster,
+  leaseRow,
+  nextCluster,
+  parseJson,
+  releasedRow,
+  storeCorrupt,
+  toLease,
+  toQuarantined,
+  validateClaim,
+} from './records.js';
+import type { BlockLease, ClaimRequest, ClusterRecord, ClusterStore, QuarantinedBlock } from './types.js';
+import { pollWatch } from './watch.js';
+
+export const DEFAULT_ETCD_PREFIX = '/podnet/v1/';
+/** Compare-and-swap attempts before a claim gives up with a retryable error. */
+const MAX_ATTEMPTS = 30;
+/**
+ * After a lost race a claimer picks at random among this many free candidates, doubling per attempt, so nodes
+ * joining at once stop racing for the same block (flannel picks among 100); a lone claimer takes the next one.
+ */
+const spreadAfter = (lostRaces: number) => (lostRaces === 0 ? 1 : Math.min(512, 16 << (lostRaces - 1)));
+/** Deadline of one etcd call: a dead member must fail the call, not hang the agent. */
+const CALL_TIMEOUT_MS = 5_000;
+
+export function blockKey(block: string): string {
+  return `blocks/${block.replace('/', '-')}`;
+}
+
+const nodeKey = (nodeName: string) => `nodes/${nodeName}`;
+
+interface Read<T> {
+  value: T;
+  kv: IKeyValue;
+}
+
+export class EtcdStore implements ClusterStore {
+  readonly url: string;
+  private readonly client: Etcd3;
+  private readonly ns: Namespace;
+  private readonly quarantineSeconds: number;
+  /** Blocks seen taken (a key exists); stale entries only cost a skipped block until the next re-list. */
+  private taken: Map<string, StoredBlock | null> | null = null;
+  /** Blocks this process is claiming right now, so its own concurrent claims pick different ones. */
+  private readonly pending = new Set<string>();
+  private cursor = 0n;
+  private events = 0;
+
+  constructor(url: string, hosts: string[], prefix: string, opts: StoreOptions = {}) {
+    this.url = url;
+    this.quarantineSeconds = opts.quarantineSeconds ?? DEFAULT_QUARANTINE_SECONDS;
+    this.client = new Etcd3({
+      hosts,
+      dialTimeout: CALL_TIMEOUT_MS,
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
+    });
+    this.ns = this.client.namespace(prefix);
+  }
+
+  /** Maps client failures (member down, deadline) to StoreUnreachable; PodnetErrors pass through. */
+  private async guard<T>(what: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (e instanceof PodnetError) throw e;
+      throw new PodnetError(
+        'StoreUnreachable',
+        `etcd store ${this.url}: ${what} failed: ${(e as Error).message}`,
+        {
+          field: '--store',
+          hint: 'check that the etcd members are running and reachable; the request is safe to retry',
+          retryable: true,
+          cause: e,
+        },
+      );
+    }
+  }
+
+  /** Verifies the etcd endpoints answer (openStore fails fast instead of at the first real call). */
+  async ping(): Promise<void> {
+    await this.guard('connecting', () => this.ns.get('cluster').exec());
+  }
+
+  private async read<T>(key: string, decode: (value: unknown, where: string) => T): Promise<Read<T> | null> {
+    const res = await this.ns.get(key).exec();
+    const kv = res.kvs[0];
+    if (!kv) return null;
+    return { value: decode(parseJson(kv.value.toString(), `key ${key}`), `key ${key}`), kv };
+  }
+
+  private readCluster(): Promise<Read<ClusterRecord> | null> {
+    return this.read('cluster', decodeCluster);
+  }
+
+  private async requireCluster(): Promise<BlockSpace> {
+    const c = await this.readCluster();
+    if (!c) throw clusterNotFound(this.url);
+    return clusterSpace(c.value);
+  }
+
+  async getCluster(): Promise<ClusterRecord | null> {
+    return this.guard('reading the cluster record', async () => (await this.readCluster())?.value ?? null);
+  }
+
+  async putCluster(profile: ClusterProfile, expectedGeneration: number): Promise<ClusterRecord> {
+    return this.guard('writing the cluster record', async () => {
+      const current = await this.readCluster();
+      const next = nextCluster(current?.value ?? null, profile, expectedGeneration, Date.now());
+      const res = await this.ns
+        .if('cluster', current ? 'Mod' : 'Create', '==', current ? current.kv.mod_revision : 0)
+        .then(this.ns.put('cluster').value(encodeCluster(next)))
+        .commit();
+      if (!res.succeeded) {
+        const now = await this.readCluster();
+        return nextCluster(now?.value ?? null, profile, expectedGeneration, Date.now()); // throws the conflict
+      }
+      return next;
+    });
+  }
+
+  private async grant(row: StoredBlock, now: number): Promise<string | null> {
+    if (row.quarantineUntil === null) return null; // a reservation lives without a lease
+    const ttl = Math.ceil((row.quarantineUntil - now) / 1000) + 1;
+    return (await this.ns.leaseClient.leaseGrant({ TTL: ttl })).ID;
+  }
+
+  private async revoke(id: string | null | undefined): Promise<void> {
+    if (!id || id === '0') return;
+    // Best effort: an old lease left behind only expires on its own later.
+    await this.ns.leaseClient.leaseRevoke({ ID: id }).catch(() => {});
+  }
+
+  private async readOwn(nodeName: string, space: BlockSpace) {
+    const node = await this.read(nodeKey(nodeName), (v, where) => {
+      const block = (v as { block?: unknown } | null)?.block;
+      if (typeof block !== 'string') throw storeCorrupt(where, 'it is not a node record ({block})');
+      return block;
+    });
+    if (!node) return { node: null, row: null };
+    const row = await this.read(blockKey(node.value), (v, where) => decodeBlock(v, where, space));
+    return { node, row: row && row.value.nodeName === nodeName ? row : null };
+  }
+
+  /**
+   * Rewrites the node's own block row (renewal, reclaim, release) under a fresh etcd lease, guarded by both
+   * keys' mod revisions; the old lease is revoked only after the move, since revoking first deletes the keys.
+   */
+  private async rewriteOwn(
+    node: Read<string>,
+    row: Read<StoredBlock>,
+    next: StoredBlock,
+    now: number,
+  ): Promise<boolean> {
+    const lease = await this.grant(next, now);
+    const put = (key: string, value: string) => {
+      const p = this.ns.put(key).value(value);
+      return lease ? p.lease(lease) : p;
+    };
+    const res = await this.ns
+      .if(nodeKey(next.nodeName), 'Mod', '==', node.kv.mod_revision)
+      .and(blockKey(next.block), 'Mod', '==', row.kv.mod_revision)
+      .then(
+        put(blockKey(next.block), JSON.stringify(next)),
+        put(nodeKey(next.nodeName), JSON.stringify({ block: next.block })),
+      )
+      .commit();
+    if (res.succeeded) await this.revoke(row.kv.lease);
+    else await this.revoke(lease);
+    return res.succeeded;
+  }
+
+  private async loadTaken(): Promise<Map<string, StoredBlock | null>> {
+    const res = await this.ns.getAll().prefix('blocks/').exec();
+    const taken = new Map<string, StoredBlock | null>();
+    for (const kv of res.kvs) {
+      const key = this.relativeKey(kv);
+      const row = decodeBlock(parseJson(kv.value.toString(), `key ${key}`), `key ${key}`, null);
+      taken.set(row.block, row);
+    }
+    this.taken = taken;
+    return taken;
+  }
+
+  /** The key without the namespace prefix (range results carry full keys). */
+  private relativeKey(kv: IKeyValue): string {
+    const key = kv.key.toString();
+    const prefix = this.ns.prefix.toString();
+    return key.startsWith(prefix) ? key.slice(prefix.length) : key;
+  }
+
+  async claimBlock(req: ClaimRequest): Promise<BlockLease> {
+    validateClaim(req);
+    return this.guard(`claiming a block for ${req.nodeName}`, async () => {
+      const space = await this.requireCluster();
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const now = Date.now();
+        const { node, row } = await this.readOwn(req.nodeName, space);
+        const state = row ? blockState(row.value, now) : 'free';
+        if (node && row && state !== 'free') {
+          const claimedAt = state === 'live' ? row.value.claimedAt : now;
+          const next = leaseRow(row.value.block, req, now, this.quarantineSeconds, claimedAt);
+          if (await this.rewriteOwn(node, row, next, now)) return toLease(next);
+          continue;
+        }
+        const lease = await this.claimNew(req, node, space, now, attempt);
+        if (lease) return lease;
+      }
+      throw new PodnetError(
+        'BlockClaimContention',
+        `could not claim a block for ${req.nodeName} in ${MAX_ATTEMPTS} attempts`,
+        {
+          field: 'nodeName',
+          hint: 'many nodes are joining at once; retry in a moment',
+          retryable: true,
+        },
+      );
+    });
+  }
+
+  /** One attempt at a new block: pick from the cache, create both keys if absent. Null = lost a race. */
+  private async claimNew(
+    req: ClaimRequest,
+    node: Read<string> | null,
+    space: BlockSpace,
+    now: number,
+    attempt: number,
+  ) {
+    let fresh = this.taken === null || attempt > 0;
+    let taken = fresh || !this.taken ? await this.loadTaken() : this.taken;
+    const table = () => ({
+      blockOf: () => undefined,
+      isTaken: (b: string) => taken.has(b) || this.pending.has(b),
+      counts: () => {
+        const rows = [...taken.values()].filter((r): r is StoredBlock => r !== null);
+        const states = rows.map((r) => blockState(r, now));
+        return {
+          leased: states.filter((s) => s === 'live').length,
+          quarantined: states.filter((s) => s !== 'live').length,
+        };
+      },
+    });
+    let choice: ReturnType<typeof chooseBlockIn>;
+    try {
+      choice = chooseBlockIn(space, table(), req.nodeName, {
+        cursor: this.cursor,
+        spread: spreadAfter(attempt),
+      });
+    } catch (e) {
+      if (fresh || !(e instanceof PodnetError) || e.code !== 'PodCidrExhausted') throw e;
+      taken = await this.loadTaken(); // the cache may hold blocks freed since; decide on a fresh list
+      fresh = true;
+      choice = chooseBlockIn(space, table(), req.nodeName, {
+        cursor: this.cursor,
+        spread: spreadAfter(attempt),
+      });
+    }
+    const block = choice.block;
+    this.pending.add(block);
+    try {
+      const row = leaseRow(block, req, now, this.quarantineSeconds);
+      const lease = await this.grant(row, now);
+      const put = (key: string, value: string) => {
+        const p = this.ns.put(key).value(value);
+        return lease ? p.lease(lease) : p;
+      };
+      const res = await this.ns
+        .if(blockKey(block), 'Create', '==', 0)
+        .and(nodeKey(req.nodeName), node ? 'Mod' : 'Create', '==', node ? node.kv.mod_revision : 0)
+        .then(
+          put(blockKey(block), JSON.stringify(row)),
+          put(nodeKey(req.nodeName), JSON.stringify({ block })),
+        )
+        .commit();
+      taken.set(block, res.succeeded ? row : null);
+      if (!res.succeeded) {
+        await this.revoke(lease);
+        return null;
+      }
+      if (choice.position !== null) this.cursor = choice.position + 1n;
+      return toLease(row);
+    } finally {
+      this.pending.delete(block);
+    }
+  }
+
+  async renewBlock(nodeName: string, ttlSeconds: number): Promise<BlockLease> {
+    return this.guard(`renewing the lease of ${nodeName}`, async () => {
+      const space = await this.requireCluster();
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const now = Date.now();
+        const { node, row } = await this.readOwn(nodeName, space);
+        if (!node || !row || blockState(row.value, now) !== 'live') throw leaseNotFound(nodeName);
+        const next = leaseRow(
+          row.value.block,
+          { ...row.value, ttlSeconds },
+          now,
+          this.quarantineSeconds,
+          row.value.claimedAt,
+        );
+        if (await this.rewriteOwn(node, row, next, now)) return toLease(next);
+      }
+      throw new PodnetError(
+        'BlockClaimContention',
+        `could not renew the lease of ${nodeName}: it kept changing`,
+        {
+          field: 'nodeName',
+          hint: 'retry in a moment',
+          retryable: true,
+        },
+      );
+    });
+  }
+
+  async releaseBlock(nodeName: string): Promise<void> {
+    await this.guard(`releasing the block of ${nodeName}`, async () => {
+      const space = await this.requireCluster();
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const now = Date.now();
+        const { node, row } = await this.readOwn(nodeName, space);
+        if (!node || !row || blockState(row.value, now) !== 'live') return;
+        if (await this.rewriteOwn(node, row, releasedRow(row.value, now, this.quarantineSeconds), now))
+          return;
+      }
+    });
+  }
+
+  private async snapshot(): Promise<StoredBlock[]> {
+    const cluster = await this.readCluster();
+    const space = cluster ? clusterSpace(cluster.value) : null;
+    const res = await this.ns.getAll().prefix('blocks/').exec();
+    return res.kvs.map((kv) => {
+      const key = this.relativeKey(kv);
+      const row = decodeBlock(parseJson(kv.value.toString(), `key ${key}`), `key ${key}`, space);
+      if (blockKey(row.block) !== key) throw storeCorrupt(`key ${key}`, `it holds block ${row.block}`);
+      return row;
+    });
+  }
+
+  async listBlocks(): Promise<BlockLease[]> {
+    return this.guard('listing blocks', async () => {
+      const now = Date.now();
+      return byBlockAddress(
+        (await this.snapshot()).filter((r) => blockState(r, now) === 'live').map(toLease),
+      );
+    });
+  }
+
+  async listQuarantined(): Promise<QuarantinedBlock[]> {
+    return this.guard('listing blocks', async () => {
+      const now = Date.now();
+      return byBlockAddress(
+        (await this.snapshot()).filter((r) => blockState(r, now) === 'quarantined').map(toQuarantined),
+      );
+    });
+  }
+
+  /**
+   * Level-based: every watch event (and a reconnect, and a 10 s tick) only marks the snapshot dirty and the
+   * full list is read again, so a compacted or broken watch can lose no change.
+   */
+  async watchBlocks(onChange: (leases: BlockLease[]) => void): Promise<() => void> {
+    const watcher = await this.guard('watching blocks', () => this.ns.watch().prefix('blocks/').create());
+    const bump = () => {
+      this.events++;
+    };
+    for (const ev of ['put', 'delete', 'connected', 'disconnected', 'error']) watcher.on(ev as 'put', bump);
+    const stop = await pollWatch(
+      { marker: () => `${this.events}:${Math.floor(Date.now() / 10_000)}`, list: () => this.listBlocks() },
+      onChange,
+      100,
+    );
+    return () => {
+      stop();
+      watcher.cancel().catch(() => {});
+    };
+  }
+
+  async close(): Promise<void> {
+    this.client.close();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Opens the cluster store a `--store` URL names: `sqlite:PATH` (embedded default, one host) or
+ * `etcd:URL[,URL...]` (many hosts), optionally with `?prefix=/key/prefix/` for etcd.
+ */
+import { PodnetError } from '../errors/index.js';
+import { DEFAULT_ETCD_PREFIX, EtcdStore } from './etcd.js';
+import type { StoreOptions } from './records.js';
+import { SqliteStore } from './sqlite.js';
+import type { ClusterStore } from './types.js';
+
+export const DEFAULT_STORE_URL = 'sqlite:/var/lib/podnet/cluster.db';
+
+/** The store URL a command uses: its --store flag, else $PODNET_STORE, else the embedded default. */
+export function storeUrl(flag?: string): string {
+  return flag ?? process.env.PODNET_STORE ?? DEFAULT_STORE_URL;
+}
+
+function invalid(url: string, why: string): PodnetError {
+  return new PodnetError('InvalidStoreUrl', `store URL "${url}" is not usable: ${why}`, {
+    field: '--store',
+    hint: 'use sqlite:/path/to/cluster.db or etcd:http://HOST:PORT[,http://HOST:PORT...] (optionally ?prefix=/podnet/v1/)',
+  });
+}
+
+export interface ParsedStoreUrl {
+  kind: 'sqlite' | 'etcd';
+  path?: string;
+  hosts?: string[];
+  prefix?: string;
+}
+
+export function parseStoreUrl(url: string): ParsedStoreUrl {
+  if (typeof url !== 'string') throw invalid(String(url), 'it is not text');
+  if (url.startsWith('sqlite:')) {
+    const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
+    if (path.trim() === '') throw invalid(url, 'the file path is missing');
+    return { kind: 'sqlite', path };
+  }
+  if (url.startsWith('etcd:')) {
+    const [list, query = ''] = url.slice('etcd:'.length).split('?', 2);
+    const hosts = list.split(',').map((h) => h.trim());
+    if (hosts.length === 0 || hosts.some((h) => h === '')) throw invalid(url, 'an endpoint is empty');
+    for (const h of hosts) {
+      let u: URL;
+      try {
+        u = new URL(h);
+      } catch {
+        throw invalid(url, `"${h}" is not a URL like http://127.0.0.1:2379`);
+      }
+      if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.port === '' || u.pathname.length > 1) {
+        throw invalid(url, `"${h}" must be http(s)://HOST:PORT`);
+      }
+    }
+    const params = new URLSearchParams(query);
+    const prefix = params.get('prefix') ?? DEFAULT_ETCD_PREFIX;
+    if (!prefix.startsWith('/') || !prefix.endsWith('/'))
+      throw invalid(url, 'the prefix must start and end with "/"');
+    return { kind: 'etcd', hosts, prefix };
+  }
+  throw invalid(url, 'it must start with sqlite: or etcd:');
+}
+
+export async function openStore(url: string, opts: StoreOptions = {}): Promise<ClusterStore> {
+  const p = parseStoreUrl(url);
+  if (p.kind === 'sqlite') return new SqliteStore(p.path as string, opts);
+  const store = new EtcdStore(url, p.hosts as string[], p.prefix as string, opts);
+  try {
+    await store.ping();
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  return store;
+}

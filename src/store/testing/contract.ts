@@ -1,0 +1,199 @@
+/**
+ * The behavioural contract every ClusterStore backend must meet; each backend's test file runs it.
+ */
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { PodnetError } from '../../errors/index.js';
+import type { StoreOptions } from '../records.js';
+import type { BlockLease, ClaimRequest, ClusterStore } from '../types.js';
+import { testProfile } from './profile.js';
+
+/** schema-version and bad-json corrupt the cluster record; foreign-block adds a lease outside the pod CIDR. */
+export type CorruptionKind = 'schema-version' | 'foreign-block' | 'bad-json';
+
+export interface ContractHarness {
+  /** A new, empty store (its own file or key prefix). */
+  open(opts: StoreOptions): Promise<ClusterStore>;
+  /** Writes foreign or corrupt data into the store `open` returned last; returns the key or row it wrote. */
+  corrupt(store: ClusterStore, kind: CorruptionKind): Promise<string>;
+  /** Extra wait after a quarantine ends before the block is free (etcd frees it when its lease ends). */
+  quarantineSlackMs: number;
+  /** Corruptions that can happen to this backend (default: all). */
+  kinds?: CorruptionKind[];
+  teardown?(): Promise<void>;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export function claim(nodeName: string, ttlSeconds = 60): ClaimRequest {
+  return { nodeName, nodeIp: '10.0.0.4', pool: 'pool1', maxPods: 250, ttlSeconds };
+}
+
+async function rejects(p: Promise<unknown>, code: string): Promise<PodnetError> {
+  try {
+    await p;
+  } catch (e) {
+    assert.ok(e instanceof PodnetError, `expected PodnetError ${code}, got ${e}`);
+    assert.equal(e.code, code, e.message);
+    return e;
+  }
+  assert.fail(`expected ${code}, but it succeeded`);
+}
+
+export function storeContract(name: string, harness: ContractHarness): void {
+  describe(`ClusterStore contract: ${name}`, () => {
+    const stores: ClusterStore[] = [];
+    const open = async (opts: StoreOptions = { quarantineSeconds: 1 }, podCidr = '10.244.0.0/22') => {
+      const s = await harness.open(opts);
+      stores.push(s);
+      if (podCidr) await s.putCluster(testProfile(podCidr), 0);
+      return s;
+    };
+    after(async () => {
+      await Promise.all(stores.map((s) => s.close()));
+      await harness.teardown?.();
+    });
+
+    it('refuses claims before a cluster profile exists, and guards the record by generation', async () => {
+      const s = await harness.open({});
+      stores.push(s);
+      assert.equal(await s.getCluster(), null);
+      await rejects(s.claimBlock(claim('node-a')), 'ClusterNotFound');
+      const rec = await s.putCluster(testProfile(), 0);
+      assert.equal(rec.generation, 1);
+      assert.deepEqual((await s.getCluster())?.profile, testProfile());
+      await rejects(s.putCluster(testProfile(), 0), 'ClusterConflict');
+      await rejects(s.putCluster(testProfile(), 5), 'ClusterConflict');
+      assert.equal((await s.putCluster(testProfile(), 1)).generation, 2);
+    });
+
+    it('claims idempotently: a node gets its own block back, others get different blocks', async () => {
+      const s = await open({ quarantineSeconds: 60 });
+      const a = await s.claimBlock(claim('node-a'));
+      const b = await s.claimBlock(claim('node-b'));
+      const again = await s.claimBlock(claim('node-a'));
+      assert.equal(a.block, '10.244.0.0/24');
+      assert.equal(b.block, '10.244.1.0/24');
+      assert.equal(again.block, a.block);
+      assert.equal(again.claimedAt, a.claimedAt);
+      assert.deepEqual(
+        (await s.listBlocks()).map((l) => [l.block, l.nodeName]),
+        [
+          ['10.244.0.0/24', 'node-a'],
+          ['10.244.1.0/24', 'node-b'],
+        ],
+      );
+      await rejects(s.claimBlock({ ...claim('Bad_Name') }), 'InvalidClaim');
+    });
+
+    it('renews a lease and refuses to renew one the node does not hold', async () => {
+      const s = await open();
+      const a = await s.claimBlock(claim('node-a', 10));
+      await sleep(20);
+      const r = await s.renewBlock('node-a', 100);
+      assert.equal(r.block, a.block);
+      assert.ok(Date.parse(r.expiresAt ?? '') > Date.parse(a.expiresAt ?? '') + 80_000);
+      await rejects(s.renewBlock('node-x', 10), 'LeaseNotFound');
+    });
+
+    it('quarantines a released block, gives it back to its node, and reports exhaustion with counts', async () => {
+      const s = await open({ quarantineSeconds: 60 });
+      const blocks = [];
+      for (const n of ['node-a', 'node-b', 'node-c']) blocks.push((await s.claimBlock(claim(n))).block);
+      await s.releaseBlock('node-a');
+      await s.releaseBlock('node-a'); // idempotent
+      assert.deepEqual(
+        (await s.listBlocks()).map((l) => l.nodeName),
+        ['node-b', 'node-c'],
+      );
+      assert.deepEqual(
+        (await s.listQuarantined()).map((q) => [q.block, q.nodeName]),
+        [[blocks[0], 'node-a']],
+      );
+      await rejects(s.renewBlock('node-a', 10), 'LeaseNotFound');
+      const d = await s.claimBlock(claim('node-d'));
+      assert.equal(d.block, '10.244.3.0/24', 'the fourth block, not the quarantined one');
+      const e = await rejects(s.claimBlock(claim('node-e')), 'PodCidrExhausted');
+      assert.deepEqual(e.details, { podCidr: '10.244.0.0/22', blocks: 4, leased: 3, quarantined: 1 });
+      assert.match(e.message, /all 4 blocks are taken/);
+      assert.match(e.hint ?? '', /10\.244\.0\.0\/21/);
+      assert.equal(
+        (await s.claimBlock(claim('node-a'))).block,
+        blocks[0],
+        'its own block back from quarantine',
+      );
+    });
+
+    it('expires an unrenewed lease after its TTL, then frees the block after the quarantine', async () => {
+      const s = await open({ quarantineSeconds: 1 }, '10.244.0.0/24');
+      const a = await s.claimBlock(claim('node-a', 1));
+      await rejects(s.claimBlock(claim('node-b')), 'PodCidrExhausted');
+      await sleep(1200);
+      assert.deepEqual(await s.listBlocks(), []);
+      assert.deepEqual(
+        (await s.listQuarantined()).map((q) => q.block),
+        [a.block],
+      );
+      await rejects(s.claimBlock(claim('node-b')), 'PodCidrExhausted');
+      await sleep(1000 + harness.quarantineSlackMs);
+      assert.deepEqual(await s.listQuarantined(), []);
+      const b = await s.claimBlock(claim('node-b'));
+      assert.equal(b.block, a.block);
+      await rejects(s.renewBlock('node-a', 10), 'LeaseNotFound');
+    });
+
+    it('grows the pod CIDR without touching existing leases; refuses a range that does not contain the old one', async () => {
+      const s = await open({ quarantineSeconds: 60 }, '10.244.0.0/23');
+      const before = [];
+      for (const n of ['node-a', 'node-b']) before.push(await s.claimBlock(claim(n)));
+      await rejects(s.claimBlock(claim('node-c')), 'PodCidrExhausted');
+      const rec = await s.putCluster(testProfile('10.244.0.0/22'), 1);
+      assert.deepEqual(rec.podCidrHistory, [['10.244.0.0/23']]);
+      assert.deepEqual(await s.listBlocks(), before);
+      assert.equal((await s.claimBlock(claim('node-c'))).block, '10.244.2.0/24');
+      assert.equal((await s.claimBlock(claim('node-a'))).block, before[0].block);
+      await rejects(s.putCluster(testProfile('10.245.0.0/22'), 2), 'PodCidrNotGrowth');
+      await rejects(s.putCluster(testProfile('10.244.0.0/24'), 2), 'PodCidrNotGrowth');
+    });
+
+    it('watches: a full snapshot at start and after every claim, release and expiry', async () => {
+      const s = await open({ quarantineSeconds: 1 });
+      const seen: BlockLease[][] = [];
+      const stop = await s.watchBlocks((l) => seen.push(l));
+      const waitFor = async (pred: (l: BlockLease[]) => boolean, what: string) => {
+        for (let i = 0; i < 120; i++) {
+          if (seen.length > 0 && pred(seen[seen.length - 1])) return;
+          await sleep(50);
+        }
+        assert.fail(`watch never reported ${what}; last: ${JSON.stringify(seen[seen.length - 1])}`);
+      };
+      try {
+        await waitFor((l) => l.length === 0, 'the empty start');
+        await s.claimBlock(claim('node-a'));
+        await s.claimBlock(claim('node-b', 3));
+        await waitFor((l) => l.map((x) => x.nodeName).join() === 'node-a,node-b', 'two claims');
+        await s.releaseBlock('node-a');
+        await waitFor((l) => l.map((x) => x.nodeName).join() === 'node-b', 'the release');
+        await waitFor((l) => l.length === 0, 'the expiry of node-b');
+      } finally {
+        stop();
+      }
+    });
+
+    for (const kind of harness.kinds ?? (['schema-version', 'foreign-block', 'bad-json'] as const)) {
+      it(`reports corrupt or foreign data (${kind}) naming the key or row, and overwrites nothing`, async () => {
+        const s = await open({ quarantineSeconds: 60 });
+        await s.claimBlock(claim('node-a'));
+        const where = await harness.corrupt(s, kind);
+        const code = kind === 'schema-version' ? 'StoreSchemaMismatch' : 'StoreCorrupt';
+        const read = () => (kind === 'foreign-block' ? s.listBlocks() : s.getCluster());
+        const e = await rejects(read(), code);
+        assert.ok(e.field?.includes(where) || e.message.includes(where), `${e.message} names ${where}`);
+        // A claim needs the cluster record: with that one corrupt it must fail rather than guess.
+        if (kind !== 'foreign-block') await rejects(s.claimBlock(claim('node-b')), code);
+        const again = await rejects(read(), code);
+        assert.equal(again.message, e.message, 'the corrupt entry is still there, untouched');
+      });
+    }
+  });
+}

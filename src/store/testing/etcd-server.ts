@@ -1,0 +1,157 @@
+/**
+ * Starts real etcd servers (Debian's `etcd`, 3.4) for tests and benchmarks: one member or a cluster, on free
+ * high ports of 127.0.0.1 only, each with its own temporary data directory. `stop()` ends only the processes
+ * it started (by pid) and removes its directories; a process exit kills them too, so a crashed test leaves
+ * nothing running.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface EtcdMember {
+  name: string;
+  clientUrl: string;
+  peerUrl: string;
+  dataDir: string;
+  /** Running process, or null while stopped. */
+  process: ChildProcess | null;
+}
+
+export interface EtcdCluster {
+  members: EtcdMember[];
+  /** Client URLs of all members. */
+  urls: string[];
+  /** A `--store` URL for these members, with a key prefix (default: a random one, so tests never share data). */
+  storeUrl(prefix?: string): string;
+  /** Stops one member (SIGKILL when `hard`), leaving the others running. */
+  stopMember(index: number, hard?: boolean): Promise<void>;
+  /** Starts a stopped member again with its data. */
+  startMember(index: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const p of running) if (p.exitCode === null) p.kill('SIGKILL');
+});
+
+async function portIsFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+/** Distinct free high ports on 127.0.0.1. */
+export async function freePorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) {
+    const p = 20_000 + Math.floor(Math.random() * 40_000);
+    if (!ports.has(p) && (await portIsFree(p))) ports.add(p);
+  }
+  return [...ports];
+}
+
+async function waitHealthy(member: EtcdMember, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (member.process?.exitCode !== null) break;
+    try {
+      const res = await fetch(`${member.clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
+      if (res.ok && ((await res.json()) as { health?: string }).health === 'true') return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(
+    `etcd member ${member.name} did not become healthy (log: ${join(member.dataDir, '..', `${member.name}.log`)})`,
+  );
+}
+
+function stopProcess(p: ChildProcess, hard: boolean): Promise<void> {
+  if (p.exitCode !== null || p.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const kill = setTimeout(() => p.kill('SIGKILL'), 5000);
+    p.once('exit', () => {
+      clearTimeout(kill);
+      running.delete(p);
+      resolve();
+    });
+    p.kill(hard ? 'SIGKILL' : 'SIGTERM');
+  });
+}
+
+export async function startEtcd(opts: { members?: number } = {}): Promise<EtcdCluster> {
+  const n = opts.members ?? 1;
+  // Data on tmpfs when there is one: the tests measure podnet, not the disk's fsync.
+  const base = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'podnet-etcd-'));
+  const ports = await freePorts(2 * n);
+  const token = `podnet-test-${randomBytes(4).toString('hex')}`;
+  const members: EtcdMember[] = Array.from({ length: n }, (_, i) => ({
+    name: `m${i}`,
+    clientUrl: `http://127.0.0.1:${ports[2 * i]}`,
+    peerUrl: `http://127.0.0.1:${ports[2 * i + 1]}`,
+    dataDir: join(base, `m${i}`),
+    process: null,
+  }));
+  const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
+
+  const launch = (m: EtcdMember, state: 'new' | 'existing') => {
+    const log = openSync(join(base, `${m.name}.log`), 'a');
+    const p = spawn(
+      'etcd',
+      [
+        `--name=${m.name}`,
+        `--data-dir=${m.dataDir}`,
+        `--listen-client-urls=${m.clientUrl}`,
+        `--advertise-client-urls=${m.clientUrl}`,
+        `--listen-peer-urls=${m.peerUrl}`,
+        `--initial-advertise-peer-urls=${m.peerUrl}`,
+        `--initial-cluster=${initialCluster}`,
+        `--initial-cluster-token=${token}`,
+        `--initial-cluster-state=${state}`,
+        '--heartbeat-interval=50',
+        '--election-timeout=500',
+        '--logger=zap',
+        '--log-outputs=stderr',
+      ],
+      { stdio: ['ignore', log, log] },
+    );
+    running.add(p);
+    p.once('exit', () => running.delete(p));
+    m.process = p;
+  };
+
+  const cluster: EtcdCluster = {
+    members,
+    urls: members.map((m) => m.clientUrl),
+    storeUrl: (prefix = `/podnet-test-${randomBytes(4).toString('hex')}/v1/`) =>
+      `etcd:${members.map((m) => m.clientUrl).join(',')}?prefix=${prefix}`,
+    async stopMember(i, hard = false) {
+      const p = members[i].process;
+      members[i].process = null;
+      if (p) await stopProcess(p, hard);
+    },
+    async startMember(i) {
+      launch(members[i], 'existing');
+      await waitHealthy(members[i], 20_000);
+    },
+    async stop() {
+      await Promise.all(members.map((_, i) => cluster.stopMember(i)));
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+  try {
+    for (const m of members) launch(m, 'new');
+    await Promise.all(members.map((m) => waitHealthy(m, 30_000)));
+  } catch (e) {
+    await cluster.stop();
+    throw e;
+  }
+  return cluster;
+}
