@@ -78,7 +78,7 @@ export function capacityOf(ctx: PlanContext): Capacity {
     limits.push({
       limit: 'podCidr',
       field: smallestPod.field,
-      description: `pod CIDR ${smallestPod.text}: ${podCidrBlocks} /${BLOCK_PREFIX[smallestPod.cidr.family]} blocks`,
+      description: `pod CIDR ${smallestPod.text} (one /${BLOCK_PREFIX[smallestPod.cidr.family]} per node)`,
       maxNodes: podCidrBlocks,
       moreNodes: Math.max(0, podCidrBlocks - withSurge),
     });
@@ -89,7 +89,7 @@ export function capacityOf(ctx: PlanContext): Capacity {
     limits.push({
       limit: 'subnet',
       field: at.field,
-      description: `subnet "${s.name}" ${s.cidr}: ${s.usableNodeIps} usable node IPs`,
+      description: `subnet "${s.name}" ${s.cidr} (one IP per node)`,
       maxNodes: s.usableNodeIps,
       moreNodes: Math.max(0, s.usableNodeIps - s.nodesIncludingSurge),
     });
@@ -97,7 +97,7 @@ export function capacityOf(ctx: PlanContext): Capacity {
   limits.push({
     limit: 'clusterNodes',
     field: 'agentPoolProfiles',
-    description: `cluster limit: ${LIMITS.maxNodes} nodes`,
+    description: 'nodes per cluster',
     maxNodes: LIMITS.maxNodes,
     moreNodes: Math.max(0, LIMITS.maxNodes - nodes),
   });

@@ -13,6 +13,7 @@ import {
   containsCidr,
   containsIp,
   formatIp,
+  ipAt,
   overlaps,
 } from '../addr/index.js';
 import type { NodePool } from '../profile/types.js';
@@ -217,10 +218,11 @@ export function dnsRules(ctx: PlanContext): void {
   const svc = ctx.services.find((s) => containsIp(s.cidr, dns));
   if (!svc) {
     const ranges = ctx.services.map((s) => s.text).join(', ');
+    const first = ctx.services[0];
     err(
       'DnsServiceIpOutsideServiceCidr',
       DNS_FIELD,
-      `DNS service IP ${ip} is not inside the service CIDR ${ranges}; pick an address inside it, e.g. the 10th (10.0.0.10 in 10.0.0.0/16)`,
+      `DNS service IP ${ip} is not inside the service CIDR ${ranges}; pick an address inside it${first ? `, e.g. ${suggestedDns(first.cidr)}` : ''}`,
     );
     return;
   }
@@ -238,9 +240,14 @@ export function dnsRules(ctx: PlanContext): void {
     err(
       'DnsServiceIpReserved',
       DNS_FIELD,
-      `DNS service IP ${ip} is ${why}, so cluster DNS would break; use another address of ${svc.text}, e.g. the 10th`,
+      `DNS service IP ${ip} is ${why}, so cluster DNS would break; use another address of ${svc.text}, e.g. ${suggestedDns(svc.cidr)}`,
     );
   }
+}
+
+/** AKS's habit: the 10th address of the service CIDR (10.0.0.10 in 10.0.0.0/16). */
+function suggestedDns(c: Cidr): string {
+  return cidrSize(c) > 10n ? formatIp(ipAt(c, 10)) : formatIp(ipAt(c, 2));
 }
 
 export function vnetRules(ctx: PlanContext): void {

@@ -34,7 +34,7 @@ const FLAG_OF: [RegExp, string][] = [
   [/^vnet\.addressSpaces\b/, '--vnet-cidr'],
   [/^vnet\.subnets\b/, '--node-subnet'],
   [/^connectedNetworks\b/, '--connected-cidr'],
-  [/^agentPoolProfiles\[0\]\.count\b/, '--node-count'],
+  [/^agentPoolProfiles(\[0\]\.count\b|$)/, '--node-count'],
   [/^agentPoolProfiles\[0\]\.maxPods\b/, '--max-pods'],
   [/^agentPoolProfiles\[0\]\.upgradeSettings\b/, '--max-surge'],
   [/^agentPoolProfiles\[0\]\.osType\b/, '--os-type'],

@@ -1,5 +1,218 @@
-import type { Command } from 'commander';
+/**
+ * `podnet plan`: checks a cluster profile (a file, or the one-pool quick-plan flags) against every Azure CNI
+ * Overlay planning rule and reports errors, warnings and capacity. Exit 0 valid, 1 invalid, 2 unusable input.
+ */
+import { type Command, Option } from 'commander';
+import { PodnetError } from '../../errors/index.js';
+import { type PlanReport, checkPlan } from '../../plan/check.js';
+import type { Finding } from '../../plan/check.js';
+import { type PlanFlags, flagForField, loadProfileFile, profileFromFlags } from '../../profile/load.js';
+import type { ClusterProfile } from '../../profile/types.js';
 import type { CliContext } from '../main.js';
+import { EXIT, parseOutputFormat, table } from '../output.js';
+
+interface PlanOptions extends PlanFlags {
+  file?: string;
+  from?: string;
+  previousPodCidr?: string;
+  output: string;
+}
+
+const QUICK_FLAGS: (keyof PlanFlags)[] = [
+  'podCidr',
+  'serviceCidr',
+  'dnsServiceIp',
+  'ipFamilies',
+  'vnetCidr',
+  'nodeSubnet',
+  'connectedCidr',
+  'nodeCount',
+  'maxPods',
+  'maxSurge',
+  'osType',
+  'vmSize',
+];
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+const EXAMPLES = `
+Examples:
+  podnet plan -f examples/basic.yaml
+  podnet plan -f new.yaml --from current.yaml -o json
+  podnet plan --pod-cidr 10.244.0.0/16 --vnet-cidr 10.224.0.0/12 --node-subnet nodes=10.224.0.0/16 --node-count 50
+  podnet plan --pod-cidr 10.245.0.0/15 --previous-pod-cidr 10.245.0.0/16 --node-count 400
+
+Exit codes: 0 valid (warnings allowed), 1 invalid, 2 unusable input.`;
 
 /** Registers the `plan` command(s). */
-export function registerPlan(_program: Command, _ctx: CliContext): void {}
+export function registerPlan(program: Command, ctx: CliContext): void {
+  const cmd = program
+    .command('plan')
+    .description('check a cluster network plan against every Azure CNI Overlay rule and report its capacity')
+    .option('-f, --file <path>', 'cluster profile, YAML or JSON ("-" reads standard input)')
+    .option('--from <path>', 'the current profile: check the change from it to --file')
+    .option('--pod-cidr <cidr>', 'pod CIDR (two, comma-separated, for dual-stack) [10.244.0.0/16]')
+    .option('--service-cidr <cidr>', 'service CIDR (two for dual-stack) [10.0.0.0/16]')
+    .option('--dns-service-ip <ip>', 'cluster DNS service IP, inside the service CIDR [10.0.0.10]')
+    .option('--ip-families <families>', 'ipv4 or ipv4,ipv6 [ipv4]')
+    .option('--vnet-cidr <cidr>', 'VNet address space, repeatable [10.224.0.0/12]', collect)
+    .option('--node-subnet <name=cidr>', 'the node subnet [aks-subnet=10.224.0.0/16]')
+    .option('--connected-cidr <cidr>', 'a peered, ExpressRoute or VPN network, repeatable', collect)
+    .option('--node-count <n>', 'nodes in the pool [3]')
+    .option('--max-pods <n>', 'max pods per node, 10..250 [250]')
+    .option('--max-surge <n|percent>', 'extra nodes during upgrades [1]')
+    .addOption(new Option('--os-type <os>', 'node OS [Linux]').choices(['Linux', 'Windows']))
+    .option('--vm-size <size>', 'VM size [Standard_DS2_v2]')
+    .option(
+      '--previous-pod-cidr <cidr>',
+      'the pod CIDR in use now: check growing it (quick-plan form of --from)',
+    )
+    .option('-o, --output <format>', 'table or json', 'table')
+    .allowExcessArguments(false)
+    .addHelpText('after', EXAMPLES)
+    .action((opts: PlanOptions) => {
+      const format = parseOutputFormat(opts.output);
+      const { report, profile } = runPlan(opts);
+      ctx.io.out(format === 'json' ? JSON.stringify(report, null, 2) : renderPlanReport(report, profile));
+      ctx.exitCode = report.valid ? EXIT.ok : EXIT.problems;
+    });
+  // Commander reports bad flags as text on stderr; a script that asked for JSON also gets the error as JSON.
+  const commanderError = cmd.error.bind(cmd);
+  cmd.error = (message, errorOptions) => {
+    if (wantsJson((program as unknown as { rawArgs?: string[] }).rawArgs ?? [])) {
+      const code = errorOptions?.code === 'commander.unknownOption' ? 'UnknownFlag' : 'UsageError';
+      const text = message.replace(/^error: /, '');
+      const flag = /'(-[^']*)'/.exec(text)?.[1];
+      const error = { code, ...(flag ? { field: flag } : {}), message: text, hint: 'see podnet plan --help' };
+      ctx.io.out(JSON.stringify({ error }, null, 2));
+    }
+    return commanderError(message, errorOptions);
+  };
+}
+
+function wantsJson(argv: string[]): boolean {
+  return argv.some(
+    (a, i) =>
+      ((a === '-o' || a === '--output') && argv[i + 1] === 'json') || a === '-ojson' || a === '--output=json',
+  );
+}
+
+/** Loads the profile the options describe and checks it (throws PodnetError on unusable input). */
+export function runPlan(opts: PlanOptions): { report: PlanReport; profile: ClusterProfile } {
+  const quick = QUICK_FLAGS.filter((k) => opts[k] !== undefined);
+  if (opts.file !== undefined && quick.length > 0) {
+    throw new PodnetError(
+      'UsageError',
+      `--file cannot be combined with the quick-plan flag ${flagName(quick[0])}`,
+      {
+        field: flagName(quick[0]),
+        hint: 'put the value in the profile file, or drop --file and give every setting as a flag',
+      },
+    );
+  }
+  if (opts.from !== undefined && opts.file === undefined) {
+    throw new PodnetError('UsageError', '--from needs --file with the new profile', {
+      field: '--from',
+      hint: 'podnet plan -f new.yaml --from current.yaml',
+    });
+  }
+  if (opts.previousPodCidr !== undefined && opts.from !== undefined) {
+    throw new PodnetError(
+      'UsageError',
+      '--previous-pod-cidr and --from both give the current state; use one',
+      {
+        field: '--previous-pod-cidr',
+        hint: 'with a profile file use --from current.yaml',
+      },
+    );
+  }
+  if (opts.file !== undefined) {
+    const profile = loadProfileFile(opts.file);
+    const previous = opts.from === undefined ? undefined : loadProfileFile(opts.from);
+    return { report: checkPlan(profile, { previous, previousPodCidr: opts.previousPodCidr }), profile };
+  }
+  const profile = profileFromFlags(opts);
+  const report = checkPlan(profile, { previousPodCidr: opts.previousPodCidr });
+  // In the quick plan a finding names the flag to change, not the profile path it stands for.
+  const toFlag = (f: Finding): Finding => ({ ...f, field: flagForField(f.field) });
+  return {
+    report: { ...report, errors: report.errors.map(toFlag), warnings: report.warnings.map(toFlag) },
+    profile,
+  };
+}
+
+function flagName(key: string): string {
+  return `--${key.replace(/[A-Z]/g, (m) => `-${m.toLowerCase()}`)}`;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+const grouped = (n: number) => n.toLocaleString('en-US');
+
+function findings(title: string, list: Finding[]): string[] {
+  if (list.length === 0) return [];
+  return [title, ...list.flatMap((f) => [`  ${f.code} (${f.field})`, `    ${f.message}`]), ''];
+}
+
+/** The readable report: verdict, findings, capacity, growth room per limit, VNet address use. */
+export function renderPlanReport(report: PlanReport, profile: ClusterProfile): string {
+  const c = report.capacity;
+  const n = profile.network;
+  return [
+    `Plan for cluster "${profile.name}": ${report.valid ? 'VALID' : 'INVALID'} (${plural(report.errors.length, 'error')}, ${plural(report.warnings.length, 'warning')})`,
+    '',
+    ...findings('ERRORS', report.errors),
+    ...findings('WARNINGS', report.warnings),
+    'CAPACITY',
+    `  pod CIDR ${n.podCidrs.join(', ')}: ${grouped(c.podCidrBlocks)} blocks of ${c.podIpsPerBlock} addresses, one block per node`,
+    `  nodes: ${grouped(c.nodes)}, ${grouped(c.nodesIncludingSurge)} during upgrades (${grouped(c.surgeNodes)} surge)`,
+    `  pods: up to ${grouped(c.maxClusterPods)} on these nodes`,
+    `  service CIDR ${n.serviceCidrs.join(', ')}: ${grouped(c.serviceAddresses)} addresses; DNS service IP ${n.dnsServiceIp}`,
+    '',
+    table(
+      ['pool', 'os', 'vm size', 'subnet', 'nodes', 'surge', 'max pods/node', 'max pods'],
+      profile.nodePools.map((p) => [
+        p.name,
+        p.osType,
+        p.vmSize,
+        p.subnet,
+        grouped(p.count),
+        grouped(p.maxSurge),
+        p.maxPods,
+        grouped(p.count * p.maxPods),
+      ]),
+    ),
+    '',
+    table(
+      ['subnet', 'cidr', 'addresses', 'reserved', 'usable node ips', 'nodes', 'with surge'],
+      c.subnets.map((s) => [
+        s.name,
+        s.cidr,
+        grouped(s.totalAddresses),
+        s.reserved,
+        grouped(s.usableNodeIps),
+        grouped(s.nodes),
+        grouped(s.nodesIncludingSurge),
+      ]),
+    ),
+    '',
+    'GROWTH: more nodes that fit before each limit, keeping room for the upgrade surge',
+    table(
+      ['limit', 'max nodes', 'more nodes', 'binds first'],
+      c.limits.map((l, i) => [
+        l.description,
+        grouped(l.maxNodes),
+        grouped(l.moreNodes),
+        i === 0 ? 'yes' : '',
+      ]),
+    ),
+    '',
+    'VNET ADDRESSES',
+    `  overlay, one per node: ${grouped(c.vnetAddresses.overlay)}`,
+    `  flat Azure CNI, one per node and per pod: ${grouped(c.vnetAddresses.flat)}`,
+    `  saved by the overlay: ${grouped(c.vnetAddresses.saved)}`,
+  ]
+    .join('\n')
+    .split('\n')
+    .map((line) => line.trimEnd())
+    .join('\n');
+}
