@@ -221,6 +221,12 @@ export class NodeAgent {
     return this.last;
   }
 
+  /** Resolves when no reconcile is running or pending, with the last report. */
+  async settled(): Promise<ReconcileReport | null> {
+    await this.running;
+    return this.last;
+  }
+
   private async loop(reason: string): Promise<void> {
     let next: string | null = reason;
     while (next !== null && !this.stopped) {
