@@ -89,6 +89,28 @@ export function openSqliteFile(path: string, what: string): Database.Database {
   );
 }
 
+/**
+ * Runs `fn` in BEGIN IMMEDIATE. Writers queue on the busy timeout; one that waited it out gets a retryable
+ * error instead of a raw SQLite one.
+ */
+export function immediate<T>(db: Database.Database, what: string, fn: () => T): T {
+  try {
+    return db.transaction(fn).immediate();
+  } catch (e) {
+    if (
+      (e as { code?: string }).code === 'SQLITE_BUSY' ||
+      (e as { code?: string }).code === 'SQLITE_LOCKED'
+    ) {
+      throw new PodnetError('StoreBusy', `${what} is locked by other writers: ${(e as Error).message}`, {
+        hint: 'many processes write at once; retry in a moment',
+        retryable: true,
+        cause: e,
+      });
+    }
+    throw e;
+  }
+}
+
 function prepare(db: Database.Database) {
   return {
     getMeta: db.prepare('SELECT value FROM meta WHERE key = ?').pluck(),
@@ -210,13 +232,11 @@ export class SqliteStore implements ClusterStore {
 
   /** Runs `fn` in BEGIN IMMEDIATE; the cluster record must exist. */
   private write<T>(fn: (record: ClusterRecord, rows: BlockRows) => T): T {
-    const result = this.db
-      .transaction(() => {
-        const record = this.readCluster();
-        if (!record) throw clusterNotFound(this.url);
-        return fn(record, this.rows(clusterSpace(record)));
-      })
-      .immediate();
+    const result = immediate(this.db, this.url, () => {
+      const record = this.readCluster();
+      if (!record) throw clusterNotFound(this.url);
+      return fn(record, this.rows(clusterSpace(record)));
+    });
     this.localWrites++;
     return result;
   }
@@ -226,13 +246,11 @@ export class SqliteStore implements ClusterStore {
   }
 
   async putCluster(profile: ClusterProfile, expectedGeneration: number): Promise<ClusterRecord> {
-    const record = this.db
-      .transaction(() => {
-        const next = nextCluster(this.readCluster(), profile, expectedGeneration, Date.now());
-        this.stmt.putMeta.run('cluster', encodeCluster(next));
-        return next;
-      })
-      .immediate();
+    const record = immediate(this.db, this.url, () => {
+      const next = nextCluster(this.readCluster(), profile, expectedGeneration, Date.now());
+      this.stmt.putMeta.run('cluster', encodeCluster(next));
+      return next;
+    });
     this.localWrites++;
     return record;
   }
