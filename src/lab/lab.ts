@@ -83,6 +83,8 @@ export interface UpOptions {
   name: string;
   vnet?: string;
   file?: string;
+  /** A profile given as data (library callers); `file` and the default profile are the CLI's ways. */
+  profile?: ClusterProfile;
   nodes?: number;
   podsPerNode?: number;
   store?: StoreKind;
@@ -100,7 +102,8 @@ export async function labUp(o: UpOptions): Promise<LabState> {
     });
   }
   const vnetBefore = readVnet(vnetName);
-  let profile = o.file ? loadProfileFile(o.file) : defaultLabProfile(name, freeDefaultSlot(vnetBefore));
+  let profile =
+    o.profile ?? (o.file ? loadProfileFile(o.file) : defaultLabProfile(name, freeDefaultSlot(vnetBefore)));
   if (o.nodes !== undefined) {
     if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 50) {
       throw new PodnetError(
@@ -333,7 +336,7 @@ export async function labScale(
   writeLab(state);
   for (const node of removed) {
     for (const pod of state.pods.filter((x) => x.node === node.name)) await deleteLabPod(state, pod.name);
-    await stopAgent(state, node);
+    await stopAgent(node);
     await withStore(state, (store) => store.releaseBlock(node.name));
     await removeNodeNetwork(node);
     state.nodes = state.nodes.filter((n) => n !== node);
@@ -380,7 +383,7 @@ export async function labRestartAgent(name: string, nodeName: string): Promise<L
       hint: `nodes: ${state.nodes.map((n) => n.name).join(', ')}`,
     });
   }
-  await stopAgent(state, node);
+  await stopAgent(node);
   node.agentPid = startAgent(state, node);
   writeLab(state);
   await waitAgentReady(node);

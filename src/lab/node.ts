@@ -9,7 +9,15 @@ import { parseCidr } from '../addr/index.js';
 import { run } from '../kernel/exec.js';
 import { addNetns, deleteNetns, netnsExists } from '../kernel/netns.js';
 import type { LabNode, LabState, LabVnet } from './model.js';
-import { podnetCommand, spawnDaemon, stopProcess, unixGet, waitFor } from './processes.js';
+import {
+  findProcesses,
+  killNow,
+  podnetCommand,
+  spawnDaemon,
+  stopProcess,
+  unixGet,
+  waitFor,
+} from './processes.js';
 import { routerSysctls } from './vnet.js';
 
 /** The CNI network name the lab installs on every node. */
@@ -120,8 +128,19 @@ export async function installCni(node: LabNode): Promise<void> {
   ]);
 }
 
-export async function stopAgent(state: LabState, node: LabNode): Promise<void> {
-  if (node.agentPid !== undefined) await stopProcess(node.agentPid, state.dir);
+/**
+ * Stops the node's agent: with `--netns` it runs as a parent relaying signals to a copy of itself inside the
+ * node, so every process naming the node's folder is stopped, not only the recorded pid.
+ */
+export async function stopAgent(node: LabNode): Promise<void> {
+  const marker = `${node.dir}/`;
+  const pids = new Set([...(node.agentPid === undefined ? [] : [node.agentPid]), ...findProcesses(marker)]);
+  await Promise.all([...pids].map((pid) => stopProcess(pid, marker)));
+}
+
+/** Kills the node's agent at once (SIGKILL, parent and child), as a crash would. */
+export function killAgent(node: LabNode): void {
+  for (const pid of findProcesses(`${node.dir}/`)) killNow(pid, `${node.dir}/`);
 }
 
 export async function removeNodeNetwork(node: LabNode): Promise<void> {

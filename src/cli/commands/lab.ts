@@ -2,6 +2,8 @@
  * `podnet lab ...`: a whole overlay cluster, its VNet and an outside world in network namespaces on this
  * host. Handlers return data; this module renders it (table or `-o json`) and sets the exit code.
  */
+import { existsSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { PodnetError } from '../../errors/index.js';
 import type { ProbeResult } from '../../lab/check.js';
@@ -60,19 +62,29 @@ export function renderProbes(probes: ProbeResult[]): string {
   return `${table(['result', 'kind', 'from', 'to', 'expect', 'source seen'], rows)}\n\n${probes.length - failed}/${probes.length} probes as expected${failed ? `, ${failed} FAILED` : ''}`;
 }
 
+/**
+ * How to call podnet again in printed hints: `podnet` when it is on the PATH (installed), otherwise the
+ * script as it was run (`node bin/podnet.js` from a checkout).
+ */
+export function selfCommand(): string {
+  const onPath = (process.env.PATH ?? '').split(':').some((d) => d !== '' && existsSync(join(d, 'podnet')));
+  const script = process.argv[1];
+  return onPath || !script ? 'podnet' : `node ${relative(process.cwd(), script) || script}`;
+}
+
 function summary(s: StatusJson, name: string): string {
   const c = s.clusters[0];
-  const pod = c?.nodes.flatMap((n) => n.pods)[0];
-  const other = c?.nodes.flatMap((n) => n.pods).at(-1);
+  const pods = c?.nodes.flatMap((n) => n.pods) ?? [];
+  const me = selfCommand();
   return [
     renderStatus(s),
     '',
-    `lab ${name} is up: ${c?.nodes.length ?? 0} nodes, ${c?.nodes.filter((n) => n.block).length ?? 0} blocks, ${c?.nodes.reduce((k, n) => k + n.pods.length, 0) ?? 0} pods; pod CIDR ${c?.podCidr}`,
-    pod
-      ? `  exec into a pod:   podnet lab exec ${pod.name}${s.clusters.length > 0 && listLabs().length > 1 ? ` --name ${name}` : ''} -- ping -c 1 ${other?.ip ?? pod.ip}`
+    `lab ${name} is up: ${c?.nodes.length ?? 0} nodes, ${c?.nodes.filter((n) => n.block).length ?? 0} blocks, ${pods.length} pods; pod CIDR ${c?.podCidr}`,
+    pods.length > 0
+      ? `  exec into a pod:   ${me} lab exec ${pods[0].name} --name ${name} -- ping -c 1 ${pods.at(-1)?.ip}`
       : '',
-    `  probe everything:  podnet lab check --name ${name}`,
-    `  tear it down:      podnet lab down --name ${name}`,
+    `  probe everything:  ${me} lab check --name ${name}`,
+    `  tear it down:      ${me} lab down --name ${name}`,
   ]
     .filter((l) => l !== '')
     .join('\n');
@@ -191,7 +203,6 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .command('exec <target> [cmd...]')
     .description('run a command in a pod, node or external host namespace: podnet lab exec POD -- CMD')
     .option('--name <name>', 'lab name (default: the only lab)')
-    .passThroughOptions()
     .action(async (target: string, cmd: string[], o) => {
       ctx.exitCode = await labExec(resolveLabName(o.name), target, cmd);
     });
