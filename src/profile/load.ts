@@ -21,6 +21,32 @@ export { type PlanFlags, flagForField, profileFromFlags } from './flags.js';
 export const PROFILE_MAX_BYTES = 1024 * 1024;
 /** YAML aliases expand on read; a low cap stops "billion laughs" documents long before they cost memory. */
 const MAX_ALIASES = 100;
+/**
+ * Real profiles nest about six levels. The YAML parser's memory grows with nesting (a 100 KB line of "- - - ..."
+ * exhausts the heap), so absurd nesting is refused before parsing: flow brackets deeper than this, or a line
+ * whose leading indentation and "- " markers are longer than MAX_LINE_PREFIX.
+ */
+const MAX_FLOW_DEPTH = 64;
+const MAX_LINE_PREFIX = 256;
+
+function nestedTooDeeply(text: string): boolean {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    if (ch === 0x5b || ch === 0x7b) {
+      if (++depth > MAX_FLOW_DEPTH) return true;
+    } else if (ch === 0x5d || ch === 0x7d) depth = Math.max(0, depth - 1);
+  }
+  let lineStart = 0;
+  while (lineStart < text.length) {
+    let i = lineStart;
+    while (i < text.length && ' \t-?:'.includes(text[i])) i++;
+    if (i - lineStart > MAX_LINE_PREFIX) return true;
+    const nl = text.indexOf('\n', i);
+    lineStart = nl < 0 ? text.length : nl + 1;
+  }
+  return false;
+}
 
 /** Reads and parses a profile file (`-` reads standard input). */
 export function loadProfileFile(path: string): ClusterProfile {
@@ -72,6 +98,12 @@ export function parseProfileText(text: string, source: string): ClusterProfile {
       field: '--file',
       hint: 'write a profile; examples/basic.yaml is a starting point',
     });
+  }
+  if (nestedTooDeeply(body)) {
+    throw malformed(
+      source,
+      `it is nested more deeply than a cluster profile ever is (over ${MAX_FLOW_DEPTH} levels)`,
+    );
   }
   let data: unknown;
   try {

@@ -22,7 +22,8 @@ export function readObj(v: unknown, field: string, allowed: readonly string[]): 
   }
   for (const key of Object.keys(v)) {
     if (!allowed.includes(key)) {
-      const path = field ? `${field}.${key}` : key;
+      const shown = key === '' ? '""' : key;
+      const path = field ? `${field}.${shown}` : shown;
       const near = closest(key, allowed);
       throw invalidProfile(
         path,
