@@ -411,7 +411,7 @@ describe('node pool rules', () => {
     hasError(named('win1234', 'Windows'), 'NodePoolNameInvalid');
   });
 
-  it('refuses duplicate pool names, unknown subnets and clusters without a Linux pool', () => {
+  it('refuses duplicate pool names and unknown subnets, warns without a Linux pool', () => {
     hasError(
       plan((d) => {
         d.agentPoolProfiles.push({ name: 'system' });
@@ -426,12 +426,11 @@ describe('node pool rules', () => {
       'UnknownSubnet',
       'agentPoolProfiles[0].vnetSubnetName',
     );
-    hasError(
-      plan((d) => {
-        d.agentPoolProfiles[0] = { name: 'win', osType: 'Windows', maxPods: 30 };
-      }),
-      'NoLinuxNodePool',
-    );
+    const windowsOnly = plan((d) => {
+      d.agentPoolProfiles[0] = { name: 'win', osType: 'Windows', maxPods: 30 };
+    });
+    hasWarning(windowsOnly, 'NoLinuxNodePool', 'agentPoolProfiles');
+    assert.equal(windowsOnly.valid, true);
   });
 });
 

@@ -417,11 +417,13 @@ export function poolRules(ctx: PlanContext): void {
       );
     }
   });
+  // A warning, not an error: the address plan of a Windows-only profile is still worth checking (the quick plan
+  // with --os-type Windows is one), but AKS will want a Linux pool for the system pods before it creates anything.
   if (!pools.some((p) => p.osType === 'Linux')) {
-    err(
+    warn(
       'NoLinuxNodePool',
       'agentPoolProfiles',
-      'a cluster needs at least one Linux node pool to run its system pods; add one',
+      'there is no Linux node pool; AKS runs the system pods on Linux nodes, so add a Linux pool before creating the cluster',
     );
   }
   const nodes = pools.reduce((a, p) => a + p.count, 0);

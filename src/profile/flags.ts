@@ -84,7 +84,10 @@ export function profileFromFlags(flags: PlanFlags): ClusterProfile {
   if (flags.serviceCidr !== undefined) network.serviceCidrs = flags.serviceCidr;
   if (flags.dnsServiceIp !== undefined) network.dnsServiceIP = flags.dnsServiceIp;
   if (flags.ipFamilies !== undefined) network.ipFamilies = flags.ipFamilies;
-  const pool: Record<string, unknown> = { name: DEFAULTS.pool.name };
+  // Windows pool names have at most 6 characters.
+  const pool: Record<string, unknown> = {
+    name: flags.osType?.toLowerCase() === 'windows' ? 'npwin' : DEFAULTS.pool.name,
+  };
   const count = flagInt(flags.nodeCount, '--node-count');
   const maxPods = flagInt(flags.maxPods, '--max-pods');
   if (count !== undefined) pool.count = count;

@@ -78,10 +78,14 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     });
   // Commander reports bad flags as text on stderr; a script that asked for JSON also gets the error as JSON.
   const commanderError = cmd.error.bind(cmd);
-  cmd.error = (message, errorOptions) => {
+  cmd.error = (commanderMessage, errorOptions) => {
+    const message =
+      errorOptions?.code === 'commander.excessArguments'
+        ? `${commanderMessage}\n(give the profile with -f FILE; see podnet plan --help)`
+        : commanderMessage;
     if (wantsJson((program as unknown as { rawArgs?: string[] }).rawArgs ?? [])) {
       const code = errorOptions?.code === 'commander.unknownOption' ? 'UnknownFlag' : 'UsageError';
-      const text = message.replace(/^error: /, '');
+      const text = commanderMessage.replace(/^error: /, '');
       const flag = /'(-[^']*)'/.exec(text)?.[1];
       const error = { code, ...(flag ? { field: flag } : {}), message: text, hint: 'see podnet plan --help' };
       ctx.io.out(JSON.stringify({ error }, null, 2));
