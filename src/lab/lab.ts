@@ -16,10 +16,11 @@ import { openStore } from '../store/open.js';
 import type { BlockLease, ClusterStore } from '../store/types.js';
 import { type ProbeResult, planProbes, runProbes } from './check.js';
 import { defaultLabProfile, withNodeCount } from './default-profile.js';
-import { planEtcd, startEtcd, waitEtcdHealthy } from './etcd.js';
+import { planEtcd, startEtcd, startRelay, waitEtcdHealthy } from './etcd.js';
 import type { LabNode, LabPod, LabState, LabVnet, StoreKind } from './model.js';
 import { LAB_ROOT, checkLabName, clusterDir, clusterPrefix, podName, podNetns } from './names.js';
 import {
+  agentStatus,
   createNodeNetwork,
   installCni,
   removeNodeNetwork,
@@ -149,25 +150,26 @@ export async function labUp(o: UpOptions): Promise<LabState> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeLab(state);
   try {
-    if (kind === 'etcd') {
-      const etcd = await planEtcd(dir);
-      state.store = { kind, url: `etcd:http://127.0.0.1:${etcd.clientPort}`, etcd };
-      writeLab(state);
-      state.store.etcd = { ...etcd, pid: startEtcd(name, etcd, join(dir, 'etcd.log')) };
-      writeLab(state);
-      progress(`store: etcd on 127.0.0.1:${etcd.clientPort}`);
-      await waitEtcdHealthy(etcd);
-    }
-    await withStore(state, (store) => store.putCluster(profile, 0));
-    progress(
-      `store: ${state.store.url} holds cluster ${name} (pod CIDR ${profile.network.podCidrs.join(', ')})`,
-    );
-
     writeVnet(vnetPlan);
     await ensureVnet(vnetPlan);
     await addClusterRules(vnetPlan, name);
     progress(
       `vnet ${vnetName}: namespace ${vnetPlan.netns}, subnets ${vnetPlan.subnets.map((s) => `${s.cidr} (gw ${s.gateway})`).join(', ')}, routing table ${state.table}`,
+    );
+    if (kind === 'etcd') {
+      const etcd = await planEtcd(dir);
+      state.store = { kind, url: `etcd:http://127.0.0.1:${etcd.clientPort}`, etcd };
+      writeLab(state);
+      const gateways = vnetPlan.subnets.filter((s) => s.cluster === name).map((s) => s.gateway);
+      etcd.pid = startEtcd(name, dir, etcd, vnetPlan.netns, gateways);
+      writeLab(state);
+      etcd.relayPid = startRelay(dir, etcd);
+      writeLab(state);
+      await waitEtcdHealthy(dir, etcd);
+    }
+    await withStore(state, (store) => store.putCluster(profile, 0));
+    progress(
+      `store: ${state.store.url} holds cluster ${name} (pod CIDR ${profile.network.podCidrs.join(', ')})`,
     );
     state.fabricPid = spawnDaemon(
       [...podnetCommand(), 'lab', 'fabric', '--state', labStatePath(name)],
@@ -199,7 +201,7 @@ async function addNodes(state: LabState, vnet: LabVnet, nodes: LabNode[], progre
     mkdirSync(node.dir, { recursive: true });
     await createNodeNetwork(vnet, node);
     await installCni(node);
-    node.agentPid = startAgent(state, node);
+    node.agentPid = startAgent(state, vnet, node);
     writeLab(state);
     progress(`node ${node.name}: ${node.ip} on ${node.subnet}, agent pid ${node.agentPid}`);
   }
@@ -369,7 +371,13 @@ export async function labUpdatePodCidr(
   if (c) c.podCidrs = [...state.profile.network.podCidrs];
   writeVnet(vnet);
   await applyVnetFirewall(vnet);
-  progress(`cluster ${name}: pod CIDR is now ${podCidr}`);
+  // Until an agent has the grown CIDR, it would SNAT traffic to pods in the new range: wait for all of them.
+  const want = state.profile.network.podCidrs.join(',');
+  await waitFor('every agent to take the grown pod CIDR', 30_000, async () => {
+    const views = await Promise.all(state.nodes.map((n) => agentStatus(n)));
+    return views.every((v) => v?.podCidrs.join(',') === want) ? true : undefined;
+  });
+  progress(`cluster ${name}: pod CIDR is now ${podCidr}, taken by every agent`);
   return state;
 }
 
@@ -384,7 +392,7 @@ export async function labRestartAgent(name: string, nodeName: string): Promise<L
     });
   }
   await stopAgent(node);
-  node.agentPid = startAgent(state, node);
+  node.agentPid = startAgent(state, readVnet(state.vnet) as LabVnet, node);
   writeLab(state);
   await waitAgentReady(node);
   return node;
@@ -428,7 +436,12 @@ export async function labDown(name: string, progress: Progress = () => {}): Prom
         // The agent may be gone (crashed lab); the namespace goes below and the node's state with the folder.
       }
     }
-    const pids = [...state.nodes.map((n) => n.agentPid), state.fabricPid, state.store.etcd?.pid];
+    const pids = [
+      ...state.nodes.map((n) => n.agentPid),
+      state.fabricPid,
+      state.store.etcd?.pid,
+      state.store.etcd?.relayPid,
+    ];
     for (const pid of pids) if (pid !== undefined) await stopProcess(pid, `${dir}/`);
   }
   for (const pid of findProcesses(`${dir}/`)) await stopProcess(pid, `${dir}/`);

@@ -3,6 +3,7 @@
  * creates is recorded here BEFORE it is created, so `lab down` can remove it even after a crashed `up`.
  */
 import type { ClusterProfile } from '../profile/types.js';
+import type { LabEtcd } from './etcd.js';
 
 /** One subnet of the VNet: a bridge in the VNet namespace whose address is the subnet's gateway. */
 export interface LabSubnet {
@@ -80,11 +81,8 @@ export interface LabState {
   vnet: string;
   dir: string;
   profile: ClusterProfile;
-  store: {
-    kind: StoreKind;
-    url: string;
-    etcd?: { pid?: number; dataDir: string; clientPort: number; peerPort: number };
-  };
+  /** `url` is how host-side lab commands reach the store; agents may need another address (agentStoreUrl). */
+  store: { kind: StoreKind; url: string; etcd?: LabEtcd };
   fabricPid?: number;
   table: number;
   /** Pods `up` and `scale` start on each new node. */

@@ -54,12 +54,22 @@ export async function createNodeNetwork(vnet: LabVnet, node: LabNode): Promise<v
   await routerSysctls(node.netns);
 }
 
-export function agentArgs(state: LabState, node: LabNode): string[] {
+/**
+ * The store as the node's agent reaches it: the same sqlite file, or the lab etcd at the node's subnet
+ * gateway (the agent runs inside the node namespace, where 127.0.0.1 is the node's own loopback).
+ */
+export function agentStoreUrl(state: LabState, vnet: LabVnet, node: LabNode): string {
+  if (state.store.kind !== 'etcd' || !state.store.etcd) return state.store.url;
+  const gw = vnet.subnets.find((s) => s.cidr === node.subnet)?.gateway;
+  return `etcd:http://${gw}:${state.store.etcd.clientPort}`;
+}
+
+export function agentArgs(state: LabState, vnet: LabVnet, node: LabNode): string[] {
   return [
     ...podnetCommand(),
     'agent',
     '--store',
-    state.store.url,
+    agentStoreUrl(state, vnet, node),
     '--node',
     node.name,
     '--node-ip',
@@ -82,9 +92,9 @@ export function agentArgs(state: LabState, node: LabNode): string[] {
 }
 
 /** Starts the node's agent detached; returns its pid (the caller records it in the lab state). */
-export function startAgent(state: LabState, node: LabNode): number {
+export function startAgent(state: LabState, vnet: LabVnet, node: LabNode): number {
   mkdirSync(join(node.dir, 'agent'), { recursive: true });
-  return spawnDaemon(agentArgs(state, node), join(node.dir, 'agent.log'));
+  return spawnDaemon(agentArgs(state, vnet, node), join(node.dir, 'agent.log'));
 }
 
 export async function waitAgentReady(node: LabNode, timeoutMs = 30_000): Promise<void> {
@@ -97,6 +107,7 @@ export async function waitAgentReady(node: LabNode, timeoutMs = 30_000): Promise
 export interface AgentView {
   block: string | null;
   ready: boolean;
+  podCidrs: string[];
 }
 
 /** The agent's own view (GET /v1/status); null when it does not answer. */
@@ -104,8 +115,8 @@ export async function agentStatus(node: LabNode): Promise<AgentView | null> {
   try {
     const r = await unixGet(node.agentSocket, '/v1/status', 1500);
     if (r.status !== 200) return null;
-    const s = JSON.parse(r.body) as { block?: string | null; ready?: boolean };
-    return { block: s.block ?? null, ready: s.ready === true };
+    const s = JSON.parse(r.body) as { block?: string | null; ready?: boolean; podCidrs?: string[] };
+    return { block: s.block ?? null, ready: s.ready === true, podCidrs: s.podCidrs ?? [] };
   } catch {
     return null;
   }

@@ -16,10 +16,10 @@ export function podnetCommand(): string[] {
 }
 
 /** Starts a daemon in its own session, output appended to `logFile`; returns its pid. */
-export function spawnDaemon(argv: string[], logFile: string): number {
+export function spawnDaemon(argv: string[], logFile: string, cwd?: string): number {
   const fd = openSync(logFile, 'a');
   try {
-    const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', fd, fd], cwd });
     if (child.pid === undefined) throw new PodnetError('LabSpawnFailed', `could not start ${argv.join(' ')}`);
     child.unref();
     return child.pid;
