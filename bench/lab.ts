@@ -1,0 +1,174 @@
+/**
+ * The lab benchmark: how long a 3-node, 30-pod lab takes to come up and to be torn down, and, in that lab,
+ * pod-to-pod TCP throughput (iperf3, 1 and 4 streams) and round-trip time across nodes on different subnets,
+ * next to node-to-node on the same path, and next to the same two pods over a VXLAN tunnel the benchmark
+ * builds between the two nodes. The host flips between CPU speeds, so the three paths are measured in
+ * interleaved rounds (rotating which goes first) and each ratio is the median of per-round ratios.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { run, runRaw } from '../src/kernel/exec.js';
+import { labDown, labUp } from '../src/lab/lab.js';
+import { spawnInNetns, waitFor } from '../src/lab/processes.js';
+
+const ROUNDS = 5;
+const SECONDS = 2;
+const PORT = 5201;
+const PINGS = 40;
+
+interface Endpoint {
+  netns: string;
+  ip: string;
+}
+type Path = 'node' | 'pod' | 'vxlan';
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+async function iperf(from: Endpoint, to: Endpoint, streams: number): Promise<number> {
+  const out = await run(
+    'iperf3',
+    ['-c', to.ip, '-p', String(PORT), '-t', String(SECONDS), '-P', String(streams), '-J'],
+    {
+      netns: from.netns,
+      timeoutMs: (SECONDS + 10) * 1000,
+    },
+  );
+  const r = JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } };
+  return r.end.sum_received.bits_per_second / 1e9;
+}
+
+/** Median round trip in microseconds over a burst of pings (bounded: count and deadline). */
+async function rtt(from: Endpoint, to: Endpoint): Promise<number> {
+  const r = await runRaw('ping', ['-c', String(PINGS), '-i', '0.01', '-W', '1', '-w', '5', to.ip], {
+    netns: from.netns,
+  });
+  const times = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]) * 1000);
+  if (times.length === 0)
+    throw new Error(`ping ${to.ip} from ${from.netns} got no reply: ${r.stdout}${r.stderr}`);
+  return median(times);
+}
+
+async function iperfServer(at: Endpoint): Promise<ChildProcess> {
+  const child = spawnInNetns(at.netns, ['iperf3', '-s', '-p', String(PORT), '--forceflush']);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  await waitFor(`iperf3 server in ${at.netns}`, 5000, async () =>
+    out.includes('listening') ? true : undefined,
+  );
+  return child;
+}
+
+/** A point-to-point VXLAN between the two nodes (over the VNet) and /32 routes sending the pods' traffic into it. */
+async function vxlan(a: Endpoint, b: Endpoint, podA: string, podB: string, on: boolean): Promise<void> {
+  const op = on ? 'add' : 'del';
+  await run('ip', ['route', op, `${podB}/32`, 'via', '10.99.99.2', 'dev', 'pnbvx'], { netns: a.netns });
+  await run('ip', ['route', op, `${podA}/32`, 'via', '10.99.99.1', 'dev', 'pnbvx'], { netns: b.netns });
+}
+
+async function buildVxlan(a: Endpoint, b: Endpoint): Promise<void> {
+  for (const [self, peer, addr] of [
+    [a, b, '10.99.99.1/30'],
+    [b, a, '10.99.99.2/30'],
+  ] as const) {
+    await run('ip', ['-batch', '-'], {
+      netns: self.netns,
+      input: `link add pnbvx type vxlan id 4242 dstport 4789 local ${self.ip} remote ${peer.ip} dev eth0\naddr add ${addr} dev pnbvx\nlink set pnbvx up\n`,
+    });
+  }
+}
+
+export default {
+  name: 'lab',
+  async run(): Promise<string> {
+    const name = `bench${randomBytes(2).toString('hex')}`;
+    const servers: ChildProcess[] = [];
+    let upMs = 0;
+    let downMs = 0;
+    const tput: Record<Path, Record<1 | 4, number[]>> = {
+      node: { 1: [], 4: [] },
+      pod: { 1: [], 4: [] },
+      vxlan: { 1: [], 4: [] },
+    };
+    const lat: Record<Path, number[]> = { node: [], pod: [], vxlan: [] };
+    try {
+      let t = performance.now();
+      const state = await labUp({ name, nodes: 3, podsPerNode: 10 });
+      upMs = performance.now() - t;
+      const nodeA = state.nodes.find((n) => n.pool === 'sys');
+      const nodeB = state.nodes.find((n) => n.pool === 'user');
+      if (!nodeA || !nodeB) throw new Error('the default lab has a sys and a user node');
+      const pa = state.pods.find((p) => p.node === nodeA.name);
+      const pb = state.pods.find((p) => p.node === nodeB.name);
+      if (!pa?.ip || !pb?.ip) throw new Error('pods without addresses');
+      const ends: Record<Path, [Endpoint, Endpoint]> = {
+        node: [
+          { netns: nodeA.netns, ip: nodeA.ip },
+          { netns: nodeB.netns, ip: nodeB.ip },
+        ],
+        pod: [
+          { netns: pa.netns, ip: pa.ip },
+          { netns: pb.netns, ip: pb.ip },
+        ],
+        vxlan: [
+          { netns: pa.netns, ip: pa.ip },
+          { netns: pb.netns, ip: pb.ip },
+        ],
+      };
+      servers.push(await iperfServer(ends.node[1]), await iperfServer(ends.pod[1]));
+      await buildVxlan(ends.node[0], ends.node[1]);
+      const order: Path[] = ['node', 'pod', 'vxlan'];
+      for (let r = 0; r < ROUNDS; r++) {
+        for (let k = 0; k < order.length; k++) {
+          const path = order[(r + k) % order.length];
+          if (path === 'vxlan') await vxlan(ends.node[0], ends.node[1], pa.ip, pb.ip, true);
+          try {
+            const [from, to] = ends[path];
+            lat[path].push(await rtt(from, to));
+            tput[path][1].push(await iperf(from, to, 1));
+            tput[path][4].push(await iperf(from, to, 4));
+          } finally {
+            if (path === 'vxlan') await vxlan(ends.node[0], ends.node[1], pa.ip, pb.ip, false);
+          }
+        }
+      }
+      for (const s of servers.splice(0)) s.kill('SIGKILL');
+      t = performance.now();
+      await labDown(name);
+      downMs = performance.now() - t;
+    } finally {
+      for (const s of servers) s.kill('SIGKILL');
+      await labDown(name).catch(() => {});
+    }
+    const ratio = (a: number[], b: number[]) => median(a.map((x, i) => x / b[i]));
+    const row = (label: string, p: Path) =>
+      `| ${label} | ${median(tput[p][1]).toFixed(2)} | ${median(tput[p][4]).toFixed(2)} | ${median(lat[p]).toFixed(0)} |`;
+    return [
+      '### Lab: bring-up, tear-down, and the pod network against the node network and VXLAN',
+      '',
+      '| lab (3 nodes on two subnets, 30 pods through podnet-cni, sqlite store) | seconds |',
+      '|---|---|',
+      `| \`lab up\` (VNet, fabric router, 3 agents ready, 30 pods) | ${(upMs / 1000).toFixed(1)} |`,
+      `| \`lab down\` (30 CNI DELs, agents, namespaces, VNet) | ${(downMs / 1000).toFixed(1)} |`,
+      '',
+      `Across nodes on different subnets (through the VNet's routing domain); iperf3 TCP ${SECONDS} s per run, ${ROUNDS} interleaved rounds, medians:`,
+      '',
+      '| path | 1 stream Gbit/s | 4 streams Gbit/s | RTT p50 us |',
+      '|---|---|---|---|',
+      row('node to node', 'node'),
+      row('pod to pod, routed (podnet)', 'pod'),
+      row('pod to pod over VXLAN (built by the benchmark)', 'vxlan'),
+      '',
+      '| ratio (median of per-round ratios) | 1 stream | 4 streams | RTT |',
+      '|---|---|---|---|',
+      `| pod / node (target >= 0.95) | ${ratio(tput.pod[1], tput.node[1]).toFixed(2)} | ${ratio(tput.pod[4], tput.node[4]).toFixed(2)} | ${ratio(lat.pod, lat.node).toFixed(2)} |`,
+      `| pod routed / pod over VXLAN (target > 1) | ${ratio(tput.pod[1], tput.vxlan[1]).toFixed(2)} | ${ratio(tput.pod[4], tput.vxlan[4]).toFixed(2)} | ${ratio(lat.pod, lat.vxlan).toFixed(2)} |`,
+    ].join('\n');
+  },
+};
