@@ -29,7 +29,9 @@ export interface PluginCall {
   env?: Record<string, string>;
 }
 
-export function execPlugin(plugin: string, call: PluginCall): Promise<PluginRun> {
+/** Runs `plugin` (a path, or a command with arguments such as `[node, script]`). */
+export function execPlugin(plugin: string | string[], call: PluginCall): Promise<PluginRun> {
+  const [file, ...argv] = typeof plugin === 'string' ? [plugin] : plugin;
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     CNI_COMMAND: call.command,
@@ -41,7 +43,7 @@ export function execPlugin(plugin: string, call: PluginCall): Promise<PluginRun>
     ...call.env,
   };
   return new Promise((resolve, reject) => {
-    const child = spawn(plugin, [], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(file, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
