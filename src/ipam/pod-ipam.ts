@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 /**
  * Node-local pod address allocation: one SQLite file per node (`<state-dir>/<node>/pod-ipam.db`), WAL, every
  * change in BEGIN IMMEDIATE, so the agent, a CNI fallback and the CLI can share it across processes. A pod
@@ -7,7 +8,7 @@
  * (host-local errors instead; retries must be safe), and a DEL only frees what that container holds.
  */
 import { join } from 'node:path';
-import type Database from 'better-sqlite3';
+import Database from 'better-sqlite3';
 import { BLOCK_PREFIX, type Cidr, formatCidr, formatIp, ipAt, parseCidr } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
 import { immediate, openSqliteFile } from '../store/sqlite.js';
@@ -250,4 +251,46 @@ class SqlitePodIpam implements PodIpam {
 
 export function openPodIpam(opts: PodIpamOptions): PodIpam {
   return new SqlitePodIpam(opts);
+}
+
+/** What a node's pod address file holds, read without changing it (for `podnet ipam pods`). */
+export function readPodIpamFile(path: string): { block: string | null; addresses: PodAddress[] } {
+  if (!existsSync(path)) {
+    throw new PodnetError('PodIpamNotFound', `no pod address file at ${path}`, {
+      field: '--node',
+      hint: 'check the node name and --state-dir (the agent keeps <state-dir>/<node>/pod-ipam.db on its node)',
+    });
+  }
+  let db: Database.Database | undefined;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true, timeout: 15_000 });
+    const block =
+      (db.prepare("SELECT value FROM meta WHERE key = 'block'").pluck().get() as string | undefined) ?? null;
+    const rows = db.prepare('SELECT * FROM addresses ORDER BY host').all() as AddressRow[];
+    return { block, addresses: rows.map((r) => toAddress(r, block ?? '')) };
+  } catch (e) {
+    throw new PodnetError(
+      'StoreCorrupt',
+      `the file ${path} is not a podnet pod address file: ${(e as Error).message}`,
+      {
+        field: '--node',
+        hint: 'check the path; the agent creates this file itself',
+        cause: e,
+      },
+    );
+  } finally {
+    db?.close();
+  }
+}
+
+/** Frees one attachment's address in a node's file (operator release); null when it holds none. */
+export function releasePodAddress(path: string, containerId: string, ifname: string): PodAddress | null {
+  const { block } = readPodIpamFile(path);
+  if (block === null) return null;
+  const ipam = openPodIpam({ path, block, maxPods: USABLE_POD_ADDRESSES });
+  try {
+    return ipam.release(containerId, ifname);
+  } finally {
+    ipam.close();
+  }
 }

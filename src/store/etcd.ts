@@ -38,7 +38,6 @@ import {
 import type { BlockLease, ClaimRequest, ClusterRecord, ClusterStore, QuarantinedBlock } from './types.js';
 import { pollWatch } from './watch.js';
 
-export const DEFAULT_ETCD_PREFIX = '/podnet/v1/';
 /** Compare-and-swap attempts before a claim gives up with a retryable error. */
 const MAX_ATTEMPTS = 30;
 /**

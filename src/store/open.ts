@@ -3,10 +3,12 @@
  * `etcd:URL[,URL...]` (many hosts), optionally with `?prefix=/key/prefix/` for etcd.
  */
 import { PodnetError } from '../errors/index.js';
-import { DEFAULT_ETCD_PREFIX, EtcdStore } from './etcd.js';
 import type { StoreOptions } from './records.js';
 import { SqliteStore } from './sqlite.js';
 import type { ClusterStore } from './types.js';
+
+/** Default etcd key prefix (kept here so parsing a URL does not load the etcd client). */
+export const DEFAULT_ETCD_PREFIX = '/podnet/v1/';
 
 export const DEFAULT_STORE_URL = 'sqlite:/var/lib/podnet/cluster.db';
 
@@ -63,6 +65,8 @@ export function parseStoreUrl(url: string): ParsedStoreUrl {
 export async function openStore(url: string, opts: StoreOptions = {}): Promise<ClusterStore> {
   const p = parseStoreUrl(url);
   if (p.kind === 'sqlite') return new SqliteStore(p.path as string, opts);
+  // Loaded on demand: the etcd client (gRPC) costs a few hundred ms of start-up that sqlite users skip.
+  const { EtcdStore } = await import('./etcd.js');
   const store = new EtcdStore(url, p.hosts as string[], p.prefix as string, opts);
   try {
     await store.ping();

@@ -1,5 +1,211 @@
+/**
+ * `podnet cluster create|show|update`: the cluster profile in the store. create and update check the profile
+ * with every planning rule first (the same report as `podnet plan`, exit 1 when invalid); update may only grow
+ * the pod CIDR or change node pools, since nodes already lease blocks and run pods under the rest.
+ */
 import type { Command } from 'commander';
+import { PodnetError } from '../../errors/index.js';
+import { blockSpace } from '../../ipam/blocks.js';
+import { type PlanReport, checkPlan } from '../../plan/check.js';
+import { loadProfileFile } from '../../profile/load.js';
+import type { ClusterProfile } from '../../profile/types.js';
+import { DEFAULT_STORE_URL, openStore, storeUrl } from '../../store/open.js';
+import type { ClusterRecord, ClusterStore } from '../../store/types.js';
 import type { CliContext } from '../main.js';
+import { EXIT, type OutputFormat, parseOutputFormat, table } from '../output.js';
+import { renderPlanReport } from './plan.js';
+
+interface Opts {
+  file?: string;
+  store?: string;
+  output: string;
+}
+
+export const STORE_FLAG_HELP = `cluster store: sqlite:PATH or etcd:URL[,URL...] (env PODNET_STORE; default ${DEFAULT_STORE_URL})`;
+
+/** Opens the store of --store / $PODNET_STORE / the default, runs `fn`, and closes it. */
+export async function withStore<T>(
+  flag: string | undefined,
+  fn: (store: ClusterStore) => Promise<T>,
+): Promise<T> {
+  const store = await openStore(storeUrl(flag));
+  try {
+    return await fn(store);
+  } finally {
+    await store.close();
+  }
+}
+
+/** The parts of a profile `cluster update` may change. */
+const UPDATABLE = ['network.podCidrs', 'nodePools'] as const;
+
+/** Fields that differ between two profiles, other than the updatable ones (dotted paths, for the message). */
+export function immutableChanges(current: ClusterProfile, next: ClusterProfile): string[] {
+  const changed: string[] = [];
+  const walk = (a: unknown, b: unknown, path: string) => {
+    if ((UPDATABLE as readonly string[]).includes(path)) return;
+    const isObj = (v: unknown) => v !== null && typeof v === 'object' && !Array.isArray(v);
+    if (isObj(a) && isObj(b)) {
+      const keys = new Set([...Object.keys(a as object), ...Object.keys(b as object)]);
+      for (const k of keys)
+        walk((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], path ? `${path}.${k}` : k);
+    } else if (JSON.stringify(a) !== JSON.stringify(b)) changed.push(path);
+  };
+  walk(current, next, '');
+  return changed;
+}
+
+function requireFile(opts: Opts): string {
+  if (!opts.file) {
+    throw new PodnetError('UsageError', 'the profile file is missing', {
+      field: '--file',
+      hint: 'give it with -f profile.yaml',
+    });
+  }
+  return opts.file;
+}
+
+function planRefused(
+  ctx: CliContext,
+  format: OutputFormat,
+  report: PlanReport,
+  profile: ClusterProfile,
+): void {
+  ctx.io.out(format === 'json' ? JSON.stringify(report, null, 2) : renderPlanReport(report, profile));
+  ctx.io.err('refused: the profile breaks the planning rules above; nothing was written');
+  ctx.exitCode = EXIT.problems;
+}
+
+function summary(record: ClusterRecord, store: string, leased?: number, quarantined?: number) {
+  const p = record.profile;
+  const space = blockSpace(p.network.podCidrs, record.podCidrHistory);
+  return {
+    name: p.name,
+    store,
+    generation: record.generation,
+    updatedAt: record.updatedAt,
+    podCidrs: p.network.podCidrs,
+    podCidrHistory: record.podCidrHistory,
+    serviceCidrs: p.network.serviceCidrs,
+    dnsServiceIp: p.network.dnsServiceIp,
+    blocks: { total: Number(space.total), ...(leased === undefined ? {} : { leased, quarantined }) },
+    nodePools: p.nodePools.map((n) => ({
+      name: n.name,
+      subnet: n.subnet,
+      count: n.count,
+      maxPods: n.maxPods,
+    })),
+  };
+}
+
+function renderSummary(s: ReturnType<typeof summary>): string {
+  return [
+    `cluster ${s.name} (generation ${s.generation}, updated ${s.updatedAt})`,
+    `store         ${s.store}`,
+    `pod CIDR      ${s.podCidrs.join(', ')}${s.podCidrHistory.length ? ` (grown from ${s.podCidrHistory.map((h) => h.join(', ')).join(' -> ')})` : ''}`,
+    `service CIDR  ${s.serviceCidrs.join(', ')}, DNS ${s.dnsServiceIp}`,
+    `blocks        ${s.blocks.total} in total${s.blocks.leased === undefined ? '' : `, ${s.blocks.leased} leased, ${s.blocks.quarantined} in quarantine`}`,
+    '',
+    table(
+      ['pool', 'subnet', 'nodes', 'max pods'],
+      s.nodePools.map((p) => [p.name, p.subnet, p.count, p.maxPods]),
+    ),
+  ].join('\n');
+}
 
 /** Registers the `cluster` command(s). */
-export function registerCluster(_program: Command, _ctx: CliContext): void {}
+export function registerCluster(program: Command, ctx: CliContext): void {
+  const cluster = program.command('cluster').description('the cluster profile in the cluster store');
+
+  cluster
+    .command('create')
+    .description('check a cluster profile with every planning rule and write it into a new store')
+    .option('-f, --file <path>', 'cluster profile, YAML or JSON')
+    .option('--store <url>', STORE_FLAG_HELP)
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(async (opts: Opts) => {
+      const format = parseOutputFormat(opts.output);
+      const profile = loadProfileFile(requireFile(opts));
+      const report = checkPlan(profile);
+      if (!report.valid) return planRefused(ctx, format, report, profile);
+      const out = await withStore(opts.store, async (store) => {
+        const existing = await store.getCluster();
+        if (existing) {
+          throw new PodnetError(
+            'ClusterExists',
+            `the store ${store.url} already holds cluster "${existing.profile.name}"`,
+            {
+              field: '--store',
+              hint: 'change it with `podnet cluster update -f profile.yaml`, or use another --store',
+            },
+          );
+        }
+        return summary(await store.putCluster(profile, 0), store.url, 0, 0);
+      });
+      ctx.io.out(format === 'json' ? JSON.stringify(out, null, 2) : `created\n${renderSummary(out)}`);
+    });
+
+  cluster
+    .command('show')
+    .description('show the cluster profile in the store, with block use')
+    .option('--store <url>', STORE_FLAG_HELP)
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(async (opts: Opts) => {
+      const format = parseOutputFormat(opts.output);
+      const out = await withStore(opts.store, async (store) => {
+        const record = await store.getCluster();
+        if (!record) {
+          throw new PodnetError('ClusterNotFound', `no cluster profile in the store ${store.url}`, {
+            field: '--store',
+            hint: 'create one with `podnet cluster create -f profile.yaml`, or point --store at the right store',
+          });
+        }
+        const [leases, quarantined] = await Promise.all([store.listBlocks(), store.listQuarantined()]);
+        return { ...summary(record, store.url, leases.length, quarantined.length), profile: record.profile };
+      });
+      ctx.io.out(format === 'json' ? JSON.stringify(out, null, 2) : renderSummary(out));
+    });
+
+  cluster
+    .command('update')
+    .description(
+      'grow the pod CIDR or change node pools (nothing else may change); checked like `podnet plan --from`',
+    )
+    .option('-f, --file <path>', 'the new cluster profile, YAML or JSON')
+    .option('--store <url>', STORE_FLAG_HELP)
+    .option('-o, --output <format>', 'table or json', 'table')
+    .action(async (opts: Opts) => {
+      const format = parseOutputFormat(opts.output);
+      const profile = loadProfileFile(requireFile(opts));
+      const out = await withStore(opts.store, async (store) => {
+        const current = await store.getCluster();
+        if (!current) {
+          throw new PodnetError('ClusterNotFound', `no cluster profile in the store ${store.url}`, {
+            field: '--store',
+            hint: 'create it first with `podnet cluster create -f profile.yaml`',
+          });
+        }
+        const report = checkPlan(profile, { previous: current.profile });
+        if (!report.valid) return { refused: report, updated: undefined };
+        const fixed = immutableChanges(current.profile, profile);
+        if (fixed.length > 0) {
+          throw new PodnetError(
+            'ClusterFieldImmutable',
+            `cluster update may only grow the pod CIDR or change node pools; the profile also changes ${fixed.join(', ')}`,
+            {
+              field: fixed[0],
+              hint: 'keep those fields as `podnet cluster show -o json` prints them; create a new cluster for other changes',
+              details: { fields: fixed },
+            },
+          );
+        }
+        const record = await store.putCluster(profile, current.generation);
+        return { refused: undefined, updated: summary(record, store.url) };
+      });
+      if (out.refused) return planRefused(ctx, format, out.refused, profile);
+      if (out.updated)
+        ctx.io.out(
+          format === 'json' ? JSON.stringify(out.updated, null, 2) : `updated\n${renderSummary(out.updated)}`,
+        );
+    });
+}
