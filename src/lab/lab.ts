@@ -46,6 +46,8 @@ import { addClusterRules, applyVnetFirewall, destroyVnet, ensureVnet, removeClus
 export type Progress = (message: string) => void;
 
 export const DEFAULT_PODS_PER_NODE = 2;
+/** Each node runs a real agent (a Node.js process) on this host: keep labs to a size a laptop carries. */
+export const LAB_MAX_NODES = 20;
 
 /** Refuses a profile the planning rules refuse, with the same error (the first) and all of them in details. */
 export function ensurePlanValid(profile: ClusterProfile, previous?: ClusterProfile): void {
@@ -106,19 +108,30 @@ export async function labUp(o: UpOptions): Promise<LabState> {
   let profile =
     o.profile ?? (o.file ? loadProfileFile(o.file) : defaultLabProfile(name, freeDefaultSlot(vnetBefore)));
   if (o.nodes !== undefined) {
-    if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > 50) {
+    if (!Number.isInteger(o.nodes) || o.nodes < 1 || o.nodes > LAB_MAX_NODES) {
       throw new PodnetError(
         'InvalidNodeCount',
-        `--nodes must be a whole number from 1 to 50, got ${o.nodes}`,
+        `--nodes must be a whole number from 1 to ${LAB_MAX_NODES}, got ${o.nodes}`,
         {
           field: '--nodes',
-          hint: 'a lab runs every node on this host; a handful is plenty',
+          hint: 'a lab runs every node (and its agent) on this host; a handful is plenty',
         },
       );
     }
     profile = withNodeCount(profile, o.nodes);
   }
   ensurePlanValid(profile);
+  const total = profile.nodePools.reduce((n, p) => n + p.count, 0);
+  if (total > LAB_MAX_NODES) {
+    throw new PodnetError(
+      'LabTooLarge',
+      `the profile asks for ${total} nodes; a lab runs at most ${LAB_MAX_NODES} on one host`,
+      {
+        field: 'agentPoolProfiles.count',
+        hint: "pass --nodes N to spread fewer nodes over the profile's pools",
+      },
+    );
+  }
   const podsPerNode = o.podsPerNode ?? DEFAULT_PODS_PER_NODE;
   const maxPods = Math.min(...profile.nodePools.map((p) => p.maxPods));
   if (!Number.isInteger(podsPerNode) || podsPerNode < 0 || podsPerNode > maxPods) {
@@ -315,11 +328,16 @@ export async function labScale(
       hint: `pools: ${state.profile.nodePools.map((x) => x.name).join(', ')}`,
     });
   }
-  if (!Number.isInteger(count) || count < 0 || count > 50) {
-    throw new PodnetError('InvalidNodeCount', `--count must be a whole number from 0 to 50, got ${count}`, {
-      field: '--count',
-      hint: 'a lab runs every node on this host; a handful is plenty',
-    });
+  const others = state.nodes.filter((n) => n.pool !== pool).length;
+  if (!Number.isInteger(count) || count < 0 || count + others > LAB_MAX_NODES) {
+    throw new PodnetError(
+      'InvalidNodeCount',
+      `--count must be a whole number from 0 to ${LAB_MAX_NODES - others}, got ${count}`,
+      {
+        field: '--count',
+        hint: 'a lab runs every node on this host; a handful is plenty',
+      },
+    );
   }
   const profile: ClusterProfile = {
     ...state.profile,
