@@ -212,7 +212,9 @@ describe('service CIDR rules', () => {
     assert.equal(r.valid, true);
   });
 
-  it('must not overlap the reserved ranges', () => {
+  it('must not overlap the reserved ranges nor loopback or multicast space', () => {
+    hasError(plan(setSvc('127.0.0.0/16')), 'ServiceCidrSpecialRange', 'networkProfile.serviceCidr');
+    lacksError(plan(setSvc('10.0.0.0/16')), 'ServiceCidrSpecialRange');
     hasError(plan(setSvc('172.31.0.0/16')), 'ServiceCidrOverlapsReservedRange');
     lacksError(plan(setSvc('172.29.0.0/16')), 'ServiceCidrOverlapsReservedRange');
   });
