@@ -46,5 +46,6 @@ storeContract('etcd', {
     }
   },
   // etcd frees a block when its lease ends, which etcd checks about every 500 ms after the TTL.
+  lowestFirst: false,
   quarantineSlackMs: 2500,
 });

@@ -10,7 +10,7 @@
  * A block row stays live until its `expiresAt`, then waits in quarantine until the etcd lease deletes both
  * keys, so expiry and quarantine need no sweeper and no clock agreement beyond the lease.
  */
-import { Etcd3, type IKeyValue, type Namespace } from 'etcd3';
+import { Etcd3, type IKeyValue, type Namespace, type Watcher } from 'etcd3';
 import { PodnetError } from '../errors/index.js';
 import { type BlockSpace, chooseBlockIn } from '../ipam/blocks.js';
 import type { ClusterProfile } from '../profile/types.js';
@@ -41,10 +41,10 @@ import { pollWatch } from './watch.js';
 /** Compare-and-swap attempts before a claim gives up with a retryable error. */
 const MAX_ATTEMPTS = 30;
 /**
- * After a lost race a claimer picks at random among this many free candidates, doubling per attempt, so nodes
- * joining at once stop racing for the same block (flannel picks among 100); a lone claimer takes the next one.
+ * A claimer picks at random among this many free blocks after its cursor, doubling after each lost race, so
+ * hosts joining at once without a lock rarely race for the same block (flannel picks among 100).
  */
-const spreadAfter = (lostRaces: number) => (lostRaces === 0 ? 1 : Math.min(512, 16 << (lostRaces - 1)));
+const spreadAfter = (lostRaces: number) => Math.min(1024, 64 << lostRaces);
 /** Deadline of one etcd call: a dead member must fail the call, not hang the agent. */
 const CALL_TIMEOUT_MS = 5_000;
 
@@ -53,6 +53,12 @@ export function blockKey(block: string): string {
 }
 
 const nodeKey = (nodeName: string) => `nodes/${nodeName}`;
+/** `blocks/10.244.3.0-24` -> `10.244.3.0/24` */
+const blockOfKey = (key: string) => {
+  const b = key.slice('blocks/'.length);
+  const dash = b.lastIndexOf('-');
+  return `${b.slice(0, dash)}/${b.slice(dash + 1)}`;
+};
 
 interface Read<T> {
   value: T;
@@ -66,6 +72,8 @@ export class EtcdStore implements ClusterStore {
   private readonly quarantineSeconds: number;
   /** Blocks seen taken (a key exists); stale entries only cost a skipped block until the next re-list. */
   private taken: Map<string, StoredBlock | null> | null = null;
+  private loading: Promise<Map<string, StoredBlock | null>> | null = null;
+  private cacheWatcher: Watcher | null = null;
   /** Blocks this process is claiming right now, so its own concurrent claims pick different ones. */
   private readonly pending = new Set<string>();
   private cursor = 0n;
@@ -194,14 +202,43 @@ export class EtcdStore implements ClusterStore {
     return res.succeeded;
   }
 
-  private async loadTaken(): Promise<Map<string, StoredBlock | null>> {
+  /**
+   * Lists the blocks once and keeps the list current with a watch from the next revision (flannel's list +
+   * watch), so concurrent joiners see each other's claims. A broken watch drops the cache; the next claim
+   * lists again. A stale cache is safe: a taken block only fails its create-if-absent, a freed one is skipped.
+   */
+  private loadTaken(): Promise<Map<string, StoredBlock | null>> {
+    this.loading ??= this.listTaken().finally(() => {
+      this.loading = null;
+    });
+    return this.loading;
+  }
+
+  private async listTaken(): Promise<Map<string, StoredBlock | null>> {
     const res = await this.ns.getAll().prefix('blocks/').exec();
     const taken = new Map<string, StoredBlock | null>();
     for (const kv of res.kvs) {
       const key = this.relativeKey(kv);
-      const row = decodeBlock(parseJson(kv.value.toString(), `key ${key}`), `key ${key}`, null);
-      taken.set(row.block, row);
+      taken.set(
+        blockOfKey(key),
+        decodeBlock(parseJson(kv.value.toString(), `key ${key}`), `key ${key}`, null),
+      );
     }
+    this.cacheWatcher?.removeAllListeners();
+    this.cacheWatcher?.cancel().catch(() => {});
+    const watcher = await this.ns
+      .watch()
+      .prefix('blocks/')
+      .startRevision(String(BigInt(res.header.revision) + 1n))
+      .create();
+    watcher.on('put', (kv) => taken.set(blockOfKey(this.relativeKey(kv)), null));
+    watcher.on('delete', (kv) => taken.delete(blockOfKey(this.relativeKey(kv))));
+    const drop = () => {
+      if (this.taken === taken) this.taken = null;
+    };
+    watcher.on('disconnected', drop);
+    watcher.on('error', drop);
+    this.cacheWatcher = watcher;
     this.taken = taken;
     return taken;
   }
@@ -250,8 +287,8 @@ export class EtcdStore implements ClusterStore {
     now: number,
     attempt: number,
   ) {
-    let fresh = this.taken === null || attempt > 0;
-    let taken = fresh || !this.taken ? await this.loadTaken() : this.taken;
+    let fresh = this.taken === null;
+    let taken = this.taken ?? (await this.loadTaken());
     const table = () => ({
       blockOf: () => undefined,
       isTaken: (b: string) => taken.has(b) || this.pending.has(b),
@@ -401,6 +438,8 @@ export class EtcdStore implements ClusterStore {
   }
 
   async close(): Promise<void> {
+    this.cacheWatcher?.removeAllListeners();
+    await this.cacheWatcher?.cancel().catch(() => {});
     this.client.close();
   }
 }

@@ -7,6 +7,7 @@ storeContract('memory', {
   corrupt: async () => {
     throw new Error('not applicable');
   },
+  lowestFirst: true,
   quarantineSlackMs: 0,
   kinds: [],
 });

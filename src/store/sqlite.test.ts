@@ -36,6 +36,7 @@ storeContract('sqlite', {
       db.close();
     }
   },
+  lowestFirst: true,
   quarantineSlackMs: 0,
 });
 
