@@ -178,7 +178,7 @@ export function storeContract(name: string, harness: ContractHarness): void {
         await waitFor((l) => l.length === 0, 'the empty start');
         await s.claimBlock(claim('node-a'));
         await s.claimBlock(claim('node-b', 3));
-        await waitFor((l) => l.map((x) => x.nodeName).join() === 'node-a,node-b', 'two claims');
+        await waitFor((l) => l.map((x) => x.nodeName).sort().join() === 'node-a,node-b', 'two claims');
         await s.releaseBlock('node-a');
         await waitFor((l) => l.map((x) => x.nodeName).join() === 'node-b', 'the release');
         await waitFor((l) => l.length === 0, 'the expiry of node-b');
