@@ -122,7 +122,12 @@ describe('a lab', { concurrency: false }, () => {
   it('recovers from a killed agent: pods keep working, a restart serves new pods again', async () => {
     const node = requireLab(name).nodes[1];
     killAgent(node);
+    // The dataplane is the kernel's: with the agent gone, running pods keep talking.
+    await assertAllProbes(name);
+    const pods = requireLab(name).pods.length;
     await assert.rejects(addLabPod(requireLab(name), node.name), /LabCniFailed|CNI/);
+    assert.equal(requireLab(name).pods.length, pods, 'a failed ADD leaves no pod behind');
+    assert.ok(!(await listNetns()).some((n) => n === `pl-${name}-pod-${node.name}-p2`), 'nor its namespace');
     await labRestartAgent(name, node.name);
     const pod = await addLabPod(requireLab(name), node.name);
     const block = (await labStatus([name])).clusters[0].nodes.find((n) => n.name === node.name)?.block ?? '';

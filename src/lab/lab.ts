@@ -28,7 +28,7 @@ import {
   stopAgent,
   waitAgentReady,
 } from './node.js';
-import { addPod, deletePod, resultIp } from './pod.js';
+import { type CniResult, addPod, deletePod, resultIp } from './pod.js';
 import { findProcesses, podnetCommand, runAttached, spawnDaemon, stopProcess, waitFor } from './processes.js';
 import {
   labStatePath,
@@ -292,7 +292,16 @@ export async function addLabPod(
   };
   state.pods.push(pod);
   writeLab(state);
-  const result = await addPod(node, pod);
+  let result: CniResult;
+  try {
+    result = await addPod(node, pod);
+  } catch (e) {
+    // As a runtime does after a failed ADD: DEL (best effort), drop the namespace, forget the pod.
+    await deletePod(node, pod).catch(() => deleteNetns(pod.netns));
+    state.pods = state.pods.filter((p) => p !== pod);
+    writeLab(state);
+    throw e;
+  }
   pod.ip = resultIp(result);
   pod.cniResult = result;
   writeLab(state);

@@ -114,6 +114,12 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (o) => {
       const format = parseOutputFormat(o.output);
+      // Ctrl-C leaves a half-built lab (everything is recorded): say how to remove it.
+      const interrupted = () => {
+        ctx.io.err(`lab: interrupted; ${selfCommand()} lab down --name ${o.name} removes what was made`);
+        process.exit(130);
+      };
+      process.once('SIGINT', interrupted);
       await labUp({
         name: o.name,
         vnet: o.vnet,
@@ -123,6 +129,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
         store: storeKind(o.store),
         progress,
       });
+      process.off('SIGINT', interrupted);
       const s = await labStatus([o.name]);
       out(format, s, summary(s, o.name));
     });
