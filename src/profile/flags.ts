@@ -34,15 +34,19 @@ const FLAG_OF: [RegExp, string][] = [
   [/^vnet\.addressSpaces\b/, '--vnet-cidr'],
   [/^vnet\.subnets\b/, '--node-subnet'],
   [/^connectedNetworks\b/, '--connected-cidr'],
-  [/^agentPoolProfiles(\[0\]\.count\b|$)/, '--node-count'],
+  [/^agentPoolProfiles\[0\]\.count\b/, '--node-count'],
   [/^agentPoolProfiles\[0\]\.maxPods\b/, '--max-pods'],
   [/^agentPoolProfiles\[0\]\.upgradeSettings\b/, '--max-surge'],
   [/^agentPoolProfiles\[0\]\.osType\b/, '--os-type'],
   [/^agentPoolProfiles\[0\]\.vmSize\b/, '--vm-size'],
 ];
 
-/** The flag that sets a profile field, or the field itself when no flag does. */
-export function flagForField(field: string): string {
+/** Findings about the pool as a whole that one flag settles. */
+const FLAG_OF_CODE: Record<string, string> = { NoLinuxNodePool: '--os-type', TooManyNodes: '--node-count' };
+
+/** The flag that sets a profile field (or settles a finding's `code`), or the field itself when no flag does. */
+export function flagForField(field: string, code?: string): string {
+  if (code !== undefined && FLAG_OF_CODE[code]) return FLAG_OF_CODE[code];
   for (const [re, flag] of FLAG_OF) if (re.test(field)) return flag;
   return field;
 }

@@ -113,7 +113,7 @@ export function parseProfileText(text: string, source: string): ClusterProfile {
       const at = problem.linePos?.[0];
       throw malformed(
         source,
-        `${at ? `line ${at.line}, column ${at.col}: ` : ''}${firstLine(problem.message)}`,
+        `${at ? `line ${at.line}, column ${at.col}: ` : ''}${firstLine(problem.message).replace(/ at line \d+, column \d+:?$/, '')}`,
       );
     }
     data = doc.toJS({ maxAliasCount: MAX_ALIASES });

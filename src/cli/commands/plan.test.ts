@@ -212,6 +212,23 @@ describe('podnet plan: unusable input exits 2 with a clear error', () => {
     });
   }
 
+  it('an unusable --from profile is named as such', () => {
+    const r = podnet([
+      'plan',
+      '-f',
+      file('good.yaml', GOOD),
+      '--from',
+      file('cur.yaml', 'a: ['),
+      '-o',
+      'json',
+    ]);
+    assert.equal(r.code, 2);
+    const e = jsonError(r);
+    assert.equal(e.code, 'MalformedProfile');
+    assert.equal(e.field, '--from');
+    assert.match(e.message, /^current profile \(--from\): .*line 1, column 5/);
+  });
+
   it('an unknown flag', () => {
     const r = podnet(['plan', '--pod-cidrs', '10.244.0.0/16']);
     assert.equal(r.code, 2);
@@ -279,6 +296,35 @@ describe('podnet plan with quick-plan flags', () => {
     assert.deepEqual(
       body.warnings.map((w) => [w.code, w.field]),
       [['ServiceCidrOverlapsConnectedNetwork', '--service-cidr']],
+    );
+  });
+
+  it('points pool-wide findings at the flag that settles them', () => {
+    const r = podnet([
+      'plan',
+      '--os-type',
+      'Windows',
+      '--max-pods',
+      '30',
+      '--node-count',
+      '5001',
+      '--pod-cidr',
+      '100.64.0.0/10',
+      '-o',
+      'json',
+    ]);
+    assert.equal(r.code, 1);
+    const body = json(r) as {
+      errors: { code: string; field: string }[];
+      warnings: { code: string; field: string }[];
+    };
+    assert.deepEqual(
+      body.errors.map((e) => [e.code, e.field]),
+      [['TooManyNodes', '--node-count']],
+    );
+    assert.deepEqual(
+      body.warnings.map((w) => [w.code, w.field]),
+      [['NoLinuxNodePool', '--os-type']],
     );
   });
 

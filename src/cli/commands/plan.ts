@@ -132,17 +132,32 @@ export function runPlan(opts: PlanOptions): { report: PlanReport; profile: Clust
   }
   if (opts.file !== undefined) {
     const profile = loadProfileFile(opts.file);
-    const previous = opts.from === undefined ? undefined : loadProfileFile(opts.from);
+    const previous = opts.from === undefined ? undefined : loadCurrentProfile(opts.from);
     return { report: checkPlan(profile, { previous, previousPodCidr: opts.previousPodCidr }), profile };
   }
   const profile = profileFromFlags(opts);
   const report = checkPlan(profile, { previousPodCidr: opts.previousPodCidr });
   // In the quick plan a finding names the flag to change, not the profile path it stands for.
-  const toFlag = (f: Finding): Finding => ({ ...f, field: flagForField(f.field) });
+  const toFlag = (f: Finding): Finding => ({ ...f, field: flagForField(f.field, f.code) });
   return {
     report: { ...report, errors: report.errors.map(toFlag), warnings: report.warnings.map(toFlag) },
     profile,
   };
+}
+
+/** Loads the `--from` profile; its errors say they are about that file, not the new one. */
+function loadCurrentProfile(path: string): ClusterProfile {
+  try {
+    return loadProfileFile(path);
+  } catch (e) {
+    if (!(e instanceof PodnetError)) throw e;
+    throw new PodnetError(e.code, `current profile (--from): ${e.message}`, {
+      field: e.field === '--file' ? '--from' : e.field,
+      hint: e.hint,
+      details: e.details,
+      cause: e,
+    });
+  }
 }
 
 function flagName(key: string): string {
