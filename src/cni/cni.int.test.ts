@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { podLinkNames } from '../dataplane/pod-network.js';
+import { openPodIpam } from '../ipam/pod-ipam.js';
 import { run, runRaw } from '../kernel/exec.js';
 import { ipBatch, ipJson, writeNetSysctl } from '../kernel/ip.js';
 import { type NetnsScope, netnsScope } from '../testing/netns-fixture.js';
 import { type PluginCall, SHIM_PATH, execPlugin } from './testing/exec-plugin.js';
-import { memoryPodIpam } from './testing/memory-ipam.js';
 import { type TestAgent, startTestAgent } from './testing/test-agent.js';
 
 const r = 200 + (randomBytes(1)[0] % 50);
@@ -57,7 +57,7 @@ async function addNode(lan: string, i: number): Promise<Node> {
     socket,
     nodeName: `node${i}`,
     nodeNetns: netns,
-    ipam: memoryPodIpam(block, 250),
+    ipam: openPodIpam({ path: join(dir, `n${i}-pod-ipam.db`), block, maxPods: 250 }),
     podCidrs: [POD_CIDR],
   });
   const config = { cniVersion: '1.0.0', name: 'podnet', type: 'podnet-cni', agentSocket: socket };

@@ -3,17 +3,22 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { PodnetError } from '../errors/index.js';
+import { openPodIpam } from '../ipam/pod-ipam.js';
 import { handleCni, prevResultProblems, toCniError } from './handler.js';
 import { envFromHeaders } from './http.js';
-import { memoryPodIpam } from './testing/memory-ipam.js';
 import { startTestAgent, testNodeRuntime } from './testing/test-agent.js';
 
+const ipamDir = mkdtempSync(join(tmpdir(), 'podnet-handler-'));
 const node = testNodeRuntime({
   nodeName: 'n1',
-  ipam: memoryPodIpam('10.244.1.0/24'),
+  ipam: openPodIpam({ path: join(ipamDir, 'pod-ipam.db'), block: '10.244.1.0/24', maxPods: 250 }),
   podCidrs: ['10.244.0.0/16'],
+});
+after(() => {
+  node.ipam()?.close();
+  rmSync(ipamDir, { recursive: true, force: true });
 });
 const v11 = JSON.stringify({ cniVersion: '1.1.0', name: 'podnet', type: 'podnet-cni' });
 

@@ -20,9 +20,9 @@ import {
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { listPodVeths } from '../dataplane/pod-network.js';
+import { openPodIpam } from '../ipam/pod-ipam.js';
 import { run, runRaw } from '../kernel/exec.js';
 import { installCni } from './install.js';
-import { memoryPodIpam } from './testing/memory-ipam.js';
 import { type TestAgent, startTestAgent } from './testing/test-agent.js';
 
 const id = randomBytes(2).toString('hex');
@@ -87,7 +87,12 @@ describe('podman runs containers on podnet', () => {
       name: NET,
       confFile: '10-podnet.conflist',
     });
-    agent = await startTestAgent({ socket, nodeName: 'host', ipam: memoryPodIpam(block), podCidrs: [block] });
+    agent = await startTestAgent({
+      socket,
+      nodeName: 'host',
+      ipam: openPodIpam({ path: join(dir, 'pod-ipam.db'), block, maxPods: 250 }),
+      podCidrs: [block],
+    });
     // Pod to pod on one node is routed by the node, which must forward; restored in after().
     forwardWas = readFileSync('/proc/sys/net/ipv4/ip_forward', 'utf8').trim();
     if (forwardWas !== '1') writeFileSync('/proc/sys/net/ipv4/ip_forward', '1');

@@ -9,11 +9,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { listPodVeths, podLinkNames } from '../dataplane/pod-network.js';
+import { openPodIpam } from '../ipam/pod-ipam.js';
 import { runRaw } from '../kernel/exec.js';
 import { ipBatch, ipJson } from '../kernel/ip.js';
 import { type NetnsScope, netnsScope } from '../testing/netns-fixture.js';
 import { SHIM_PATH, execPlugin } from './testing/exec-plugin.js';
-import { memoryPodIpam } from './testing/memory-ipam.js';
 import { type TestAgent, startTestAgent } from './testing/test-agent.js';
 
 const PODS = 250;
@@ -39,7 +39,7 @@ describe(`${PODS} pods at once on one node`, () => {
       socket: join(dir, 'agent.sock'),
       nodeName: 'scale',
       nodeNetns: node,
-      ipam: memoryPodIpam(block, PODS),
+      ipam: openPodIpam({ path: join(dir, 'pod-ipam.db'), block, maxPods: PODS }),
       podCidrs: [block],
     });
     config = { cniVersion: '1.0.0', name: 'podnet', type: 'podnet-cni', agentSocket: agent.socket };

@@ -1,6 +1,6 @@
 /**
  * A minimal stand-in for `podnet agent` in CNI tests and the benchmark: serves `cniHttpHandler` on a unix
- * socket for one node (an in-memory or real PodIpam). The real agent mounts the same handler.
+ * socket for one node and its PodIpam. The real agent mounts the same handler.
  */
 import { rmSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
@@ -67,6 +67,7 @@ export async function startTestAgent(o: TestAgentOptions): Promise<TestAgent> {
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
+        node.ipam()?.close();
         rmSync(o.socket, { force: true });
       }),
   };
