@@ -137,12 +137,12 @@ describe('a lab', { concurrency: false }, () => {
 });
 
 describe('growing the pod CIDR', () => {
-  it('keeps old pods on their addresses and gives new nodes blocks from the new range', async () => {
+  it('keeps old pods on their addresses and gives new nodes blocks from the new range (etcd store)', async () => {
     const name = labName('g');
     made.push(name);
     const profile = withNodeCount(defaultLabProfile(name), 2);
     profile.network.podCidrs = ['10.244.0.0/23'];
-    await labUp({ name, profile, podsPerNode: 1 });
+    await labUp({ name, profile, podsPerNode: 1, store: 'etcd' });
     const before = (await labStatus([name])).clusters[0].nodes.flatMap((n) =>
       n.pods.map((p) => [p.name, p.ip]),
     );
@@ -165,18 +165,20 @@ describe('two clusters with the same pod CIDR in one VNet', () => {
     const b = labName('y');
     made.push(a, b);
     await labUp({ name: a, nodes: 2, podsPerNode: 1 });
-    await labUp({ name: b, vnet: a, nodes: 2, podsPerNode: 1, store: 'etcd' });
+    await labUp({ name: b, vnet: a, nodes: 2, podsPerNode: 1 });
     const sa = requireLab(a);
     const sb = requireLab(b);
     assert.equal(sa.profile.network.podCidrs[0], sb.profile.network.podCidrs[0]);
     await assertAllProbes(a);
     await assertAllProbes(b);
-    // Each routing domain sends the same block to its own cluster's node.
+    // Each cluster has its own routing domain (table) in the shared VNet: every block to its own nodes.
     const ra = await readPodnetRoutes({ netns: vnetNetns(a), table: sa.table });
     const rb = await readPodnetRoutes({ netns: vnetNetns(a), table: sb.table });
+    assert.equal(ra.length, 2);
     assert.deepEqual(
-      ra.map((r) => r.dst),
       rb.map((r) => r.dst),
+      ra.map((r) => r.dst),
+      'the same blocks (same pod CIDR, both stores hand out the lowest blocks first)',
     );
     assert.ok(ra.every((r) => sa.nodes.some((n) => n.ip === r.via)));
     assert.ok(rb.every((r) => sb.nodes.some((n) => n.ip === r.via)));
