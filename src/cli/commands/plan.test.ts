@@ -229,6 +229,12 @@ describe('podnet plan: unusable input exits 2 with a clear error', () => {
     assert.match(e.message, /^current profile \(--from\): .*line 1, column 5/);
   });
 
+  it('--output=json is honoured for input errors too', () => {
+    const r = podnet(['plan', '-f', join(dir, 'missing.yaml'), '--output=json']);
+    assert.equal(r.code, 2);
+    assert.equal(jsonError(r).code, 'ProfileUnreadable');
+  });
+
   it('an unknown flag', () => {
     const r = podnet(['plan', '--pod-cidrs', '10.244.0.0/16']);
     assert.equal(r.code, 2);

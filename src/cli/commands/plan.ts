@@ -9,7 +9,7 @@ import type { Finding } from '../../plan/check.js';
 import { type PlanFlags, flagForField, loadProfileFile, profileFromFlags } from '../../profile/load.js';
 import type { ClusterProfile } from '../../profile/types.js';
 import type { CliContext } from '../main.js';
-import { EXIT, parseOutputFormat, table } from '../output.js';
+import { EXIT, parseOutputFormat, renderError, table } from '../output.js';
 
 interface PlanOptions extends PlanFlags {
   file?: string;
@@ -72,9 +72,14 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     .addHelpText('after', EXAMPLES)
     .action((opts: PlanOptions) => {
       const format = parseOutputFormat(opts.output);
-      const { report, profile } = runPlan(opts);
-      ctx.io.out(format === 'json' ? JSON.stringify(report, null, 2) : renderPlanReport(report, profile));
-      ctx.exitCode = report.valid ? EXIT.ok : EXIT.problems;
+      try {
+        const { report, profile } = runPlan(opts);
+        ctx.io.out(format === 'json' ? JSON.stringify(report, null, 2) : renderPlanReport(report, profile));
+        ctx.exitCode = report.valid ? EXIT.ok : EXIT.problems;
+      } catch (e) {
+        // Rendered here, where the output format is known however it was spelled (-o json, --output=json).
+        ctx.exitCode = renderError(e, format, ctx.io);
+      }
     });
   // Commander reports bad flags as text on stderr; a script that asked for JSON also gets the error as JSON.
   const commanderError = cmd.error.bind(cmd);
