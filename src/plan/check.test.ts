@@ -289,6 +289,10 @@ describe('node and subnet size rules', () => {
     assert.deepEqual(subnet('10.224.0.0/29', 3, 0).errors, []);
     assert.deepEqual(subnet('10.224.0.0/29', 3, 0).warnings, []);
     hasError(subnet('10.224.0.0/29', 4, 0), 'SubnetTooSmall', 'vnet.subnets[0].cidr');
+    assert.match(
+      subnet('10.224.0.0/29', 4, 0).errors[0].message,
+      /3 usable addresses .* need 4 node IPs; use a \/28/,
+    );
     assert.deepEqual(subnet('10.224.0.0/24', 251, 0).errors, []);
     hasError(subnet('10.224.0.0/24', 252, 0), 'SubnetTooSmall');
   });

@@ -498,7 +498,8 @@ function prefixFor(c: Cidr, n: number): number {
 /** The longest subnet prefix with `n` usable addresses after Azure's reserved ones. */
 function subnetPrefixFor(c: Cidr, n: number): number {
   const bits = c.family === 4 ? 32 : 128;
-  let prefix = Math.min(bits, 29);
+  // Azure subnets are at least a /29 (IPv4); start from the same 8 addresses for IPv6.
+  let prefix = bits - 3;
   while (prefix > 0 && (1n << BigInt(bits - prefix)) - BigInt(LIMITS.azureReservedPerSubnet) < BigInt(n))
     prefix--;
   return prefix;
