@@ -351,6 +351,8 @@ export function nameRules(ctx: PlanContext): void {
 }
 
 const DCSV2 = /^Standard_DC[0-9]+s?_v2$/i;
+/** AKS node pool names: lower-case alphanumerics starting with a letter, 12 characters (Windows: 6). */
+const POOL_NAME = { Linux: /^[a-z][a-z0-9]{0,11}$/, Windows: /^[a-z][a-z0-9]{0,5}$/ } as const;
 
 export function poolRules(ctx: PlanContext): void {
   const err = errorAdder(ctx);
@@ -368,7 +370,7 @@ export function poolRules(ctx: PlanContext): void {
     }
     seen.add(pool.name);
     const maxLen = pool.osType === 'Windows' ? 6 : 12;
-    if (!new RegExp(`^[a-z][a-z0-9]{0,${maxLen - 1}}$`).test(pool.name)) {
+    if (!POOL_NAME[pool.osType].test(pool.name)) {
       err(
         'NodePoolNameInvalid',
         poolField(i, 'name'),
