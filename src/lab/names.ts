@@ -60,10 +60,6 @@ export function nodeVnetLink(cluster: string, node: string): string {
   return `n${createHash('sha1').update(`${cluster}/${node}`).digest('hex').slice(0, 10)}`;
 }
 
-export function externalVnetLink(host: string): string {
-  return `x-${host}`.slice(0, 15);
-}
-
 /** Node names follow the pool: `<pool>-<index>`, as AKS numbers scale-set instances. */
 export function nodeName(pool: string, index: number): string {
   return `${pool}-${index}`;

@@ -108,11 +108,6 @@ export async function removeClusterRouting(vnet: LabVnet, cluster: string): Prom
   await runRaw('ip', ['route', 'flush', 'table', String(c.table)], { netns: vnet.netns });
 }
 
-export async function removeLink(netns: string, link: string): Promise<void> {
-  if (!netnsExists(netns)) return;
-  await runRaw('ip', ['link', 'del', link], { netns });
-}
-
 /** Deletes the VNet namespace and its external hosts (what is inside goes with them). */
 export async function destroyVnet(vnet: LabVnet): Promise<void> {
   for (const h of vnet.externalHosts) await deleteNetns(h.netns);

@@ -22,7 +22,7 @@ import {
   labUpdatePodCidr,
 } from '../../lab/lab.js';
 import type { StoreKind } from '../../lab/model.js';
-import { listLabs, requireLab, resolveLabName } from '../../lab/state.js';
+import { listLabs, readLab, requireLab, resolveLabName } from '../../lab/state.js';
 import type { CliContext } from '../main.js';
 import { EXIT, type OutputFormat, parseOutputFormat, table } from '../output.js';
 
@@ -142,6 +142,13 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .action(async (o) => {
       const format = parseOutputFormat(o.output);
       const names = o.name ? [o.name] : listLabs();
+      for (const n of names) {
+        if (readLab(n)?.phase === 'building') {
+          ctx.io.err(
+            `lab: ${n} is being built, or its lab up was interrupted (then: ${selfCommand()} lab down --name ${n})`,
+          );
+        }
+      }
       const s = await labStatus(names);
       out(
         format,
