@@ -40,7 +40,7 @@ Examples:
   podnet plan -f examples/basic.yaml
   podnet plan -f new.yaml --from current.yaml -o json
   podnet plan --pod-cidr 10.244.0.0/16 --vnet-cidr 10.224.0.0/12 --node-subnet nodes=10.224.0.0/16 --node-count 50
-  podnet plan --pod-cidr 10.245.0.0/15 --previous-pod-cidr 10.245.0.0/16 --node-count 400
+  podnet plan --pod-cidr 10.244.0.0/15 --previous-pod-cidr 10.244.0.0/16 --node-count 400
 
 Exit codes: 0 valid (warnings allowed), 1 invalid, 2 unusable input.`;
 
