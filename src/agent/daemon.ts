@@ -43,7 +43,8 @@ export async function runAgent(
   await agent.stop().catch((err) => log.warn(errFields(err), 'store close failed'));
 }
 
-function terminationSignal(): Promise<string> {
+/** Resolves on the first SIGTERM or SIGINT. */
+export function terminationSignal(): Promise<string> {
   return new Promise((resolve) => {
     const on = (sig: string) => {
       process.off('SIGTERM', onTerm);
@@ -54,5 +55,22 @@ function terminationSignal(): Promise<string> {
     const onInt = () => on('SIGINT');
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
+  });
+}
+
+/**
+ * Resolves when the process that started this one is gone (this process was re-parented). The agent re-executed
+ * inside a namespace lives only as long as the command that started it, so a killed parent leaves no orphan.
+ */
+export function parentGone(checkMs = 1000): Promise<string> {
+  const parent = process.ppid;
+  return new Promise((resolve) => {
+    const t = setInterval(() => {
+      if (process.ppid !== parent) {
+        clearInterval(t);
+        resolve('parent gone');
+      }
+    }, checkMs);
+    t.unref();
   });
 }

@@ -59,6 +59,8 @@ export interface AgentStatus {
   };
   pods: PodAddress[];
   version: string;
+  /** The agent process (inside the node namespace under --netns), for operators and tests. */
+  pid: number;
 }
 
 const DEFAULT_MTU = 1500;
@@ -201,6 +203,7 @@ export class NodeAgent {
       },
       pods,
       version: PODNET_VERSION,
+      pid: process.pid,
     };
   }
 

@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { AGENT_DEFAULTS, type AgentFlags, parseAgentFlags } from '../../agent/config.js';
-import { runAgent } from '../../agent/daemon.js';
+import { parentGone, runAgent, terminationSignal } from '../../agent/daemon.js';
 import { PodnetError } from '../../errors/index.js';
 import { netnsPath } from '../../kernel/exec.js';
 import { netnsExists } from '../../kernel/netns.js';
@@ -58,7 +58,11 @@ export function registerAgent(program: Command, ctx: CliContext): void {
         ctx.exitCode = await reexecInNetns(cfg.netns);
         return;
       }
-      await runAgent(cfg);
+      // Re-executed inside the namespace: also stop when the command that started us is gone.
+      await runAgent(cfg, {
+        stopSignal:
+          cfg.netns === null ? terminationSignal() : Promise.race([terminationSignal(), parentGone()]),
+      });
     });
 }
 
