@@ -37,6 +37,7 @@ import {
   removeLabDir,
   removeVnetState,
   requireLab,
+  withVnetLock,
   writeLab,
   writeVnet,
 } from './state.js';
@@ -95,9 +96,14 @@ export interface UpOptions {
 }
 
 export async function labUp(o: UpOptions): Promise<LabState> {
-  const progress = o.progress ?? (() => {});
   const name = checkLabName(o.name);
   const vnetName = checkLabName(o.vnet ?? name, '--vnet');
+  // One change to a VNet at a time: a second `up` into the same VNet waits for the first.
+  return withVnetLock(vnetName, () => buildLab(o, name, vnetName));
+}
+
+async function buildLab(o: UpOptions, name: string, vnetName: string): Promise<LabState> {
+  const progress = o.progress ?? (() => {});
   if (readLab(name) || existsSync(clusterDir(name))) {
     throw new PodnetError('LabExists', `a lab named "${name}" already exists`, {
       field: '--name',
@@ -393,11 +399,13 @@ export async function labUpdatePodCidr(
     state.profile = profile;
   });
   writeLab(state);
-  const vnet = readVnet(state.vnet) as LabVnet;
-  const c = vnet.clusters.find((x) => x.name === name);
-  if (c) c.podCidrs = [...state.profile.network.podCidrs];
-  writeVnet(vnet);
-  await applyVnetFirewall(vnet);
+  await withVnetLock(state.vnet, async () => {
+    const vnet = readVnet(state.vnet) as LabVnet;
+    const c = vnet.clusters.find((x) => x.name === name);
+    if (c) c.podCidrs = [...state.profile.network.podCidrs];
+    writeVnet(vnet);
+    await applyVnetFirewall(vnet);
+  });
   // Until an agent has the grown CIDR, it would SNAT traffic to pods in the new range: wait for all of them.
   const want = state.profile.network.podCidrs.join(',');
   await waitFor('every agent to take the grown pod CIDR', 30_000, async () => {
@@ -485,21 +493,26 @@ export async function labDown(name: string, progress: Progress = () => {}): Prom
     }
   }
   if (vnet) {
-    await removeClusterRouting(vnet, name);
-    const next = planVnetLeave(vnet, name);
-    if (next.clusters.length === 0) {
-      await destroyVnet(next);
-      removeVnetState(next.name);
-      removed.push(
-        `vnet ${next.name} (${next.netns} and ${next.externalHosts.map((h) => h.netns).join(', ')})`,
-      );
-    } else {
-      writeVnet(next);
-      await applyVnetFirewall(next);
-      removed.push(
-        `cluster ${name} from vnet ${next.name} (still used by ${next.clusters.map((c) => c.name).join(', ')})`,
-      );
-    }
+    await withVnetLock(vnet.name, async () => {
+      // Read again under the lock: another cluster may have joined or left meanwhile.
+      const current = readVnet(vnet.name);
+      if (!current) return;
+      await removeClusterRouting(current, name);
+      const next = planVnetLeave(current, name);
+      if (next.clusters.length === 0) {
+        await destroyVnet(next);
+        removeVnetState(next.name);
+        removed.push(
+          `vnet ${next.name} (${next.netns} and ${next.externalHosts.map((h) => h.netns).join(', ')})`,
+        );
+      } else {
+        writeVnet(next);
+        await applyVnetFirewall(next);
+        removed.push(
+          `cluster ${name} from vnet ${next.name} (still used by ${next.clusters.map((c) => c.name).join(', ')})`,
+        );
+      }
+    });
   }
   removeLabDir(name);
   progress(`lab ${name}: removed`);

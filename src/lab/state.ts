@@ -1,6 +1,7 @@
 /** Lab and VNet state files: JSON under LAB_ROOT, replaced atomically (write + rename). */
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PodnetError } from '../errors/index.js';
 import type { LabState, LabVnet } from './model.js';
 import { LAB_ROOT, clusterDir, vnetStatePath } from './names.js';
@@ -83,4 +84,48 @@ export function resolveLabName(given: string | undefined): string {
       hint: labs.length === 0 ? 'start one with podnet lab up' : 'say which with --name',
     },
   );
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Serializes changes to one VNet (clusters joining, leaving, growing) across processes: an exclusive lock
+ * file holding the owner's pid; a lock whose owner died is taken over.
+ */
+export async function withVnetLock<T>(vnet: string, fn: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
+  const path = `${vnetStatePath(vnet)}.lock`;
+  mkdirSync(LAB_ROOT, { recursive: true });
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      writeFileSync(path, String(process.pid), { flag: 'wx' });
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const owner = Number(readFileSync(path, 'utf8').trim());
+      if (!(owner > 0 && alive(owner))) {
+        rmSync(path, { force: true });
+        continue;
+      }
+      if (Date.now() > until) {
+        throw new PodnetError('LabBusy', `VNet "${vnet}" is being changed by process ${owner}`, {
+          field: '--vnet',
+          hint: 'wait for that lab command to finish, then try again',
+        });
+      }
+      await sleep(100);
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(path, { force: true });
+  }
 }
