@@ -289,6 +289,28 @@ describe('podnet-cni on two nodes', () => {
     assert.equal(n1.agent.node.ipam()!.list().length, before, 'no address kept');
   });
 
+  it('an ADD failing half-way (pod side) undoes the veth, route and address', async () => {
+    const [n1] = nodes;
+    const netns = await scope.add('half');
+    // The pod already has a default route: the pod-side batch fails after the node side succeeded.
+    await run('ip', ['route', 'add', 'default', 'dev', 'lo'], { netns });
+    const before = n1.agent.node.ipam()!.list().length;
+    const res = await call(n1, { command: 'ADD', containerId: 'half1', netns: `/run/netns/${netns}` });
+    assert.equal(res.code, 1);
+    assert.match(String(res.json?.msg), /KernelCommandFailed: .*File exists/);
+    assert.equal(await hostVethExists(n1, 'half1'), false, 'veth removed');
+    assert.equal(n1.agent.node.ipam()!.list().length, before, 'address released');
+    const links = await ipJson<{ ifname: string }>(['link', 'show'], netns);
+    assert.deepEqual(
+      links.map((l) => l.ifname),
+      ['lo'],
+      'nothing left in the pod',
+    );
+    const routes = await ipJson<{ dst: string; dev: string }>(['route', 'show'], n1.netns);
+    const veth = podLinkNames('half1', 'eth0').hostVeth;
+    assert.ok(!routes.some((r) => r.dev === veth), 'no pod route left on the node');
+  });
+
   it('a repeated ADD of a live attachment fails without harming it', async () => {
     const [n1] = nodes;
     const p = await addPod(n1, 'dup');

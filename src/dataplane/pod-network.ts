@@ -116,13 +116,16 @@ export async function addPodNetwork(p: PodPlumbing, nodeNetns?: string): Promise
     }
     throw e;
   }
-  try {
+  // Both settle before any undo, so nothing is still being configured while the veth is removed.
+  const [arp, pod] = await Promise.allSettled([
     // Answers ARP for the gateway should the pod's permanent neighbour entry be removed.
-    await writeNetSysctl(`net/ipv4/conf/${names.hostVeth}/proxy_arp`, '1', nodeNetns);
-    await ipBatch(lines.pod, p.netns);
-  } catch (e) {
+    writeNetSysctl(`net/ipv4/conf/${names.hostVeth}/proxy_arp`, '1', nodeNetns),
+    ipBatch(lines.pod, p.netns),
+  ]);
+  const failed = [pod, arp].find((r) => r.status === 'rejected');
+  if (failed) {
     await deleteLinkIfExists(names.hostVeth, nodeNetns).catch(() => {});
-    throw e;
+    throw failed.reason;
   }
   return names;
 }
