@@ -134,8 +134,13 @@ async function sourceSeenBy(
   opts: { from?: string } = {},
 ): Promise<string> {
   const port = 5000 + (randomBytes(2).readUInt16BE() % 1000);
-  const listener = runRaw('timeout', ['4', 'nc', '-lvn', '-w', '2', toIp, String(port)], { netns: toNetns });
-  await new Promise((res) => setTimeout(res, 300));
+  const listener = runRaw('timeout', ['8', 'nc', '-lvn', '-w', '2', toIp, String(port)], { netns: toNetns });
+  // Connect only once the listener is up (a loaded machine may take a while to start nc).
+  for (let i = 0; i < 50; i++) {
+    const ss = await runRaw('ss', ['-Hltn', `sport = :${port}`], { netns: toNetns });
+    if (ss.stdout.trim() !== '') break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
   const src = opts.from ? ['-s', opts.from] : [];
   await runRaw('nc', ['-N', '-w', '2', ...src, toIp, String(port)], { netns: fromNetns, input: 'hello\n' });
   const l = await listener;

@@ -171,7 +171,7 @@ describe('node agent', () => {
       code: 'ClusterNotFound',
     });
     await assert.rejects(startAgent(await clusterStore(), config('n1', '10.224.0.4', { pool: 'gpu' })), {
-      code: 'NodePoolNotFound',
+      code: 'UnknownNodePool',
       field: '--pool',
     });
   });

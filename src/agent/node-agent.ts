@@ -119,7 +119,7 @@ export class NodeAgent {
     if (!pool) {
       const names = rec.profile.nodePools.map((p) => p.name);
       throw new PodnetError(
-        'NodePoolNotFound',
+        'UnknownNodePool',
         this.config.pool
           ? `the cluster has no node pool "${this.config.pool}"`
           : 'the cluster profile has no node pool',

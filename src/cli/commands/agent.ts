@@ -10,6 +10,7 @@ import { parentGone, runAgent, terminationSignal } from '../../agent/daemon.js';
 import { PodnetError } from '../../errors/index.js';
 import { netnsPath } from '../../kernel/exec.js';
 import { netnsExists } from '../../kernel/netns.js';
+import { DEFAULT_STORE_URL, storeUrl } from '../../store/open.js';
 import type { CliContext } from '../main.js';
 
 /** Set in the re-executed child: the namespace it already runs in, so it does not re-execute again. */
@@ -21,7 +22,10 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     .description(
       'run the node agent: lease the node block, serve pod IPAM to podnet-cni, reconcile SNAT, routes and anti-spoofing',
     )
-    .option('--store <url>', 'cluster store: sqlite:PATH or etcd:URL[,URL...]')
+    .option(
+      '--store <url>',
+      `cluster store: sqlite:PATH or etcd:URL[,URL...] (default: $PODNET_STORE or ${DEFAULT_STORE_URL})`,
+    )
     .option('--node <name>', "this node's name")
     .option('--node-ip <ip>', "this node's VNet address (where peers route its block)")
     .option('--pool <name>', 'node pool (default: first pool of the cluster profile)')
@@ -53,7 +57,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
         'keeping the lease and kernel state so pods keep working; a restart adopts them.',
     )
     .action(async (flags: AgentFlags) => {
-      const cfg = parseAgentFlags(flags);
+      const cfg = parseAgentFlags({ ...flags, store: storeUrl(flags.store) });
       if (cfg.netns !== null && process.env[IN_NETNS_ENV] !== cfg.netns) {
         ctx.exitCode = await reexecInNetns(cfg.netns);
         return;
@@ -69,7 +73,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
 /** Runs this same command inside the namespace and relays its signals and exit code. */
 async function reexecInNetns(netns: string): Promise<number> {
   if (!netnsExists(netns)) {
-    throw new PodnetError('NetnsNotFound', `network namespace "${netns}" does not exist`, {
+    throw new PodnetError('UnknownNetns', `network namespace "${netns}" does not exist`, {
       field: '--netns',
       hint: 'create it first (ip netns add NAME) or check `ip netns list`',
     });
