@@ -6,6 +6,7 @@
  */
 import { parseCidr } from '../addr/index.js';
 import { run, runRaw } from '../kernel/exec.js';
+import { writeNetSysctl } from '../kernel/ip.js';
 import { addNetns, deleteNetns, netnsExists } from '../kernel/netns.js';
 import type { LabVnet } from './model.js';
 import { renderClusterRules, renderVnetFirewall } from './topology.js';
@@ -15,15 +16,18 @@ async function linkNames(netns: string): Promise<Set<string>> {
   return new Set((JSON.parse(out) as { ifname: string }[]).map((l) => l.ifname));
 }
 
-/** A router: forwards, and does not drop packets whose source it would route elsewhere (asymmetric paths). */
+/**
+ * A router: forwards, and does not drop packets whose source it would route elsewhere (asymmetric paths).
+ * Written through /proc (no `sysctl` binary: procps is not on every fresh machine).
+ */
 export async function routerSysctls(netns: string): Promise<void> {
-  await run(
-    'sysctl',
-    ['-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.conf.all.rp_filter=0', 'net.ipv4.conf.default.rp_filter=0'],
-    {
-      netns,
-    },
-  );
+  for (const key of [
+    'net/ipv4/ip_forward',
+    'net/ipv4/conf/all/rp_filter',
+    'net/ipv4/conf/default/rp_filter',
+  ]) {
+    await writeNetSysctl(key, key.endsWith('ip_forward') ? '1' : '0', netns);
+  }
 }
 
 /** Creates what the VNet plan has and the kernel lacks: namespace, bridges, external hosts, firewall. */
