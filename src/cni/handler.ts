@@ -157,7 +157,7 @@ async function check(conf: NetConf, att: Attachment, node: NodeRuntime): Promise
     );
   }
   const problems = await checkPodNetwork(
-    { containerId: att.containerId, ifname: att.ifname, netns: att.netns, ip: addr.ip, mtu: 0 },
+    { containerId: att.containerId, ifname: att.ifname, netns: att.netns, ip: addr.ip },
     node.nodeNetns,
   );
   problems.push(

@@ -165,7 +165,7 @@ interface IpRoute {
  * Verifies an attachment against what ADD creates; returns the problems found (empty = healthy). Reads only:
  * the host veth, its /32 route, and in the pod the interface, address, routes and gateway neighbour.
  */
-export async function checkPodNetwork(p: PodPlumbing, nodeNetns?: string): Promise<string[]> {
+export async function checkPodNetwork(p: Omit<PodPlumbing, 'mtu'>, nodeNetns?: string): Promise<string[]> {
   const n = podLinkNames(p.containerId, p.ifname);
   const problems: string[] = [];
   const host = (await ipJson<IpLink>(['link', 'show', 'type', 'veth'], nodeNetns)).find(
