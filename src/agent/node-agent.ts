@@ -143,7 +143,7 @@ export class NodeAgent {
     this.timers.push(setInterval(() => void this.resync(), this.config.resyncSeconds * 1000));
     const renewS = Math.max(1, Math.min(this.config.leaseTtlSeconds / 3, MAX_RENEW_INTERVAL_S));
     this.timers.push(setInterval(() => void this.renew(), renewS * 1000));
-    log.info({ node: this.config.node, block: this.lease?.block, pool: this.poolName }, 'agent started');
+    log.info({ block: this.lease?.block, pool: this.poolName }, 'agent started');
   }
 
   /** Stops following the store. The lease and the kernel state stay, so pods keep working across a restart. */
