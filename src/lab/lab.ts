@@ -228,12 +228,15 @@ async function addNodes(state: LabState, vnet: LabVnet, nodes: LabNode[], progre
   const leases = await waitFabricRoutes(state, vnet);
   for (const n of nodes)
     progress(`node ${n.name}: ready, block ${leases.find((l) => l.nodeName === n.name)?.block}`);
-  for (const node of nodes) {
-    for (let i = 0; i < state.podsPerNode; i++) {
-      const pod = await addLabPod(state, node.name);
-      progress(`pod ${pod.name}: ${pod.ip} on ${node.name}`);
-    }
-  }
+  // Nodes start their pods side by side, each node one pod at a time, as kubelets do.
+  await Promise.all(
+    nodes.map(async (node) => {
+      for (let i = 0; i < state.podsPerNode; i++) {
+        const pod = await addLabPod(state, node.name);
+        progress(`pod ${pod.name}: ${pod.ip} on ${node.name}`);
+      }
+    }),
+  );
 }
 
 /** Waits until every node of the lab holds a lease and the VNet routes every block to its node. */
