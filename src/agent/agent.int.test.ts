@@ -387,4 +387,19 @@ describe('podnet agent on two nodes', () => {
       break;
     }
   });
+
+  it('leaves no orphan: the agent inside the namespace stops when its launching command is killed', async () => {
+    const node = nodes[1];
+    const pid = (await status(node)).pid;
+    node.agent.proc.kill('SIGKILL');
+    await node.agent.exited;
+    await eventually('the agent inside the namespace to stop', async () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    });
+  });
 });
