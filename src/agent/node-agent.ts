@@ -266,9 +266,17 @@ export class NodeAgent {
         attachedSubnets: attachedSubnets(ifaces),
         peerRoutes: this.config.peerRoutes,
       });
-      report.forwardingRepaired = await dataplane.ensureForwarding();
-      report.ruleset = await dataplane.ensureRuleset(desired.ruleset);
-      report.routes = await dataplane.reconcileRoutes(desired.peerRoutes);
+      // The three parts touch different kernel state, so they run side by side; all of them are tried even
+      // when one fails, and the first failure is the reconcile's error.
+      const [fwd, rs, routes] = await Promise.allSettled([
+        dataplane.ensureForwarding(),
+        dataplane.ensureRuleset(desired.ruleset),
+        dataplane.reconcileRoutes(desired.peerRoutes),
+      ]);
+      if (fwd.status === 'fulfilled') report.forwardingRepaired = fwd.value;
+      if (rs.status === 'fulfilled') report.ruleset = rs.value;
+      if (routes.status === 'fulfilled') report.routes = routes.value;
+      for (const part of [fwd, rs, routes]) if (part.status === 'rejected') throw part.reason;
       this.peerRouteCount = desired.peerRoutes.length;
       this.metrics.peerRoutes.set(this.peerRouteCount);
       if (report.ruleset === 'repaired') this.metrics.driftTotal.inc({ kind: 'ruleset' });
