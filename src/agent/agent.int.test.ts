@@ -334,6 +334,23 @@ describe('podnet agent on two nodes', () => {
     assert.equal(await sourceSeenBy(b1.netns, a2.netns, a2.ip), b1.ip);
   });
 
+  it('takes a grown pod CIDR into its SNAT table without a restart', async () => {
+    const rec = await store.getCluster();
+    assert.ok(rec);
+    const grown = `10.${r - (r % 2)}.0.0/15`;
+    const profile = structuredClone(rec.profile);
+    profile.network.podCidrs = [grown];
+    await store.putCluster(profile, rec.generation);
+    await eventually('the grown pod CIDR in the node table', async () => {
+      const l = (await nftListTable(NODE_TABLE.family, NODE_TABLE.name, { netns: nodes[0].netns })) ?? '';
+      return l.includes(`elements = { ${grown} }`);
+    });
+    assert.deepEqual((await status(nodes[0])).podCidrs, [grown]);
+    // Pod to pod still keeps its source, pod to outside still takes the node IP.
+    assert.equal(await sourceSeenBy(a1.netns, b1.netns, b1.ip), a1.ip);
+    assert.equal(await sourceSeenBy(a1.netns, outside, OUTSIDE_IP), nodes[0].ip);
+  });
+
   it('after a kill -9 during a storm of ADDs, restart and GC leave no leaked address, interface or rule', async () => {
     const node = nodes[0];
     const ruleset = await nftListTable(NODE_TABLE.family, NODE_TABLE.name, { netns: node.netns });

@@ -85,6 +85,17 @@ describe('node ruleset in the kernel', () => {
     assert.match((await list()) ?? '', /elements = \{ 10\.244\.0\.0\/15 \}/);
   });
 
+  it('loads a dual-stack table (IPv4 and IPv6 masquerade in one inet table)', async () => {
+    const rs = new NodeRuleset({ netns });
+    await rs.ensure({
+      podCidrs: ['10.244.0.0/16', 'fd12:3456:789a::/64'],
+      nonMasqueradeCidrs: ['fd00:1::/32'],
+    });
+    const l = (await list()) ?? '';
+    assert.match(l, /elements = \{ fd12:3456:789a::\/64 \}/);
+    assert.match(l, /ip6 saddr @pod_cidrs_v6 ip6 daddr != @pod_cidrs_v6 ip6 daddr != @nonmasq_v6/);
+  });
+
   it('never touches a foreign table', async () => {
     assert.notEqual(await nftListTable('ip', 'foreign', { netns }), null);
   });
