@@ -126,9 +126,7 @@ export class EtcdStore implements ClusterStore {
   }
 
   private async requireCluster(): Promise<BlockSpace> {
-    const c = await this.readCluster();
-    if (!c) throw clusterNotFound(this.url);
-    return clusterSpace(c.value);
+    return this.useCluster(await this.readCluster()).space;
   }
 
   async getCluster(): Promise<ClusterRecord | null> {
@@ -250,98 +248,160 @@ export class EtcdStore implements ClusterStore {
     return key.startsWith(prefix) ? key.slice(prefix.length) : key;
   }
 
+  /** The cluster record as last read: claims compare its mod revision in their transaction instead of re-reading it. */
+  private cluster: { space: BlockSpace; modRevision: string } | null = null;
+
+  private useCluster(c: Read<ClusterRecord> | null) {
+    this.cluster = c ? { space: clusterSpace(c.value), modRevision: c.kv.mod_revision } : null;
+    if (!this.cluster) throw clusterNotFound(this.url);
+    return this.cluster;
+  }
+
+  /**
+   * A join is two round trips: a lease grant and one transaction that creates the block and node keys if
+   * both are absent and the cluster record is unchanged. When it fails, the same transaction returns the node
+   * key and the cluster record, which says why: the node already holds a block (take the idempotent path), the
+   * cluster changed (re-check against the new record), or another node won the block (pick again).
+   */
   async claimBlock(req: ClaimRequest): Promise<BlockLease> {
     validateClaim(req);
     return this.guard(`claiming a block for ${req.nodeName}`, async () => {
-      const space = await this.requireCluster();
-      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-        const now = Date.now();
-        const { node, row } = await this.readOwn(req.nodeName, space);
-        const state = row ? blockState(row.value, now) : 'free';
-        if (node && row && state !== 'free') {
-          const claimedAt = state === 'live' ? row.value.claimedAt : now;
-          const next = leaseRow(row.value.block, req, now, this.quarantineSeconds, claimedAt);
-          if (await this.rewriteOwn(node, row, next, now)) return toLease(next);
-          continue;
+      let cluster = this.cluster ?? this.useCluster(await this.readCluster());
+      let lease: string | null | undefined;
+      let nodeRevision: string | null = null;
+      let refreshed = false;
+      try {
+        for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+          const now = Date.now();
+          const choice = await this.pickFree(req.nodeName, cluster, now, attempt, !refreshed).catch(
+            async (e) => {
+              // With no free block left the node may still hold one, or have its own back from quarantine.
+              const own =
+                e instanceof PodnetError && e.code === 'PodCidrExhausted'
+                  ? await this.reclaimOwn(req, cluster.space)
+                  : null;
+              if (own?.lease) return { own: own.lease };
+              throw e;
+            },
+          );
+          if ('own' in choice) return choice.own;
+          if ('refreshed' in choice) {
+            cluster = choice.refreshed;
+            refreshed = true;
+            continue;
+          }
+          const row = leaseRow(choice.block, req, now, this.quarantineSeconds);
+          if (lease === undefined) lease = await this.grant(row, now);
+          const put = (key: string, value: string) => {
+            const p = this.ns.put(key).value(value);
+            return lease ? p.lease(lease) : p;
+          };
+          this.pending.add(choice.block);
+          let res: Awaited<ReturnType<ReturnType<Namespace['if']>['commit']>>;
+          try {
+            res = await this.ns
+              .if(blockKey(choice.block), 'Create', '==', 0)
+              .and(nodeKey(req.nodeName), nodeRevision ? 'Mod' : 'Create', '==', nodeRevision ?? 0)
+              .and('cluster', 'Mod', '==', cluster.modRevision)
+              .then(
+                put(blockKey(choice.block), JSON.stringify(row)),
+                put(nodeKey(req.nodeName), JSON.stringify({ block: choice.block })),
+              )
+              .else(this.ns.get(nodeKey(req.nodeName)), this.ns.get('cluster'))
+              .commit();
+          } finally {
+            this.pending.delete(choice.block);
+          }
+          if (res.succeeded) {
+            this.taken?.set(choice.block, row);
+            if (choice.position !== null) this.cursor = choice.position + 1n;
+            lease = null; // now owned by the keys
+            return toLease(row);
+          }
+          const [nodeKv] = res.responses[0].response_range.kvs;
+          const [clusterKv] = res.responses[1].response_range.kvs;
+          if (!clusterKv || clusterKv.mod_revision !== cluster.modRevision) {
+            cluster = this.useCluster(clusterKv ? this.decodeClusterKv(clusterKv) : null);
+          } else if (nodeKv && nodeKv.mod_revision !== nodeRevision) {
+            const own = await this.reclaimOwn(req, cluster.space);
+            if (own.lease) return own.lease;
+            nodeRevision = own.nodeRevision;
+          } else {
+            this.taken?.set(choice.block, null); // another node won it; the watch brings its row
+          }
         }
-        const lease = await this.claimNew(req, node, space, now, attempt);
-        if (lease) return lease;
+      } finally {
+        if (lease) await this.revoke(lease);
       }
       throw new PodnetError(
         'BlockClaimContention',
         `could not claim a block for ${req.nodeName} in ${MAX_ATTEMPTS} attempts`,
-        {
-          field: 'nodeName',
-          hint: 'many nodes are joining at once; retry in a moment',
-          retryable: true,
-        },
+        { field: 'nodeName', hint: 'many nodes are joining at once; retry in a moment', retryable: true },
       );
     });
   }
 
-  /** One attempt at a new block: pick from the cache, create both keys if absent. Null = lost a race. */
-  private async claimNew(
+  private decodeClusterKv(kv: IKeyValue): Read<ClusterRecord> {
+    return { value: decodeCluster(parseJson(kv.value.toString(), 'key cluster'), 'key cluster'), kv };
+  }
+
+  /**
+   * The node already has a node key: renew its live block or take back its quarantined one. When the key
+   * points at nothing usable (its block is gone or free), returns the key's revision so the next create
+   * replaces it.
+   */
+  private async reclaimOwn(
     req: ClaimRequest,
-    node: Read<string> | null,
     space: BlockSpace,
+  ): Promise<{ lease?: BlockLease; nodeRevision: string | null }> {
+    const now = Date.now();
+    const { node, row } = await this.readOwn(req.nodeName, space);
+    const state = row ? blockState(row.value, now) : 'free';
+    if (node && row && state !== 'free') {
+      const claimedAt = state === 'live' ? row.value.claimedAt : now;
+      const next = leaseRow(row.value.block, req, now, this.quarantineSeconds, claimedAt);
+      if (await this.rewriteOwn(node, row, next, now))
+        return { lease: toLease(next), nodeRevision: node.kv.mod_revision };
+    }
+    return { nodeRevision: node?.kv.mod_revision ?? null };
+  }
+
+  /** The next free block by the policy, from the watched cache; on exhaustion decides again on fresh data. */
+  private async pickFree(
+    nodeName: string,
+    cluster: { space: BlockSpace },
     now: number,
     attempt: number,
-  ) {
-    let fresh = this.taken === null;
-    let taken = this.taken ?? (await this.loadTaken());
-    const table = () => ({
+    mayRefresh: boolean,
+  ): Promise<
+    { block: string; position: bigint | null } | { refreshed: { space: BlockSpace; modRevision: string } }
+  > {
+    const fresh = this.taken === null || !mayRefresh;
+    const taken = this.taken ?? (await this.loadTaken());
+    const table = {
       blockOf: () => undefined,
       isTaken: (b: string) => taken.has(b) || this.pending.has(b),
       counts: () => {
-        const rows = [...taken.values()].filter((r): r is StoredBlock => r !== null);
-        const states = rows.map((r) => blockState(r, now));
+        const states = [...taken.values()]
+          .filter((r): r is StoredBlock => r !== null)
+          .map((r) => blockState(r, now));
         return {
           leased: states.filter((s) => s === 'live').length,
           quarantined: states.filter((s) => s !== 'live').length,
         };
       },
-    });
-    let choice: ReturnType<typeof chooseBlockIn>;
+    };
     try {
-      choice = chooseBlockIn(space, table(), req.nodeName, {
+      return chooseBlockIn(cluster.space, table, nodeName, {
         cursor: this.cursor,
         spread: spreadAfter(attempt),
       });
     } catch (e) {
       if (fresh || !(e instanceof PodnetError) || e.code !== 'PodCidrExhausted') throw e;
-      taken = await this.loadTaken(); // the cache may hold blocks freed since; decide on a fresh list
-      fresh = true;
-      choice = chooseBlockIn(space, table(), req.nodeName, {
-        cursor: this.cursor,
-        spread: spreadAfter(attempt),
-      });
-    }
-    const block = choice.block;
-    this.pending.add(block);
-    try {
-      const row = leaseRow(block, req, now, this.quarantineSeconds);
-      const lease = await this.grant(row, now);
-      const put = (key: string, value: string) => {
-        const p = this.ns.put(key).value(value);
-        return lease ? p.lease(lease) : p;
-      };
-      const res = await this.ns
-        .if(blockKey(block), 'Create', '==', 0)
-        .and(nodeKey(req.nodeName), node ? 'Mod' : 'Create', '==', node ? node.kv.mod_revision : 0)
-        .then(
-          put(blockKey(block), JSON.stringify(row)),
-          put(nodeKey(req.nodeName), JSON.stringify({ block })),
-        )
-        .commit();
-      taken.set(block, res.succeeded ? row : null);
-      if (!res.succeeded) {
-        await this.revoke(lease);
-        return null;
-      }
-      if (choice.position !== null) this.cursor = choice.position + 1n;
-      return toLease(row);
-    } finally {
-      this.pending.delete(block);
+      // The cache may hold blocks freed since, or the pod CIDR may have grown: decide again on fresh data.
+      this.taken = null;
+      await this.loadTaken();
+      return { refreshed: this.useCluster(await this.readCluster()) };
     }
   }
 

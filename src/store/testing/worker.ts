@@ -39,11 +39,19 @@ if (mode === 'claim' || mode === 'claim-storm') {
   const store = await openStore(url);
   await go();
   if (mode === 'claim') {
-    try {
-      const l = await store.claimBlock(req(name));
-      say({ node: l.nodeName, block: l.block });
-    } catch (e) {
-      say({ node: name, ...fail(e) });
+    // As an agent does: a retryable failure (store busy or slow to answer) is tried again, a few times.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const l = await store.claimBlock(req(name));
+        say({ node: l.nodeName, block: l.block, attempts: attempt });
+        break;
+      } catch (e) {
+        if (!asPodnetError(e).retryable || attempt === 3) {
+          say({ node: name, ...fail(e) });
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
     }
   } else {
     for (let i = 0; ; i++) {
