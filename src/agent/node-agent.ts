@@ -109,7 +109,7 @@ export class NodeAgent {
     if (!rec) {
       throw new PodnetError('ClusterNotFound', `the store ${store.url} holds no cluster profile yet`, {
         field: '--store',
-        hint: 'write the cluster profile first (podnet cluster apply -f profile.yaml), then start the agent',
+        hint: 'write the cluster profile first (podnet cluster create -f profile.yaml --store URL), then start the agent',
       });
     }
     this.setProfile(rec.profile, rec.generation);
