@@ -158,6 +158,33 @@ describe('podnet-cni on two nodes', () => {
     assert.ok(await ping(n1.netns, a1.ip), 'node reaches its pod');
   });
 
+  it('answers ADD in the version asked: 0.4.0 with IP versions, 1.1.0 with the interface MTU', async () => {
+    const [n1] = nodes;
+    for (const [cniVersion, check] of [
+      ['0.4.0', (r: { ips: { version?: string }[] }) => assert.equal(r.ips[0].version, '4')],
+      ['1.1.0', (r: { interfaces: { mtu?: number }[] }) => assert.equal(r.interfaces[1].mtu, UPLINK_MTU)],
+    ] as const) {
+      const netns = await scope.add(`v${cniVersion.replaceAll('.', '')}`);
+      const containerId = `ver${cniVersion.replaceAll('.', '')}`;
+      const res = await call(n1, {
+        command: 'ADD',
+        containerId,
+        netns: `/run/netns/${netns}`,
+        config: { ...n1.config, cniVersion },
+      });
+      assert.equal(res.code, 0, res.stdout);
+      assert.equal(res.json?.cniVersion, cniVersion);
+      check(res.json as never);
+      const del = await call(n1, {
+        command: 'DEL',
+        containerId,
+        netns: `/run/netns/${netns}`,
+        config: { ...n1.config, cniVersion },
+      });
+      assert.equal(del.code, 0, del.stdout);
+    }
+  });
+
   it('CHECK passes on a healthy pod and names what is broken', async () => {
     const [n1] = nodes;
     const p = await addPod(n1, 'ck');
