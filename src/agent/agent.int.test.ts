@@ -419,4 +419,16 @@ describe('podnet agent on two nodes', () => {
       }
     });
   });
+
+  it('runs as one process when started inside the namespace already (nsenter ... podnet agent --netns)', async () => {
+    const node = nodes[1];
+    const a = spawnAgent(agentArgs(node), node.socket, { underNetns: node.netns });
+    running.add(a);
+    void a.exited.then(() => running.delete(a));
+    await waitReady(a);
+    node.agent = a;
+    // nsenter execs node, so the spawned pid is the agent itself: no relay in between.
+    assert.equal((await status(node)).pid, a.proc.pid);
+    assert.deepEqual(await routes(node), [{ dst: (await status(nodes[0])).block, via: nodes[0].ip }]);
+  });
 });

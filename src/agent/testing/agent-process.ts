@@ -18,10 +18,17 @@ export interface AgentProcess {
   exited: Promise<number>;
 }
 
-export function spawnAgent(args: string[], socket: string): AgentProcess {
-  const proc = spawn(process.execPath, [PODNET_BIN, 'agent', '--socket', socket, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/**
+ * Starts `podnet agent --socket SOCKET ...args`. With `underNetns`, it is started already inside that namespace
+ * (`nsenter --net=...`, as a unit file or the lab may do), so no relaying process is needed.
+ */
+export function spawnAgent(args: string[], socket: string, opts: { underNetns?: string } = {}): AgentProcess {
+  const argv = [PODNET_BIN, 'agent', '--socket', socket, ...args];
+  const proc = opts.underNetns
+    ? spawn('nsenter', [`--net=/run/netns/${opts.underNetns}`, '--', process.execPath, ...argv], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      })
+    : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
   proc.stderr?.on('data', (b: Buffer) => {
     logs += b.toString();

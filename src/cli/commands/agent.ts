@@ -4,6 +4,7 @@
  * agent acts on that node; the unix socket is a filesystem path and stays reachable from everywhere.
  */
 import { spawn } from 'node:child_process';
+import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AGENT_DEFAULTS, type AgentFlags, parseAgentFlags } from '../../agent/config.js';
 import { parentGone, runAgent, terminationSignal } from '../../agent/daemon.js';
@@ -13,7 +14,7 @@ import { netnsExists } from '../../kernel/netns.js';
 import { DEFAULT_STORE_URL, storeUrl } from '../../store/open.js';
 import type { CliContext } from '../main.js';
 
-/** Set in the re-executed child: the namespace it already runs in, so it does not re-execute again. */
+/** Set by the relay in the re-executed child: the child watches its relay and stops when it is gone. */
 const IN_NETNS_ENV = 'PODNET_AGENT_NETNS';
 
 export function registerAgent(program: Command, ctx: CliContext): void {
@@ -58,16 +59,26 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     )
     .action(async (flags: AgentFlags) => {
       const cfg = parseAgentFlags({ ...flags, store: storeUrl(flags.store) });
-      if (cfg.netns !== null && process.env[IN_NETNS_ENV] !== cfg.netns) {
+      if (cfg.netns !== null && !insideNetns(cfg.netns)) {
         ctx.exitCode = await reexecInNetns(cfg.netns);
         return;
       }
-      // Re-executed inside the namespace: also stop when the command that started us is gone.
+      // Re-executed by our own relay: also stop when the relay is gone, so a killed command leaves no orphan.
+      // (Started inside the namespace by someone else, e.g. `nsenter ... podnet agent --netns NAME`, there is
+      // no relay: one process, and its lifetime is the caller's business.)
+      const relayed = process.env[IN_NETNS_ENV] === cfg.netns;
       await runAgent(cfg, {
-        stopSignal:
-          cfg.netns === null ? terminationSignal() : Promise.race([terminationSignal(), parentGone()]),
+        stopSignal: relayed ? Promise.race([terminationSignal(), parentGone()]) : terminationSignal(),
       });
     });
+}
+
+/** True when this process already runs in the named namespace (same namespace inode). */
+function insideNetns(netns: string): boolean {
+  if (!netnsExists(netns)) return false;
+  const mine = statSync('/proc/self/ns/net');
+  const want = statSync(netnsPath(netns));
+  return mine.ino === want.ino && mine.dev === want.dev;
 }
 
 /** Runs this same command inside the namespace and relays its signals and exit code. */
