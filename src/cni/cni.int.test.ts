@@ -3,8 +3,9 @@
  * handler on a unix socket, pods created by exec'ing the real `bin/podnet-cni` exactly as a runtime does.
  */
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -182,6 +183,29 @@ describe('podnet-cni on two nodes', () => {
         config: { ...n1.config, cniVersion },
       });
       assert.equal(del.code, 0, del.stdout);
+    }
+  });
+
+  it('accepts a netns path outside /run/netns (/proc/PID/ns/net), as some runtimes pass', async () => {
+    const [n1] = nodes;
+    const netns = await scope.add('proc');
+    const holder = spawn('nsenter', [`--net=/run/netns/${netns}`, 'sleep', '30'], { stdio: 'ignore' });
+    try {
+      const path = `/proc/${holder.pid}/ns/net`;
+      const want = statSync(`/run/netns/${netns}`).ino;
+      for (let i = 0; i < 50 && statSync(path).ino !== want; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.equal(statSync(path).ino, want, 'the holder entered the pod namespace');
+      const res = await call(n1, { command: 'ADD', containerId: 'procns1', netns: path });
+      assert.equal(res.code, 0, res.stdout);
+      const ip = String((res.json as { ips: { address: string }[] }).ips[0].address).split('/')[0];
+      assert.ok(await ping(n1.netns, ip), 'pod reachable');
+      const check = await call(n1, { command: 'CHECK', containerId: 'procns1', netns: path });
+      assert.equal(check.code, 0, check.stdout);
+      const del = await call(n1, { command: 'DEL', containerId: 'procns1', netns: path });
+      assert.equal(del.code, 0, del.stdout);
+      assert.equal(await hostVethExists(n1, 'procns1'), false);
+    } finally {
+      holder.kill('SIGKILL');
     }
   });
 
