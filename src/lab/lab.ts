@@ -37,6 +37,7 @@ import {
   removeLabDir,
   removeVnetState,
   requireLab,
+  withLabLock,
   withVnetLock,
   writeLab,
   writeVnet,
@@ -338,52 +339,54 @@ export async function labScale(
   count: number,
   progress: Progress = () => {},
 ): Promise<LabState> {
-  const state = requireLab(name);
-  const p = state.profile.nodePools.find((x) => x.name === pool);
-  if (!p) {
-    throw new PodnetError('PoolNotFound', `lab ${name} has no node pool "${pool}"`, {
-      field: '--pool',
-      hint: `pools: ${state.profile.nodePools.map((x) => x.name).join(', ')}`,
+  return withLabLock(name, async () => {
+    const state = requireLab(name);
+    const p = state.profile.nodePools.find((x) => x.name === pool);
+    if (!p) {
+      throw new PodnetError('PoolNotFound', `lab ${name} has no node pool "${pool}"`, {
+        field: '--pool',
+        hint: `pools: ${state.profile.nodePools.map((x) => x.name).join(', ')}`,
+      });
+    }
+    const others = state.nodes.filter((n) => n.pool !== pool).length;
+    if (!Number.isInteger(count) || count < 0 || count + others > LAB_MAX_NODES) {
+      throw new PodnetError(
+        'InvalidNodeCount',
+        `--count must be a whole number from 0 to ${LAB_MAX_NODES - others}, got ${count}`,
+        {
+          field: '--count',
+          hint: 'a lab runs every node on this host; a handful is plenty',
+        },
+      );
+    }
+    const profile: ClusterProfile = {
+      ...state.profile,
+      nodePools: state.profile.nodePools.map((x) => (x.name === pool ? { ...x, count } : x)),
+    };
+    ensurePlanValid(profile);
+    const vnet = readVnet(state.vnet) as LabVnet;
+    await withStore(state, async (store) => {
+      const rec = await store.getCluster();
+      await store.putCluster(profile, rec?.generation ?? 0);
     });
-  }
-  const others = state.nodes.filter((n) => n.pool !== pool).length;
-  if (!Number.isInteger(count) || count < 0 || count + others > LAB_MAX_NODES) {
-    throw new PodnetError(
-      'InvalidNodeCount',
-      `--count must be a whole number from 0 to ${LAB_MAX_NODES - others}, got ${count}`,
-      {
-        field: '--count',
-        hint: 'a lab runs every node on this host; a handful is plenty',
-      },
-    );
-  }
-  const profile: ClusterProfile = {
-    ...state.profile,
-    nodePools: state.profile.nodePools.map((x) => (x.name === pool ? { ...x, count } : x)),
-  };
-  ensurePlanValid(profile);
-  const vnet = readVnet(state.vnet) as LabVnet;
-  await withStore(state, async (store) => {
-    const rec = await store.getCluster();
-    await store.putCluster(profile, rec?.generation ?? 0);
-  });
-  const wanted = planPoolNodes(profile, name, state.dir, vnet, state.nodes);
-  const added = wanted.filter((n) => !state.nodes.includes(n));
-  const removed = state.nodes.filter((n) => n.pool === pool && !wanted.includes(n));
-  state.profile = profile;
-  writeLab(state);
-  for (const node of removed) {
-    for (const pod of state.pods.filter((x) => x.node === node.name)) await deleteLabPod(state, pod.name);
-    await stopAgent(node);
-    await withStore(state, (store) => store.releaseBlock(node.name));
-    await removeNodeNetwork(node);
-    state.nodes = state.nodes.filter((n) => n !== node);
+    const wanted = planPoolNodes(profile, name, state.dir, vnet, state.nodes);
+    const added = wanted.filter((n) => !state.nodes.includes(n));
+    const removed = state.nodes.filter((n) => n.pool === pool && !wanted.includes(n));
+    state.profile = profile;
     writeLab(state);
-    progress(`node ${node.name}: removed, block released`);
-  }
-  if (added.length > 0) await addNodes(state, vnet, added, progress);
-  else await waitFabricRoutes(state, vnet);
-  return state;
+    for (const node of removed) {
+      for (const pod of state.pods.filter((x) => x.node === node.name)) await deleteLabPod(state, pod.name);
+      await stopAgent(node);
+      await withStore(state, (store) => store.releaseBlock(node.name));
+      await removeNodeNetwork(node);
+      state.nodes = state.nodes.filter((n) => n !== node);
+      writeLab(state);
+      progress(`node ${node.name}: removed, block released`);
+    }
+    if (added.length > 0) await addNodes(state, vnet, added, progress);
+    else await waitFabricRoutes(state, vnet);
+    return state;
+  });
 }
 
 /** Grows the pod CIDR live: checked as `podnet plan` checks an update, then written to the store. */
@@ -392,48 +395,52 @@ export async function labUpdatePodCidr(
   podCidr: string,
   progress: Progress = () => {},
 ): Promise<LabState> {
-  const state = requireLab(name);
-  await withStore(state, async (store) => {
-    const rec = await store.getCluster();
-    const previous = rec?.profile ?? state.profile;
-    const profile: ClusterProfile = { ...previous, network: { ...previous.network, podCidrs: [podCidr] } };
-    ensurePlanValid(profile, previous);
-    await store.putCluster(profile, rec?.generation ?? 0);
-    state.profile = profile;
+  return withLabLock(name, async () => {
+    const state = requireLab(name);
+    await withStore(state, async (store) => {
+      const rec = await store.getCluster();
+      const previous = rec?.profile ?? state.profile;
+      const profile: ClusterProfile = { ...previous, network: { ...previous.network, podCidrs: [podCidr] } };
+      ensurePlanValid(profile, previous);
+      await store.putCluster(profile, rec?.generation ?? 0);
+      state.profile = profile;
+    });
+    writeLab(state);
+    await withVnetLock(state.vnet, async () => {
+      const vnet = readVnet(state.vnet) as LabVnet;
+      const c = vnet.clusters.find((x) => x.name === name);
+      if (c) c.podCidrs = [...state.profile.network.podCidrs];
+      writeVnet(vnet);
+      await applyVnetFirewall(vnet);
+    });
+    // Until an agent has the grown CIDR, it would SNAT traffic to pods in the new range: wait for all of them.
+    const want = state.profile.network.podCidrs.join(',');
+    await waitFor('every agent to take the grown pod CIDR', 30_000, async () => {
+      const views = await Promise.all(state.nodes.map((n) => agentStatus(n)));
+      return views.every((v) => v?.podCidrs.join(',') === want) ? true : undefined;
+    });
+    progress(`cluster ${name}: pod CIDR is now ${podCidr}, taken by every agent`);
+    return state;
   });
-  writeLab(state);
-  await withVnetLock(state.vnet, async () => {
-    const vnet = readVnet(state.vnet) as LabVnet;
-    const c = vnet.clusters.find((x) => x.name === name);
-    if (c) c.podCidrs = [...state.profile.network.podCidrs];
-    writeVnet(vnet);
-    await applyVnetFirewall(vnet);
-  });
-  // Until an agent has the grown CIDR, it would SNAT traffic to pods in the new range: wait for all of them.
-  const want = state.profile.network.podCidrs.join(',');
-  await waitFor('every agent to take the grown pod CIDR', 30_000, async () => {
-    const views = await Promise.all(state.nodes.map((n) => agentStatus(n)));
-    return views.every((v) => v?.podCidrs.join(',') === want) ? true : undefined;
-  });
-  progress(`cluster ${name}: pod CIDR is now ${podCidr}, taken by every agent`);
-  return state;
 }
 
 /** Restarts a node's agent (after a crash, or to show that one converges). */
 export async function labRestartAgent(name: string, nodeName: string): Promise<LabNode> {
-  const state = requireLab(name);
-  const node = state.nodes.find((n) => n.name === nodeName);
-  if (!node) {
-    throw new PodnetError('NodeNotFound', `lab ${name} has no node "${nodeName}"`, {
-      field: '--node',
-      hint: `nodes: ${state.nodes.map((n) => n.name).join(', ')}`,
-    });
-  }
-  await stopAgent(node);
-  node.agentPid = startAgent(state, readVnet(state.vnet) as LabVnet, node);
-  writeLab(state);
-  await waitAgentReady(node);
-  return node;
+  return withLabLock(name, async () => {
+    const state = requireLab(name);
+    const node = state.nodes.find((n) => n.name === nodeName);
+    if (!node) {
+      throw new PodnetError('NodeNotFound', `lab ${name} has no node "${nodeName}"`, {
+        field: '--node',
+        hint: `nodes: ${state.nodes.map((n) => n.name).join(', ')}`,
+      });
+    }
+    await stopAgent(node);
+    node.agentPid = startAgent(state, readVnet(state.vnet) as LabVnet, node);
+    writeLab(state);
+    await waitAgentReady(node);
+    return node;
+  });
 }
 
 function findVnetOf(cluster: string): LabVnet | null {
@@ -453,73 +460,75 @@ function findVnetOf(cluster: string): LabVnet | null {
  * cluster uses it, and the lab folder.
  */
 export async function labDown(name: string, progress: Progress = () => {}): Promise<{ removed: string[] }> {
-  checkLabName(name);
-  const state = readLab(name);
-  const dir = clusterDir(name);
-  const prefix = clusterPrefix(name);
-  const leftNetns = (await listNetns()).filter((n) => n.startsWith(prefix));
-  const vnet = state ? readVnet(state.vnet) : findVnetOf(name);
-  if (!state && !existsSync(dir) && leftNetns.length === 0 && !vnet) {
-    throw new PodnetError('LabNotFound', `no lab named "${name}" on this host`, {
-      field: '--name',
-      hint: 'podnet lab status lists the labs',
-    });
-  }
-  const removed: string[] = [];
-  if (state) {
-    for (const pod of [...state.pods]) {
-      try {
-        await deletePod(state.nodes.find((n) => n.name === pod.node) as LabNode, pod, pod.cniResult);
-      } catch {
-        // The agent may be gone (crashed lab); the namespace goes below and the node's state with the folder.
+  return withLabLock(name, async () => {
+    checkLabName(name);
+    const state = readLab(name);
+    const dir = clusterDir(name);
+    const prefix = clusterPrefix(name);
+    const leftNetns = (await listNetns()).filter((n) => n.startsWith(prefix));
+    const vnet = state ? readVnet(state.vnet) : findVnetOf(name);
+    if (!state && !existsSync(dir) && leftNetns.length === 0 && !vnet) {
+      throw new PodnetError('LabNotFound', `no lab named "${name}" on this host`, {
+        field: '--name',
+        hint: 'podnet lab status lists the labs',
+      });
+    }
+    const removed: string[] = [];
+    if (state) {
+      for (const pod of [...state.pods]) {
+        try {
+          await deletePod(state.nodes.find((n) => n.name === pod.node) as LabNode, pod, pod.cniResult);
+        } catch {
+          // The agent may be gone (crashed lab); the namespace goes below and the node's state with the folder.
+        }
+      }
+      const pids = [
+        ...state.nodes.map((n) => n.agentPid),
+        state.fabricPid,
+        state.store.etcd?.pid,
+        state.store.etcd?.relayPid,
+      ];
+      for (const pid of pids) if (pid !== undefined) await stopProcess(pid, `${dir}/`);
+    }
+    for (const pid of findProcesses(`${dir}/`)) await stopProcess(pid, `${dir}/`);
+    const netns = new Set([
+      ...leftNetns,
+      ...(state?.nodes.map((n) => n.netns) ?? []),
+      ...(state?.pods.map((p) => p.netns) ?? []),
+    ]);
+    // Pods first: their veths live in the node namespaces.
+    for (const ns of [...netns].sort((a, b) => Number(b.includes('-pod-')) - Number(a.includes('-pod-')))) {
+      if ((await listNetns()).includes(ns)) {
+        await deleteNetns(ns);
+        removed.push(`netns ${ns}`);
       }
     }
-    const pids = [
-      ...state.nodes.map((n) => n.agentPid),
-      state.fabricPid,
-      state.store.etcd?.pid,
-      state.store.etcd?.relayPid,
-    ];
-    for (const pid of pids) if (pid !== undefined) await stopProcess(pid, `${dir}/`);
-  }
-  for (const pid of findProcesses(`${dir}/`)) await stopProcess(pid, `${dir}/`);
-  const netns = new Set([
-    ...leftNetns,
-    ...(state?.nodes.map((n) => n.netns) ?? []),
-    ...(state?.pods.map((p) => p.netns) ?? []),
-  ]);
-  // Pods first: their veths live in the node namespaces.
-  for (const ns of [...netns].sort((a, b) => Number(b.includes('-pod-')) - Number(a.includes('-pod-')))) {
-    if ((await listNetns()).includes(ns)) {
-      await deleteNetns(ns);
-      removed.push(`netns ${ns}`);
+    if (vnet) {
+      await withVnetLock(vnet.name, async () => {
+        // Read again under the lock: another cluster may have joined or left meanwhile.
+        const current = readVnet(vnet.name);
+        if (!current) return;
+        await removeClusterRouting(current, name);
+        const next = planVnetLeave(current, name);
+        if (next.clusters.length === 0) {
+          await destroyVnet(next);
+          removeVnetState(next.name);
+          removed.push(
+            `vnet ${next.name} (${next.netns} and ${next.externalHosts.map((h) => h.netns).join(', ')})`,
+          );
+        } else {
+          writeVnet(next);
+          await applyVnetFirewall(next);
+          removed.push(
+            `cluster ${name} from vnet ${next.name} (still used by ${next.clusters.map((c) => c.name).join(', ')})`,
+          );
+        }
+      });
     }
-  }
-  if (vnet) {
-    await withVnetLock(vnet.name, async () => {
-      // Read again under the lock: another cluster may have joined or left meanwhile.
-      const current = readVnet(vnet.name);
-      if (!current) return;
-      await removeClusterRouting(current, name);
-      const next = planVnetLeave(current, name);
-      if (next.clusters.length === 0) {
-        await destroyVnet(next);
-        removeVnetState(next.name);
-        removed.push(
-          `vnet ${next.name} (${next.netns} and ${next.externalHosts.map((h) => h.netns).join(', ')})`,
-        );
-      } else {
-        writeVnet(next);
-        await applyVnetFirewall(next);
-        removed.push(
-          `cluster ${name} from vnet ${next.name} (still used by ${next.clusters.map((c) => c.name).join(', ')})`,
-        );
-      }
-    });
-  }
-  removeLabDir(name);
-  progress(`lab ${name}: removed`);
-  return { removed };
+    removeLabDir(name);
+    progress(`lab ${name}: removed`);
+    return { removed };
+  });
 }
 
 export interface StatusJson {
@@ -601,4 +610,14 @@ export async function labExec(name: string, target: string, argv: string[]): Pro
     });
   }
   return runAttached(netns, argv);
+}
+
+/** `lab pod add`: one pod on a node, while no other command changes the lab. */
+export function labPodAdd(name: string, node: string, pod?: string, namespace?: string): Promise<LabPod> {
+  return withLabLock(name, () => addLabPod(requireLab(name), node, pod, namespace));
+}
+
+/** `lab pod del`. */
+export function labPodDel(name: string, pod: string): Promise<void> {
+  return withLabLock(name, () => deleteLabPod(requireLab(name), pod));
 }

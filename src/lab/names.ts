@@ -31,12 +31,13 @@ export function clusterPrefix(cluster: string): string {
   return `pl-${cluster}-`;
 }
 
+/** The lab's folder; the name is checked here, so no path is ever built from an unchecked name. */
 export function clusterDir(cluster: string): string {
-  return join(LAB_ROOT, cluster);
+  return join(LAB_ROOT, checkLabName(cluster));
 }
 
 export function vnetStatePath(vnet: string): string {
-  return join(LAB_ROOT, `vnet-${vnet}.json`);
+  return join(LAB_ROOT, `vnet-${checkLabName(vnet, '--vnet')}.json`);
 }
 
 export function vnetNetns(vnet: string): string {

@@ -7,7 +7,7 @@ import { after, describe, it } from 'node:test';
 // Lab state lives under PODNET_LAB_DIR; a temporary folder keeps this test away from real labs.
 const root = mkdtempSync(join(tmpdir(), 'podnet-lab-state-'));
 process.env.PODNET_LAB_DIR = root;
-const { withVnetLock, resolveLabName } = await import('./state.js');
+const { withLabLock, withVnetLock, resolveLabName, readLab } = await import('./state.js');
 after(() => rmSync(root, { recursive: true, force: true }));
 
 describe('VNet lock', () => {
@@ -35,6 +35,17 @@ describe('VNet lock', () => {
       /LabBusy|being changed/,
     );
     rmSync(join(root, 'vnet-busy.json.lock'));
+  });
+});
+
+describe('lab names in paths', () => {
+  it('never builds a path from an unchecked name', async () => {
+    await assert.rejects(
+      withLabLock('../../etc', async () => 'ran'),
+      /InvalidLabName|not a lower-case word/,
+    );
+    assert.throws(() => readLab('../x'), /not a lower-case word/);
+    assert.throws(() => resolveLabName('a/b'), /not a lower-case word/);
   });
 });
 

@@ -4,7 +4,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PodnetError } from '../errors/index.js';
 import type { LabState, LabVnet } from './model.js';
-import { LAB_ROOT, clusterDir, vnetStatePath } from './names.js';
+import { LAB_ROOT, checkLabName, clusterDir, vnetStatePath } from './names.js';
 
 function writeJson(path: string, value: unknown): void {
   mkdirSync(dirname(path), { recursive: true });
@@ -71,7 +71,7 @@ export function listLabs(): string[] {
  * between several.
  */
 export function resolveLabName(given: string | undefined): string {
-  if (given) return given;
+  if (given) return checkLabName(given);
   const labs = listLabs();
   if (labs.length === 1) return labs[0];
   throw new PodnetError(
@@ -96,11 +96,15 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Serializes changes to one VNet (clusters joining, leaving, growing) across processes: an exclusive lock
- * file holding the owner's pid; a lock whose owner died is taken over.
+ * An exclusive lock file holding the owner's pid, across processes; a lock whose owner died (a crashed or
+ * killed lab command) is taken over. `what` names the locked thing in the error.
  */
-export async function withVnetLock<T>(vnet: string, fn: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
-  const path = `${vnetStatePath(vnet)}.lock`;
+async function withLockFile<T>(
+  path: string,
+  what: { field: string; text: string },
+  fn: () => Promise<T>,
+  timeoutMs: number,
+): Promise<T> {
   mkdirSync(LAB_ROOT, { recursive: true });
   const until = Date.now() + timeoutMs;
   for (;;) {
@@ -115,8 +119,8 @@ export async function withVnetLock<T>(vnet: string, fn: () => Promise<T>, timeou
         continue;
       }
       if (Date.now() > until) {
-        throw new PodnetError('LabBusy', `VNet "${vnet}" is being changed by process ${owner}`, {
-          field: '--vnet',
+        throw new PodnetError('LabBusy', `${what.text} is being changed by process ${owner}`, {
+          field: what.field,
           hint: 'wait for that lab command to finish, then try again',
         });
       }
@@ -128,4 +132,16 @@ export async function withVnetLock<T>(vnet: string, fn: () => Promise<T>, timeou
   } finally {
     rmSync(path, { force: true });
   }
+}
+
+/** Serializes changes to one VNet (clusters joining, leaving, growing). */
+export async function withVnetLock<T>(vnet: string, fn: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
+  const text = `VNet "${checkLabName(vnet, '--vnet')}"`;
+  return withLockFile(`${vnetStatePath(vnet)}.lock`, { field: '--vnet', text }, fn, timeoutMs);
+}
+
+/** Serializes commands that change one lab (pods, scale, update, restart, down). */
+export async function withLabLock<T>(name: string, fn: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
+  const text = `lab "${checkLabName(name)}"`;
+  return withLockFile(join(LAB_ROOT, `${name}.lock`), { field: '--name', text }, fn, timeoutMs);
 }

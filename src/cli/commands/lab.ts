@@ -10,11 +10,11 @@ import type { ProbeResult } from '../../lab/check.js';
 import { runFabric } from '../../lab/fabric.js';
 import {
   type StatusJson,
-  addLabPod,
-  deleteLabPod,
   labCheck,
   labDown,
   labExec,
+  labPodAdd,
+  labPodDel,
   labRestartAgent,
   labScale,
   labStatus,
@@ -22,7 +22,7 @@ import {
   labUpdatePodCidr,
 } from '../../lab/lab.js';
 import type { StoreKind } from '../../lab/model.js';
-import { listLabs, readLab, requireLab, resolveLabName } from '../../lab/state.js';
+import { listLabs, readLab, resolveLabName } from '../../lab/state.js';
 import type { CliContext } from '../main.js';
 import { EXIT, type OutputFormat, parseOutputFormat, table } from '../output.js';
 
@@ -197,8 +197,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (o) => {
       const format = parseOutputFormat(o.output);
-      const state = requireLab(resolveLabName(o.name));
-      const p = await addLabPod(state, o.node, o.pod, o.namespace);
+      const p = await labPodAdd(resolveLabName(o.name), o.node, o.pod, o.namespace);
       const view = { name: p.name, namespace: p.namespace, node: p.node, ip: p.ip ?? null, netns: p.netns };
       out(format, view, table(['pod', 'node', 'ip', 'netns'], [[p.name, p.node, p.ip ?? '-', p.netns]]));
     });
@@ -209,7 +208,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (podName: string, o) => {
       const format = parseOutputFormat(o.output);
-      await deleteLabPod(requireLab(resolveLabName(o.name)), podName);
+      await labPodDel(resolveLabName(o.name), podName);
       out(format, { deleted: podName }, `pod ${podName} deleted`);
     });
 
