@@ -131,10 +131,14 @@ async function sourceSeenBy(
   fromNetns: string,
   toNetns: string,
   toIp: string,
-  opts: { from?: string } = {},
+  opts: { from?: string; listenS?: number } = {},
 ): Promise<string> {
   const port = 5000 + (randomBytes(2).readUInt16BE() % 1000);
-  const listener = runRaw('timeout', ['8', 'nc', '-lvn', '-w', '2', toIp, String(port)], { netns: toNetns });
+  const listener = runRaw(
+    'timeout',
+    [String(opts.listenS ?? 8), 'nc', '-lvn', '-w', '2', toIp, String(port)],
+    { netns: toNetns },
+  );
   // Connect only once the listener is up (a loaded machine may take a while to start nc).
   for (let i = 0; i < 50; i++) {
     const ss = await runRaw('ss', ['-Hltn', `sport = :${port}`], { netns: toNetns });
@@ -227,7 +231,7 @@ describe('podnet agent on two nodes', () => {
     assert.equal(await sourceSeenBy(b1.netns, outside, OUTSIDE_IP), nodes[1].ip);
   });
 
-  it("drops a pod that sends with another pod's address", async () => {
+  it("drops a pod that sends with an address not its own (another pod's, or one outside the pod CIDR)", async () => {
     const counter = async () => {
       const l = (await nftListTable(NODE_TABLE.family, NODE_TABLE.name, { netns: nodes[0].netns })) ?? '';
       return Number(/counter packets (\d+) bytes \d+ drop/.exec(l)?.[1] ?? -1);
@@ -236,12 +240,22 @@ describe('podnet agent on two nodes', () => {
     // a1 claims a2's address and talks to b1 from it.
     await run('ip', ['addr', 'add', `${a2.ip}/32`, 'dev', 'eth0'], { netns: a1.netns });
     try {
-      assert.equal(await sourceSeenBy(a1.netns, b1.netns, b1.ip, { from: a2.ip }), 'nothing');
+      assert.equal(await sourceSeenBy(a1.netns, b1.netns, b1.ip, { from: a2.ip, listenS: 4 }), 'nothing');
       assert.ok((await counter()) > dropped, 'the anti-spoofing rule counted the packets');
       // Its own address still works.
       assert.equal(await sourceSeenBy(a1.netns, b1.netns, b1.ip, { from: a1.ip }), a1.ip);
     } finally {
       await run('ip', ['addr', 'del', `${a2.ip}/32`, 'dev', 'eth0'], { netns: a1.netns });
+    }
+    // An address outside the pod CIDR would slip past SNAT unchanged: the rule drops it as well.
+    const fake = `192.168.${r}.77`;
+    const before = await counter();
+    await run('ip', ['addr', 'add', `${fake}/32`, 'dev', 'eth0'], { netns: a1.netns });
+    try {
+      assert.equal(await sourceSeenBy(a1.netns, outside, OUTSIDE_IP, { from: fake, listenS: 4 }), 'nothing');
+      assert.ok((await counter()) > before, 'the anti-spoofing rule counted the packets');
+    } finally {
+      await run('ip', ['addr', 'del', `${fake}/32`, 'dev', 'eth0'], { netns: a1.netns });
     }
   });
 
