@@ -113,7 +113,7 @@ describe('a lab', { concurrency: false }, () => {
       3,
     );
     assert.ok(
-      !(await listNetns()).some((n) => n.includes('user-1')),
+      !(await listNetns()).some((n) => n === `pl-${name}-user-1` || n.startsWith(`pl-${name}-pod-user-1-`)),
       'removed node namespace and pods are gone',
     );
     await assertAllProbes(name);
