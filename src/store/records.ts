@@ -226,7 +226,6 @@ export function nextCluster(
         hint: current
           ? 'read it again (podnet cluster show) and re-apply your change'
           : 'create it with `podnet cluster create -f profile.yaml`',
-        retryable: current !== null,
         details: { generation: have, expected: expectedGeneration },
       },
     );
