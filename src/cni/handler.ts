@@ -106,6 +106,8 @@ async function add(conf: NetConf, att: Attachment, node: NodeRuntime): Promise<s
       `invalid env variables [CNI_NETNS]: network namespace ${att.netns} does not exist`,
     );
   }
+  // Everything that can fail without side effects comes before the allocation.
+  const mtu = await node.uplinkMtu();
   const ipam = requireIpam(node);
   const args = parseCniArgs(att.args);
   // An attachment that already holds an address is a live pod (or an ADD the agent died in): never free it here.
@@ -117,7 +119,6 @@ async function add(conf: NetConf, att: Attachment, node: NodeRuntime): Promise<s
     podName: args.K8S_POD_NAME,
     podNamespace: args.K8S_POD_NAMESPACE,
   });
-  const mtu = await node.uplinkMtu();
   let names: ReturnType<typeof podLinkNames>;
   try {
     names = await addPodNetwork(
