@@ -200,7 +200,8 @@ export function registerCluster(program: Command, ctx: CliContext): void {
           );
         }
         const record = await store.putCluster(profile, current.generation);
-        return { refused: undefined, updated: summary(record, store.url) };
+        const [leases, quarantined] = await Promise.all([store.listBlocks(), store.listQuarantined()]);
+        return { refused: undefined, updated: summary(record, store.url, leases.length, quarantined.length) };
       });
       if (out.refused) return planRefused(ctx, format, out.refused, profile);
       if (out.updated)
