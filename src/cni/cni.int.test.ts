@@ -264,7 +264,7 @@ describe('podnet-cni on two nodes', () => {
     assert.equal(await hostVethExists(n1, p.containerId), false);
   });
 
-  it('GC frees attachments not listed (legacy key too) and veths of interrupted ADDs', async () => {
+  it('GC frees attachments not listed (both keys) and veths of interrupted ADDs', async () => {
     const [, n2] = nodes;
     const keep = await addPod(n2, 'gk');
     const drop = await addPod(n2, 'gd');
@@ -289,6 +289,20 @@ describe('podnet-cni on two nodes', () => {
     assert.equal(await hostVethExists(n2, 'orphan1'), false, 'orphan veth removed');
     assert.equal(ipam.get(keep.containerId, 'eth0')?.ip, keep.ip, 'kept attachment untouched');
     assert.ok(await ping(keep.netns, nodes[1].ip), 'kept pod still works');
+    // The current key: with `keep` listed it survives, without it it goes too.
+    const gc2 = await call(n2, {
+      command: 'GC',
+      config: { ...n2.config, cniVersion: '1.1.0', 'cni.dev/valid-attachments': valid },
+    });
+    assert.equal(gc2.code, 0, gc2.stdout);
+    assert.equal(ipam.get(keep.containerId, 'eth0')?.ip, keep.ip);
+    const gc3 = await call(n2, {
+      command: 'GC',
+      config: { ...n2.config, cniVersion: '1.1.0', 'cni.dev/valid-attachments': [] },
+    });
+    assert.equal(gc3.code, 0, gc3.stdout);
+    assert.equal(ipam.get(keep.containerId, 'eth0'), null);
+    assert.equal(await hostVethExists(n2, keep.containerId), false);
   });
 
   it('bad input gets the spec error object and creates nothing', async () => {
