@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { openPodIpam } from '../src/ipam/pod-ipam.js';
 import { ipBatch } from '../src/kernel/ip.js';
 import { netnsScope } from '../src/testing/netns-fixture.js';
 import type { DriverTimings } from './_cni-driver.js';
@@ -109,7 +110,17 @@ export default {
           },
         ],
       });
-      return render(t);
+      // Every pod was DELeted: the agent's pod IPAM must be empty again.
+      const stopped = new Promise((resolve) => agent?.once('exit', resolve));
+      agent.kill('SIGTERM');
+      await stopped;
+      const ipam = openPodIpam({ path: `${socket}.pod-ipam.db`, block: `10.${r}.1.0/24`, maxPods: 250 });
+      const held = ipam.list();
+      ipam.close();
+      return render(
+        t,
+        held.map((a) => `${a.containerId}/${a.ifname} ${a.ip}`),
+      );
     } finally {
       if (agent?.pid && agent.exitCode === null) agent.kill('SIGTERM');
       await scope.cleanup();
@@ -118,7 +129,7 @@ export default {
   },
 };
 
-function render(t: DriverTimings): string {
+function render(t: DriverTimings, heldAfter: string[]): string {
   const names = Object.keys(t);
   const [podnet, ref] = names;
   const f = (ms: number | undefined) => (ms === undefined ? '-' : ms.toFixed(1));
@@ -129,7 +140,12 @@ function render(t: DriverTimings): string {
   });
   const ratio = (q: number, k: 'add' | 'del') => (pct(t[podnet][k], q) / pct(t[ref][k], q)).toFixed(2);
   const burstRatio = ((t[podnet].burstAdd ?? 0) / (t[ref].burstAdd ?? 1)).toFixed(2);
-  const failures = names.flatMap((n) => t[n].failures.slice(0, 3).map((e) => `- ${n}: ${e}`));
+  const failures = [
+    ...names.flatMap((n) => t[n].failures.slice(0, 3).map((e) => `- ${n}: ${e}`)),
+    ...(heldAfter.length > 0
+      ? [`- podnet addresses still held after every DEL: ${heldAfter.join(', ')}`]
+      : []),
+  ];
   const addRatio = Number(ratio(0.5, 'add'));
   return [
     '### CNI plugin latency',
