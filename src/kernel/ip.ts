@@ -14,9 +14,9 @@ function ipTarget(netns: string | undefined): { args: string[]; netns?: string }
 }
 
 /** Runs `ip [-n NS] ARGS`, resolving with the raw result whatever the exit code. */
-export function ipRaw(args: string[], netns?: string, input?: string): Promise<RunResult> {
+export function ipRaw(args: string[], netns?: string): Promise<RunResult> {
   const t = ipTarget(netns);
-  return runRaw('ip', [...t.args, ...args], { netns: t.netns, input });
+  return runRaw('ip', [...t.args, ...args], { netns: t.netns });
 }
 
 /**
