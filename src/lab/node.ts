@@ -6,18 +6,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCidr } from '../addr/index.js';
-import { run } from '../kernel/exec.js';
+import { netnsPath, run } from '../kernel/exec.js';
 import { addNetns, deleteNetns, netnsExists } from '../kernel/netns.js';
 import type { LabNode, LabState, LabVnet } from './model.js';
-import {
-  findProcesses,
-  killNow,
-  podnetCommand,
-  spawnDaemon,
-  stopProcess,
-  unixGet,
-  waitFor,
-} from './processes.js';
+import { killNow, podnetCommand, spawnDaemon, stopProcess, unixGet, waitFor } from './processes.js';
 import { routerSysctls } from './vnet.js';
 
 /** The CNI network name the lab installs on every node. */
@@ -66,6 +58,10 @@ export function agentStoreUrl(state: LabState, vnet: LabVnet, node: LabNode): st
 
 export function agentArgs(state: LabState, vnet: LabVnet, node: LabNode): string[] {
   return [
+    // Entered here rather than by the agent's own re-exec, so the recorded pid is the agent itself.
+    'nsenter',
+    `--net=${netnsPath(node.netns)}`,
+    '--',
     ...podnetCommand(),
     'agent',
     '--store',
@@ -139,19 +135,14 @@ export async function installCni(node: LabNode): Promise<void> {
   ]);
 }
 
-/**
- * Stops the node's agent: with `--netns` it runs as a parent relaying signals to a copy of itself inside the
- * node, so every process naming the node's folder is stopped, not only the recorded pid.
- */
+/** Stops the node's agent by its recorded pid (it runs as one process, see agentArgs). */
 export async function stopAgent(node: LabNode): Promise<void> {
-  const marker = `${node.dir}/`;
-  const pids = new Set([...(node.agentPid === undefined ? [] : [node.agentPid]), ...findProcesses(marker)]);
-  await Promise.all([...pids].map((pid) => stopProcess(pid, marker)));
+  if (node.agentPid !== undefined) await stopProcess(node.agentPid, `${node.dir}/`);
 }
 
-/** Kills the node's agent at once (SIGKILL, parent and child), as a crash would. */
+/** Kills the node's agent at once (SIGKILL), as a crash would. */
 export function killAgent(node: LabNode): void {
-  for (const pid of findProcesses(`${node.dir}/`)) killNow(pid, `${node.dir}/`);
+  if (node.agentPid !== undefined) killNow(node.agentPid, `${node.dir}/`);
 }
 
 export async function removeNodeNetwork(node: LabNode): Promise<void> {
