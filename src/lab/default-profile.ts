@@ -2,46 +2,32 @@
  * The profile a lab uses when none is given: a VNet with two subnets, the default AKS pod CIDR, and two node
  * pools on different subnets, so that cross-pool traffic has to go through the VNet's routing domain.
  */
+import { profileFromObject } from '../profile/load.js';
 import type { ClusterProfile } from '../profile/types.js';
 
 /**
  * `slot` moves the subnets so that several default clusters can share one VNet (each cluster is told apart
- * by the subnets its nodes sit on), while they all keep the same pod CIDR, as the seed allows.
+ * by the subnets its nodes sit on), while they all keep the same pod CIDR, as the seed allows. Everything not
+ * given here (pod and service CIDRs, DNS IP, OS, pool type) takes the AKS defaults of the profile loader.
  */
 export function defaultLabProfile(name: string, slot = 0): ClusterProfile {
-  const sys = `10.224.${2 * slot}.0/24`;
-  const user = `10.224.${2 * slot + 1}.0/24`;
-  const pool = {
-    osType: 'Linux',
-    osSku: 'Ubuntu',
-    vmSize: 'Standard_D2s_v5',
-    maxPods: 250,
-    maxSurge: 0,
-  } as const;
-  return {
+  const pool = { vmSize: 'Standard_D2s_v5', maxPods: 250, upgradeSettings: { maxSurge: 0 } };
+  return profileFromObject({
     name,
     vnet: {
       name: 'lab-vnet',
       addressSpaces: ['10.224.0.0/12'],
       subnets: [
-        { name: `${name}-sys`, cidr: sys },
-        { name: `${name}-user`, cidr: user },
+        { name: `${name}-sys`, cidr: `10.224.${2 * slot}.0/24` },
+        { name: `${name}-user`, cidr: `10.224.${2 * slot + 1}.0/24` },
       ],
     },
     connectedNetworks: [{ name: 'onprem', kind: 'vpn', cidrs: ['192.168.100.0/24'] }],
-    network: {
-      podCidrs: ['10.244.0.0/16'],
-      serviceCidrs: ['10.0.0.0/16'],
-      dnsServiceIp: '10.0.0.10',
-      ipFamilies: ['ipv4'],
-      outboundType: 'loadBalancer',
-      nonMasqueradeCidrs: [],
-    },
-    nodePools: [
-      { name: 'sys', subnet: `${name}-sys`, count: 2, type: 'VirtualMachineScaleSets', ...pool },
-      { name: 'user', subnet: `${name}-user`, count: 1, type: 'VirtualMachineScaleSets', ...pool },
+    agentPoolProfiles: [
+      { name: 'sys', vnetSubnetName: `${name}-sys`, count: 2, ...pool },
+      { name: 'user', vnetSubnetName: `${name}-user`, count: 1, ...pool },
     ],
-  };
+  });
 }
 
 /**

@@ -10,7 +10,7 @@ import { netnsPath, run } from '../kernel/exec.js';
 import { addNetns, deleteNetns, netnsExists } from '../kernel/netns.js';
 import type { LabNode, LabState, LabVnet } from './model.js';
 import { killNow, podnetCommand, spawnDaemon, stopProcess, unixGet, waitFor } from './processes.js';
-import { routerSysctls } from './vnet.js';
+import { plugIntoVnet, routerSysctls } from './vnet.js';
 
 /** The CNI network name the lab installs on every node. */
 export const LAB_NETWORK = 'podnet';
@@ -21,27 +21,10 @@ export async function createNodeNetwork(vnet: LabVnet, node: LabNode): Promise<v
   const subnet = vnet.subnets.find((s) => s.cidr === node.subnet);
   if (!subnet) throw new Error(`subnet ${node.subnet} of node ${node.name} is not in VNet ${vnet.name}`);
   if (!netnsExists(node.netns)) await addNetns(node.netns);
-  await run('ip', [
-    'link',
-    'add',
-    node.vnetLink,
-    'netns',
-    vnet.netns,
-    'type',
-    'veth',
-    'peer',
-    'name',
-    'eth0',
-    'netns',
-    node.netns,
-  ]);
-  await run('ip', ['-batch', '-'], {
-    netns: vnet.netns,
-    input: `link set ${node.vnetLink} master ${subnet.bridge}\nlink set ${node.vnetLink} up\n`,
-  });
-  await run('ip', ['-batch', '-'], {
-    netns: node.netns,
-    input: `addr add ${node.ip}/${parseCidr(node.subnet).prefix} dev eth0\nlink set eth0 up\nroute add default via ${subnet.gateway}\n`,
+  await plugIntoVnet(vnet.netns, node.vnetLink, node.netns, {
+    vnetSide: [`link set ${node.vnetLink} master ${subnet.bridge}`],
+    address: `${node.ip}/${parseCidr(node.subnet).prefix}`,
+    gateway: subnet.gateway,
   });
   await routerSysctls(node.netns);
 }

@@ -49,31 +49,48 @@ export async function ensureVnet(vnet: LabVnet): Promise<void> {
   for (const h of vnet.externalHosts) {
     if (links.has(h.vnetLink) && netnsExists(h.netns)) continue;
     if (!netnsExists(h.netns)) await addNetns(h.netns);
-    const prefix = parseCidr(h.cidr).prefix;
-    await run('ip', [
-      'link',
-      'add',
-      h.vnetLink,
-      'netns',
-      vnet.netns,
-      'type',
-      'veth',
-      'peer',
-      'name',
-      'eth0',
-      'netns',
-      h.netns,
-    ]);
-    await run('ip', ['-batch', '-'], {
-      netns: vnet.netns,
-      input: `addr add ${h.vnetIp}/${prefix} dev ${h.vnetLink}\nlink set ${h.vnetLink} up\n`,
-    });
-    await run('ip', ['-batch', '-'], {
-      netns: h.netns,
-      input: `addr add ${h.ip}/${prefix} dev eth0\nlink set eth0 up\nroute add default via ${h.vnetIp}\n`,
+    await plugIntoVnet(vnet.netns, h.vnetLink, h.netns, {
+      vnetSide: [`addr add ${h.vnetIp}/${parseCidr(h.cidr).prefix} dev ${h.vnetLink}`],
+      address: `${h.ip}/${parseCidr(h.cidr).prefix}`,
+      gateway: h.vnetIp,
     });
   }
   await applyVnetFirewall(vnet);
+}
+
+/**
+ * Connects a host namespace (a node or an outside host) to the VNet: a veth whose VNet end is `vnetLink` and
+ * whose other end is `eth0` in `hostNetns`, with the host's address and default route to `gateway`.
+ * `vnetSide` are extra `ip -batch` lines for the VNet end (enslave to a subnet bridge, or an address).
+ */
+export async function plugIntoVnet(
+  vnetNetns: string,
+  vnetLink: string,
+  hostNetns: string,
+  opts: { vnetSide: string[]; address: string; gateway: string },
+): Promise<void> {
+  await run('ip', [
+    'link',
+    'add',
+    vnetLink,
+    'netns',
+    vnetNetns,
+    'type',
+    'veth',
+    'peer',
+    'name',
+    'eth0',
+    'netns',
+    hostNetns,
+  ]);
+  await run('ip', ['-batch', '-'], {
+    netns: vnetNetns,
+    input: `${[...opts.vnetSide, `link set ${vnetLink} up`].join('\n')}\n`,
+  });
+  await run('ip', ['-batch', '-'], {
+    netns: hostNetns,
+    input: `addr add ${opts.address} dev eth0\nlink set eth0 up\nroute add default via ${opts.gateway}\n`,
+  });
 }
 
 export async function applyVnetFirewall(vnet: LabVnet): Promise<void> {
