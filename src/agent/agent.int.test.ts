@@ -216,7 +216,12 @@ describe('podnet agent on two nodes', () => {
 
   it('installs direct routes to the peer block, tagged with podnet proto', async () => {
     const [s1, s2] = [await status(nodes[0]), await status(nodes[1])];
-    assert.deepEqual(await routes(nodes[0]), [{ dst: s2.block, via: nodes[1].ip }]);
+    // Node 1 started first and learns of node 2's lease on its next look at the store (sqlite: a 500 ms poll).
+    const want0 = JSON.stringify([{ dst: s2.block, via: nodes[1].ip }]);
+    await eventually(
+      'node 1 to route to the block of node 2',
+      async () => JSON.stringify(await routes(nodes[0])) === want0,
+    );
     assert.deepEqual(await routes(nodes[1]), [{ dst: s1.block, via: nodes[0].ip }]);
   });
 

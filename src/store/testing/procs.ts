@@ -37,7 +37,8 @@ export function startWorker(args: string[]): { worker: Worker; ready: Promise<vo
       nl = buffered.indexOf('\n');
     }
   });
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // 'close', not 'exit': 'exit' may fire before the child's stdout is drained, and its last lines are the results.
+  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
   exited.then(() => markReady()); // a child that died before ready must not hang the test
   return { worker: { child, results, exited }, ready };
 }
