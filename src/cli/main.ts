@@ -3,7 +3,6 @@
  * ./commands registers its own verbs; this file only parses, dispatches and maps failures to exit codes.
  */
 import { Command, CommanderError } from 'commander';
-import { PodnetError } from '../errors/index.js';
 import { registerAgent } from './commands/agent.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerCni } from './commands/cni.js';
@@ -11,7 +10,7 @@ import { registerDemo } from './commands/demo.js';
 import { registerIpam } from './commands/ipam.js';
 import { registerLab } from './commands/lab.js';
 import { registerPlan } from './commands/plan.js';
-import { EXIT, type Io, processIo, renderError } from './output.js';
+import { EXIT, type Io, processIo, renderError, wantsJson } from './output.js';
 
 export interface CliContext {
   io: Io;
@@ -55,9 +54,6 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       // --help and --version exit 0; every other parse failure is unusable input.
       return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    const wantsJson =
-      argv.some((a, i) => (a === '-o' || a === '--output') && argv[i + 1] === 'json') ||
-      argv.includes('-ojson');
-    return renderError(err instanceof PodnetError ? err : err, wantsJson ? 'json' : 'table', io);
+    return renderError(err, wantsJson(argv) ? 'json' : 'table', io);
   }
 }

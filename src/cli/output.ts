@@ -36,6 +36,14 @@ export function parseOutputFormat(v: string): OutputFormat {
   });
 }
 
+/** True when the command line asks for JSON output, however it is spelled (-o json, -ojson, --output=json). */
+export function wantsJson(argv: readonly string[]): boolean {
+  return argv.some(
+    (a, i) =>
+      ((a === '-o' || a === '--output') && argv[i + 1] === 'json') || a === '-ojson' || a === '--output=json',
+  );
+}
+
 /** Renders rows as an aligned, emoji-free table with upper-case headers, as kubectl does. */
 export function table(headers: string[], rows: (string | number)[][]): string {
   const cells = [headers.map((h) => h.toUpperCase()), ...rows.map((r) => r.map(String))];

@@ -9,7 +9,7 @@ import type { Finding } from '../../plan/check.js';
 import { type PlanFlags, flagForField, loadProfileFile, profileFromFlags } from '../../profile/load.js';
 import type { ClusterProfile } from '../../profile/types.js';
 import type { CliContext } from '../main.js';
-import { EXIT, parseOutputFormat, renderError, table } from '../output.js';
+import { EXIT, parseOutputFormat, renderError, table, wantsJson } from '../output.js';
 
 interface PlanOptions extends PlanFlags {
   file?: string;
@@ -97,13 +97,6 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     }
     return commanderError(message, errorOptions);
   };
-}
-
-function wantsJson(argv: string[]): boolean {
-  return argv.some(
-    (a, i) =>
-      ((a === '-o' || a === '--output') && argv[i + 1] === 'json') || a === '-ojson' || a === '--output=json',
-  );
 }
 
 /** Loads the profile the options describe and checks it (throws PodnetError on unusable input). */
