@@ -2,6 +2,7 @@
  * Opens the cluster store a `--store` URL names: `sqlite:PATH` (embedded default, one host) or
  * `etcd:URL[,URL...]` (many hosts), optionally with `?prefix=/key/prefix/` for etcd.
  */
+import { existsSync } from 'node:fs';
 import { PodnetError } from '../errors/index.js';
 import type { StoreOptions } from './records.js';
 import { SqliteStore } from './sqlite.js';
@@ -64,7 +65,15 @@ export function parseStoreUrl(url: string): ParsedStoreUrl {
 
 export async function openStore(url: string, opts: StoreOptions = {}): Promise<ClusterStore> {
   const p = parseStoreUrl(url);
-  if (p.kind === 'sqlite') return new SqliteStore(p.path as string, opts);
+  if (p.kind === 'sqlite') {
+    if (opts.create === false && !existsSync(p.path as string)) {
+      throw new PodnetError('ClusterNotFound', `there is no cluster store at ${p.path}`, {
+        field: '--store',
+        hint: 'create the cluster with `podnet cluster create -f profile.yaml`, or point --store at the right store',
+      });
+    }
+    return new SqliteStore(p.path as string, opts);
+  }
   // Loaded on demand: the etcd client (gRPC) costs a few hundred ms of start-up that sqlite users skip.
   const { EtcdStore } = await import('./etcd.js');
   const store = new EtcdStore(url, p.hosts as string[], p.prefix as string, opts);

@@ -16,6 +16,8 @@ export const DEFAULT_QUARANTINE_SECONDS = 600;
 
 export interface StoreOptions {
   quarantineSeconds?: number;
+  /** sqlite: create the file (and its folder) when missing. Default true; read-only commands pass false. */
+  create?: boolean;
 }
 
 /**

@@ -23,12 +23,17 @@ interface Opts {
 
 export const STORE_FLAG_HELP = `cluster store: sqlite:PATH or etcd:URL[,URL...] (env PODNET_STORE; default ${DEFAULT_STORE_URL})`;
 
-/** Opens the store of --store / $PODNET_STORE / the default, runs `fn`, and closes it. */
+/**
+ * Opens the store of --store / $PODNET_STORE / the default, runs `fn`, and closes it. Only `cluster create`
+ * may create a sqlite store; every other command reads or changes an existing one and must not leave a new
+ * empty file behind a mistyped path.
+ */
 export async function withStore<T>(
   flag: string | undefined,
   fn: (store: ClusterStore) => Promise<T>,
+  opts: { create?: boolean } = {},
 ): Promise<T> {
-  const store = await openStore(storeUrl(flag));
+  const store = await openStore(storeUrl(flag), { create: opts.create ?? false });
   try {
     return await fn(store);
   } finally {
@@ -128,20 +133,24 @@ export function registerCluster(program: Command, ctx: CliContext): void {
       const profile = loadProfileFile(requireFile(opts));
       const report = checkPlan(profile);
       if (!report.valid) return planRefused(ctx, format, report, profile);
-      const out = await withStore(opts.store, async (store) => {
-        const existing = await store.getCluster();
-        if (existing) {
-          throw new PodnetError(
-            'ClusterExists',
-            `the store ${store.url} already holds cluster "${existing.profile.name}"`,
-            {
-              field: '--store',
-              hint: 'change it with `podnet cluster update -f profile.yaml`, or use another --store',
-            },
-          );
-        }
-        return summary(await store.putCluster(profile, 0), store.url, 0, 0);
-      });
+      const out = await withStore(
+        opts.store,
+        async (store) => {
+          const existing = await store.getCluster();
+          if (existing) {
+            throw new PodnetError(
+              'ClusterExists',
+              `the store ${store.url} already holds cluster "${existing.profile.name}"`,
+              {
+                field: '--store',
+                hint: 'change it with `podnet cluster update -f profile.yaml`, or use another --store',
+              },
+            );
+          }
+          return summary(await store.putCluster(profile, 0), store.url, 0, 0);
+        },
+        { create: true },
+      );
       ctx.io.out(format === 'json' ? JSON.stringify(out, null, 2) : `created\n${renderSummary(out)}`);
     });
 

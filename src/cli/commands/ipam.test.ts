@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -32,6 +32,16 @@ function podnet(args: string[], env: Record<string, string> = {}) {
 const json = (text: string) => JSON.parse(text);
 
 describe('podnet cluster', () => {
+  it('reading a store that does not exist says so and creates nothing', () => {
+    const missing = join(dir, 'typo', 'cluster.db');
+    for (const args of [['cluster', 'show'], ['ipam', 'blocks']]) {
+      const r = podnet([...args, '--store', `sqlite:${missing}`, '-o', 'json']);
+      assert.equal(r.code, 1);
+      assert.equal(json(r.out).error.code, 'ClusterNotFound');
+      assert.equal(existsSync(dirname(missing)), false, `${args.join(' ')} left ${dirname(missing)} behind`);
+    }
+  });
+
   it('creates a cluster from a valid profile, refuses a second create and an invalid profile', () => {
     const created = podnet([
       'cluster',
