@@ -36,7 +36,9 @@ if (i >= 0 && j > i) {
   const kept = new Map();
   for (const m of old.matchAll(/<!-- bench:(\S+) -->\n([\s\S]*?)<!-- \/bench:\1 -->/g)) kept.set(m[1], m[2]);
   for (const s of sections) kept.set(s.name, `Machine: ${machine}.\n\n${s.md.trim()}\n`);
-  const body = [...kept.entries()].map(([n, md]) => `<!-- bench:${n} -->\n${md}<!-- /bench:${n} -->`).join('\n\n');
+  const body = [...kept.entries()]
+    .map(([n, md]) => `<!-- bench:${n} -->\n${md}<!-- /bench:${n} -->`)
+    .join('\n\n');
   writeFileSync('README.md', `${readme.slice(0, i + start.length)}\n${body}\n${readme.slice(j)}`);
   process.stderr.write('bench: README.md updated\n');
 }

@@ -34,7 +34,10 @@ const json = (text: string) => JSON.parse(text);
 describe('podnet cluster', () => {
   it('reading a store that does not exist says so and creates nothing', () => {
     const missing = join(dir, 'typo', 'cluster.db');
-    for (const args of [['cluster', 'show'], ['ipam', 'blocks']]) {
+    for (const args of [
+      ['cluster', 'show'],
+      ['ipam', 'blocks'],
+    ]) {
       const r = podnet([...args, '--store', `sqlite:${missing}`, '-o', 'json']);
       assert.equal(r.code, 1);
       assert.equal(json(r.out).error.code, 'ClusterNotFound');
