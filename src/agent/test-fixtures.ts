@@ -8,41 +8,22 @@ import type { RulesetOutcome } from '../dataplane/node-ruleset.js';
 import type { NodeRulesetInput } from '../dataplane/ruleset.js';
 import { PodnetError } from '../errors/index.js';
 import type { AllocateRequest, PodAddress, PodIpam } from '../ipam/types.js';
+import { profileFromObject } from '../profile/load.js';
 import type { ClusterProfile } from '../profile/types.js';
 import { type PeerRoute, diffRoutes } from '../routing/routes.js';
 
+/** A small valid profile, AKS defaults filled in by the profile loader; `over` replaces network fields. */
 export function testProfile(over: Partial<ClusterProfile['network']> = {}): ClusterProfile {
-  return {
+  const profile = profileFromObject({
     name: 'lab',
     vnet: {
       name: 'vnet',
       addressSpaces: ['10.224.0.0/12'],
       subnets: [{ name: 'nodes', cidr: '10.224.0.0/16' }],
     },
-    connectedNetworks: [],
-    network: {
-      podCidrs: ['10.244.0.0/16'],
-      serviceCidrs: ['10.0.0.0/16'],
-      dnsServiceIp: '10.0.0.10',
-      ipFamilies: ['ipv4'],
-      outboundType: 'loadBalancer',
-      nonMasqueradeCidrs: [],
-      ...over,
-    },
-    nodePools: [
-      {
-        name: 'system',
-        subnet: 'nodes',
-        osType: 'Linux',
-        osSku: 'Ubuntu',
-        vmSize: 'Standard_D2s_v5',
-        count: 3,
-        maxPods: 30,
-        maxSurge: 1,
-        type: 'VirtualMachineScaleSets',
-      },
-    ],
-  };
+    agentPoolProfiles: [{ name: 'system', vnetSubnetName: 'nodes', vmSize: 'Standard_D2s_v5', maxPods: 30 }],
+  });
+  return { ...profile, network: { ...profile.network, ...over } };
 }
 
 /** Pod IPAM over a map: addresses .2, .3, ... of the block, capped at maxPods. */
