@@ -15,13 +15,13 @@ import { PodnetError } from '../errors/index.js';
 import { type BlockSpace, chooseBlockIn } from '../ipam/blocks.js';
 import type { ClusterProfile } from '../profile/types.js';
 import { leaseNotFound } from './block-table.js';
-import { clusterNotFound } from './memory.js';
 import {
   DEFAULT_QUARANTINE_SECONDS,
   type StoreOptions,
   type StoredBlock,
   blockState,
   byBlockAddress,
+  clusterNotFound,
   clusterSpace,
   decodeBlock,
   decodeCluster,

@@ -1,4 +1,3 @@
-import { PodnetError } from '../errors/index.js';
 /**
  * The in-process store: the same rules as the SQLite and etcd backends over plain maps. It holds nothing
  * across restarts; it serves tests of the policy and the benchmark of the allocation core.
@@ -10,6 +9,7 @@ import {
   type StoredBlock,
   blockState,
   byBlockAddress,
+  clusterNotFound,
   clusterSpace,
   nextCluster,
   toLease,
@@ -115,11 +115,4 @@ export class MemoryStore implements ClusterStore {
   }
 
   async close() {}
-}
-
-export function clusterNotFound(url: string): PodnetError {
-  return new PodnetError('ClusterNotFound', `no cluster profile in the store ${url}`, {
-    field: '--store',
-    hint: 'write one with `podnet cluster create -f profile.yaml --store URL`, or point --store at the right store',
-  });
 }

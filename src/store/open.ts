@@ -4,7 +4,7 @@
  */
 import { existsSync } from 'node:fs';
 import { PodnetError } from '../errors/index.js';
-import type { StoreOptions } from './records.js';
+import { type StoreOptions, clusterNotFound } from './records.js';
 import { SqliteStore } from './sqlite.js';
 import type { ClusterStore } from './types.js';
 
@@ -66,12 +66,8 @@ export function parseStoreUrl(url: string): ParsedStoreUrl {
 export async function openStore(url: string, opts: StoreOptions = {}): Promise<ClusterStore> {
   const p = parseStoreUrl(url);
   if (p.kind === 'sqlite') {
-    if (opts.create === false && !existsSync(p.path as string)) {
-      throw new PodnetError('ClusterNotFound', `there is no cluster store at ${p.path}`, {
-        field: '--store',
-        hint: 'create the cluster with `podnet cluster create -f profile.yaml`, or point --store at the right store',
-      });
-    }
+    // A read must not leave an empty store behind a mistyped path: no file means no cluster.
+    if (opts.create === false && !existsSync(p.path as string)) throw clusterNotFound(url);
     return new SqliteStore(p.path as string, opts);
   }
   // Loaded on demand: the etcd client (gRPC) costs a few hundred ms of start-up that sqlite users skip.

@@ -261,3 +261,11 @@ export function byBlockAddress<T extends { block: string }>(items: T[]): T[] {
     return x < y ? -1 : x > y ? 1 : 0;
   });
 }
+
+/** No cluster record in the store (or no store file): what to do next. */
+export function clusterNotFound(url: string): PodnetError {
+  return new PodnetError('ClusterNotFound', `no cluster profile in the store ${url}`, {
+    field: '--store',
+    hint: 'write one with `podnet cluster create -f profile.yaml --store URL`, or point --store at the right store',
+  });
+}

@@ -9,7 +9,6 @@ import { PodnetError } from '../errors/index.js';
 import type { BlockSpace } from '../ipam/blocks.js';
 import type { ClusterProfile } from '../profile/types.js';
 import { type BlockRows, claimIn, releaseIn, renewIn } from './block-table.js';
-import { clusterNotFound } from './memory.js';
 import {
   DEFAULT_QUARANTINE_SECONDS,
   SCHEMA_VERSION,
@@ -17,6 +16,7 @@ import {
   type StoredBlock,
   blockState,
   byBlockAddress,
+  clusterNotFound,
   clusterSpace,
   decodeBlock,
   decodeCluster,

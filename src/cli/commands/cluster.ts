@@ -10,6 +10,7 @@ import { type PlanReport, checkPlan } from '../../plan/check.js';
 import { loadProfileFile } from '../../profile/load.js';
 import type { ClusterProfile } from '../../profile/types.js';
 import { DEFAULT_STORE_URL, openStore, storeUrl } from '../../store/open.js';
+import { clusterNotFound } from '../../store/records.js';
 import type { ClusterRecord, ClusterStore } from '../../store/types.js';
 import type { CliContext } from '../main.js';
 import { EXIT, type OutputFormat, parseOutputFormat, table } from '../output.js';
@@ -164,10 +165,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
       const out = await withStore(opts.store, async (store) => {
         const record = await store.getCluster();
         if (!record) {
-          throw new PodnetError('ClusterNotFound', `no cluster profile in the store ${store.url}`, {
-            field: '--store',
-            hint: 'create one with `podnet cluster create -f profile.yaml`, or point --store at the right store',
-          });
+          throw clusterNotFound(store.url);
         }
         const [leases, quarantined] = await Promise.all([store.listBlocks(), store.listQuarantined()]);
         return { ...summary(record, store.url, leases.length, quarantined.length), profile: record.profile };
@@ -189,10 +187,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
       const out = await withStore(opts.store, async (store) => {
         const current = await store.getCluster();
         if (!current) {
-          throw new PodnetError('ClusterNotFound', `no cluster profile in the store ${store.url}`, {
-            field: '--store',
-            hint: 'create it first with `podnet cluster create -f profile.yaml`',
-          });
+          throw clusterNotFound(store.url);
         }
         const report = checkPlan(profile, { previous: current.profile });
         if (!report.valid) return { refused: report, updated: undefined };
