@@ -1,31 +1,12 @@
-/** A small valid cluster profile for store and IPAM tests. */
+/** A small valid cluster profile for store and IPAM tests; AKS defaults come from the profile loader. */
+import { profileFromObject } from '../../profile/load.js';
 import type { ClusterProfile } from '../../profile/types.js';
 
 export function testProfile(podCidr = '10.244.0.0/22', name = 'test'): ClusterProfile {
-  return {
+  return profileFromObject({
     name,
     vnet: { name: 'vnet', addressSpaces: ['10.0.0.0/16'], subnets: [{ name: 'nodes', cidr: '10.0.0.0/24' }] },
-    connectedNetworks: [],
-    network: {
-      podCidrs: [podCidr],
-      serviceCidrs: ['10.96.0.0/16'],
-      dnsServiceIp: '10.96.0.10',
-      ipFamilies: ['ipv4'],
-      outboundType: 'loadBalancer',
-      nonMasqueradeCidrs: [],
-    },
-    nodePools: [
-      {
-        name: 'pool1',
-        subnet: 'nodes',
-        osType: 'Linux',
-        osSku: 'Ubuntu',
-        vmSize: 'Standard_D2s_v3',
-        count: 3,
-        maxPods: 250,
-        maxSurge: 1,
-        type: 'VirtualMachineScaleSets',
-      },
-    ],
-  };
+    networkProfile: { podCidr, serviceCidr: '10.96.0.0/16', dnsServiceIP: '10.96.0.10' },
+    agentPoolProfiles: [{ name: 'pool1', vnetSubnetName: 'nodes', vmSize: 'Standard_D2s_v3' }],
+  });
 }
