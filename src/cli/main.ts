@@ -3,6 +3,7 @@
  * ./commands registers its own verbs; this file only parses, dispatches and maps failures to exit codes.
  */
 import { Command, CommanderError } from 'commander';
+import { PodnetError } from '../errors/index.js';
 import { registerAgent } from './commands/agent.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerCni } from './commands/cni.js';
@@ -42,6 +43,24 @@ export function buildProgram(ctx: CliContext): Command {
   return program;
 }
 
+/** A commander parse error as a PodnetError: the flag it names as the field, the command's help as the hint. */
+function usageError(err: CommanderError, program: Command, argv: string[]): PodnetError {
+  const message = err.message.replace(/^error: /, '');
+  const flag = /'(-[^']*)'/.exec(message)?.[1];
+  let cmd = program;
+  for (const word of argv) {
+    const sub = cmd.commands.find((c) => c.name() === word);
+    if (!sub) break;
+    cmd = sub;
+  }
+  const path = [];
+  for (let c: Command | null = cmd; c; c = c.parent) path.unshift(c.name());
+  return new PodnetError(err.code === 'commander.unknownOption' ? 'UnknownFlag' : 'UsageError', message, {
+    field: flag,
+    hint: `see ${path.join(' ')} --help`,
+  });
+}
+
 /** Runs the CLI with `argv` (without node and script) and returns the exit code. */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const ctx: CliContext = { io, exitCode: EXIT.ok };
@@ -51,8 +70,11 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return ctx.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // --help and --version exit 0; every other parse failure is unusable input.
-      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+      // --help and --version exit 0; every other parse failure is unusable input. Commander has printed it as
+      // text on stderr; a script that asked for JSON also gets it as JSON.
+      if (err.exitCode === 0) return EXIT.ok;
+      if (wantsJson(argv)) renderError(usageError(err, program, argv), 'json', io);
+      return EXIT.usage;
     }
     return renderError(err, wantsJson(argv) ? 'json' : 'table', io);
   }

@@ -32,6 +32,18 @@ function podnet(args: string[], env: Record<string, string> = {}) {
 const json = (text: string) => JSON.parse(text);
 
 describe('podnet cluster', () => {
+  it('an unknown flag is unusable input, as JSON when JSON was asked for', () => {
+    const r = podnet(['ipam', 'blocks', '--store', STORE, '--nope', '-o', 'json']);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /unknown option '--nope'/);
+    assert.deepEqual(json(r.out).error, {
+      code: 'UnknownFlag',
+      field: '--nope',
+      message: "unknown option '--nope'",
+      hint: 'see podnet ipam blocks --help',
+    });
+  });
+
   it('reading a store that does not exist says so and creates nothing', () => {
     const missing = join(dir, 'typo', 'cluster.db');
     for (const args of [

@@ -9,7 +9,7 @@ import type { Finding } from '../../plan/check.js';
 import { type PlanFlags, flagForField, loadProfileFile, profileFromFlags } from '../../profile/load.js';
 import type { ClusterProfile } from '../../profile/types.js';
 import type { CliContext } from '../main.js';
-import { EXIT, parseOutputFormat, renderError, table, wantsJson } from '../output.js';
+import { EXIT, parseOutputFormat, renderError, table } from '../output.js';
 
 interface PlanOptions extends PlanFlags {
   file?: string;
@@ -81,22 +81,15 @@ export function registerPlan(program: Command, ctx: CliContext): void {
         ctx.exitCode = renderError(e, format, ctx.io);
       }
     });
-  // Commander reports bad flags as text on stderr; a script that asked for JSON also gets the error as JSON.
+  // A stray argument is most often a profile given without -f: say so.
   const commanderError = cmd.error.bind(cmd);
-  cmd.error = (commanderMessage, errorOptions) => {
-    const message =
+  cmd.error = (message, errorOptions) =>
+    commanderError(
       errorOptions?.code === 'commander.excessArguments'
-        ? `${commanderMessage}\n(give the profile with -f FILE; see podnet plan --help)`
-        : commanderMessage;
-    if (wantsJson((program as unknown as { rawArgs?: string[] }).rawArgs ?? [])) {
-      const code = errorOptions?.code === 'commander.unknownOption' ? 'UnknownFlag' : 'UsageError';
-      const text = commanderMessage.replace(/^error: /, '');
-      const flag = /'(-[^']*)'/.exec(text)?.[1];
-      const error = { code, ...(flag ? { field: flag } : {}), message: text, hint: 'see podnet plan --help' };
-      ctx.io.out(JSON.stringify({ error }, null, 2));
-    }
-    return commanderError(message, errorOptions);
-  };
+        ? `${message}\n(give the profile with -f FILE; see podnet plan --help)`
+        : message,
+      errorOptions,
+    );
 }
 
 /** Loads the profile the options describe and checks it (throws PodnetError on unusable input). */
