@@ -4,14 +4,16 @@
  *  - in-process: the block policy over the in-memory store + the pod address policy (target: all in < 2 s);
  *  - sqlite: 5,000 block claims through the SQLite cluster store (target: p99 < 1 ms per claim), plus pod
  *    addresses through node-local files for a sample of 20 nodes (the pod path never touches the cluster store);
- *  - etcd: a local etcd this benchmark starts, 5,000 node joins with 50 clients at once (target: < 10 s in
- *    all, p99 < 50 ms per join).
+ *  - etcd: a local etcd this benchmark starts, 5,000 node joins with 50 at once through one client (target:
+ *    < 10 s in all, p99 < 50 ms per join), a cold and a warm round, next to a baseline in the same run: the
+ *    bare etcd3 transaction a join commits, with nothing of podnet around it.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Etcd3 } from 'etcd3';
 import { parseCidr } from '../src/addr/index.js';
 import { nextFreeOffset } from '../src/ipam/addresses.js';
 import { openPodIpam } from '../src/ipam/pod-ipam.js';
@@ -139,58 +141,103 @@ async function sqlite(): Promise<PartResult> {
   }
 }
 
+/** 50 workers share one client and run `op` over NODES indices, 50 in flight; latency per op. */
+async function fiftyAtOnce(op: (i: number) => Promise<unknown>) {
+  const lat: number[] = [];
+  let next = 0;
+  const t0 = ms();
+  await Promise.all(
+    Array.from({ length: ETCD_CONCURRENCY }, async () => {
+      for (let n = next++; n < NODES; n = next++) {
+        const s = ms();
+        await op(n);
+        lat.push(ms() - s);
+      }
+    }),
+  );
+  return { totalMs: ms() - t0, p50Ms: percentile(lat, 50), p99Ms: percentile(lat, 99) };
+}
+
 /**
- * `clients` etcd clients share the 50 joins in flight: 50 = one per joining host (all in this one process, so
- * each join's watch event is decoded 50 times here); 1 = one client with 50 joins in flight.
+ * Node joins through the etcd store, in two rounds in one process against one local member: `cold` is the
+ * first burst of a fresh process (the client and V8 still warming up), `warm` the same burst into a second
+ * cluster right after.
  */
-async function etcd(clients: number): Promise<PartResult> {
+async function etcd(): Promise<PartResult[]> {
   const server = await startEtcd();
   try {
-    const url = server.storeUrl();
-    const admin = await openStore(url);
-    await admin.putCluster(testProfile(POD_CIDR), 0);
-    const stores = await Promise.all(Array.from({ length: clients }, () => openStore(url)));
-    const lat: number[] = [];
-    let next = 0;
-    const t0 = ms();
-    await Promise.all(
-      Array.from({ length: ETCD_CONCURRENCY }, async (_, k) => {
-        const c = stores[k % clients];
-        for (let n = next++; n < NODES; n = next++) {
-          const s = ms();
-          await c.claimBlock(req(n));
-          lat.push(ms() - s);
-        }
-      }),
-    );
-    const totalMs = ms() - t0;
-    const blocks = await admin.listBlocks();
-    await Promise.all([admin, ...stores].map((c) => c.close()));
-    if (blocks.length !== NODES || new Set(blocks.map((b) => b.block)).size !== NODES) {
-      throw new Error(`etcd run: ${blocks.length} leases, expected ${NODES} distinct`);
+    const results: PartResult[] = [];
+    for (const round of ['cold', 'warm']) {
+      const store = await openStore(server.storeUrl());
+      await store.putCluster(testProfile(POD_CIDR), 0);
+      const run = await fiftyAtOnce((n) => store.claimBlock(req(n)));
+      const blocks = await store.listBlocks();
+      await store.close();
+      if (blocks.length !== NODES || new Set(blocks.map((b) => b.block)).size !== NODES) {
+        throw new Error(`etcd run: ${blocks.length} leases, expected ${NODES} distinct`);
+      }
+      results.push({
+        part: `podnet etcd store, ${round} (1 local member, data on tmpfs)`,
+        work: `${NODES} node joins, ${ETCD_CONCURRENCY} at once`,
+        ops: NODES,
+        ...run,
+        peakRssMiB: peakRss(),
+      });
     }
-    return {
-      part: `etcd cluster store (1 local member, data on tmpfs), ${clients === 1 ? 'one client' : `${clients} clients`}`,
-      work: `${NODES} node joins, ${ETCD_CONCURRENCY} at once`,
-      ops: NODES,
-      totalMs,
-      p50Ms: percentile(lat, 50),
-      p99Ms: percentile(lat, 99),
-      peakRssMiB: peakRss(),
-    };
+    return results;
   } finally {
     await server.stop();
   }
 }
 
-const PARTS: Record<string, () => Promise<PartResult>> = {
+/**
+ * The floor under a join: the same etcd3 client sending the transaction a join commits (three compares,
+ * two puts on a lease, two reads on failure) with nothing of podnet around it, in the same two rounds.
+ */
+async function etcdBaseline(): Promise<PartResult[]> {
+  const server = await startEtcd();
+  const client = new Etcd3({ hosts: server.urls });
+  try {
+    const results: PartResult[] = [];
+    for (const round of ['cold', 'warm']) {
+      const ns = client.namespace(`/baseline-${round}/`);
+      await ns.put('cluster').value('{}');
+      const cluster = (await ns.get('cluster').exec()).kvs[0].mod_revision;
+      const lease = (await ns.leaseClient.leaseGrant({ TTL: 4000 })).ID;
+      const run = await fiftyAtOnce(async (n) => {
+        const row = JSON.stringify({ ...req(n), block: `10.${n >> 8}.${n & 255}.0/24`, at: Date.now() });
+        const res = await ns
+          .if(`blocks/${n}`, 'Create', '==', 0)
+          .and(`nodes/${n}`, 'Create', '==', 0)
+          .and('cluster', 'Mod', '==', cluster)
+          .then(ns.put(`blocks/${n}`).value(row).lease(lease), ns.put(`nodes/${n}`).value(row).lease(lease))
+          .else(ns.get(`nodes/${n}`), ns.get('cluster'))
+          .commit();
+        if (!res.succeeded) throw new Error(`baseline transaction ${n} failed`);
+      });
+      results.push({
+        part: `baseline: bare etcd3 transaction of a join, ${round}`,
+        work: `${NODES} transactions, ${ETCD_CONCURRENCY} at once`,
+        ops: NODES,
+        ...run,
+        peakRssMiB: peakRss(),
+      });
+    }
+    return results;
+  } finally {
+    client.close();
+    await server.stop();
+  }
+}
+
+const PARTS: Record<string, () => Promise<PartResult | PartResult[]>> = {
   inProcess,
   sqlite,
-  etcd: () => etcd(ETCD_CONCURRENCY),
-  etcdOneClient: () => etcd(1),
+  etcd,
+  etcdBaseline,
 };
 
-function runPart(name: string): PartResult {
+function runPart<T = PartResult>(name: string): T {
   const r = spawnSync(process.execPath, [fileURLToPath(import.meta.url), name], {
     encoding: 'utf8',
     maxBuffer: 1 << 24,
@@ -204,20 +251,24 @@ const rate = (r: PartResult) => Math.round(r.ops / (r.totalMs / 1000)).toLocaleS
 async function run(): Promise<string> {
   const mem = runPart('inProcess');
   const sql = runPart('sqlite');
-  const et = runPart('etcd');
-  const et1 = runPart('etcdOneClient');
+  const [cold, warm] = runPart<PartResult[]>('etcd');
+  const [baseCold, baseWarm] = runPart<PartResult[]>('etcdBaseline');
   const pod = sql.extra as PartResult;
   const verdict = (ok: boolean) => (ok ? 'yes' : '**no**');
   const rows: [PartResult, string, string][] = [
     [mem, '1.25 M in < 2 s', verdict(mem.totalMs < 2000)],
     [sql, 'claim p99 < 1 ms', verdict((sql.p99Ms ?? 1e9) < 1)],
     [pod, '(none; for scale)', ''],
-    ...[et, et1].map((r): [PartResult, string, string] => [
+    ...[cold, warm].map((r): [PartResult, string, string] => [
       r,
       '< 10 s, p99 < 50 ms',
       `${verdict(r.totalMs < 10_000)} (total); ${verdict((r.p99Ms ?? 1e9) < 50)} (p99)`,
     ]),
+    [baseCold, '(floor for the row above)', ''],
+    [baseWarm, '(floor for the row above)', ''],
   ];
+  const vsBase = (r: PartResult, b: PartResult) =>
+    `total ${(r.totalMs / b.totalMs).toFixed(2)}x, p50 ${((r.p50Ms ?? 0) / (b.p50Ms ?? 1)).toFixed(2)}x, p99 ${((r.p99Ms ?? 0) / (b.p99Ms ?? 1)).toFixed(2)}x`;
   const cell = (v: number | undefined, unit: string, digits = 3) =>
     v === undefined ? '' : `${v.toFixed(digits)} ${unit}`;
   return [
@@ -229,6 +280,8 @@ async function run(): Promise<string> {
       ([r, target, met]) =>
         `| ${r.part} | ${r.work} | ${cell(r.totalMs / 1000, 's', 2)} | ${rate(r)} | ${cell(r.p50Ms, 'ms')} | ${cell(r.p99Ms, 'ms')} | ${cell(r.peakRssMiB, 'MiB', 0)} | ${target} | ${met} |`,
     ),
+    '',
+    `etcd join / bare transaction, same run: cold ${vsBase(cold, baseCold)}; warm ${vsBase(warm, baseWarm)}.`,
     '',
     'Per second counts pod addresses for the in-process row, block claims (node joins) for the store rows. ' +
       `Pod addresses never go through the cluster store; the sqlite pod IPAM row is a ${SQLITE_POD_SAMPLE_NODES}-node sample of the node-local path. ` +

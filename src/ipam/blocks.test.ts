@@ -100,6 +100,16 @@ describe('block policy', () => {
       random: () => 0.99,
     });
     assert.equal(pick.block, '10.244.7.0/24');
+    // With fewer free blocks than the spread, the pick is among those that are free.
+    const few = chooseBlock({
+      podCidrs: ['10.244.0.0/22'],
+      leases: [holder('10.244.0.0/24', 'a'), holder('10.244.2.0/24', 'b')],
+      quarantined: [],
+      nodeName: 'x',
+      spread: 64,
+      random: () => 0.99,
+    });
+    assert.equal(few.block, '10.244.3.0/24');
   });
 
   it('handles IPv6 pod CIDRs with /120 blocks', () => {

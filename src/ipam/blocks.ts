@@ -198,12 +198,16 @@ export function chooseBlockIn(
 ): BlockChoice {
   const own = table.blockOf(nodeName);
   if (own) return { block: own.block, position: null, kind: own.state === 'live' ? 'held' : 'reclaimed' };
-  const free = findFreeBlocks(space, opts.cursor ?? 0n, (b) => table.isTaken(b), opts.spread ?? 1);
+  // Uniform among the first `spread` free blocks, scanning only up to the chosen one; when fewer are free
+  // the whole space was scanned and the choice is uniform among those found.
+  const r = (opts.random ?? Math.random)();
+  const want = Math.floor(r * (opts.spread ?? 1)) + 1;
+  const free = findFreeBlocks(space, opts.cursor ?? 0n, (b) => table.isTaken(b), want);
   if (free.length === 0) {
     const { leased, quarantined } = table.counts();
     throw podCidrExhausted(space, leased, quarantined);
   }
-  const pick = free[Math.min(free.length - 1, Math.floor((opts.random ?? Math.random)() * free.length))];
+  const pick = free.length === want ? free[want - 1] : free[Math.floor(r * free.length)];
   return { block: pick.block, position: pick.position, kind: 'new' };
 }
 

@@ -5,6 +5,8 @@
  *
  *   cluster             the cluster record (JSON with schemaVersion), CAS on its mod revision
  *   blocks/<block>      the block row (StoredBlock JSON), on an etcd lease that ends with its quarantine
+ *                       (shared with keys that end up to a minute later, so a join is one round trip:
+ *                       etcd-leases.ts)
  *   nodes/<nodeName>    {block}, on the same etcd lease: the node -> block index that makes claims idempotent
  *
  * A block row stays live until its `expiresAt`, then waits in quarantine until the etcd lease deletes both
@@ -15,6 +17,7 @@ import { PodnetError } from '../errors/index.js';
 import { type BlockSpace, chooseBlockIn } from '../ipam/blocks.js';
 import type { ClusterProfile } from '../profile/types.js';
 import { leaseNotFound } from './block-table.js';
+import { LeaseReuse } from './etcd-leases.js';
 import {
   DEFAULT_QUARANTINE_SECONDS,
   type StoreOptions,
@@ -76,6 +79,9 @@ export class EtcdStore implements ClusterStore {
   private cacheWatcher: Watcher | null = null;
   /** Blocks this process is claiming right now, so its own concurrent claims pick different ones. */
   private readonly pending = new Set<string>();
+  private readonly leases = new LeaseReuse(
+    async (ttlSeconds) => (await this.ns.leaseClient.leaseGrant({ TTL: ttlSeconds })).ID,
+  );
   private cursor = 0n;
   private events = 0;
 
@@ -149,16 +155,10 @@ export class EtcdStore implements ClusterStore {
     });
   }
 
-  private async grant(row: StoredBlock, now: number): Promise<string | null> {
+  /** The etcd lease a row's keys go on: one that ends with the row's quarantine (shared; see etcd-leases.ts). */
+  private async leaseOf(row: StoredBlock): Promise<string | null> {
     if (row.quarantineUntil === null) return null; // a reservation lives without a lease
-    const ttl = Math.ceil((row.quarantineUntil - now) / 1000) + 1;
-    return (await this.ns.leaseClient.leaseGrant({ TTL: ttl })).ID;
-  }
-
-  private async revoke(id: string | null | undefined): Promise<void> {
-    if (!id || id === '0') return;
-    // Best effort: an old lease left behind only expires on its own later.
-    await this.ns.leaseClient.leaseRevoke({ ID: id }).catch(() => {});
+    return this.leases.leaseUntil(row.quarantineUntil);
   }
 
   private async readOwn(nodeName: string, space: BlockSpace) {
@@ -173,16 +173,11 @@ export class EtcdStore implements ClusterStore {
   }
 
   /**
-   * Rewrites the node's own block row (renewal, reclaim, release) under a fresh etcd lease, guarded by both
-   * keys' mod revisions; the old lease is revoked only after the move, since revoking first deletes the keys.
+   * Rewrites the node's own block row (renewal, reclaim, release) onto a lease that ends with its new
+   * quarantine, guarded by both keys' mod revisions. The old lease is left to expire: it may carry other keys.
    */
-  private async rewriteOwn(
-    node: Read<string>,
-    row: Read<StoredBlock>,
-    next: StoredBlock,
-    now: number,
-  ): Promise<boolean> {
-    const lease = await this.grant(next, now);
+  private async rewriteOwn(node: Read<string>, row: Read<StoredBlock>, next: StoredBlock): Promise<boolean> {
+    const lease = await this.leaseOf(next);
     const put = (key: string, value: string) => {
       const p = this.ns.put(key).value(value);
       return lease ? p.lease(lease) : p;
@@ -195,8 +190,6 @@ export class EtcdStore implements ClusterStore {
         put(nodeKey(next.nodeName), JSON.stringify({ block: next.block })),
       )
       .commit();
-    if (res.succeeded) await this.revoke(row.kv.lease);
-    else await this.revoke(lease);
     return res.succeeded;
   }
 
@@ -251,6 +244,18 @@ export class EtcdStore implements ClusterStore {
   /** The cluster record as last read: claims compare its mod revision in their transaction instead of re-reading it. */
   private cluster: { space: BlockSpace; modRevision: string } | null = null;
 
+  private readingCluster: Promise<{ space: BlockSpace; modRevision: string }> | null = null;
+
+  /** The first claims of a process share one read of the cluster record (a burst of joins at start-up). */
+  private firstCluster() {
+    this.readingCluster ??= this.readCluster()
+      .then((c) => this.useCluster(c))
+      .finally(() => {
+        this.readingCluster = null;
+      });
+    return this.readingCluster;
+  }
+
   private useCluster(c: Read<ClusterRecord> | null) {
     this.cluster = c ? { space: clusterSpace(c.value), modRevision: c.kv.mod_revision } : null;
     if (!this.cluster) throw clusterNotFound(this.url);
@@ -258,80 +263,73 @@ export class EtcdStore implements ClusterStore {
   }
 
   /**
-   * A join is two round trips: a lease grant and one transaction that creates the block and node keys if
-   * both are absent and the cluster record is unchanged. When it fails, the same transaction returns the node
+   * A join is one transaction (plus a lease grant when no recent lease can be shared) that creates the block
+   * and node keys if both are absent and the cluster record is unchanged. When it fails, the same transaction returns the node
    * key and the cluster record, which says why: the node already holds a block (take the idempotent path), the
    * cluster changed (re-check against the new record), or another node won the block (pick again).
    */
   async claimBlock(req: ClaimRequest): Promise<BlockLease> {
     validateClaim(req);
     return this.guard(`claiming a block for ${req.nodeName}`, async () => {
-      let cluster = this.cluster ?? this.useCluster(await this.readCluster());
-      let lease: string | null | undefined;
+      let cluster = this.cluster ?? (await this.firstCluster());
       let nodeRevision: string | null = null;
       let refreshed = false;
-      try {
-        for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-          const now = Date.now();
-          const choice = await this.pickFree(req.nodeName, cluster, now, attempt, !refreshed).catch(
-            async (e) => {
-              // With no free block left the node may still hold one, or have its own back from quarantine.
-              const own =
-                e instanceof PodnetError && e.code === 'PodCidrExhausted'
-                  ? await this.reclaimOwn(req, cluster.space)
-                  : null;
-              if (own?.lease) return { own: own.lease };
-              throw e;
-            },
-          );
-          if ('own' in choice) return choice.own;
-          if ('refreshed' in choice) {
-            cluster = choice.refreshed;
-            refreshed = true;
-            continue;
-          }
-          const row = leaseRow(choice.block, req, now, this.quarantineSeconds);
-          if (lease === undefined) lease = await this.grant(row, now);
+      for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+        const now = Date.now();
+        const choice = await this.pickFree(req.nodeName, cluster, now, attempt, !refreshed).catch(
+          async (e) => {
+            // With no free block left the node may still hold one, or have its own back from quarantine.
+            const own =
+              e instanceof PodnetError && e.code === 'PodCidrExhausted'
+                ? await this.reclaimOwn(req, cluster.space)
+                : null;
+            if (own?.lease) return { own: own.lease };
+            throw e;
+          },
+        );
+        if ('own' in choice) return choice.own;
+        if ('refreshed' in choice) {
+          cluster = choice.refreshed;
+          refreshed = true;
+          continue;
+        }
+        const row = leaseRow(choice.block, req, now, this.quarantineSeconds);
+        let res: Awaited<ReturnType<ReturnType<Namespace['if']>['commit']>>;
+        try {
+          const lease = await this.leaseOf(row);
           const put = (key: string, value: string) => {
             const p = this.ns.put(key).value(value);
             return lease ? p.lease(lease) : p;
           };
-          this.pending.add(choice.block);
-          let res: Awaited<ReturnType<ReturnType<Namespace['if']>['commit']>>;
-          try {
-            res = await this.ns
-              .if(blockKey(choice.block), 'Create', '==', 0)
-              .and(nodeKey(req.nodeName), nodeRevision ? 'Mod' : 'Create', '==', nodeRevision ?? 0)
-              .and('cluster', 'Mod', '==', cluster.modRevision)
-              .then(
-                put(blockKey(choice.block), JSON.stringify(row)),
-                put(nodeKey(req.nodeName), JSON.stringify({ block: choice.block })),
-              )
-              .else(this.ns.get(nodeKey(req.nodeName)), this.ns.get('cluster'))
-              .commit();
-          } finally {
-            this.pending.delete(choice.block);
-          }
-          if (res.succeeded) {
-            this.taken?.set(choice.block, row);
-            if (choice.position !== null) this.cursor = choice.position + 1n;
-            lease = null; // now owned by the keys
-            return toLease(row);
-          }
-          const [nodeKv] = res.responses[0].response_range.kvs;
-          const [clusterKv] = res.responses[1].response_range.kvs;
-          if (!clusterKv || clusterKv.mod_revision !== cluster.modRevision) {
-            cluster = this.useCluster(clusterKv ? this.decodeClusterKv(clusterKv) : null);
-          } else if (nodeKv && nodeKv.mod_revision !== nodeRevision) {
-            const own = await this.reclaimOwn(req, cluster.space);
-            if (own.lease) return own.lease;
-            nodeRevision = own.nodeRevision;
-          } else {
-            this.taken?.set(choice.block, null); // another node won it; the watch brings its row
-          }
+          res = await this.ns
+            .if(blockKey(choice.block), 'Create', '==', 0)
+            .and(nodeKey(req.nodeName), nodeRevision ? 'Mod' : 'Create', '==', nodeRevision ?? 0)
+            .and('cluster', 'Mod', '==', cluster.modRevision)
+            .then(
+              put(blockKey(choice.block), JSON.stringify(row)),
+              put(nodeKey(req.nodeName), JSON.stringify({ block: choice.block })),
+            )
+            .else(this.ns.get(nodeKey(req.nodeName)), this.ns.get('cluster'))
+            .commit();
+        } finally {
+          this.pending.delete(choice.block);
         }
-      } finally {
-        if (lease) await this.revoke(lease);
+        if (res.succeeded) {
+          this.taken?.set(choice.block, row);
+          if (choice.position !== null) this.cursor = choice.position + 1n;
+          return toLease(row);
+        }
+        const [nodeKv] = res.responses[0].response_range.kvs;
+        const [clusterKv] = res.responses[1].response_range.kvs;
+        if (!clusterKv || clusterKv.mod_revision !== cluster.modRevision) {
+          cluster = this.useCluster(clusterKv ? this.decodeClusterKv(clusterKv) : null);
+        } else if (nodeKv && nodeKv.mod_revision !== nodeRevision) {
+          const own = await this.reclaimOwn(req, cluster.space);
+          if (own.lease) return own.lease;
+          nodeRevision = own.nodeRevision;
+        } else {
+          this.taken?.set(choice.block, null); // another node won it; the watch brings its row
+        }
       }
       throw new PodnetError(
         'BlockClaimContention',
@@ -360,7 +358,7 @@ export class EtcdStore implements ClusterStore {
     if (node && row && state !== 'free') {
       const claimedAt = state === 'live' ? row.value.claimedAt : now;
       const next = leaseRow(row.value.block, req, now, this.quarantineSeconds, claimedAt);
-      if (await this.rewriteOwn(node, row, next, now))
+      if (await this.rewriteOwn(node, row, next))
         return { lease: toLease(next), nodeRevision: node.kv.mod_revision };
     }
     return { nodeRevision: node?.kv.mod_revision ?? null };
@@ -392,10 +390,13 @@ export class EtcdStore implements ClusterStore {
       },
     };
     try {
-      return chooseBlockIn(cluster.space, table, nodeName, {
+      const choice = chooseBlockIn(cluster.space, table, nodeName, {
         cursor: this.cursor,
         spread: spreadAfter(attempt),
       });
+      // Marked as soon as chosen, so this process's other claims never pick it; the claim unmarks it.
+      this.pending.add(choice.block);
+      return choice;
     } catch (e) {
       if (fresh || !(e instanceof PodnetError) || e.code !== 'PodCidrExhausted') throw e;
       // The cache may hold blocks freed since, or the pod CIDR may have grown: decide again on fresh data.
@@ -419,7 +420,7 @@ export class EtcdStore implements ClusterStore {
           this.quarantineSeconds,
           row.value.claimedAt,
         );
-        if (await this.rewriteOwn(node, row, next, now)) return toLease(next);
+        if (await this.rewriteOwn(node, row, next)) return toLease(next);
       }
       throw new PodnetError(
         'BlockClaimContention',
@@ -440,8 +441,7 @@ export class EtcdStore implements ClusterStore {
         const now = Date.now();
         const { node, row } = await this.readOwn(nodeName, space);
         if (!node || !row || blockState(row.value, now) !== 'live') return;
-        if (await this.rewriteOwn(node, row, releasedRow(row.value, now, this.quarantineSeconds), now))
-          return;
+        if (await this.rewriteOwn(node, row, releasedRow(row.value, now, this.quarantineSeconds))) return;
       }
     });
   }
