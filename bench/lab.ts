@@ -1,18 +1,26 @@
 /**
  * The lab benchmark: how long a 3-node, 30-pod lab takes to come up and to be torn down, and, in that lab,
  * pod-to-pod TCP throughput (iperf3, 1 and 4 streams) and round-trip time across nodes on different subnets,
- * next to node-to-node on the same path, and next to the same two pods over a VXLAN tunnel the benchmark
- * builds between the two nodes. The host flips between CPU speeds, so the three paths are measured in
+ * next to node-to-node on the same path, next to two pods the reference ptp plugin made on the same nodes (the
+ * floor for any routed veth pod), and next to podnet's two pods over a VXLAN tunnel the benchmark builds
+ * between the two nodes. The host flips between CPU speeds, so the three paths are measured in
  * interleaved rounds (rotating which goes first) and each ratio is the median of per-round ratios.
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { execPlugin } from '../src/cni/testing/exec-plugin.js';
 import { run, runRaw } from '../src/kernel/exec.js';
 import { labDown, labUp } from '../src/lab/lab.js';
+import { clusterPrefix } from '../src/lab/names.js';
 import { spawnInNetns, waitFor } from '../src/lab/processes.js';
 
-const ROUNDS = 6;
+const ROUNDS = 8;
+/** Seconds of each iperf3 run left out of its figure (TCP slow start). */
+const OMIT = 0.5;
 const SECONDS = 2;
 const PORT = 5201;
 const PINGS = 40;
@@ -21,7 +29,7 @@ interface Endpoint {
   netns: string;
   ip: string;
 }
-type Path = 'node' | 'pod' | 'vxlan';
+type Path = 'node' | 'pod' | 'ref' | 'vxlan';
 
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
@@ -32,7 +40,7 @@ function median(xs: number[]): number {
 async function iperf(from: Endpoint, to: Endpoint, streams: number): Promise<number> {
   const out = await run(
     'iperf3',
-    ['-c', to.ip, '-p', String(PORT), '-t', String(SECONDS), '-P', String(streams), '-J'],
+    ['-c', to.ip, '-p', String(PORT), '-t', String(SECONDS), '-O', String(OMIT), '-P', String(streams), '-J'],
     {
       netns: from.netns,
       timeoutMs: (SECONDS + 10) * 1000,
@@ -84,6 +92,52 @@ async function buildVxlan(a: Endpoint, b: Endpoint): Promise<void> {
   }
 }
 
+/**
+ * A pod made by the reference CNI plugins (containernetworking ptp + host-local, no masquerade) on `node`, at
+ * .250 of the node's block so the VNet routes it like podnet's pods: the same veth-and-route shape with none
+ * of podnet in its plumbing, to tell podnet's cost from what any routed veth pod costs.
+ */
+async function referencePod(
+  node: { netns: string; block: string },
+  netns: string,
+  dataDir: string,
+): Promise<Endpoint> {
+  const base = node.block.split('/')[0].split('.').slice(0, 3).join('.');
+  await run('ip', ['netns', 'add', netns]);
+  const r = await execPlugin(['nsenter', `--net=/run/netns/${node.netns}`, '/usr/lib/cni/ptp'], {
+    command: 'ADD',
+    containerId: netns,
+    netns: `/run/netns/${netns}`,
+    config: {
+      cniVersion: '1.0.0',
+      name: 'bench-reference',
+      type: 'ptp',
+      ipMasq: false,
+      ipam: {
+        type: 'host-local',
+        ranges: [
+          [
+            {
+              subnet: node.block,
+              rangeStart: `${base}.250`,
+              rangeEnd: `${base}.250`,
+              gateway: `${base}.254`,
+            },
+          ],
+        ],
+        routes: [{ dst: '0.0.0.0/0' }],
+        dataDir,
+      },
+    },
+  });
+  const ip = (r.json?.ips as { address: string }[] | undefined)?.[0]?.address.split('/')[0];
+  if (r.code !== 0 || !ip) throw new Error(`ptp ADD in ${node.netns} failed: ${r.stdout}${r.stderr}`);
+  return { netns, ip };
+}
+
+/** A pod's block: every IPv4 block is a /24 in the overlay model. */
+const blockOf = (podIp: string) => `${podIp.split('.').slice(0, 3).join('.')}.0/24`;
+
 export default {
   name: 'lab',
   async run(): Promise<string> {
@@ -94,9 +148,11 @@ export default {
     const tput: Record<Path, Record<1 | 4, number[]>> = {
       node: { 1: [], 4: [] },
       pod: { 1: [], 4: [] },
+      ref: { 1: [], 4: [] },
       vxlan: { 1: [], 4: [] },
     };
-    const lat: Record<Path, number[]> = { node: [], pod: [], vxlan: [] };
+    const lat: Record<Path, number[]> = { node: [], pod: [], ref: [], vxlan: [] };
+    const dataDir = mkdtempSync(join(tmpdir(), 'podnet-bench-ref-'));
     try {
       let t = performance.now();
       const state = await labUp({ name, nodes: 3, podsPerNode: 10 });
@@ -117,14 +173,26 @@ export default {
           { netns: pa.netns, ip: pa.ip },
           { netns: pb.netns, ip: pb.ip },
         ],
+        ref: [
+          await referencePod(
+            { netns: nodeA.netns, block: blockOf(ipA) },
+            `${clusterPrefix(name)}ref-a`,
+            dataDir,
+          ),
+          await referencePod(
+            { netns: nodeB.netns, block: blockOf(ipB) },
+            `${clusterPrefix(name)}ref-b`,
+            dataDir,
+          ),
+        ],
         vxlan: [
           { netns: pa.netns, ip: pa.ip },
           { netns: pb.netns, ip: pb.ip },
         ],
       };
-      servers.push(await iperfServer(ends.node[1]), await iperfServer(ends.pod[1]));
+      for (const p of ['node', 'pod', 'ref'] as const) servers.push(await iperfServer(ends[p][1]));
       await buildVxlan(ends.node[0], ends.node[1]);
-      const order: Path[] = ['node', 'pod', 'vxlan'];
+      const order: Path[] = ['node', 'pod', 'ref', 'vxlan'];
       // Each measurement is taken on the three paths back to back (rotating which goes first), so the
       // members of a pair are seconds apart and see the same CPU speed as far as possible.
       const measure = async (path: Path, what: (from: Endpoint, to: Endpoint) => Promise<void>) => {
@@ -147,9 +215,16 @@ export default {
       downMs = performance.now() - t;
     } finally {
       for (const s of servers) s.kill('SIGKILL');
-      await labDown(name).catch(() => {});
+      await labDown(name).catch(() => {}); // also deletes the reference pods' namespaces (lab prefix)
+      rmSync(dataDir, { recursive: true, force: true });
     }
     const ratio = (a: number[], b: number[]) => median(a.map((x, i) => x / b[i]));
+    const spread = (a: number[], b: number[]) =>
+      a
+        .map((x, i) => x / b[i])
+        .sort((x, y) => x - y)
+        .map((r) => r.toFixed(2))
+        .join(', ');
     const row = (label: string, p: Path) =>
       `| ${label} | ${median(tput[p][1]).toFixed(2)} | ${median(tput[p][4]).toFixed(2)} | ${median(lat[p]).toFixed(0)} |`;
     return [
@@ -166,12 +241,17 @@ export default {
       '|---|---|---|---|',
       row('node to node', 'node'),
       row('pod to pod, routed (podnet)', 'pod'),
+      row('pod to pod, routed (reference ptp plugin pods on the same nodes)', 'ref'),
       row('pod to pod over VXLAN (built by the benchmark)', 'vxlan'),
       '',
       '| ratio (median of per-round ratios) | 1 stream | 4 streams | RTT |',
       '|---|---|---|---|',
       `| pod / node (target >= 0.95) | ${ratio(tput.pod[1], tput.node[1]).toFixed(2)} | ${ratio(tput.pod[4], tput.node[4]).toFixed(2)} | ${ratio(lat.pod, lat.node).toFixed(2)} |`,
+      `| reference ptp pod / node (the floor for any routed veth pod) | ${ratio(tput.ref[1], tput.node[1]).toFixed(2)} | ${ratio(tput.ref[4], tput.node[4]).toFixed(2)} | ${ratio(lat.ref, lat.node).toFixed(2)} |`,
+      `| podnet pod / reference ptp pod | ${ratio(tput.pod[1], tput.ref[1]).toFixed(2)} | ${ratio(tput.pod[4], tput.ref[4]).toFixed(2)} | ${ratio(lat.pod, lat.ref).toFixed(2)} |`,
       `| pod routed / pod over VXLAN (target > 1) | ${ratio(tput.pod[1], tput.vxlan[1]).toFixed(2)} | ${ratio(tput.pod[4], tput.vxlan[4]).toFixed(2)} | ${ratio(lat.pod, lat.vxlan).toFixed(2)} |`,
+      '',
+      `Per-round pod / node throughput ratios, sorted (how much this shared machine moves them): 1 stream ${spread(tput.pod[1], tput.node[1])}; 4 streams ${spread(tput.pod[4], tput.node[4])}.`,
     ].join('\n');
   },
 };
