@@ -155,6 +155,14 @@ export class EtcdStore implements ClusterStore {
     });
   }
 
+  /** A put for a transaction, on `lease` when there is one. */
+  private putOn(lease: string | null) {
+    return (key: string, value: string) => {
+      const p = this.ns.put(key).value(value);
+      return lease ? p.lease(lease) : p;
+    };
+  }
+
   /** The etcd lease a row's keys go on: one that ends with the row's quarantine (shared; see etcd-leases.ts). */
   private async leaseOf(row: StoredBlock): Promise<string | null> {
     if (row.quarantineUntil === null) return null; // a reservation lives without a lease
@@ -177,11 +185,7 @@ export class EtcdStore implements ClusterStore {
    * quarantine, guarded by both keys' mod revisions. The old lease is left to expire: it may carry other keys.
    */
   private async rewriteOwn(node: Read<string>, row: Read<StoredBlock>, next: StoredBlock): Promise<boolean> {
-    const lease = await this.leaseOf(next);
-    const put = (key: string, value: string) => {
-      const p = this.ns.put(key).value(value);
-      return lease ? p.lease(lease) : p;
-    };
+    const put = this.putOn(await this.leaseOf(next));
     const res = await this.ns
       .if(nodeKey(next.nodeName), 'Mod', '==', node.kv.mod_revision)
       .and(blockKey(next.block), 'Mod', '==', row.kv.mod_revision)
@@ -264,9 +268,10 @@ export class EtcdStore implements ClusterStore {
 
   /**
    * A join is one transaction (plus a lease grant when no recent lease can be shared) that creates the block
-   * and node keys if both are absent and the cluster record is unchanged. When it fails, the same transaction returns the node
-   * key and the cluster record, which says why: the node already holds a block (take the idempotent path), the
-   * cluster changed (re-check against the new record), or another node won the block (pick again).
+   * and node keys if both are absent and the cluster record is unchanged. When it fails, the same transaction
+   * returns the node key and the cluster record, which says why: the node already holds a block (take the
+   * idempotent path), the cluster changed (re-check against the new record), or another node won the block
+   * (pick again).
    */
   async claimBlock(req: ClaimRequest): Promise<BlockLease> {
     validateClaim(req);
@@ -296,11 +301,7 @@ export class EtcdStore implements ClusterStore {
         const row = leaseRow(choice.block, req, now, this.quarantineSeconds);
         let res: Awaited<ReturnType<ReturnType<Namespace['if']>['commit']>>;
         try {
-          const lease = await this.leaseOf(row);
-          const put = (key: string, value: string) => {
-            const p = this.ns.put(key).value(value);
-            return lease ? p.lease(lease) : p;
-          };
+          const put = this.putOn(await this.leaseOf(row));
           res = await this.ns
             .if(blockKey(choice.block), 'Create', '==', 0)
             .and(nodeKey(req.nodeName), nodeRevision ? 'Mod' : 'Create', '==', nodeRevision ?? 0)
