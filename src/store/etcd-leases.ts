@@ -71,8 +71,7 @@ export class LeaseReuse {
     };
     const shared = reuse() ?? (this.granting && (await this.granting) && reuse());
     if (shared) return shared;
-    const own = this.startGrant(until);
-    const lease = await own;
+    const lease = await this.startGrant(until);
     lease.keys++;
     return lease.id;
   }
