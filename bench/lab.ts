@@ -12,6 +12,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { BLOCK_PREFIX, cidrOf, formatCidr, formatIp, ipAt, parseIp } from '../src/addr/index.js';
 import { execPlugin } from '../src/cni/testing/exec-plugin.js';
 import { run, runRaw } from '../src/kernel/exec.js';
 import { labDown, labUp } from '../src/lab/lab.js';
@@ -94,15 +95,17 @@ async function buildVxlan(a: Endpoint, b: Endpoint): Promise<void> {
 
 /**
  * A pod made by the reference CNI plugins (containernetworking ptp + host-local, no masquerade) on `node`, at
- * .250 of the node's block so the VNet routes it like podnet's pods: the same veth-and-route shape with none
- * of podnet in its plumbing, to tell podnet's cost from what any routed veth pod costs.
+ * .250 of the node's block (the block of its podnet pod `podIp`) so the VNet routes it like podnet's pods: the
+ * same veth-and-route shape with none of podnet in its plumbing, to tell podnet's cost from what any routed
+ * veth pod costs.
  */
 async function referencePod(
-  node: { netns: string; block: string },
+  node: { netns: string; podIp: string },
   netns: string,
   dataDir: string,
 ): Promise<Endpoint> {
-  const base = node.block.split('/')[0].split('.').slice(0, 3).join('.');
+  const block = cidrOf(4, parseIp(node.podIp).value, BLOCK_PREFIX[4]);
+  const at = (offset: number) => formatIp(ipAt(block, offset));
   await run('ip', ['netns', 'add', netns]);
   const r = await execPlugin(['nsenter', `--net=/run/netns/${node.netns}`, '/usr/lib/cni/ptp'], {
     command: 'ADD',
@@ -118,10 +121,10 @@ async function referencePod(
         ranges: [
           [
             {
-              subnet: node.block,
-              rangeStart: `${base}.250`,
-              rangeEnd: `${base}.250`,
-              gateway: `${base}.254`,
+              subnet: formatCidr(block),
+              rangeStart: at(250),
+              rangeEnd: at(250),
+              gateway: at(254),
             },
           ],
         ],
@@ -134,9 +137,6 @@ async function referencePod(
   if (r.code !== 0 || !ip) throw new Error(`ptp ADD in ${node.netns} failed: ${r.stdout}${r.stderr}`);
   return { netns, ip };
 }
-
-/** A pod's block: every IPv4 block is a /24 in the overlay model. */
-const blockOf = (podIp: string) => `${podIp.split('.').slice(0, 3).join('.')}.0/24`;
 
 export default {
   name: 'lab',
@@ -175,16 +175,8 @@ export default {
           { netns: pb.netns, ip: pb.ip },
         ],
         ref: [
-          await referencePod(
-            { netns: nodeA.netns, block: blockOf(pa.ip) },
-            `${clusterPrefix(name)}ref-a`,
-            dataDir,
-          ),
-          await referencePod(
-            { netns: nodeB.netns, block: blockOf(pb.ip) },
-            `${clusterPrefix(name)}ref-b`,
-            dataDir,
-          ),
+          await referencePod({ netns: nodeA.netns, podIp: pa.ip }, `${clusterPrefix(name)}ref-a`, dataDir),
+          await referencePod({ netns: nodeB.netns, podIp: pb.ip }, `${clusterPrefix(name)}ref-b`, dataDir),
         ],
         vxlan: [
           { netns: va.netns, ip: va.ip },
@@ -228,6 +220,8 @@ export default {
         .sort((x, y) => x - y)
         .map((r) => r.toFixed(2))
         .join(', ');
+    const ratioRow = (label: string, a: Path, b: Path) =>
+      `| ${label} | ${ratio(tput[a][1], tput[b][1]).toFixed(2)} | ${ratio(tput[a][4], tput[b][4]).toFixed(2)} | ${ratio(lat[a], lat[b]).toFixed(2)} |`;
     const row = (label: string, p: Path) =>
       `| ${label} | ${median(tput[p][1]).toFixed(2)} | ${median(tput[p][4]).toFixed(2)} | ${median(lat[p]).toFixed(0)} |`;
     return [
@@ -249,10 +243,10 @@ export default {
       '',
       '| ratio (median of per-round ratios) | 1 stream | 4 streams | RTT |',
       '|---|---|---|---|',
-      `| pod / node (target >= 0.95) | ${ratio(tput.pod[1], tput.node[1]).toFixed(2)} | ${ratio(tput.pod[4], tput.node[4]).toFixed(2)} | ${ratio(lat.pod, lat.node).toFixed(2)} |`,
-      `| reference ptp pod / node (the floor for any routed veth pod) | ${ratio(tput.ref[1], tput.node[1]).toFixed(2)} | ${ratio(tput.ref[4], tput.node[4]).toFixed(2)} | ${ratio(lat.ref, lat.node).toFixed(2)} |`,
-      `| podnet pod / reference ptp pod | ${ratio(tput.pod[1], tput.ref[1]).toFixed(2)} | ${ratio(tput.pod[4], tput.ref[4]).toFixed(2)} | ${ratio(lat.pod, lat.ref).toFixed(2)} |`,
-      `| pod routed / pod over VXLAN (target > 1) | ${ratio(tput.pod[1], tput.vxlan[1]).toFixed(2)} | ${ratio(tput.pod[4], tput.vxlan[4]).toFixed(2)} | ${ratio(lat.pod, lat.vxlan).toFixed(2)} |`,
+      ratioRow('pod / node (target >= 0.95)', 'pod', 'node'),
+      ratioRow('reference ptp pod / node (the floor for any routed veth pod)', 'ref', 'node'),
+      ratioRow('podnet pod / reference ptp pod', 'pod', 'ref'),
+      ratioRow('pod routed / pod over VXLAN (target > 1)', 'pod', 'vxlan'),
       '',
       `Per-round pod / node throughput ratios, sorted (how much this shared machine moves them): 1 stream ${spread(tput.pod[1], tput.node[1])}; 4 streams ${spread(tput.pod[4], tput.node[4])}.`,
     ].join('\n');
