@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -46,14 +46,38 @@ async function portIsFree(port: number): Promise<boolean> {
   });
 }
 
-/** Distinct free high ports on 127.0.0.1. */
+/** The first port the kernel hands out to outgoing connections (Linux default 32768). */
+function ephemeralLow(): number {
+  try {
+    return (
+      Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || 32_768
+    );
+  } catch {
+    return 32_768;
+  }
+}
+
+/**
+ * Distinct free ports on 127.0.0.1, below the ephemeral range: a port inside it can be taken by any outgoing
+ * connection (etcd members dialling each other, for one) between this check and etcd's bind.
+ */
 export async function freePorts(count: number): Promise<number[]> {
+  const low = 10_000;
+  const span = Math.max(1_000, ephemeralLow() - low);
   const ports = new Set<number>();
   while (ports.size < count) {
-    const p = 20_000 + Math.floor(Math.random() * 40_000);
+    const p = low + Math.floor(Math.random() * span);
     if (!ports.has(p) && (await portIsFree(p))) ports.add(p);
   }
   return [...ports];
+}
+
+function readLog(base: string, m: EtcdMember): string {
+  try {
+    return readFileSync(join(base, `${m.name}.log`), 'utf8');
+  } catch {
+    return '';
+  }
 }
 
 async function waitHealthy(member: EtcdMember, timeoutMs: number): Promise<void> {
@@ -68,9 +92,7 @@ async function waitHealthy(member: EtcdMember, timeoutMs: number): Promise<void>
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(
-    `etcd member ${member.name} did not become healthy (log: ${join(member.dataDir, '..', `${member.name}.log`)})`,
-  );
+  throw new Error(`etcd member ${member.name} did not become healthy`);
 }
 
 function stopProcess(p: ChildProcess, hard: boolean): Promise<void> {
@@ -86,8 +108,24 @@ function stopProcess(p: ChildProcess, hard: boolean): Promise<void> {
   });
 }
 
+/** A member that exited before it was healthy because its port was taken after `freePorts` saw it free. */
+class PortTaken extends Error {}
+
+/**
+ * Starts `members` etcd members (default 1) and waits until all are healthy. A port lost to another process
+ * between the check and the bind is a race no check can close, so that case alone is retried with fresh ports.
+ */
 export async function startEtcd(opts: { members?: number } = {}): Promise<EtcdCluster> {
-  const n = opts.members ?? 1;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdOnce(opts.members ?? 1);
+    } catch (e) {
+      if (!(e instanceof PortTaken) || attempt === 3) throw e;
+    }
+  }
+}
+
+async function startEtcdOnce(n: number): Promise<EtcdCluster> {
   // Data on tmpfs when there is one: the tests measure podnet, not the disk's fsync.
   const base = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'podnet-etcd-'));
   const ports = await freePorts(2 * n);
@@ -150,8 +188,14 @@ export async function startEtcd(opts: { members?: number } = {}): Promise<EtcdCl
     for (const m of members) launch(m, 'new');
     await Promise.all(members.map((m) => waitHealthy(m, 30_000)));
   } catch (e) {
+    const logs = members.map((m) => readLog(base, m));
     await cluster.stop();
-    throw e;
+    if (logs.some((l) => l.includes('address already in use'))) throw new PortTaken(String(e));
+    // The data directory (and the log in it) is gone after stop, so the log's last lines go into the error.
+    const tails = members.map(
+      (m, i) => `--- ${m.name}.log\n${logs[i].trimEnd().split('\n').slice(-5).join('\n')}`,
+    );
+    throw new Error(`${(e as Error).message}\n${tails.join('\n')}`);
   }
   return cluster;
 }
