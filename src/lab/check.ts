@@ -169,7 +169,8 @@ async function runProbe(p: PlannedProbe, tag: string, port: number, l: Listener)
 
 /** Runs the probes (a few at a time) and returns one result per probe, in plan order. */
 export async function runProbes(probes: PlannedProbe[], concurrency = 4): Promise<ProbeResult[]> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  // Below the ephemeral range (32768 up), so no earlier probe's client socket in a pod can hold the port.
+  const port = 20_000 + Math.floor(Math.random() * 12_000);
   const listeners = new Map<string, Listener>();
   try {
     for (const ns of new Set(probes.map((p) => p.to.netns))) listeners.set(ns, await startListener(ns, port));
