@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { mulberry32, mutateChars } from '../testing/fuzz.js';
 import {
   askedVersion,
   compareVersions,
@@ -133,25 +134,10 @@ describe('CNI config on stdin', () => {
       conf({ cniVersion: '1.1.0', 'cni.dev/valid-attachments': [{ containerID: 'c1', ifname: 'eth0' }] }),
     ];
     const alphabet = '{}[]":,0123456789.abcnul \\';
-    let seed = 42;
-    const rand = (n: number) => {
-      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
-      return seed % n;
-    };
+    const rnd = mulberry32(42);
     let parsed = 0;
     for (let i = 0; i < 20_000; i++) {
-      let s = seeds[i % seeds.length];
-      for (let m = 0; m <= rand(4); m++) {
-        const at = rand(s.length + 1);
-        const op = rand(3);
-        const ch = alphabet[rand(alphabet.length)];
-        s =
-          op === 0
-            ? s.slice(0, at) + ch + s.slice(at)
-            : op === 1
-              ? s.slice(0, at) + s.slice(at + 1)
-              : s.slice(0, at) + ch + s.slice(at + 1);
-      }
+      const s = mutateChars(seeds[i % seeds.length], alphabet, rnd);
       for (const cmd of ['ADD', 'DEL', 'CHECK', 'GC'] as const) {
         try {
           const c = parseConfig(s, cmd);

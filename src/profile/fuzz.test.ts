@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PodnetError } from '../errors/index.js';
 import { checkPlan } from '../plan/check.js';
+import { mulberry32 } from '../testing/fuzz.js';
 import { PROFILE_MAX_BYTES, parseProfileText } from './load.js';
 
 const INPUT_CODES = new Set([
@@ -44,17 +45,6 @@ agentPoolProfiles:
     upgradeSettings:
       maxSurge: "33%"
 `;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Parses `text` and asserts the contract; returns what happened, for the counts. */
 function probe(text: string, what: string): 'profile' | 'error' {
