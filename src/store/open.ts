@@ -37,10 +37,13 @@ export function parseStoreUrl(url: string): ParsedStoreUrl {
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length).replace(/^\/\/(?=\/)/, '');
     if (path.trim() === '') throw invalid(url, 'the file path is missing');
+    if (path.includes('\0')) throw invalid(url, 'the file path contains a NUL character');
     return { kind: 'sqlite', path };
   }
   if (url.startsWith('etcd:')) {
-    const [list, query = ''] = url.slice('etcd:'.length).split('?', 2);
+    const rest = url.slice('etcd:'.length);
+    const q = rest.indexOf('?');
+    const [list, query] = q < 0 ? [rest, ''] : [rest.slice(0, q), rest.slice(q + 1)];
     const hosts = list.split(',').map((h) => h.trim());
     if (hosts.length === 0 || hosts.some((h) => h === '')) throw invalid(url, 'an endpoint is empty');
     for (const h of hosts) {
@@ -50,11 +53,18 @@ export function parseStoreUrl(url: string): ParsedStoreUrl {
       } catch {
         throw invalid(url, `"${h}" is not a URL like http://127.0.0.1:2379`);
       }
-      if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.port === '' || u.pathname.length > 1) {
+      // Anything beyond scheme, host and port would be dropped or misread by the client, so it is refused.
+      const extra = u.username || u.password || u.search || u.hash || u.pathname.length > 1;
+      if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.port === '' || extra) {
         throw invalid(url, `"${h}" must be http(s)://HOST:PORT`);
       }
     }
     const params = new URLSearchParams(query);
+    // A misspelt option (?prefx=) must not silently fall back to the default prefix, another cluster's keys.
+    for (const key of new Set(params.keys())) {
+      if (key !== 'prefix') throw invalid(url, `unknown option "${key}" (the only option is prefix)`);
+    }
+    if (params.getAll('prefix').length > 1) throw invalid(url, 'the prefix is given more than once');
     const prefix = params.get('prefix') ?? DEFAULT_ETCD_PREFIX;
     if (!prefix.startsWith('/') || !prefix.endsWith('/'))
       throw invalid(url, 'the prefix must start and end with "/"');
