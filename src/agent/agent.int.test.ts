@@ -360,6 +360,8 @@ describe('podnet agent on two nodes', () => {
     const profile = structuredClone(rec.profile);
     profile.network.podCidrs = [grown];
     await store.putCluster(profile, rec.generation);
+    // Only the agent's watch of the cluster record carries a profile change (the resync does not), so this
+    // is the watch at work.
     await eventually('the grown pod CIDR in the node table', async () => {
       const l = (await nftListTable(NODE_TABLE.family, NODE_TABLE.name, { netns: nodes[0].netns })) ?? '';
       return l.includes(`elements = { ${grown} }`);

@@ -85,7 +85,7 @@ export class NodeAgent {
   private pendingTrigger: string | null = null;
   private stopped = false;
   private timers: NodeJS.Timeout[] = [];
-  private stopWatch: (() => void) | null = null;
+  private readonly stopWatches: (() => void)[] = [];
   private warnedNoUplink = false;
 
   constructor(
@@ -136,10 +136,18 @@ export class NodeAgent {
     // Peer routes from a previous run stay until the first reconcile sees the full lease list: no gap.
     this.leases = await store.listBlocks();
     await this.reconcileNow('start');
-    this.stopWatch = await store.watchBlocks((leases) => {
-      this.leases = leases;
-      this.trigger('leases');
-    });
+    this.stopWatches.push(
+      await store.watchBlocks((leases) => {
+        this.leases = leases;
+        this.trigger('leases');
+      }),
+      // A grown pod CIDR goes into the SNAT table at once, not at the next resync.
+      await store.watchCluster((rec) => {
+        if (!rec || rec.generation === this.generation) return;
+        this.setProfile(rec.profile, rec.generation);
+        this.trigger('profile');
+      }),
+    );
     this.timers.push(setInterval(() => void this.resync(), this.config.resyncSeconds * 1000));
     const renewS = Math.max(1, Math.min(this.config.leaseTtlSeconds / 3, MAX_RENEW_INTERVAL_S));
     this.timers.push(setInterval(() => void this.renew(), renewS * 1000));
@@ -151,7 +159,7 @@ export class NodeAgent {
     if (this.stopped) return;
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
-    this.stopWatch?.();
+    for (const stop of this.stopWatches) stop();
     await this.running;
     this.podIpam?.close();
     this.podIpam = null;
@@ -372,12 +380,15 @@ export class NodeAgent {
     return true;
   }
 
-  /** Periodic re-check: re-reads the cluster record (pod CIDR growth) and reconciles (kernel drift). */
+  /**
+   * Periodic re-check: reconciles (kernel drift) and probes the store with a read of the cluster record, for
+   * `/v1/status`. The profile itself comes only from the watch, which re-reads in full on every event and
+   * tick, so there is one path by which a profile change reaches the dataplane.
+   */
   private async resync(): Promise<void> {
     if (this.stopped) return;
     try {
-      const rec = await this.deps.store.getCluster();
-      if (rec) this.setProfile(rec.profile, rec.generation);
+      await this.deps.store.getCluster();
       this.storeError = null;
     } catch (err) {
       this.storeError = errFields(err).err;

@@ -39,7 +39,7 @@ import {
   validateClaim,
 } from './records.js';
 import type { BlockLease, ClaimRequest, ClusterRecord, ClusterStore, QuarantinedBlock } from './types.js';
-import { pollWatch } from './watch.js';
+import { type PollSource, nextExpiry, pollWatch } from './watch.js';
 
 /** Compare-and-swap attempts before a claim gives up with a retryable error. */
 const MAX_ATTEMPTS = 30;
@@ -83,7 +83,6 @@ export class EtcdStore implements ClusterStore {
     async (ttlSeconds) => (await this.ns.leaseClient.leaseGrant({ TTL: ttlSeconds })).ID,
   );
   private cursor = 0n;
-  private events = 0;
 
   constructor(url: string, hosts: string[], prefix: string, opts: StoreOptions = {}) {
     this.url = url;
@@ -477,18 +476,42 @@ export class EtcdStore implements ClusterStore {
     });
   }
 
-  /**
-   * Level-based: every watch event (and a reconnect, and a 10 s tick) only marks the snapshot dirty and the
-   * full list is read again, so a compacted or broken watch can lose no change.
-   */
   async watchBlocks(onChange: (leases: BlockLease[]) => void): Promise<() => void> {
-    const watcher = await this.guard('watching blocks', () => this.ns.watch().prefix('blocks/').create());
+    return this.watchKeys(
+      'watching blocks',
+      () => this.ns.watch().prefix('blocks/').create(),
+      { read: () => this.listBlocks(), nextChangeAt: nextExpiry },
+      onChange,
+    );
+  }
+
+  async watchCluster(onChange: (record: ClusterRecord | null) => void): Promise<() => void> {
+    return this.watchKeys(
+      'watching the cluster record',
+      () => this.ns.watch().key('cluster').create(),
+      { read: () => this.getCluster() },
+      onChange,
+    );
+  }
+
+  /**
+   * Level-based: every watch event (and a reconnect, and a 10 s tick) only marks the snapshot dirty and it is
+   * read again in full, so a compacted or broken watch can lose no change.
+   */
+  private async watchKeys<T>(
+    what: string,
+    create: () => Promise<Watcher>,
+    source: Omit<PollSource<T>, 'marker'>,
+    onChange: (snapshot: T) => void,
+  ): Promise<() => void> {
+    const watcher = await this.guard(what, create);
+    let events = 0;
     const bump = () => {
-      this.events++;
+      events++;
     };
     for (const ev of ['put', 'delete', 'connected', 'disconnected', 'error']) watcher.on(ev as 'put', bump);
     const stop = await pollWatch(
-      { marker: () => `${this.events}:${Math.floor(Date.now() / 10_000)}`, list: () => this.listBlocks() },
+      { ...source, marker: () => `${events}:${Math.floor(Date.now() / 10_000)}` },
       onChange,
       100,
     );

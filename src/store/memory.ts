@@ -17,7 +17,7 @@ import {
   validateClaim,
 } from './records.js';
 import type { ClaimRequest, ClusterRecord, ClusterStore } from './types.js';
-import { pollWatch } from './watch.js';
+import { nextExpiry, pollWatch } from './watch.js';
 
 export class MemoryStore implements ClusterStore {
   readonly url = 'memory:';
@@ -111,7 +111,15 @@ export class MemoryStore implements ClusterStore {
   }
 
   watchBlocks(onChange: Parameters<ClusterStore['watchBlocks']>[0]) {
-    return pollWatch({ marker: () => this.version, list: () => this.listBlocks() }, onChange, 50);
+    return pollWatch(
+      { marker: () => this.version, read: () => this.listBlocks(), nextChangeAt: nextExpiry },
+      onChange,
+      50,
+    );
+  }
+
+  watchCluster(onChange: Parameters<ClusterStore['watchCluster']>[0]) {
+    return pollWatch({ marker: () => this.version, read: () => this.getCluster() }, onChange, 50);
   }
 
   async close() {}

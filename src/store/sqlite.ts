@@ -28,7 +28,7 @@ import {
   validateClaim,
 } from './records.js';
 import type { BlockLease, ClaimRequest, ClusterRecord, ClusterStore, QuarantinedBlock } from './types.js';
-import { pollWatch } from './watch.js';
+import { nextExpiry, pollWatch } from './watch.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -297,10 +297,19 @@ export class SqliteStore implements ClusterStore {
     );
   }
 
+  /** data_version moves when another connection commits; localWrites covers this connection's own commits. */
+  private readonly marker = () => `${this.db.pragma('data_version', { simple: true })}:${this.localWrites}`;
+
   watchBlocks(onChange: (leases: BlockLease[]) => void): Promise<() => void> {
-    // data_version moves when another connection commits; localWrites covers this connection's own commits.
-    const marker = () => `${this.db.pragma('data_version', { simple: true })}:${this.localWrites}`;
-    return pollWatch({ marker, list: () => this.listBlocks() }, onChange, 500);
+    return pollWatch(
+      { marker: this.marker, read: () => this.listBlocks(), nextChangeAt: nextExpiry },
+      onChange,
+      500,
+    );
+  }
+
+  watchCluster(onChange: (record: ClusterRecord | null) => void): Promise<() => void> {
+    return pollWatch({ marker: this.marker, read: () => this.getCluster() }, onChange, 500);
   }
 
   async close(): Promise<void> {

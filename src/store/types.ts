@@ -79,5 +79,10 @@ export interface ClusterStore {
    * (including expiries). Returns a function that stops watching.
    */
   watchBlocks(onChange: (leases: BlockLease[]) => void): Promise<() => void>;
+  /**
+   * Level-based watch of the cluster record: calls `onChange` with it now and after every change (null while
+   * none is written), so an agent takes a grown pod CIDR at once. Returns a function that stops watching.
+   */
+  watchCluster(onChange: (record: ClusterRecord | null) => void): Promise<() => void>;
   close(): Promise<void>;
 }

@@ -1,41 +1,41 @@
 /**
- * Level-based watching for stores without push notifications (SQLite, memory): poll a cheap change marker and
- * the next lease expiry; when either moved, re-list and report the full snapshot if it differs from the last.
+ * Level-based watching for every backend: poll a cheap change marker (a write counter, PRAGMA data_version, a
+ * count of etcd watch events) and the time the data next changes by itself (a lease expiring); when either
+ * moved, read again and report the snapshot if it differs from the last one reported.
  */
-import type { BlockLease } from './types.js';
 
-export interface PollSource {
-  /** A value that changes whenever the data may have changed (a counter, PRAGMA data_version). */
+export interface PollSource<T> {
+  /** A value that changes whenever the data may have changed. */
   marker(): unknown;
-  list(): Promise<BlockLease[]>;
+  read(): Promise<T>;
+  /** When this snapshot changes with no write (ms since the epoch); never when absent. */
+  nextChangeAt?(snapshot: T): number;
 }
 
-export async function pollWatch(
-  source: PollSource,
-  onChange: (leases: BlockLease[]) => void,
+export async function pollWatch<T>(
+  source: PollSource<T>,
+  onChange: (snapshot: T) => void,
   intervalMs: number,
 ): Promise<() => void> {
   let last = '';
   let marker: unknown;
-  let nextExpiry = Number.POSITIVE_INFINITY;
+  let nextChange = Number.POSITIVE_INFINITY;
   let stopped = false;
   const refresh = async () => {
     marker = source.marker();
-    const leases = await source.list();
-    nextExpiry = Math.min(
-      ...leases.map((l) => (l.expiresAt ? Date.parse(l.expiresAt) : Number.POSITIVE_INFINITY)),
-    );
-    const sig = JSON.stringify(leases);
+    const snapshot = await source.read();
+    nextChange = source.nextChangeAt?.(snapshot) ?? Number.POSITIVE_INFINITY;
+    const sig = JSON.stringify(snapshot);
     if (sig !== last && !stopped) {
       last = sig;
-      onChange(leases);
+      onChange(snapshot);
     }
   };
   await refresh();
   let busy = false;
   const timer = setInterval(() => {
     if (busy || stopped) return;
-    if (source.marker() === marker && Date.now() < nextExpiry) return;
+    if (source.marker() === marker && Date.now() < nextChange) return;
     busy = true;
     refresh()
       .catch(() => {}) // a failed poll is retried on the next tick; the watcher keeps the last good snapshot
@@ -48,4 +48,9 @@ export async function pollWatch(
     stopped = true;
     clearInterval(timer);
   };
+}
+
+/** When the first of these leases expires: a block watch must report the expiry though nobody wrote. */
+export function nextExpiry(leases: { expiresAt: string | null }[]): number {
+  return Math.min(...leases.map((l) => (l.expiresAt ? Date.parse(l.expiresAt) : Number.POSITIVE_INFINITY)));
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { PodnetError } from '../../errors/index.js';
 import type { StoreOptions } from '../records.js';
-import type { BlockLease, ClaimRequest, ClusterStore } from '../types.js';
+import type { BlockLease, ClaimRequest, ClusterRecord, ClusterStore } from '../types.js';
 import { testProfile } from './profile.js';
 
 /** schema-version and bad-json corrupt the cluster record; foreign-block adds a lease outside the pod CIDR. */
@@ -189,6 +189,35 @@ export function storeContract(name: string, harness: ContractHarness): void {
         await s.releaseBlock('node-a');
         await waitFor((l) => l.map((x) => x.nodeName).join() === 'node-b', 'the release');
         await waitFor((l) => l.length === 0, 'the expiry of node-b');
+      } finally {
+        stop();
+      }
+    });
+
+    it('watches the cluster record: it at start (null before one is written) and after every update', async () => {
+      const s = await open({}, '');
+      const seen: (ClusterRecord | null)[] = [];
+      const stop = await s.watchCluster((r) => seen.push(r));
+      const waitFor = async (pred: (r: ClusterRecord | null) => boolean, what: string) => {
+        for (let i = 0; i < 120; i++) {
+          if (seen.length > 0 && pred(seen[seen.length - 1])) return;
+          await sleep(50);
+        }
+        assert.fail(`watch never reported ${what}; last: ${JSON.stringify(seen[seen.length - 1])}`);
+      };
+      try {
+        await waitFor((r) => r === null, 'the empty start');
+        await s.putCluster(testProfile('10.244.0.0/22'), 0);
+        await waitFor((r) => r?.generation === 1, 'the first profile');
+        // A claim is not a change of the record: the watch stays quiet.
+        await s.claimBlock(claim('node-a'));
+        await s.putCluster(testProfile('10.244.0.0/21'), 1);
+        await waitFor((r) => r?.profile.network.podCidrs[0] === '10.244.0.0/21', 'the grown pod CIDR');
+        assert.deepEqual(
+          seen.map((r) => r?.generation ?? 0),
+          [0, 1, 2],
+          'one report per change of the record, in order',
+        );
       } finally {
         stop();
       }
