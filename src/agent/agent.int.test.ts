@@ -21,6 +21,7 @@ import { PODNET_ROUTE_PROTO, type PeerRoute, readPodnetRoutes } from '../routing
 import { openStore } from '../store/open.js';
 import type { ClusterStore } from '../store/types.js';
 import { type NetnsScope, netnsScope } from '../testing/netns-fixture.js';
+import { sourceSeenBy } from '../testing/tcp-probe.js';
 import type { AgentStatus } from './node-agent.js';
 import { testProfile } from './test-fixtures.js';
 import { type AgentProcess, agentGet, spawnAgent, stopAgent, waitReady } from './testing/agent-process.js';
@@ -124,32 +125,6 @@ async function addPod(node: Node, role: string): Promise<Pod> {
   assert.equal(res.code, 0, res.stdout + res.stderr);
   const ip = String((res.json as { ips: { address: string }[] }).ips[0].address).split('/')[0];
   return { netns, containerId, ip };
-}
-
-/** One bounded TCP connection; returns the source address the receiver saw. */
-async function sourceSeenBy(
-  fromNetns: string,
-  toNetns: string,
-  toIp: string,
-  opts: { from?: string; listenS?: number } = {},
-): Promise<string> {
-  const port = 5000 + (randomBytes(2).readUInt16BE() % 1000);
-  const listener = runRaw(
-    'timeout',
-    [String(opts.listenS ?? 8), 'nc', '-lvn', '-w', '2', toIp, String(port)],
-    { netns: toNetns },
-  );
-  // Connect only once the listener is up (a loaded machine may take a while to start nc).
-  for (let i = 0; i < 50; i++) {
-    const ss = await runRaw('ss', ['-Hltn', `sport = :${port}`], { netns: toNetns });
-    if (ss.stdout.trim() !== '') break;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  const src = opts.from ? ['-s', opts.from] : [];
-  await runRaw('nc', ['-N', '-w', '2', ...src, toIp, String(port)], { netns: fromNetns, input: 'hello\n' });
-  const l = await listener;
-  const m = /Connection received on (\S+)/.exec(l.stderr + l.stdout);
-  return m ? m[1] : 'nothing';
 }
 
 async function status(node: Node): Promise<AgentStatus> {

@@ -14,6 +14,7 @@ import { openPodIpam } from '../ipam/pod-ipam.js';
 import { run, runRaw } from '../kernel/exec.js';
 import { ipBatch, ipJson, writeNetSysctl } from '../kernel/ip.js';
 import { type NetnsScope, netnsScope } from '../testing/netns-fixture.js';
+import { sourceSeenBy } from '../testing/tcp-probe.js';
 import { type PluginCall, SHIM_PATH, execPlugin } from './testing/exec-plugin.js';
 import { type TestAgent, startTestAgent } from './testing/test-agent.js';
 
@@ -76,17 +77,6 @@ async function addPod(node: Node, role: string) {
   assert.equal(res.code, 0, res.stdout + res.stderr);
   const ip = String((res.json as { ips: { address: string }[] }).ips[0].address).split('/')[0];
   return { netns, path: `/run/netns/${netns}`, containerId, ip, result: res.json! };
-}
-
-/** One bounded TCP connection from `from` to `to`; returns the source address the receiver saw. */
-async function sourceSeenBy(fromNetns: string, toNetns: string, toIp: string): Promise<string> {
-  const port = 5000 + (randomBytes(2).readUInt16BE() % 1000);
-  const listener = runRaw('timeout', ['5', 'nc', '-lvn', '-w', '2', toIp, String(port)], { netns: toNetns });
-  await new Promise((res) => setTimeout(res, 300));
-  await runRaw('nc', ['-N', '-w', '2', toIp, String(port)], { netns: fromNetns, input: 'hello\n' });
-  const l = await listener;
-  const m = /Connection received on (\S+)/.exec(l.stderr + l.stdout);
-  return m ? m[1] : `nothing received (${l.stderr.trim()})`;
 }
 
 async function ping(fromNetns: string, ip: string): Promise<boolean> {
@@ -193,7 +183,8 @@ describe('podnet-cni on two nodes', () => {
     try {
       const path = `/proc/${holder.pid}/ns/net`;
       const want = statSync(`/run/netns/${netns}`).ino;
-      for (let i = 0; i < 50 && statSync(path).ino !== want; i++) await new Promise((r) => setTimeout(r, 20));
+      for (let i = 0; i < 250 && statSync(path).ino !== want; i++)
+        await new Promise((r) => setTimeout(r, 20));
       assert.equal(statSync(path).ino, want, 'the holder entered the pod namespace');
       const res = await call(n1, { command: 'ADD', containerId: 'procns1', netns: path });
       assert.equal(res.code, 0, res.stdout);

@@ -1,0 +1,35 @@
+/**
+ * One bounded TCP connection between two of a test's own namespaces, reporting the source address the
+ * receiver saw: the check behind "pod to pod keeps its address" and "pod to outside takes the node IP".
+ */
+import { randomBytes } from 'node:crypto';
+import { runRaw } from '../kernel/exec.js';
+
+/**
+ * Listens on `toIp` in `toNetns` (for `listenS` seconds at most), connects from `fromNetns` (from the address
+ * `from` when given), and returns the source the listener saw, or 'nothing'.
+ */
+export async function sourceSeenBy(
+  fromNetns: string,
+  toNetns: string,
+  toIp: string,
+  opts: { from?: string; listenS?: number } = {},
+): Promise<string> {
+  const port = 5000 + (randomBytes(2).readUInt16BE() % 1000);
+  const listener = runRaw(
+    'timeout',
+    [String(opts.listenS ?? 8), 'nc', '-lvn', '-w', '2', toIp, String(port)],
+    { netns: toNetns },
+  );
+  // Connect only once the listener is up (a loaded machine may take a while to start nc).
+  for (let i = 0; i < 50; i++) {
+    const ss = await runRaw('ss', ['-Hltn', `sport = :${port}`], { netns: toNetns });
+    if (ss.stdout.trim() !== '') break;
+    await new Promise((res) => setTimeout(res, 100));
+  }
+  const src = opts.from ? ['-s', opts.from] : [];
+  await runRaw('nc', ['-N', '-w', '2', ...src, toIp, String(port)], { netns: fromNetns, input: 'hello\n' });
+  const l = await listener;
+  const m = /Connection received on (\S+)/.exec(l.stderr + l.stdout);
+  return m ? m[1] : 'nothing';
+}
