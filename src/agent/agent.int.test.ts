@@ -11,6 +11,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { SHIM_PATH, execPlugin } from '../cni/testing/exec-plugin.js';
 import { podLinkNames } from '../dataplane/pod-network.js';
 import { NODE_TABLE } from '../dataplane/ruleset.js';
@@ -399,6 +400,86 @@ describe('podnet agent on two nodes', () => {
       assert.equal(await sourceSeenBy(storm[i], b1.netns, b1.ip), ip);
       break;
     }
+  });
+
+  it('podnet ipam check: clean after the storm, names a leaked address and an orphan interface, clean after repair', async () => {
+    const node = nodes[0];
+    const stateDir = join(dir, 'state');
+    const podnet = (...args: string[]) =>
+      runRaw(process.execPath, [fileURLToPath(new URL('../../../bin/podnet.js', import.meta.url)), ...args]);
+    const check = async () => {
+      const r = await podnet(
+        'ipam',
+        'check',
+        '--node',
+        node.name,
+        '--netns',
+        node.netns,
+        '--state-dir',
+        stateDir,
+        '--store',
+        storeUrl,
+        '-o',
+        'json',
+      );
+      const out = JSON.parse(r.stdout) as {
+        lease: string;
+        block: string;
+        findings: { code: string; subject: string }[];
+      };
+      return { code: r.code, out, found: out.findings.map((f) => `${f.code} ${f.subject}`) };
+    };
+    let c = await check();
+    assert.deepEqual(c.found, [], 'the node is consistent after the storm and GC');
+    assert.equal(c.code, 0);
+    assert.equal(c.out.lease, c.out.block, 'the lease was checked against the store');
+
+    // Behind podnet's back: one pod loses its interface (a leak), another its address (an orphan interface).
+    const leaked = await addPod(node, 'leak');
+    const orphan = await addPod(node, 'orph');
+    const orphanVeth = podLinkNames(orphan.containerId, 'eth0').hostVeth;
+    await ipBatch([`link del ${podLinkNames(leaked.containerId, 'eth0').hostVeth}`], node.netns);
+    const release = ['ipam', 'release', '--node', node.name, '--state-dir', stateDir, '--container'];
+    assert.equal((await podnet(...release, orphan.containerId)).code, 0);
+    c = await check();
+    assert.equal(c.code, 1, 'problems found: exit 1');
+    const shown = await podnet(
+      'ipam',
+      'check',
+      '--node',
+      node.name,
+      '--netns',
+      node.netns,
+      '--state-dir',
+      stateDir,
+    );
+    assert.match(
+      shown.stdout,
+      new RegExp(`AddressWithoutInterface\\s+${leaked.ip.replaceAll('.', '\\.')}\\s`),
+    );
+    assert.match(shown.stderr, /lease not checked \(no --store\)/);
+    assert.match(
+      shown.stderr,
+      new RegExp(`podnet ipam release --node ${node.name} --container ${leaked.containerId}`),
+    );
+    assert.deepEqual(c.found, [
+      `AddressWithoutInterface ${leaked.ip}`,
+      `InterfaceWithoutAddress ${orphanVeth}`,
+      `PodRouteStray ${orphan.ip} dev ${orphanVeth}`,
+    ]);
+
+    // The repairs the hints name: release the leaked address; DEL (as GC would) removes the orphan's plumbing.
+    assert.equal((await podnet(...release, leaked.containerId)).code, 0);
+    const del = await execPlugin(SHIM_PATH, {
+      command: 'DEL',
+      containerId: orphan.containerId,
+      netns: `/run/netns/${orphan.netns}`,
+      config: node.config,
+    });
+    assert.equal(del.code, 0, del.stdout);
+    c = await check();
+    assert.deepEqual(c.found, []);
+    assert.equal(c.code, 0);
   });
 
   it('leaves no orphan: the agent inside the namespace stops when its launching command is killed', async () => {

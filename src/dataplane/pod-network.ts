@@ -161,6 +161,14 @@ interface IpRoute {
   gateway?: string;
 }
 
+/** The /32 routes through podnet host veths in the node namespace (main table), as ADD installs them. */
+export async function listPodRoutes(nodeNetns?: string): Promise<{ ip: string; dev: string }[]> {
+  const routes = await ipJson<IpRoute>(['-4', 'route', 'show', 'scope', 'link'], nodeNetns);
+  return routes
+    .filter((r) => r.dev?.startsWith(HOST_VETH_PREFIX) && !r.dst.includes('/'))
+    .map((r) => ({ ip: r.dst, dev: r.dev as string }));
+}
+
 /**
  * Verifies an attachment against what ADD creates; returns the problems found (empty = healthy). Reads only:
  * the host veth, its /32 route, and in the pod the interface, address, routes and gateway neighbour.

@@ -214,4 +214,22 @@ describe('podnet ipam', () => {
     assert.equal(missing.code, 1);
     assert.equal(json(missing.out).error.code, 'PodIpamNotFound');
   });
+
+  it('check: refuses a missing --node and names a missing pod address file', () => {
+    const noNode = podnet(['ipam', 'check', '-o', 'json']);
+    assert.equal(noNode.code, 2);
+    assert.equal(json(noNode.out).error.field, '--node');
+    const missing = podnet([
+      'ipam',
+      'check',
+      '--node',
+      'nope',
+      '--state-dir',
+      join(dir, 'state'),
+      '-o',
+      'json',
+    ]);
+    assert.equal(missing.code, 1);
+    assert.equal(json(missing.out).error.code, 'PodIpamNotFound');
+  });
 });

@@ -1,0 +1,125 @@
+/**
+ * `podnet ipam check`: does a node's pod address file agree with its kernel and with the cluster store?
+ * A pure function of three observations; the CLI gathers them. What it finds is what Calico operators script
+ * around `calicoctl ipam check`: addresses held by pods that are gone (leaks), plumbing left without an
+ * address, and a node serving a block it no longer leases.
+ */
+import { containsIp, parseCidr, parseIp } from '../addr/index.js';
+import type { PodAddress } from './types.js';
+
+export interface NodeIpamObservation {
+  node: string;
+  /** The block the node's pod address file is for (null for a fresh file). */
+  fileBlock: string | null;
+  addresses: PodAddress[];
+  /** podnet host veths in the node namespace, with the attachment their alias names. */
+  veths: { hostVeth: string; containerId: string; ifname: string }[];
+  /** /32 routes in the node namespace through podnet host veths. */
+  podRoutes: { ip: string; dev: string }[];
+  /** The node's lease in the cluster store: undefined when the store was not asked, null when it has none. */
+  lease?: { block: string; nodeName: string } | null;
+  /** Who leases the file's block, when it is not this node (from the same store read). */
+  blockHolder?: string | null;
+}
+
+export type NodeIpamFindingCode =
+  | 'AddressWithoutInterface'
+  | 'InterfaceWithoutAddress'
+  | 'PodRouteMissing'
+  | 'PodRouteStray'
+  | 'AddressOutsideBlock'
+  | 'BlockNotLeased';
+
+export interface NodeIpamFinding {
+  code: NodeIpamFindingCode;
+  /** What it is about: an address, a veth, a block. */
+  subject: string;
+  message: string;
+  hint: string;
+}
+
+const key = (containerId: string, ifname: string) => `${containerId}/${ifname}`;
+
+/** Every disagreement between the file, the kernel and the store, sorted by code and subject. */
+export function checkNodeIpam(o: NodeIpamObservation): NodeIpamFinding[] {
+  const findings: NodeIpamFinding[] = [];
+  const vethByAttachment = new Map(o.veths.map((v) => [key(v.containerId, v.ifname), v.hostVeth]));
+  const held = new Map(o.addresses.map((a) => [a.ip, a]));
+  const block = o.fileBlock ? parseCidr(o.fileBlock) : null;
+
+  for (const a of o.addresses) {
+    const release = `podnet ipam release --node ${o.node} --container ${a.containerId} --ifname ${a.ifname}`;
+    if (block && !containsIp(block, parseIp(a.ip))) {
+      findings.push({
+        code: 'AddressOutsideBlock',
+        subject: a.ip,
+        message: `${a.ip} of container ${a.containerId} is outside the node's block ${o.fileBlock}`,
+        hint: `the file is damaged: drain the node, then ${release}`,
+      });
+    }
+    const veth = vethByAttachment.get(key(a.containerId, a.ifname));
+    if (!veth) {
+      findings.push({
+        code: 'AddressWithoutInterface',
+        subject: a.ip,
+        message: `${a.ip} is held by container ${a.containerId} (${a.ifname}), which has no interface on this node: a leak`,
+        hint: `let the runtime run CNI GC, or free it: ${release}`,
+      });
+      continue;
+    }
+    if (!o.podRoutes.some((r) => r.ip === a.ip && r.dev === veth)) {
+      findings.push({
+        code: 'PodRouteMissing',
+        subject: a.ip,
+        message: `no /32 route to ${a.ip} through ${veth}: the node cannot deliver to the pod`,
+        hint: 'CNI CHECK names the broken attachment; deleting and re-creating the pod restores it',
+      });
+    }
+  }
+  for (const v of o.veths) {
+    const a = o.addresses.find((x) => x.containerId === v.containerId && x.ifname === v.ifname);
+    if (!a) {
+      findings.push({
+        code: 'InterfaceWithoutAddress',
+        subject: v.hostVeth,
+        message: `${v.hostVeth} belongs to container ${v.containerId} (${v.ifname}), which holds no address`,
+        hint: `CNI GC removes it; by hand: ip link del ${v.hostVeth}`,
+      });
+    }
+  }
+  for (const r of o.podRoutes) {
+    const a = held.get(r.ip);
+    const podVeth = a && vethByAttachment.get(key(a.containerId, a.ifname));
+    if (podVeth !== r.dev) {
+      findings.push({
+        code: 'PodRouteStray',
+        subject: `${r.ip} dev ${r.dev}`,
+        message: podVeth
+          ? `the route to ${r.ip} goes through ${r.dev}, not through its pod's ${podVeth}`
+          : `a route to ${r.ip} through ${r.dev}, and no pod on this node has ${r.ip} on an interface`,
+        hint: `CNI GC removes plumbing of gone pods; by hand: ip route del ${r.ip}/32 dev ${r.dev}`,
+      });
+    }
+  }
+  if (o.fileBlock && o.lease !== undefined && o.lease?.block !== o.fileBlock) {
+    const holder = o.blockHolder ? `it is leased to node ${o.blockHolder}` : 'nobody leases it';
+    findings.push({
+      code: 'BlockNotLeased',
+      subject: o.fileBlock,
+      message: `the node serves pods from ${o.fileBlock}, but the store ${
+        o.lease ? `leases it ${o.lease.block}` : 'holds no lease for it'
+      }; ${holder}`,
+      hint: 'is the agent running? It renews the lease; a lease gone for good means draining the node',
+    });
+  }
+  return findings.sort((x, y) => x.code.localeCompare(y.code) || x.subject.localeCompare(y.subject));
+}
+
+/**
+ * The findings seen in both of two observations taken apart: an ADD holds its address a moment before its
+ * veth exists, and a DEL removes the veth a moment before the address, so one look can catch a pod midway.
+ */
+export function lastingFindings(first: NodeIpamFinding[], second: NodeIpamFinding[]): NodeIpamFinding[] {
+  const seen = new Set(first.map((f) => `${f.code} ${f.subject}`));
+  return second.filter((f) => seen.has(`${f.code} ${f.subject}`));
+}
