@@ -79,13 +79,13 @@ describe('checkNodeIpam', () => {
       none.map((f) => f.code),
       ['BlockNotLeased'],
     );
-    assert.match(none[0].message, /holds no lease for it; nobody leases it/);
+    assert.match(none[0].message, /holds no lease for the node; nobody leases the block/);
     const taken = checkNodeIpam({
       ...healthy(),
       lease: { block: '10.244.7.0/24', nodeName: 'node-a' },
       blockHolder: 'node-b',
     });
-    assert.match(taken[0].message, /leases it 10.244.7.0\/24; it is leased to node node-b/);
+    assert.match(taken[0].message, /leases the node 10.244.7.0\/24; the block is leased to node node-b/);
   });
 
   it('lists findings sorted by code, then subject', () => {

@@ -102,12 +102,12 @@ export function checkNodeIpam(o: NodeIpamObservation): NodeIpamFinding[] {
     }
   }
   if (o.fileBlock && o.lease !== undefined && o.lease?.block !== o.fileBlock) {
-    const holder = o.blockHolder ? `it is leased to node ${o.blockHolder}` : 'nobody leases it';
+    const holder = o.blockHolder ? `the block is leased to node ${o.blockHolder}` : 'nobody leases the block';
     findings.push({
       code: 'BlockNotLeased',
       subject: o.fileBlock,
       message: `the node serves pods from ${o.fileBlock}, but the store ${
-        o.lease ? `leases it ${o.lease.block}` : 'holds no lease for it'
+        o.lease ? `leases the node ${o.lease.block}` : 'holds no lease for the node'
       }; ${holder}`,
       hint: 'is the agent running? It renews the lease; a lease gone for good means draining the node',
     });
