@@ -467,6 +467,23 @@ describe('podnet agent on two nodes', () => {
       `InterfaceWithoutAddress ${orphanVeth}`,
       `PodRouteStray ${orphan.ip} dev ${orphanVeth}`,
     ]);
+    // The agent's own audit (each resync, reported when two in a row agree) finds the same, for alerting.
+    const problemsMetric = async () => {
+      const m = (await agentGet(node.metrics, '/metrics')).body;
+      return [...m.matchAll(/podnet_ipam_problems\{code="(\w+)"\} (\d+)/g)]
+        .filter((x) => x[2] !== '0')
+        .map((x) => `${x[1]} ${x[2]}`);
+    };
+    const expected = ['AddressWithoutInterface 1', 'InterfaceWithoutAddress 1', 'PodRouteStray 1'];
+    await eventually(
+      'the agent to report the leak and the orphan',
+      async () => (await problemsMetric()).join() === expected.join(),
+    );
+    assert.deepEqual(
+      (await status(node)).ipamProblems.map((f) => `${f.code} ${f.subject}`),
+      c.found,
+      'the agent and podnet ipam check agree',
+    );
 
     // The repairs the hints name: release the leaked address; DEL (as GC would) removes the orphan's plumbing.
     assert.equal((await podnet(...release, leaked.containerId)).code, 0);
@@ -480,6 +497,7 @@ describe('podnet agent on two nodes', () => {
     c = await check();
     assert.deepEqual(c.found, []);
     assert.equal(c.code, 0);
+    await eventually('the agent to clear its report', async () => (await problemsMetric()).length === 0);
   });
 
   it('leaves no orphan: the agent inside the namespace stops when its launching command is killed', async () => {

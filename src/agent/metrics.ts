@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { NODE_IPAM_FINDING_CODES, type NodeIpamFinding } from '../ipam/node-check.js';
 
 /** The package version, read once: podnet_build_info and /v1/status report it. */
 export const PODNET_VERSION: string = (() => {
@@ -21,6 +22,8 @@ export interface AgentMetricsSource {
   /** Addresses in use and the node's cap (max pods); null before the block is leased. */
   addresses(): { inUse: number; capacity: number } | null;
   block(): string | null;
+  /** What the IPAM audit found (podnet ipam check's findings). */
+  ipamProblems(): NodeIpamFinding[];
 }
 
 export class AgentMetrics {
@@ -56,6 +59,18 @@ export class AgentMetrics {
         this.reset();
         const b = source.block();
         if (b) this.set({ block: b }, 1);
+      },
+    });
+    new Gauge({
+      name: 'podnet_ipam_problems',
+      help: 'Problems the IPAM audit found in two audits in a row, by code (AddressWithoutInterface is a leaked address)',
+      labelNames: ['code'],
+      registers,
+      collect() {
+        const found = source.ipamProblems();
+        // Every code has a series, at 0 when nothing is found, so an alert can fire on a rise from 0.
+        for (const code of NODE_IPAM_FINDING_CODES)
+          this.set({ code }, found.filter((f) => f.code === code).length);
       },
     });
     this.reconcileTotal = new Counter({

@@ -102,7 +102,7 @@ describe('node agent', () => {
     await until(() => dp.routes.length === 0, 'the peer route to go');
   });
 
-  it('follows pod CIDR growth into the SNAT exemption on the next resync', async () => {
+  it('follows pod CIDR growth into the SNAT exemption through the store watch', async () => {
     const store = await clusterStore();
     const { dp } = await startAgent(store, config('n1', '10.224.0.4'));
     const rec = await store.getCluster();
@@ -147,6 +147,33 @@ describe('node agent', () => {
     assert.match(text, /podnet_node_block_info\{block="10\.244\.1\.0\/24"\} 1/);
     assert.match(text, /podnet_peer_routes 1/);
     assert.match(text, /podnet_build_info\{version="[^"]+"\} 1/);
+  });
+
+  it('audits its pod addresses against their plumbing and the store at each resync, reporting what lasts', async () => {
+    const store = await clusterStore();
+    const { agent, dp, ipams } = await startAgent(store, config('n1', '10.224.0.4'));
+    const [ipam] = ipams;
+    const kept = ipam.allocate({ containerId: 'c1', ifname: 'eth0' });
+    const leaked = ipam.allocate({ containerId: 'c2', ifname: 'eth0' });
+    const plumb = (ids: string[]) => {
+      dp.plumbing = {
+        veths: ids.map((id) => ({ hostVeth: `pnv-${id}`, containerId: id, ifname: 'eth0' })),
+        podRoutes: ids.map((id) => ({ ip: id === 'c1' ? kept.ip : leaked.ip, dev: `pnv-${id}` })),
+      };
+    };
+    plumb(['c1']);
+    const problems = () => agent.status().ipamProblems.map((f) => `${f.code} ${f.subject}`);
+    await until(() => problems().length > 0, 'the leak to be reported', 5000);
+    assert.deepEqual(problems(), [`AddressWithoutInterface ${leaked.ip}`]);
+    const metrics = await agent.metrics.registry.metrics();
+    assert.match(metrics, /podnet_ipam_problems\{code="AddressWithoutInterface"\} 1/);
+    assert.match(metrics, /podnet_ipam_problems\{code="BlockNotLeased"\} 0/);
+
+    plumb(['c1', 'c2']);
+    await until(() => problems().length === 0, 'the repaired pod to clear the report', 5000);
+    // The store losing the node's lease is found too.
+    await store.releaseBlock('n1');
+    await until(() => problems().join() === 'BlockNotLeased 10.244.0.0/24', 'the lost lease', 5000);
   });
 
   it('claims again when its lease is gone at renewal', async () => {

@@ -10,6 +10,7 @@ import type { NodeDataplane } from '../dataplane/node-dataplane.js';
 import { attachedSubnets, uplinkOf } from '../dataplane/node-interfaces.js';
 import type { RulesetOutcome } from '../dataplane/node-ruleset.js';
 import { PodnetError, asPodnetError } from '../errors/index.js';
+import { type NodeIpamFinding, checkNodeIpam, lastingFindings } from '../ipam/node-check.js';
 import type { PodAddress, PodIpam } from '../ipam/types.js';
 import type { ClusterProfile } from '../profile/types.js';
 import type { BlockLease, ClusterStore } from '../store/types.js';
@@ -58,6 +59,11 @@ export interface AgentStatus {
     reconcileErrors: number;
   };
   pods: PodAddress[];
+  /**
+   * What the last two IPAM audits (one per resync) both found wrong between the pod addresses, the pods'
+   * plumbing and the store's lease: what `podnet ipam check` reports, kept by the agent itself.
+   */
+  ipamProblems: NodeIpamFinding[];
   version: string;
   /** The agent process (inside the node namespace under --netns), for operators and tests. */
   pid: number;
@@ -87,6 +93,9 @@ export class NodeAgent {
   private timers: NodeJS.Timeout[] = [];
   private readonly stopWatches: (() => void)[] = [];
   private warnedNoUplink = false;
+  /** The last IPAM audit's findings, and those the audit before it also saw (the ones reported). */
+  private auditSeen: NodeIpamFinding[] = [];
+  private ipamProblems: NodeIpamFinding[] = [];
 
   constructor(
     readonly config: AgentConfig,
@@ -96,6 +105,7 @@ export class NodeAgent {
       addresses: () =>
         this.podIpam ? { inUse: this.podIpam.list().length, capacity: this.podIpam.maxPods } : null,
       block: () => this.lease?.block ?? null,
+      ipamProblems: () => this.ipamProblems,
     });
   }
 
@@ -210,6 +220,7 @@ export class NodeAgent {
         reconcileErrors: this.reconcileErrors,
       },
       pods,
+      ipamProblems: this.ipamProblems,
       version: PODNET_VERSION,
       pid: process.pid,
     };
@@ -395,5 +406,39 @@ export class NodeAgent {
       this.deps.log.warn(errFields(err), 'cluster store unreachable');
     }
     this.trigger('resync');
+    await this.auditIpam();
+  }
+
+  /**
+   * Compares the pod addresses with the pods' plumbing in the kernel and with the store's lease list. Runs
+   * once per resync, and reports only what two audits in a row found: a pod midway through ADD or DEL looks
+   * like a leak for a moment, and resyncs are seconds apart.
+   */
+  private async auditIpam(): Promise<void> {
+    const ipam = this.podIpam;
+    if (!ipam || this.stopped) return;
+    let found: NodeIpamFinding[];
+    try {
+      const plumbing = await this.deps.dataplane.readPodPlumbing();
+      const inStore = this.leases.find((l) => l.nodeName === this.config.node);
+      found = checkNodeIpam({
+        node: this.config.node,
+        fileBlock: ipam.block,
+        addresses: ipam.list(),
+        ...plumbing,
+        lease: inStore ? { block: inStore.block, nodeName: inStore.nodeName } : null,
+        blockHolder: this.leases.find((l) => l.block === ipam.block)?.nodeName ?? null,
+      });
+    } catch (err) {
+      this.deps.log.warn(errFields(err), 'IPAM audit failed');
+      return;
+    }
+    const lasting = lastingFindings(this.auditSeen, found);
+    this.auditSeen = found;
+    const known = new Set(this.ipamProblems.map((f) => `${f.code} ${f.subject}`));
+    for (const f of lasting.filter((x) => !known.has(`${x.code} ${x.subject}`))) {
+      this.deps.log.warn({ code: f.code, subject: f.subject, hint: f.hint }, f.message);
+    }
+    this.ipamProblems = lasting;
   }
 }

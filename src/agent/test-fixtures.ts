@@ -2,7 +2,7 @@
  * Test support for the agent: a small cluster profile, an in-memory pod IPAM and a recording dataplane, so the
  * agent's logic is tested without root, a kernel or files.
  */
-import type { NodeDataplane } from '../dataplane/node-dataplane.js';
+import type { NodeDataplane, PodPlumbingSeen } from '../dataplane/node-dataplane.js';
 import type { NodeInterface } from '../dataplane/node-interfaces.js';
 import type { RulesetOutcome } from '../dataplane/node-ruleset.js';
 import type { NodeRulesetInput } from '../dataplane/ruleset.js';
@@ -96,5 +96,10 @@ export class RecordingDataplane implements NodeDataplane {
     const d = diffRoutes(desired, this.routes);
     this.routes = [...desired];
     return { added: d.add.length, replaced: d.replace.length, removed: d.remove.length };
+  }
+  /** The pods' plumbing as a test sets it. */
+  plumbing: PodPlumbingSeen = { veths: [], podRoutes: [] };
+  async readPodPlumbing() {
+    return this.plumbing;
   }
 }

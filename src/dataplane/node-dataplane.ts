@@ -1,11 +1,13 @@
 /**
  * The node dataplane as the agent drives it: four level-based operations over the kernel of one network
- * namespace (the agent's own, or `netns`). An interface so the agent's logic is tested without root.
+ * namespace (the agent's own, or `netns`), and one read of the pods' plumbing for the IPAM audit. An
+ * interface so the agent's logic is tested without root.
  */
 import { type PeerRoute, type ReconcileResult, reconcileRoutes } from '../routing/routes.js';
 import { ensureIpForwarding } from './forwarding.js';
 import { type NodeInterface, readNodeInterfaces } from './node-interfaces.js';
 import { NodeRuleset, type RulesetOutcome } from './node-ruleset.js';
+import { listPodRoutes, listPodVeths } from './pod-network.js';
 import type { NodeRulesetInput } from './ruleset.js';
 
 export interface NodeDataplane {
@@ -14,6 +16,13 @@ export interface NodeDataplane {
   ensureForwarding(): Promise<boolean>;
   ensureRuleset(input: NodeRulesetInput): Promise<RulesetOutcome>;
   reconcileRoutes(desired: readonly PeerRoute[]): Promise<ReconcileResult>;
+  /** The podnet host veths (with the attachment each belongs to) and the /32 routes through them. */
+  readPodPlumbing(): Promise<PodPlumbingSeen>;
+}
+
+export interface PodPlumbingSeen {
+  veths: { hostVeth: string; containerId: string; ifname: string }[];
+  podRoutes: { ip: string; dev: string }[];
 }
 
 /**
@@ -27,5 +36,9 @@ export function kernelDataplane(opts: { netns?: string } = {}): NodeDataplane {
     ensureForwarding: () => ensureIpForwarding(opts),
     ensureRuleset: (input) => ruleset.ensure(input),
     reconcileRoutes: (desired) => reconcileRoutes(desired, { netns: opts.netns }),
+    readPodPlumbing: async () => {
+      const [veths, podRoutes] = await Promise.all([listPodVeths(opts.netns), listPodRoutes(opts.netns)]);
+      return { veths, podRoutes };
+    },
   };
 }

@@ -22,13 +22,15 @@ export interface NodeIpamObservation {
   blockHolder?: string | null;
 }
 
-export type NodeIpamFindingCode =
-  | 'AddressWithoutInterface'
-  | 'InterfaceWithoutAddress'
-  | 'PodRouteMissing'
-  | 'PodRouteStray'
-  | 'AddressOutsideBlock'
-  | 'BlockNotLeased';
+export const NODE_IPAM_FINDING_CODES = [
+  'AddressWithoutInterface',
+  'InterfaceWithoutAddress',
+  'PodRouteMissing',
+  'PodRouteStray',
+  'AddressOutsideBlock',
+  'BlockNotLeased',
+] as const;
+export type NodeIpamFindingCode = (typeof NODE_IPAM_FINDING_CODES)[number];
 
 export interface NodeIpamFinding {
   code: NodeIpamFindingCode;
