@@ -407,21 +407,9 @@ describe('podnet agent on two nodes', () => {
     const stateDir = join(dir, 'state');
     const podnet = (...args: string[]) =>
       runRaw(process.execPath, [fileURLToPath(new URL('../../../bin/podnet.js', import.meta.url)), ...args]);
+    const checkArgs = ['ipam', 'check', '--node', node.name, '--netns', node.netns, '--state-dir', stateDir];
     const check = async () => {
-      const r = await podnet(
-        'ipam',
-        'check',
-        '--node',
-        node.name,
-        '--netns',
-        node.netns,
-        '--state-dir',
-        stateDir,
-        '--store',
-        storeUrl,
-        '-o',
-        'json',
-      );
+      const r = await podnet(...checkArgs, '--store', storeUrl, '-o', 'json');
       const out = JSON.parse(r.stdout) as {
         lease: string;
         block: string;
@@ -443,16 +431,7 @@ describe('podnet agent on two nodes', () => {
     assert.equal((await podnet(...release, orphan.containerId)).code, 0);
     c = await check();
     assert.equal(c.code, 1, 'problems found: exit 1');
-    const shown = await podnet(
-      'ipam',
-      'check',
-      '--node',
-      node.name,
-      '--netns',
-      node.netns,
-      '--state-dir',
-      stateDir,
-    );
+    const shown = await podnet(...checkArgs);
     assert.match(
       shown.stdout,
       new RegExp(`AddressWithoutInterface\\s+${leaked.ip.replaceAll('.', '\\.')}\\s`),
