@@ -44,9 +44,16 @@ function failed(probes: ProbeResult[]): ProbeResult[] {
   return probes.filter((p) => !p.ok);
 }
 
+/** Every probe as expected, and every node's IPAM consistent (lab check runs podnet ipam check per node). */
 async function assertAllProbes(name: string): Promise<ProbeResult[]> {
-  const probes = await labCheck(name);
+  const { probes, ipam } = await labCheck(name);
   assert.deepEqual(failed(probes), [], 'every probe as expected');
+  assert.ok(ipam.length > 0, 'the IPAM of the nodes was checked');
+  assert.deepEqual(
+    ipam.filter((n) => n.findings.length > 0),
+    [],
+    'every node: pod addresses, pod interfaces and routes, and lease agree',
+  );
   return probes;
 }
 

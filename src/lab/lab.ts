@@ -7,6 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PodnetError, asPodnetError } from '../errors/index.js';
+import type { NodeIpamFinding } from '../ipam/node-check.js';
+import { checkNode } from '../ipam/node-observe.js';
+import { podIpamPath } from '../ipam/pod-ipam.js';
 import { deleteNetns, listNetns } from '../kernel/netns.js';
 import { checkPlan } from '../plan/check.js';
 import { loadProfileFile } from '../profile/load.js';
@@ -20,6 +23,7 @@ import { planEtcd, startEtcd, startRelay, waitEtcdHealthy } from './etcd.js';
 import type { LabNode, LabPod, LabState, LabVnet, StoreKind } from './model.js';
 import { LAB_ROOT, checkLabName, clusterDir, clusterPrefix, podName, podNetns } from './names.js';
 import {
+  agentStateDir,
   agentStatus,
   createNodeNetwork,
   installCni,
@@ -583,11 +587,35 @@ export async function labStatus(names: string[]): Promise<StatusJson> {
   return out;
 }
 
-export async function labCheck(name: string): Promise<ProbeResult[]> {
+export interface LabCheckResult {
+  probes: ProbeResult[];
+  /** `podnet ipam check` of every node: its pod addresses against its kernel and its lease. */
+  ipam: { node: string; findings: NodeIpamFinding[] }[];
+}
+
+/** Probes the lab for real, then checks every node's IPAM as `podnet ipam check` does. */
+export async function labCheck(name: string): Promise<LabCheckResult> {
   const state = requireLab(name);
   const vnet = readVnet(state.vnet) as LabVnet;
-  return runProbes(planProbes(state, vnet));
+  const probes = await runProbes(planProbes(state, vnet));
+  const ipam = await withStore(state, (store) =>
+    Promise.all(
+      state.nodes.map(async (n) => {
+        const { findings } = await checkNode({
+          node: n.name,
+          podIpamFile: podIpamPath(agentStateDir(n), n.name),
+          netns: n.netns,
+          leases: () => store.listBlocks(),
+        });
+        return { node: n.name, findings };
+      }),
+    ),
+  );
+  return { probes, ipam };
 }
+
+export const labCheckPassed = (r: LabCheckResult) =>
+  r.probes.every((p) => p.ok) && r.ipam.every((n) => n.findings.length === 0);
 
 /** Runs a command in a pod's (or a node's, or an external host's) namespace, terminal attached. */
 export async function labExec(name: string, target: string, argv: string[]): Promise<number> {

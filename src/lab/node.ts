@@ -33,6 +33,9 @@ export async function createNodeNetwork(vnet: LabVnet, node: LabNode): Promise<v
  * The store as the node's agent reaches it: the same sqlite file, or the lab etcd at the node's subnet
  * gateway (the agent runs inside the node namespace, where 127.0.0.1 is the node's own loopback).
  */
+/** The agent's --state-dir: its pod address file is `<dir>/<node>/pod-ipam.db` in there. */
+export const agentStateDir = (node: LabNode) => join(node.dir, 'agent');
+
 export function agentStoreUrl(state: LabState, vnet: LabVnet, node: LabNode): string {
   if (state.store.kind !== 'etcd' || !state.store.etcd) return state.store.url;
   const gw = vnet.subnets.find((s) => s.cidr === node.subnet)?.gateway;
@@ -60,7 +63,7 @@ export function agentArgs(state: LabState, vnet: LabVnet, node: LabNode): string
     '--socket',
     node.agentSocket,
     '--state-dir',
-    join(node.dir, 'agent'),
+    agentStateDir(node),
     '--metrics-socket',
     node.metricsSocket,
     '--peer-routes',
@@ -72,7 +75,7 @@ export function agentArgs(state: LabState, vnet: LabVnet, node: LabNode): string
 
 /** Starts the node's agent detached; returns its pid (the caller records it in the lab state). */
 export function startAgent(state: LabState, vnet: LabVnet, node: LabNode): number {
-  mkdirSync(join(node.dir, 'agent'), { recursive: true });
+  mkdirSync(agentStateDir(node), { recursive: true });
   return spawnDaemon(agentArgs(state, vnet, node), join(node.dir, 'agent.log'));
 }
 

@@ -3,11 +3,11 @@
  * lab left up to play with. A demo lab from an earlier run is replaced.
  */
 import type { Command } from 'commander';
-import { labCheck, labDown, labStatus, labUp } from '../../lab/lab.js';
+import { labCheck, labCheckPassed, labDown, labStatus, labUp } from '../../lab/lab.js';
 import { readLab } from '../../lab/state.js';
 import type { CliContext } from '../main.js';
 import { EXIT } from '../output.js';
-import { renderProbes, renderStatus, selfCommand } from './lab.js';
+import { renderCheck, renderStatus, selfCommand } from './lab.js';
 
 const DEMO = 'demo';
 
@@ -34,7 +34,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       const built = Date.now() - started;
       const status = await labStatus([DEMO]);
       progress('probing: pod to pod, pod to the outside (SNAT), the outside to pods (refused), node to pod');
-      const probes = await labCheck(DEMO);
+      const result = await labCheck(DEMO);
       const pods = status.clusters[0].nodes.flatMap((n) => n.pods);
       const a = pods[0];
       const b = pods.at(-1) ?? a;
@@ -47,7 +47,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           '',
           renderStatus(status),
           '',
-          renderProbes(probes),
+          renderCheck(result),
           '',
           'Try:',
           `  ${me} lab exec ${a.name} -- ping -c 1 ${b.ip}   # pod to pod across pools, no encapsulation`,
@@ -59,6 +59,6 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           `  ${me} lab down --name ${DEMO}`,
         ].join('\n'),
       );
-      ctx.exitCode = probes.every((p) => p.ok) ? EXIT.ok : EXIT.problems;
+      ctx.exitCode = labCheckPassed(result) ? EXIT.ok : EXIT.problems;
     });
 }

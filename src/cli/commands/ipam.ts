@@ -4,9 +4,8 @@
  * pod address.
  */
 import type { Command } from 'commander';
-import { listPodRoutes, listPodVeths } from '../../dataplane/pod-network.js';
 import { PodnetError } from '../../errors/index.js';
-import { type NodeIpamObservation, checkNodeIpam, lastingFindings } from '../../ipam/node-check.js';
+import { checkNode } from '../../ipam/node-observe.js';
 import { podIpamPath, readPodIpamFile, releasePodAddress } from '../../ipam/pod-ipam.js';
 import type { CliContext } from '../main.js';
 import { EXIT, parseOutputFormat, table } from '../output.js';
@@ -123,25 +122,12 @@ export function registerIpam(program: Command, ctx: CliContext): void {
       // The lease is checked only against a store named on purpose: the default sqlite path exists only on
       // single-host setups, and a node checked against the wrong store would report a false BlockNotLeased.
       const url = opts.store ?? process.env.PODNET_STORE;
-      const observe = async (): Promise<NodeIpamObservation> => {
-        const { block, addresses } = readPodIpamFile(path);
-        const [veths, podRoutes] = await Promise.all([listPodVeths(opts.netns), listPodRoutes(opts.netns)]);
-        const o: NodeIpamObservation = { node, fileBlock: block, addresses, veths, podRoutes };
-        if (url) {
-          const leases = await withStore(url, (store) => store.listBlocks());
-          o.lease = leases.find((l) => l.nodeName === node) ?? null;
-          o.blockHolder = leases.find((l) => l.block === block)?.nodeName ?? null;
-        }
-        return o;
-      };
-      let o = await observe();
-      let findings = checkNodeIpam(o);
-      if (findings.length > 0) {
-        // A pod in the middle of ADD or DEL looks like a leak for a moment: only what lasts is reported.
-        await new Promise((r) => setTimeout(r, 1000));
-        o = await observe();
-        findings = lastingFindings(findings, checkNodeIpam(o));
-      }
+      const { observation: o, findings } = await checkNode({
+        node,
+        podIpamFile: path,
+        netns: opts.netns,
+        ...(url ? { leases: () => withStore(url, (store) => store.listBlocks()) } : {}),
+      });
       ctx.exitCode = findings.length > 0 ? EXIT.problems : EXIT.ok;
       const summary = {
         node,

@@ -6,11 +6,12 @@ import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { PodnetError } from '../../errors/index.js';
-import type { ProbeResult } from '../../lab/check.js';
 import { runFabric } from '../../lab/fabric.js';
 import {
+  type LabCheckResult,
   type StatusJson,
   labCheck,
+  labCheckPassed,
   labDown,
   labExec,
   labPodAdd,
@@ -56,10 +57,21 @@ export function renderStatus(s: StatusJson): string {
   return table(['cluster', 'name', 'pool/node', 'ip', 'block', 'netns'], rows);
 }
 
-export function renderProbes(probes: ProbeResult[]): string {
+export function renderCheck({ probes, ipam }: LabCheckResult): string {
   const rows = probes.map((p) => [p.ok ? 'ok' : 'FAIL', p.kind, p.from, p.to, p.expect, p.sourceSeen ?? '-']);
   const failed = probes.filter((p) => !p.ok).length;
-  return `${table(['result', 'kind', 'from', 'to', 'expect', 'source seen'], rows)}\n\n${probes.length - failed}/${probes.length} probes as expected${failed ? `, ${failed} FAILED` : ''}`;
+  const inconsistent = ipam.filter((n) => n.findings.length > 0);
+  return [
+    table(['result', 'kind', 'from', 'to', 'expect', 'source seen'], rows),
+    '',
+    `${probes.length - failed}/${probes.length} probes as expected${failed ? `, ${failed} FAILED` : ''}`,
+    `${ipam.length - inconsistent.length}/${ipam.length} nodes with consistent IPAM (podnet ipam check)${
+      inconsistent.length ? `, ${inconsistent.length} FAILED:` : ''
+    }`,
+    ...inconsistent.flatMap((n) =>
+      n.findings.map((f) => `  ${n.node}: ${f.code} ${f.subject}: ${f.message}`),
+    ),
+  ].join('\n');
 }
 
 /**
@@ -164,9 +176,9 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (o) => {
       const format = parseOutputFormat(o.output);
-      const probes = await labCheck(resolveLabName(o.name));
-      out(format, { probes }, renderProbes(probes));
-      ctx.exitCode = probes.every((p) => p.ok) ? EXIT.ok : EXIT.problems;
+      const result = await labCheck(resolveLabName(o.name));
+      out(format, result, renderCheck(result));
+      ctx.exitCode = labCheckPassed(result) ? EXIT.ok : EXIT.problems;
     });
 
   lab
