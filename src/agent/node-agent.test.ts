@@ -163,17 +163,17 @@ describe('node agent', () => {
     };
     plumb(['c1']);
     const problems = () => agent.status().ipamProblems.map((f) => `${f.code} ${f.subject}`);
-    await until(() => problems().length > 0, 'the leak to be reported', 5000);
+    await until(() => problems().length > 0, 'the leak to be reported', 10_000);
     assert.deepEqual(problems(), [`AddressWithoutInterface ${leaked.ip}`]);
     const metrics = await agent.metrics.registry.metrics();
     assert.match(metrics, /podnet_ipam_problems\{code="AddressWithoutInterface"\} 1/);
     assert.match(metrics, /podnet_ipam_problems\{code="BlockNotLeased"\} 0/);
 
     plumb(['c1', 'c2']);
-    await until(() => problems().length === 0, 'the repaired pod to clear the report', 5000);
+    await until(() => problems().length === 0, 'the repaired pod to clear the report', 10_000);
     // The store losing the node's lease is found too.
     await store.releaseBlock('n1');
-    await until(() => problems().join() === 'BlockNotLeased 10.244.0.0/24', 'the lost lease', 5000);
+    await until(() => problems().join() === 'BlockNotLeased 10.244.0.0/24', 'the lost lease', 10_000);
   });
 
   it('claims again when its lease is gone at renewal', async () => {
