@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { renderPodPlumbing } from '../dataplane/pod-network.js';
 import { mulberry32, mutateChars } from '../testing/fuzz.js';
 import {
   askedVersion,
@@ -55,12 +56,47 @@ describe('CNI command and environment', () => {
       ['CNI_IFNAME', 'eth0/1'],
       ['CNI_IFNAME', 'a-very-long-ifname'],
       ['CNI_IFNAME', '..'],
+      ['CNI_IFNAME', '#x'],
+      ['CNI_IFNAME', 'a"b'],
       ['CNI_NETNS', 'run/netns/x'],
+      ['CNI_NETNS', '/run/netns/x y'],
+      ['CNI_NETNS', '/run/netns/x\nlink del dev eth0'],
+      ['CNI_NETNS', "/run/netns/'x'"],
     ]) {
       const e = cniError(() => parseEnv({ ...base, [k]: v }, 'ADD'));
       assert.equal(e.code, 4);
       assert.match(e.msg, new RegExp(k));
     }
+  });
+
+  it('fuzz: whatever it accepts renders ip -batch lines that ip reads as written', () => {
+    const rnd = mulberry32(9);
+    const alphabet = 'eth0/run/netns/x#"\'\\ \n\t:;._-@%$\u0000\u007f';
+    let accepted = 0;
+    for (let i = 0; i < 20_000; i++) {
+      const env = {
+        CNI_CONTAINERID: 'c1',
+        CNI_IFNAME: mutateChars('eth0', alphabet, rnd, 2),
+        CNI_NETNS: mutateChars('/run/netns/pod-1', alphabet, rnd, 2),
+      };
+      let att: ReturnType<typeof parseEnv>;
+      try {
+        att = parseEnv(env, 'ADD');
+      } catch (e) {
+        assert.ok(e instanceof CniError && e.code === 4, `${JSON.stringify(env)}: ${e}`);
+        continue;
+      }
+      accepted++;
+      const { node, pod } = renderPodPlumbing({ ...att, ip: '10.244.0.5', mtu: 1500 });
+      for (const line of [...node, ...pod]) {
+        // ip -batch splits on whitespace, reads a token starting with "#" as a comment and honours quotes.
+        assert.ok(!/[\n\r"'\\]/.test(line) && !/(^|\s)#/.test(line), `${JSON.stringify(env)}: ${line}`);
+      }
+      const tokens = node[0].split(' ');
+      assert.equal(tokens[tokens.indexOf('name') + 1], att.ifname, 'the interface name is one token, whole');
+      assert.equal(node[0].split(' ').at(-1), att.netns, 'the netns path is the last token, whole');
+    }
+    assert.ok(accepted > 1000, `accepted ${accepted}`);
   });
 
   it('reads CNI_ARGS pairs and ignores junk', () => {

@@ -156,8 +156,15 @@ const REQUIRED_ENV: Record<CniCommand, string[]> = {
 };
 
 const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
-/** Linux interface names: 1-15 bytes, no "/", ":" or whitespace, not "." or "..". */
-const IFNAME = /^[^/:\s]{1,15}$/;
+/**
+ * Interface names: 1-15 bytes, as Linux requires, from letters, digits, "_", "." and "-" only (not "." or "..").
+ * Linux also allows "#", quotes and the like, but the name goes into `ip -batch` lines, whose parser reads a
+ * token starting with "#" as a comment and quotes as quoting: such a name would fail in the kernel step, or
+ * worse, instead of being refused here. Runtimes name pods' interfaces eth0, eth1, net1.
+ */
+const IFNAME = /^[A-Za-z0-9_.-]{1,15}$/;
+/** An absolute path with no whitespace, control characters, quotes, "#" or "\\", for the same reason. */
+const NETNS_PATH = /^\/[^\s\x00-\x1f\x7f"'#\\]*$/;
 
 export interface Attachment {
   containerId: string;
@@ -183,12 +190,12 @@ export function parseEnv(env: CniEnv, command: CniCommand): Attachment {
   const bad: string[] = [];
   if (!CONTAINER_ID.test(att.containerId) || att.containerId.length > 256) bad.push('CNI_CONTAINERID');
   if (!IFNAME.test(att.ifname) || att.ifname === '.' || att.ifname === '..') bad.push('CNI_IFNAME');
-  if (att.netns !== '' && !att.netns.startsWith('/')) bad.push('CNI_NETNS');
+  if (att.netns !== '' && !NETNS_PATH.test(att.netns)) bad.push('CNI_NETNS');
   if (bad.length > 0) {
     throw new CniError(
       CNI_CODE.invalidEnvironment,
       `invalid env variables [${bad.join(',')}]`,
-      'CNI_CONTAINERID starts with a letter or digit then letters, digits, "_", "." or "-"; CNI_IFNAME is 1-15 characters without "/", ":" or spaces; CNI_NETNS is an absolute path',
+      'CNI_CONTAINERID starts with a letter or digit then letters, digits, "_", "." or "-"; CNI_IFNAME is 1-15 letters, digits, "_", "." or "-"; CNI_NETNS is an absolute path without spaces, quotes, "#" or "\\"',
     );
   }
   return att;
