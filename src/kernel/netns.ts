@@ -1,5 +1,6 @@
 /** Named network namespaces (`ip netns`), the unit of isolation for nodes, pods and the lab's VNet. */
 import { existsSync } from 'node:fs';
+import { PodnetError } from '../errors/index.js';
 import { run, runRaw } from './exec.js';
 
 export async function addNetns(name: string): Promise<void> {
@@ -25,4 +26,14 @@ export async function listNetns(): Promise<string[]> {
 
 export function netnsExists(name: string): boolean {
   return existsSync(`/run/netns/${name}`);
+}
+
+/** Refuses a namespace name that does not exist, naming the flag it came from. */
+export function requireNetns(name: string, field = '--netns'): void {
+  if (!netnsExists(name)) {
+    throw new PodnetError('UnknownNetns', `network namespace "${name}" does not exist`, {
+      field,
+      hint: 'create it first (ip netns add NAME) or check `ip netns list`',
+    });
+  }
 }

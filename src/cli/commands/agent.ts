@@ -10,7 +10,7 @@ import { AGENT_DEFAULTS, type AgentFlags, parseAgentFlags } from '../../agent/co
 import { parentGone, runAgent, terminationSignal } from '../../agent/daemon.js';
 import { PodnetError } from '../../errors/index.js';
 import { netnsPath } from '../../kernel/exec.js';
-import { netnsExists } from '../../kernel/netns.js';
+import { netnsExists, requireNetns } from '../../kernel/netns.js';
 import { DEFAULT_STORE_URL, storeUrl } from '../../store/open.js';
 import type { CliContext } from '../main.js';
 
@@ -83,12 +83,7 @@ function insideNetns(netns: string): boolean {
 
 /** Runs this same command inside the namespace and relays its signals and exit code. */
 async function reexecInNetns(netns: string): Promise<number> {
-  if (!netnsExists(netns)) {
-    throw new PodnetError('UnknownNetns', `network namespace "${netns}" does not exist`, {
-      field: '--netns',
-      hint: 'create it first (ip netns add NAME) or check `ip netns list`',
-    });
-  }
+  requireNetns(netns);
   const child = spawn(
     'nsenter',
     [`--net=${netnsPath(netns)}`, '--', process.execPath, ...process.execArgv, ...process.argv.slice(1)],

@@ -215,7 +215,13 @@ describe('podnet ipam', () => {
     assert.equal(json(missing.out).error.code, 'PodIpamNotFound');
   });
 
-  it('check: refuses a missing --node and names a missing pod address file', () => {
+  it('check: refuses a missing --node or namespace and names a missing pod address file', () => {
+    const noNetns = podnet(['ipam', 'check', '--node', 'n1', '--netns', 'podnet-no-such-ns', '-o', 'json']);
+    assert.equal(noNetns.code, 2);
+    assert.deepEqual(
+      [json(noNetns.out).error.code, json(noNetns.out).error.field],
+      ['UnknownNetns', '--netns'],
+    );
     const noNode = podnet(['ipam', 'check', '-o', 'json']);
     assert.equal(noNode.code, 2);
     assert.equal(json(noNode.out).error.field, '--node');

@@ -7,6 +7,7 @@ import type { Command } from 'commander';
 import { PodnetError } from '../../errors/index.js';
 import { checkNode } from '../../ipam/node-observe.js';
 import { podIpamPath, readPodIpamFile, releasePodAddress } from '../../ipam/pod-ipam.js';
+import { requireNetns } from '../../kernel/netns.js';
 import type { CliContext } from '../main.js';
 import { EXIT, parseOutputFormat, table } from '../output.js';
 import { STORE_FLAG_HELP, withStore } from './cluster.js';
@@ -118,6 +119,7 @@ export function registerIpam(program: Command, ctx: CliContext): void {
     .action(async (opts: Opts) => {
       const format = parseOutputFormat(opts.output);
       const node = requireNode(opts);
+      if (opts.netns !== undefined) requireNetns(opts.netns);
       const path = podIpamPath(opts.stateDir, node);
       // The lease is checked only against a store named on purpose: the default sqlite path exists only on
       // single-host setups, and a node checked against the wrong store would report a false BlockNotLeased.
