@@ -420,14 +420,12 @@ export class NodeAgent {
     let found: NodeIpamFinding[];
     try {
       const plumbing = await this.deps.dataplane.readPodPlumbing();
-      const inStore = this.leases.find((l) => l.nodeName === this.config.node);
       found = checkNodeIpam({
         node: this.config.node,
         fileBlock: ipam.block,
         addresses: ipam.list(),
         ...plumbing,
-        lease: inStore ? { block: inStore.block, nodeName: inStore.nodeName } : null,
-        blockHolder: this.leases.find((l) => l.block === ipam.block)?.nodeName ?? null,
+        leases: this.leases,
       });
     } catch (err) {
       this.deps.log.warn(errFields(err), 'IPAM audit failed');

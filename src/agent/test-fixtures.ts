@@ -2,9 +2,10 @@
  * Test support for the agent: a small cluster profile, an in-memory pod IPAM and a recording dataplane, so the
  * agent's logic is tested without root, a kernel or files.
  */
-import type { NodeDataplane, PodPlumbingSeen } from '../dataplane/node-dataplane.js';
+import type { NodeDataplane } from '../dataplane/node-dataplane.js';
 import type { NodeInterface } from '../dataplane/node-interfaces.js';
 import type { RulesetOutcome } from '../dataplane/node-ruleset.js';
+import type { PodPlumbingSeen } from '../dataplane/pod-network.js';
 import type { NodeRulesetInput } from '../dataplane/ruleset.js';
 import { PodnetError } from '../errors/index.js';
 import type { AllocateRequest, PodAddress, PodIpam } from '../ipam/types.js';

@@ -7,7 +7,7 @@ import { type PeerRoute, type ReconcileResult, reconcileRoutes } from '../routin
 import { ensureIpForwarding } from './forwarding.js';
 import { type NodeInterface, readNodeInterfaces } from './node-interfaces.js';
 import { NodeRuleset, type RulesetOutcome } from './node-ruleset.js';
-import { listPodRoutes, listPodVeths } from './pod-network.js';
+import { type PodPlumbingSeen, readPodPlumbing } from './pod-network.js';
 import type { NodeRulesetInput } from './ruleset.js';
 
 export interface NodeDataplane {
@@ -18,11 +18,6 @@ export interface NodeDataplane {
   reconcileRoutes(desired: readonly PeerRoute[]): Promise<ReconcileResult>;
   /** The podnet host veths (with the attachment each belongs to) and the /32 routes through them. */
   readPodPlumbing(): Promise<PodPlumbingSeen>;
-}
-
-export interface PodPlumbingSeen {
-  veths: { hostVeth: string; containerId: string; ifname: string }[];
-  podRoutes: { ip: string; dev: string }[];
 }
 
 /**
@@ -36,9 +31,6 @@ export function kernelDataplane(opts: { netns?: string } = {}): NodeDataplane {
     ensureForwarding: () => ensureIpForwarding(opts),
     ensureRuleset: (input) => ruleset.ensure(input),
     reconcileRoutes: (desired) => reconcileRoutes(desired, { netns: opts.netns }),
-    readPodPlumbing: async () => {
-      const [veths, podRoutes] = await Promise.all([listPodVeths(opts.netns), listPodRoutes(opts.netns)]);
-      return { veths, podRoutes };
-    },
+    readPodPlumbing: () => readPodPlumbing(opts.netns),
   };
 }

@@ -169,6 +169,17 @@ export async function listPodRoutes(nodeNetns?: string): Promise<{ ip: string; d
     .map((r) => ({ ip: r.dst, dev: r.dev as string }));
 }
 
+/** The pods' plumbing in the node namespace, as the IPAM check compares it with the pod addresses. */
+export interface PodPlumbingSeen {
+  veths: { hostVeth: string; containerId: string; ifname: string }[];
+  podRoutes: { ip: string; dev: string }[];
+}
+
+export async function readPodPlumbing(nodeNetns?: string): Promise<PodPlumbingSeen> {
+  const [veths, podRoutes] = await Promise.all([listPodVeths(nodeNetns), listPodRoutes(nodeNetns)]);
+  return { veths, podRoutes };
+}
+
 /**
  * Verifies an attachment against what ADD creates; returns the problems found (empty = healthy). Reads only:
  * the host veth, its /32 route, and in the pod the interface, address, routes and gateway neighbour.

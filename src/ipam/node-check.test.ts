@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type NodeIpamObservation, checkNodeIpam, lastingFindings } from './node-check.js';
+import { type NodeIpamObservation, checkNodeIpam, lastingFindings, nodeLease } from './node-check.js';
 import type { PodAddress } from './types.js';
 
 const pod = (n: number): PodAddress => ({
@@ -21,8 +21,10 @@ function healthy(): NodeIpamObservation {
     addresses: [pod(1), pod(2)],
     veths: [veth(1), veth(2)],
     podRoutes: [route(1), route(2)],
-    lease: { block: '10.244.3.0/24', nodeName: 'node-a' },
-    blockHolder: 'node-a',
+    leases: [
+      { block: '10.244.3.0/24', nodeName: 'node-a' },
+      { block: '10.244.4.0/24', nodeName: 'node-b' },
+    ],
   };
 }
 
@@ -72,9 +74,9 @@ describe('checkNodeIpam', () => {
   });
 
   it('checks the lease only when the store was asked, and names who holds the block instead', () => {
-    const { lease: _, blockHolder: __, ...unasked } = healthy();
-    assert.deepEqual(checkNodeIpam(unasked), []);
-    const none = checkNodeIpam({ ...healthy(), lease: null, blockHolder: null });
+    assert.deepEqual(checkNodeIpam({ ...healthy(), leases: undefined }), []);
+    assert.equal(nodeLease({ ...healthy(), leases: undefined }), undefined, 'not asked');
+    const none = checkNodeIpam({ ...healthy(), leases: [{ block: '10.244.4.0/24', nodeName: 'node-b' }] });
     assert.deepEqual(
       none.map((f) => f.code),
       ['BlockNotLeased'],
@@ -82,8 +84,10 @@ describe('checkNodeIpam', () => {
     assert.match(none[0].message, /holds no lease for the node; nobody leases the block/);
     const taken = checkNodeIpam({
       ...healthy(),
-      lease: { block: '10.244.7.0/24', nodeName: 'node-a' },
-      blockHolder: 'node-b',
+      leases: [
+        { block: '10.244.7.0/24', nodeName: 'node-a' },
+        { block: '10.244.3.0/24', nodeName: 'node-b' },
+      ],
     });
     assert.match(taken[0].message, /leases the node 10.244.7.0\/24; the block is leased to node node-b/);
   });

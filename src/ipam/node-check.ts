@@ -1,25 +1,26 @@
 /**
- * `podnet ipam check`: does a node's pod address file agree with its kernel and with the cluster store?
- * A pure function of three observations; the CLI gathers them. What it finds is what Calico operators script
- * around `calicoctl ipam check`: addresses held by pods that are gone (leaks), plumbing left without an
- * address, and a node serving a block it no longer leases.
+ * `podnet ipam check`: does a node's pod address file agree with its kernel and with the cluster store? A pure
+ * function of three observations, gathered by node-observe.ts (for the CLI and the lab) or by the agent. What
+ * it finds is what Calico operators script around `calicoctl ipam check`: addresses held by pods that are gone
+ * (leaks), plumbing left without an address, and a node serving a block it no longer leases.
  */
 import { containsIp, parseCidr, parseIp } from '../addr/index.js';
+import type { PodPlumbingSeen } from '../dataplane/pod-network.js';
 import type { PodAddress } from './types.js';
 
-export interface NodeIpamObservation {
+/** The node's pod address file, the pods' plumbing in its kernel (veths, /32 routes) and the store's leases. */
+export interface NodeIpamObservation extends PodPlumbingSeen {
   node: string;
   /** The block the node's pod address file is for (null for a fresh file). */
   fileBlock: string | null;
   addresses: PodAddress[];
-  /** podnet host veths in the node namespace, with the attachment their alias names. */
-  veths: { hostVeth: string; containerId: string; ifname: string }[];
-  /** /32 routes in the node namespace through podnet host veths. */
-  podRoutes: { ip: string; dev: string }[];
-  /** The node's lease in the cluster store: undefined when the store was not asked, null when it has none. */
-  lease?: { block: string; nodeName: string } | null;
-  /** Who leases the file's block, when it is not this node (from the same store read). */
-  blockHolder?: string | null;
+  /** The store's live leases; undefined when the store was not asked, and then the lease is not checked. */
+  leases?: { block: string; nodeName: string }[];
+}
+
+/** The node's lease in the store's list: null when it has none, undefined when the store was not asked. */
+export function nodeLease(o: NodeIpamObservation): { block: string } | null | undefined {
+  return o.leases && (o.leases.find((l) => l.nodeName === o.node) ?? null);
 }
 
 export const NODE_IPAM_FINDING_CODES = [
@@ -103,13 +104,15 @@ export function checkNodeIpam(o: NodeIpamObservation): NodeIpamFinding[] {
       });
     }
   }
-  if (o.fileBlock && o.lease !== undefined && o.lease?.block !== o.fileBlock) {
-    const holder = o.blockHolder ? `the block is leased to node ${o.blockHolder}` : 'nobody leases the block';
+  const lease = nodeLease(o);
+  if (o.fileBlock && lease !== undefined && lease?.block !== o.fileBlock) {
+    const holderName = o.leases?.find((l) => l.block === o.fileBlock)?.nodeName;
+    const holder = holderName ? `the block is leased to node ${holderName}` : 'nobody leases the block';
     findings.push({
       code: 'BlockNotLeased',
       subject: o.fileBlock,
       message: `the node serves pods from ${o.fileBlock}, but the store ${
-        o.lease ? `leases the node ${o.lease.block}` : 'holds no lease for the node'
+        lease ? `leases the node ${lease.block}` : 'holds no lease for the node'
       }; ${holder}`,
       hint: 'is the agent running? It renews the lease; a lease gone for good means draining the node',
     });

@@ -3,7 +3,7 @@
  * pods' plumbing in the node's kernel, the store's leases) and looks twice when the first look finds anything.
  * Used by `podnet ipam check` on a node and by `podnet lab check` for every lab node.
  */
-import { listPodRoutes, listPodVeths } from '../dataplane/pod-network.js';
+import { readPodPlumbing } from '../dataplane/pod-network.js';
 import type { ClusterStore } from '../store/types.js';
 import {
   type NodeIpamFinding,
@@ -25,13 +25,13 @@ export interface NodeIpamTarget {
 
 export async function observeNodeIpam(t: NodeIpamTarget): Promise<NodeIpamObservation> {
   const { block, addresses } = readPodIpamFile(t.podIpamFile);
-  const [veths, podRoutes] = await Promise.all([listPodVeths(t.netns), listPodRoutes(t.netns)]);
-  const o: NodeIpamObservation = { node: t.node, fileBlock: block, addresses, veths, podRoutes };
-  if (t.leases) {
-    const leases = await t.leases();
-    o.lease = leases.find((l) => l.nodeName === t.node) ?? null;
-    o.blockHolder = leases.find((l) => l.block === block)?.nodeName ?? null;
-  }
+  const o: NodeIpamObservation = {
+    node: t.node,
+    fileBlock: block,
+    addresses,
+    ...(await readPodPlumbing(t.netns)),
+  };
+  if (t.leases) o.leases = await t.leases();
   return o;
 }
 

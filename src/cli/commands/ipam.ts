@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { PodnetError } from '../../errors/index.js';
+import { nodeLease } from '../../ipam/node-check.js';
 import { checkNode } from '../../ipam/node-observe.js';
 import { podIpamPath, readPodIpamFile, releasePodAddress } from '../../ipam/pod-ipam.js';
 import { requireNetns } from '../../kernel/netns.js';
@@ -137,7 +138,7 @@ export function registerIpam(program: Command, ctx: CliContext): void {
         path,
         addresses: o.addresses.length,
         interfaces: o.veths.length,
-        lease: url ? (o.lease?.block ?? null) : 'not checked',
+        lease: url ? (nodeLease(o)?.block ?? null) : 'not checked',
         findings,
       };
       if (format === 'json') {
@@ -146,7 +147,7 @@ export function registerIpam(program: Command, ctx: CliContext): void {
       }
       ctx.io.err(
         `node ${node}: block ${o.fileBlock ?? 'none'}, ${o.addresses.length} pod addresses, ${o.veths.length} pod interfaces; lease ${
-          url ? (o.lease?.block ?? 'none') : 'not checked (no --store)'
+          url ? (nodeLease(o)?.block ?? 'none') : 'not checked (no --store)'
         }`,
       );
       if (findings.length === 0) {
