@@ -29,13 +29,13 @@ export async function createNodeNetwork(vnet: LabVnet, node: LabNode): Promise<v
   await routerSysctls(node.netns);
 }
 
+/** The agent's --state-dir: its pod address file is `<dir>/<node>/pod-ipam.db` in there. */
+export const agentStateDir = (node: LabNode) => join(node.dir, 'agent');
+
 /**
  * The store as the node's agent reaches it: the same sqlite file, or the lab etcd at the node's subnet
  * gateway (the agent runs inside the node namespace, where 127.0.0.1 is the node's own loopback).
  */
-/** The agent's --state-dir: its pod address file is `<dir>/<node>/pod-ipam.db` in there. */
-export const agentStateDir = (node: LabNode) => join(node.dir, 'agent');
-
 export function agentStoreUrl(state: LabState, vnet: LabVnet, node: LabNode): string {
   if (state.store.kind !== 'etcd' || !state.store.etcd) return state.store.url;
   const gw = vnet.subnets.find((s) => s.cidr === node.subnet)?.gateway;
