@@ -3,7 +3,7 @@
  * typo fails at once with the flag named instead of half-way through start-up.
  */
 import { formatIp, parseIp } from '../addr/index.js';
-import { PodnetError } from '../errors/index.js';
+import { type ErrorCode, PodnetError } from '../errors/index.js';
 
 export type PeerRoutesMode = 'direct' | 'off';
 
@@ -68,7 +68,7 @@ function required(v: string | undefined, flag: string, example: string): string 
   return v.trim();
 }
 
-function wholeNumber(v: string, flag: string, min: number, max: number, code: string): number {
+function wholeNumber(v: string, flag: string, min: number, max: number, code: ErrorCode): number {
   const n = /^[0-9]+$/.test(v.trim()) ? Number(v.trim()) : Number.NaN;
   if (!Number.isSafeInteger(n) || n < min || n > max) {
     throw new PodnetError(code, `${flag} must be a whole number from ${min} to ${max}, got "${v}"`, {

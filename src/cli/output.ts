@@ -3,20 +3,11 @@
  * progress and warnings on stderr, errors as `{ "error": {code, field, message, hint} }` under `-o json`.
  * Commands are handlers that return data; only this module prints.
  */
-import { PodnetError, asPodnetError } from '../errors/index.js';
+import { CATALOGUE, EXIT, type ExitClass, PodnetError, asPodnetError } from '../errors/index.js';
+
+export { EXIT } from '../errors/index.js';
 
 export type OutputFormat = 'table' | 'json';
-
-/** Exit codes, documented in `podnet --help`. */
-export const EXIT = {
-  ok: 0,
-  /** The command ran and found problems (invalid plan, failed check). */
-  problems: 1,
-  /** Unusable input: bad flag, unreadable or malformed file. */
-  usage: 2,
-  /** The store or the agent could not be reached. */
-  unreachable: 3,
-} as const;
 
 export interface Io {
   out: (text: string) => void;
@@ -53,15 +44,14 @@ export function table(headers: string[], rows: (string | number)[][]): string {
     .join('\n');
 }
 
-/** Exit code for an error: unusable input is 2, unreachable store/agent 3, other failures 1. */
+/**
+ * Exit code for an error: its code's exit class in the catalogue (unusable input 2, unreachable 3, else 1). A
+ * code whose class is ok (a plan warning) never fails a command by itself, but when thrown it still fails it.
+ */
 export function exitCodeFor(e: PodnetError): number {
-  if (e.retryable || /Unreachable$/.test(e.code)) return EXIT.unreachable;
-  if (USAGE_CODES.has(e.code) || /^Invalid|Unreadable|Malformed|Unknown|TooLarge|Empty/.test(e.code))
-    return EXIT.usage;
-  return EXIT.problems;
+  const exit: ExitClass | undefined = CATALOGUE[e.code]?.exit;
+  return exit === undefined || exit === 'ok' ? EXIT.problems : EXIT[exit];
 }
-
-const USAGE_CODES = new Set(['UsageError', 'CidrHostBitsSet']);
 
 export function renderError(err: unknown, format: OutputFormat, io: Io): number {
   const e = asPodnetError(err);

@@ -1,1 +1,11 @@
+export {
+  AREAS,
+  type Area,
+  CATALOGUE,
+  type CatalogueEntry,
+  EXIT,
+  type ErrorCode,
+  type ExitClass,
+  isErrorCode,
+} from './catalogue.js';
 export { PodnetError, asPodnetError } from './podnet-error.js';

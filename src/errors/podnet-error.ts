@@ -1,13 +1,15 @@
+import type { ErrorCode } from './catalogue.js';
+
 /**
  * One error type for everything podnet reports to a person or a script.
  *
- * `code` is stable (never renamed or reused; README lists them all), `field` names the input that is wrong
- * (a profile path such as `networkProfile.podCidr`, a flag, a CNI key, a store key), `message` says what is
- * wrong and `hint` what to do about it. Anything thrown that is not a PodnetError is a bug and is reported
+ * `code` is a code of the catalogue (`catalogue.ts`: stable, never renamed or reused; `docs/errors.md` lists
+ * them), `field` names the input that is wrong (a profile path such as `networkProfile.podCidr`, a flag, a CNI
+ * key, a store key), `message` says what is wrong and `hint` what to do about it. Anything thrown that is not a PodnetError is a bug and is reported
  * under the code `Internal`.
  */
 export class PodnetError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly field?: string;
   readonly hint?: string;
   /** Extra structured facts for `-o json` consumers (e.g. how many blocks exist). */
@@ -16,7 +18,7 @@ export class PodnetError extends Error {
   readonly retryable: boolean;
 
   constructor(
-    code: string,
+    code: ErrorCode,
     message: string,
     opts: {
       field?: string;
@@ -36,7 +38,7 @@ export class PodnetError extends Error {
   }
 
   toJSON(): {
-    code: string;
+    code: ErrorCode;
     field?: string;
     message: string;
     hint?: string;

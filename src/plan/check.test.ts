@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { ErrorCode } from '../errors/index.js';
 import { profileFromObject } from '../profile/load.js';
 import type { ClusterProfile } from '../profile/types.js';
 import { type PlanReport, checkPlan } from './check.js';
@@ -42,7 +43,7 @@ const errorCodes = (r: PlanReport) => r.errors.map((f) => f.code);
 const warningCodes = (r: PlanReport) => r.warnings.map((f) => f.code);
 
 /** Asserts the plan has exactly this error (and says where), or none of that code. */
-function hasError(r: PlanReport, code: string, field?: string): void {
+function hasError(r: PlanReport, code: ErrorCode, field?: string): void {
   const f = r.errors.find((x) => x.code === code);
   assert.ok(f, `expected error ${code}, got ${JSON.stringify(r.errors)}`);
   if (field) assert.equal(f.field, field);
@@ -50,17 +51,17 @@ function hasError(r: PlanReport, code: string, field?: string): void {
   assert.equal(r.valid, false);
 }
 
-function lacksError(r: PlanReport, code: string): void {
+function lacksError(r: PlanReport, code: ErrorCode): void {
   assert.ok(!errorCodes(r).includes(code), `did not expect ${code}: ${JSON.stringify(r.errors)}`);
 }
 
-function hasWarning(r: PlanReport, code: string, field?: string): void {
+function hasWarning(r: PlanReport, code: ErrorCode, field?: string): void {
   const f = r.warnings.find((x) => x.code === code);
   assert.ok(f, `expected warning ${code}, got ${JSON.stringify(r.warnings)}`);
   if (field) assert.equal(f.field, field);
 }
 
-function lacksWarning(r: PlanReport, code: string): void {
+function lacksWarning(r: PlanReport, code: ErrorCode): void {
   assert.ok(!warningCodes(r).includes(code), `did not expect warning ${code}: ${JSON.stringify(r.warnings)}`);
 }
 

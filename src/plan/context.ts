@@ -4,11 +4,11 @@
  * `InvalidCidr`/`InvalidIpAddress` findings and are left out of the rules rather than throwing.
  */
 import { type Cidr, type IpAddress, parseCidr, parseIp } from '../addr/index.js';
-import { PodnetError } from '../errors/index.js';
+import { type ErrorCode, PodnetError } from '../errors/index.js';
 import type { ClusterProfile } from '../profile/types.js';
 
 export interface Finding {
-  code: string;
+  code: ErrorCode;
   field: string;
   message: string;
 }

@@ -16,6 +16,7 @@ import {
   ipAt,
   overlaps,
 } from '../addr/index.js';
+import type { ErrorCode } from '../errors/index.js';
 import type { NodePool } from '../profile/types.js';
 import { DNS_FIELD, type Finding, type Located, type PlanContext, poolField } from './context.js';
 
@@ -42,7 +43,7 @@ export const LIMITS = {
   maxNonMasqueradeCidrs: 64,
 } as const;
 
-type Add = (code: string, field: string, message: string) => void;
+type Add = (code: ErrorCode, field: string, message: string) => void;
 
 export function errorAdder(ctx: PlanContext): Add {
   return (code, field, message) => ctx.errors.push({ code, field, message } satisfies Finding);

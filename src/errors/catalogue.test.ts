@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { AREAS, CATALOGUE, type CatalogueEntry } from './catalogue.js';
+import { renderErrorsDoc } from './doc.js';
+import { isTestSource, producedCodes, projectSources, readSource, thrownCodes } from './testing/code-scan.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const CODES = new Set(Object.keys(CATALOGUE));
+const entries = Object.entries(CATALOGUE) as [string, CatalogueEntry][];
+const sources = projectSources(ROOT).filter((p) => !isTestSource(p));
+const thrown = sources.flatMap((p) => thrownCodes(p, readSource(ROOT, p)));
+
+describe('error catalogue', () => {
+  it('holds stable CamelCase codes, each with a known area, a cause and a fix', () => {
+    for (const [code, e] of entries) {
+      assert.match(code, /^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)*$/, code);
+      assert.ok(e.area in AREAS, `${code}: area ${e.area}`);
+      assert.ok(e.cause.length > 10 && e.fix.length > 3, `${code}: cause and fix`);
+    }
+  });
+
+  it('lists every code a PodnetError is constructed with, conditional codes included', () => {
+    assert.ok(thrown.length > 100, `found only ${thrown.length} constructions`);
+    const missing = thrown.filter((t) => !CODES.has(t.code)).map((t) => `${t.code} (${t.at})`);
+    assert.deepEqual(missing, [], 'thrown but not in src/errors/catalogue.ts');
+  });
+
+  it('gives exit 3 (unreachable) exactly to the codes thrown as retryable', () => {
+    const retryable = new Set(thrown.filter((t) => t.retryable).map((t) => t.code));
+    const unreachable = new Set(entries.filter(([, e]) => e.exit === 'unreachable').map(([c]) => c));
+    assert.deepEqual([...retryable].sort(), [...unreachable].sort());
+    const mixed = thrown.filter((t) => unreachable.has(t.code) && !t.retryable).map((t) => t.at);
+    assert.deepEqual(mixed, [], 'an unreachable code thrown without retryable: true');
+  });
+
+  it('has no dead entry: every catalogued code is produced by podnet', () => {
+    const produced = producedCodes(ROOT, CODES);
+    for (const t of thrown) produced.set(t.code, [...(produced.get(t.code) ?? []), t.at]);
+    const dead = [...CODES].filter((c) => !produced.has(c));
+    assert.deepEqual(dead, [], 'catalogued but produced nowhere: remove them (the names stay retired)');
+  });
+
+  it('is what docs/errors.md says (regenerate: node scripts/gen-errors-doc.mjs)', () => {
+    const page = readFileSync(join(ROOT, 'docs/errors.md'), 'utf8');
+    assert.equal(page, renderErrorsDoc(), 'docs/errors.md is stale');
+    for (const code of CODES) assert.ok(page.includes(`<a id="${code}"></a>`), `${code} has no anchor`);
+  });
+});
+
+describe('the scanner', () => {
+  it('finds literal and conditional codes, not conditions, and sees retryable', () => {
+    const text = `
+      throw new PodnetError('AlphaCode', 'm');
+      throw new PodnetError(e.code === 'NotACode' ? 'BetaCode' : ('GammaCode'), 'm', { retryable: true });
+      throw new PodnetError(e.code, 'rethrown');`;
+    assert.deepEqual(
+      thrownCodes('x.ts', text).map((t) => [t.code, t.at, t.retryable]),
+      [
+        ['AlphaCode', 'x.ts:2', false],
+        ['BetaCode', 'x.ts:3', true],
+        ['GammaCode', 'x.ts:3', true],
+      ],
+    );
+  });
+});
