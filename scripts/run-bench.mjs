@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs every benchmark under dist/bench (or those whose file name contains an argument), prints each
-// one's markdown report, and writes them into README.md between the bench markers, so the README always
-// shows the figures of the last full run and the machine they were measured on.
+// one's markdown report, and writes them into docs/benchmarks.md between the bench markers, so that page
+// always shows the figures of the last run of each benchmark and the machine they were measured on.
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -25,20 +25,24 @@ for (const f of files) {
   sections.push({ name: bench.name, md });
 }
 
+const page = 'docs/benchmarks.md';
 const start = '<!-- bench:start -->';
 const end = '<!-- bench:end -->';
-const readme = readFileSync('README.md', 'utf8');
-const i = readme.indexOf(start);
-const j = readme.indexOf(end);
-if (i >= 0 && j > i) {
+const text = readFileSync(page, 'utf8');
+const i = text.indexOf(start);
+const j = text.indexOf(end);
+if (i < 0 || j < i) {
+  process.stderr.write(`bench: ${page} has no ${start} ... ${end} markers; figures not written\n`);
+  process.exitCode = 1;
+} else {
   // Keep sections of benchmarks not run this time; replace the ones that ran.
-  const old = readme.slice(i + start.length, j);
+  const old = text.slice(i + start.length, j);
   const kept = new Map();
   for (const m of old.matchAll(/<!-- bench:(\S+) -->\n([\s\S]*?)<!-- \/bench:\1 -->/g)) kept.set(m[1], m[2]);
   for (const s of sections) kept.set(s.name, `Machine: ${machine}.\n\n${s.md.trim()}\n`);
   const body = [...kept.entries()]
     .map(([n, md]) => `<!-- bench:${n} -->\n${md}<!-- /bench:${n} -->`)
     .join('\n\n');
-  writeFileSync('README.md', `${readme.slice(0, i + start.length)}\n${body}\n${readme.slice(j)}`);
-  process.stderr.write('bench: README.md updated\n');
+  writeFileSync(page, `${text.slice(0, i + start.length)}\n${body}\n${text.slice(j)}`);
+  process.stderr.write(`bench: ${page} updated\n`);
 }

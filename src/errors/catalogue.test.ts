@@ -4,7 +4,7 @@ import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AREAS, CATALOGUE, type CatalogueEntry } from './catalogue.js';
-import { renderErrorsDoc } from './doc.js';
+import { githubAnchor, renderErrorsDoc } from './doc.js';
 import { isTestSource, producedCodes, projectSources, readSource, thrownCodes } from './testing/code-scan.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -41,6 +41,20 @@ describe('error catalogue', () => {
     for (const t of thrown) produced.set(t.code, [...(produced.get(t.code) ?? []), t.at]);
     const dead = [...CODES].filter((c) => !produced.has(c));
     assert.deepEqual(dead, [], 'catalogued but produced nowhere: remove them (the names stay retired)');
+  });
+
+  it('links each area to a page and heading that exist (the page that explains its codes)', () => {
+    for (const { page } of Object.values(AREAS)) {
+      if (page === null) continue;
+      const [file, anchor] = page.split('#');
+      const text = readFileSync(join(ROOT, 'docs', file), 'utf8');
+      if (anchor === undefined) continue;
+      const headings = text
+        .split('\n')
+        .filter((l) => /^#+ /.test(l))
+        .map((l) => githubAnchor(l.replace(/^#+ /, '')));
+      assert.ok(headings.includes(anchor), `docs/${file} has no heading #${anchor}`);
+    }
   });
 
   it('is what docs/errors.md says (regenerate: node scripts/gen-errors-doc.mjs)', () => {

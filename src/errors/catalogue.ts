@@ -26,16 +26,22 @@ export type ExitClass = keyof typeof EXIT;
 /** The sections of `docs/errors.md`, in order, each with the component page that explains its codes. */
 export const AREAS = {
   input: { title: 'Unusable input: profiles, flags, addresses', page: 'plan.md#the-profile-format' },
-  plan: { title: 'Plan errors (`podnet plan`, `cluster create/update`, `lab up`)', page: 'plan.md' },
-  planUpdate: { title: 'Plan update errors (`--from`, `--previous-pod-cidr`)', page: 'plan.md' },
-  planWarning: { title: 'Plan warnings (exit 0 when there are no errors)', page: 'plan.md' },
+  plan: {
+    title: 'Plan errors (`podnet plan`, `cluster create/update`, `lab up`)',
+    page: 'plan.md#design-decisions',
+  },
+  planUpdate: {
+    title: 'Plan update errors (`--from`, `--previous-pod-cidr`)',
+    page: 'plan.md#design-decisions',
+  },
+  planWarning: { title: 'Plan warnings (exit 0 when there are no errors)', page: 'plan.md#design-decisions' },
   store: { title: 'Cluster store, block leases and pod addresses', page: 'ipam.md#error-codes' },
   ipamCheck: {
     title: '`podnet ipam check` findings',
     page: 'ipam.md#podnet-ipam-check-does-a-node-agree-with-itself-and-with-the-store',
   },
   agent: { title: 'Node agent', page: 'agent.md#error-codes' },
-  kernel: { title: 'Kernel tools (`ip`, `nft`, `nsenter`)', page: 'agent.md#the-dataplane-it-reconciles' },
+  kernel: { title: 'Kernel tools (`ip`, `nft`, `nsenter`)', page: 'agent.md#error-codes' },
   cni: { title: 'CNI plugin and pod plumbing', page: 'cni.md#error-codes' },
   lab: { title: 'Lab', page: 'lab.md#error-codes' },
   cli: { title: 'Any command', page: null },

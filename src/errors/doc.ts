@@ -38,7 +38,7 @@ function row(code: ErrorCode, e: CatalogueEntry): string {
 export function renderErrorsDoc(): string {
   const entries = Object.entries(CATALOGUE) as [ErrorCode, CatalogueEntry][];
   const areas = Object.keys(AREAS) as Area[];
-  const contents = areas.map((a) => `- [${AREAS[a].title}](#${slug(AREAS[a].title)})`).join('\n');
+  const contents = areas.map((a) => `- [${AREAS[a].title}](#${githubAnchor(AREAS[a].title)})`).join('\n');
   const sections = areas.map((a) => {
     const { title, page } = AREAS[a];
     const more = page === null ? '' : `More in [${page.split('#')[0]}](${page}).\n\n`;
@@ -49,7 +49,7 @@ export function renderErrorsDoc(): string {
 }
 
 /** GitHub's heading anchor: lower case, punctuation dropped, spaces to dashes. */
-function slug(title: string): string {
+export function githubAnchor(title: string): string {
   return title
     .toLowerCase()
     .replace(/[^a-z0-9 _-]/g, '')

@@ -1,7 +1,7 @@
 /**
  * Every address-planning rule of Azure CNI Overlay, as pure functions over the parsed plan context. Each finding
- * has a stable code (listed with meaning and fix in README.md), the profile field, and a message saying what
- * to change. Errors make a plan invalid; warnings flag what AKS allows but what tends to hurt later.
+ * has a stable code (in src/errors/catalogue.ts, listed with meaning and fix in docs/errors.md), the profile
+ * field, and a message saying what to change. Errors make a plan invalid; warnings flag what AKS allows but what tends to hurt later.
  */
 import {
   AKS_RESERVED_RANGES,
