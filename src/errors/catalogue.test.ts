@@ -5,7 +5,15 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { AREAS, CATALOGUE, type CatalogueEntry } from './catalogue.js';
 import { githubAnchor, renderErrorsDoc } from './doc.js';
-import { isTestSource, producedCodes, projectSources, readSource, thrownCodes } from './testing/code-scan.js';
+import {
+  CAMEL_CASE,
+  comparedCodes,
+  isTestSource,
+  producedCodes,
+  projectSources,
+  readSource,
+  thrownCodes,
+} from './testing/code-scan.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const CODES = new Set(Object.keys(CATALOGUE));
@@ -16,7 +24,7 @@ const thrown = sources.flatMap((p) => thrownCodes(p, readSource(ROOT, p)));
 describe('error catalogue', () => {
   it('holds stable CamelCase codes, each with a known area, a cause and a fix', () => {
     for (const [code, e] of entries) {
-      assert.match(code, /^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)*$/, code);
+      assert.match(code, CAMEL_CASE, code);
       assert.ok(e.area in AREAS, `${code}: area ${e.area}`);
       assert.ok(e.cause.length > 10 && e.fix.length > 3, `${code}: cause and fix`);
     }
@@ -26,6 +34,13 @@ describe('error catalogue', () => {
     assert.ok(thrown.length > 100, `found only ${thrown.length} constructions`);
     const missing = thrown.filter((t) => !CODES.has(t.code)).map((t) => `${t.code} (${t.at})`);
     assert.deepEqual(missing, [], 'thrown but not in src/errors/catalogue.ts');
+  });
+
+  it('lists every code the sources compare a .code with (e.code === ...), test sources included', () => {
+    const compared = projectSources(ROOT).flatMap((p) => comparedCodes(p, readSource(ROOT, p)));
+    assert.ok(compared.length > 5, `found only ${compared.length} comparisons`);
+    const missing = compared.filter((c) => !CODES.has(c.code)).map((c) => `${c.code} (${c.at})`);
+    assert.deepEqual(missing, [], 'compared with but not in src/errors/catalogue.ts');
   });
 
   it('gives exit 3 (unreachable) exactly to the codes thrown as retryable', () => {
@@ -78,5 +93,14 @@ describe('the scanner', () => {
         ['GammaCode', 'x.ts:3', true],
       ],
     );
+  });
+
+  it('finds codes compared with .code, not errno or SQLite codes', () => {
+    const text = `if (e.code === 'LeaseGone' || 'StoreGone' !== err.code) {}
+      if (e.code === 'ENOENT' || e.code === 'SQLITE_BUSY' || e.name === 'NotACode') {}`;
+    assert.deepEqual(comparedCodes('y.ts', text), [
+      { code: 'LeaseGone', at: 'y.ts:1' },
+      { code: 'StoreGone', at: 'y.ts:1' },
+    ]);
   });
 });

@@ -6,6 +6,5 @@ export {
   EXIT,
   type ErrorCode,
   type ExitClass,
-  isErrorCode,
 } from './catalogue.js';
 export { PodnetError, asPodnetError } from './podnet-error.js';

@@ -2,6 +2,7 @@
  * Finds the codes the sources use, for the catalogue's tests. Two views, both from TypeScript's own parser:
  * - `thrownCodes`: the literal codes every `new PodnetError(...)` can take, also through `a ? 'X' : 'Y'`, and
  *   whether it passes `retryable: true`; it needs no types, so it catches a code whatever the types say.
+ * - `comparedCodes`: CamelCase literals compared with a `.code` (`e.code === 'X'`), which must be codes too.
  * - `producedCodes`: every string literal the type checker places where a catalogue code is expected (a
  *   PodnetError, a plan finding, an IPAM check finding, a helper taking an `ErrorCode`); a catalogued code
  *   missing from it is produced nowhere.
@@ -53,6 +54,36 @@ export function thrownCodes(path: string, text: string): ThrownCode[] {
       const retryable = passesRetryable(n.arguments);
       for (const code of literalResults(n.arguments[0]))
         found.push({ code, at: `${path}:${line}`, retryable });
+    }
+    ts.forEachChild(n, visit);
+  };
+  visit(sf);
+  return found;
+}
+
+export const CAMEL_CASE = /^[A-Z][a-z0-9]+(?:[A-Z][a-z0-9]*)*$/;
+
+/** `x.code === 'Code'` and `'Code' !== x.code`, with `path:line`; errno and SQLite codes are not CamelCase. */
+export function comparedCodes(path: string, text: string): { code: string; at: string }[] {
+  const sf = ts.createSourceFile(path, text, ts.ScriptTarget.ES2022, true);
+  const found: { code: string; at: string }[] = [];
+  const isCodeAccess = (e: ts.Expression) => ts.isPropertyAccessExpression(e) && e.name.text === 'code';
+  const visit = (n: ts.Node): void => {
+    if (
+      ts.isBinaryExpression(n) &&
+      [ts.SyntaxKind.EqualsEqualsEqualsToken, ts.SyntaxKind.ExclamationEqualsEqualsToken].includes(
+        n.operatorToken.kind,
+      )
+    ) {
+      for (const [a, b] of [
+        [n.left, n.right],
+        [n.right, n.left],
+      ]) {
+        if (isCodeAccess(a) && ts.isStringLiteralLike(b) && CAMEL_CASE.test(b.text)) {
+          const line = sf.getLineAndCharacterOfPosition(n.getStart(sf)).line + 1;
+          found.push({ code: b.text, at: `${path}:${line}` });
+        }
+      }
     }
     ts.forEachChild(n, visit);
   };
