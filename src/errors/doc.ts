@@ -22,6 +22,8 @@ meaning, so scripts may match on it.
   \`details\` holding the hint. The CNI spec's own codes (1, 4, 5, 6, 7, 11, 50, 999) are in
   [cni.md](cni.md#error-codes).
 - **Anything else** that escapes is a bug, reported as \`Internal\`.
+- **Adding a code**: one line in \`src/errors/catalogue.ts\` (\`PodnetError\` takes no other code), then
+  \`npm run build && node scripts/gen-errors-doc.mjs\`; \`src/errors/catalogue.test.ts\` fails until both are done.
 
 `;
 
