@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { PodnetError, asPodnetError } from '../errors/index.js';
+import { type ErrorCode, PodnetError, asPodnetError } from '../errors/index.js';
 import { type Io, exitCodeFor, renderError } from './output.js';
 
-const err = (code: ConstructorParameters<typeof PodnetError>[0]) => new PodnetError(code, 'm');
+const err = (code: ErrorCode) => new PodnetError(code, 'm');
 
 describe('exitCodeFor: the exit class of the catalogue', () => {
   it('maps the documented classes: 1 problems, 2 unusable input, 3 unreachable', () => {

@@ -52,7 +52,7 @@ export type Area = keyof typeof AREAS;
 export interface CatalogueEntry {
   area: Area;
   exit: ExitClass;
-  /** The field a person changes, when it is always the same one. */
+  /** The field (or fields) to change, when the code always names the same ones; else the error's `field` says. */
   field?: string;
   /** What happened, in one line. */
   cause: string;
