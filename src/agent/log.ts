@@ -29,3 +29,28 @@ export function errFields(err: unknown): { code?: string; err: string } {
     err: err instanceof Error ? err.message : String(err),
   };
 }
+
+/**
+ * A warning that may come in floods (every malformed connection to the agent's socket: one probe run logged
+ * 3,425 of them): the first is logged at once, then at most one line per `intervalMs`, carrying how many were
+ * left out since the last line (`suppressed`), so the log shows the rate without the flood.
+ */
+export function throttledWarn(
+  log: Logger,
+  msg: string,
+  intervalMs = 10_000,
+  now: () => number = Date.now,
+): (fields: Record<string, unknown>) => void {
+  let last = Number.NEGATIVE_INFINITY;
+  let suppressed = 0;
+  return (fields) => {
+    const t = now();
+    if (t - last < intervalMs) {
+      suppressed++;
+      return;
+    }
+    log.warn(suppressed > 0 ? { ...fields, suppressed } : fields, msg);
+    last = t;
+    suppressed = 0;
+  };
+}

@@ -4,7 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import { NODE_IPAM_FINDING_CODES, type NodeIpamFinding } from '../ipam/node-check.js';
+import { NODE_SIDE_FINDING_CODES, type NodeIpamFinding } from '../ipam/node-check.js';
 
 /** The package version, read once: podnet_build_info and /v1/status report it. */
 export const PODNET_VERSION: string = (() => {
@@ -68,8 +68,9 @@ export class AgentMetrics {
       registers,
       collect() {
         const found = source.ipamProblems();
-        // Every code has a series, at 0 when nothing is found, so an alert can fire on a rise from 0.
-        for (const code of NODE_IPAM_FINDING_CODES)
+        // Every code the audit can find has a series, at 0 when nothing is found, so an alert can fire on a rise
+        // from 0 (the audit does not look inside pods: that is `podnet ipam check`'s PodSideIncomplete).
+        for (const code of NODE_SIDE_FINDING_CODES)
           this.set({ code }, found.filter((f) => f.code === code).length);
       },
     });

@@ -11,7 +11,7 @@ import { dirname } from 'node:path';
 import type { Registry } from 'prom-client';
 import { cniHttpHandler } from '../cni/http.js';
 import { PodnetError, asPodnetError } from '../errors/index.js';
-import { type Logger, errFields } from './log.js';
+import { type Logger, errFields, throttledWarn } from './log.js';
 import type { NodeAgent } from './node-agent.js';
 
 function json(res: ServerResponse, status: number, body: unknown): void {
@@ -133,8 +133,9 @@ export async function listenUnix(server: Server, path: string): Promise<void> {
 
 function hardenServer(server: Server, log: Logger): Server {
   // Malformed HTTP: answer 400 and drop the connection; nothing reaches a handler, nothing throws.
+  const warn = throttledWarn(log, 'malformed request');
   server.on('clientError', (err, socket) => {
-    log.warn(errFields(err), 'malformed request');
+    warn(errFields(err));
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
     else socket.destroy();
   });

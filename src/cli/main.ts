@@ -28,7 +28,13 @@ export function buildProgram(ctx: CliContext): Command {
     )
     .showSuggestionAfterError(true)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) });
+    // Commander's own errors are not printed by commander: main renders them as every podnet error (code,
+    // field, hint), in the output format asked for.
+    .configureOutput({
+      writeOut: (s) => ctx.io.out(s),
+      writeErr: (s) => ctx.io.err(s),
+      outputError: () => {},
+    });
   for (const register of [
     registerPlan,
     registerCluster,
@@ -43,10 +49,15 @@ export function buildProgram(ctx: CliContext): Command {
   return program;
 }
 
-/** A commander parse error as a PodnetError: the flag it names as the field, the command's help as the hint. */
-function usageError(err: CommanderError, program: Command, argv: string[]): PodnetError {
-  const message = err.message.replace(/^error: /, '');
-  const flag = /'(-[^']*)'/.exec(message)?.[1];
+/**
+ * A commander parse error as a PodnetError: the flag it names as the field, its suggestion ("Did you mean
+ * --pod-cidr?", a command's own advice in parentheses on the next line) and the command's help as the hint.
+ */
+export function usageError(err: CommanderError, program: Command, argv: string[]): PodnetError {
+  const [first, ...more] = err.message.replace(/^error: /, '').split('\n');
+  const message = first.trim();
+  const advice = more.map((l) => l.trim().replace(/^\((.*)\)$/, '$1')).filter((l) => l !== '');
+  const flag = /'(-[^' ]*)/.exec(message)?.[1];
   let cmd = program;
   for (const word of argv) {
     const sub = cmd.commands.find((c) => c.name() === word);
@@ -55,9 +66,17 @@ function usageError(err: CommanderError, program: Command, argv: string[]): Podn
   }
   const path = [];
   for (let c: Command | null = cmd; c; c = c.parent) path.unshift(c.name());
-  return new PodnetError(err.code === 'commander.unknownOption' ? 'UnknownFlag' : 'UsageError', message, {
+  const code =
+    err.code === 'commander.unknownOption'
+      ? 'UnknownFlag'
+      : err.code === 'commander.unknownCommand'
+        ? 'UnknownCommand'
+        : 'UsageError';
+  return new PodnetError(code, message, {
     field: flag,
-    hint: `see ${path.join(' ')} --help`,
+    hint: advice.some((a) => a.includes('--help'))
+      ? advice.join('; ')
+      : [...advice, `see ${path.join(' ')} --help`].join('; '),
   });
 }
 
@@ -70,10 +89,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return ctx.exitCode;
   } catch (err) {
     if (err instanceof CommanderError) {
-      // --help and --version exit 0; every other parse failure is unusable input. Commander has printed it as
-      // text on stderr; a script that asked for JSON also gets it as JSON.
+      // --help and --version exit 0; every other parse failure is unusable input.
       if (err.exitCode === 0) return EXIT.ok;
-      if (wantsJson(argv)) renderError(usageError(err, program, argv), 'json', io);
+      renderError(usageError(err, program, argv), wantsJson(argv) ? 'json' : 'table', io);
       return EXIT.usage;
     }
     return renderError(err, wantsJson(argv) ? 'json' : 'table', io);

@@ -106,7 +106,7 @@ describe('podnet-cni on two nodes', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('VERSION is answered by the shim itself', async () => {
+  it('VERSION is answered by the shim itself, as the reference plugins answer it (newest version)', async () => {
     const res = await execPlugin(SHIM_PATH, {
       command: 'VERSION',
       config: { cniVersion: '1.0.0' },
@@ -114,7 +114,7 @@ describe('podnet-cni on two nodes', () => {
     });
     assert.equal(res.code, 0);
     assert.deepEqual(res.json, {
-      cniVersion: '1.0.0',
+      cniVersion: '1.1.0',
       supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'],
     });
   });

@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { handleCni } from './handler.js';
-import { renderError } from './protocol.js';
+import { decodeStdin, renderError } from './protocol.js';
 import { CNI_CODE, type CniEnv, CniError, type NodeRuntime } from './types.js';
 
 export { handleCni } from './handler.js';
@@ -53,7 +53,14 @@ export function cniHttpHandler(node: NodeRuntime): (req: IncomingMessage, res: S
         );
         return;
       }
-      handleCni({ env: envFromHeaders(req.headers), stdin: Buffer.concat(chunks).toString() }, node).then(
+      let stdin: string;
+      try {
+        stdin = decodeStdin(Buffer.concat(chunks));
+      } catch (e) {
+        reply(400, renderError(e as CniError, '1.1.0'));
+        return;
+      }
+      handleCni({ env: envFromHeaders(req.headers), stdin }, node).then(
         (r) => reply(r.exitCode === 0 ? 200 : 400, r.stdout),
         // handleCni renders its own failures; this only guards against a bug escaping it.
         (e) => reply(500, renderError(new CniError(CNI_CODE.internal, String(e)), '1.1.0')),

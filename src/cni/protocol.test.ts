@@ -5,6 +5,7 @@ import { mulberry32, mutateChars } from '../testing/fuzz.js';
 import {
   askedVersion,
   compareVersions,
+  decodeStdin,
   parseCniArgs,
   parseCommand,
   parseConfig,
@@ -62,6 +63,10 @@ describe('CNI command and environment', () => {
       ['CNI_NETNS', '/run/netns/x y'],
       ['CNI_NETNS', '/run/netns/x\nlink del dev eth0'],
       ['CNI_NETNS', "/run/netns/'x'"],
+      // Issue 14, fault 6: the host veth's alias (`podnet:<id>/<ifname>`) holds at most 255 bytes; a longer id
+      // failed in the kernel with code 100 instead of being refused here.
+      ['CNI_CONTAINERID', 'c'.repeat(256)],
+      ['CNI_CONTAINERID', 'c'.repeat(255 - 'podnet:/eth0'.length + 1)],
     ]) {
       const e = cniError(() => parseEnv({ ...base, [k]: v }, 'ADD'));
       assert.equal(e.code, 4);
@@ -113,6 +118,22 @@ describe('CNI config on stdin', () => {
     assert.equal(c.cniVersion, '1.0.0');
     assert.equal(c.name, 'podnet');
     assert.deepEqual(c.prevResult, { ips: [] });
+  });
+
+  it('takes the longest container id whose owner alias fits the kernel', () => {
+    const id = 'c'.repeat(255 - 'podnet:/eth0'.length);
+    assert.equal(
+      parseEnv({ CNI_CONTAINERID: id, CNI_IFNAME: 'eth0', CNI_NETNS: '/run/netns/x' }, 'ADD').containerId,
+      id,
+    );
+  });
+
+  // Issue 14, fault 6: bytes that are not UTF-8 were replaced with U+FFFD and the config accepted.
+  it('code 6 for stdin that is not UTF-8', () => {
+    assert.equal(decodeStdin(Buffer.from('{"name":"ü"}')), '{"name":"ü"}');
+    for (const bytes of [[0xff], [0x7b, 0xc3, 0x28, 0x7d], [0xed, 0xa0, 0x80]]) {
+      assert.equal(cniError(() => decodeStdin(Uint8Array.from(bytes))).code, 6, `bytes ${bytes}`);
+    }
   });
 
   it('code 6 for undecodable stdin, 7 for an invalid config', () => {

@@ -3,6 +3,7 @@
  * stdin, and results/errors rendered in the version the runtime asked for. No I/O here, so every rule of the
  * spec (codes 1, 4, 6, 7) is unit-tested and fuzzed.
  */
+import { ownerAliasFits } from '../dataplane/pod-network.js';
 import { CNI_CODE, type CniEnv, CniError, type CniResult } from './types.js';
 
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
@@ -64,6 +65,24 @@ export function askedVersion(stdin: string): string {
 
 /** The minimum config version each command exists in (CHECK since 0.4.0; GC and STATUS since 1.1.0). */
 const MIN_VERSION: Partial<Record<CniCommand, string>> = { CHECK: '0.4.0', GC: '1.1.0', STATUS: '1.1.0' };
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * stdin as text: it must be UTF-8 (JSON is), so bytes that are not are refused as undecodable (code 6) instead
+ * of being replaced with U+FFFD and read as something the runtime never sent.
+ */
+export function decodeStdin(bytes: Uint8Array): string {
+  try {
+    return UTF8.decode(bytes);
+  } catch {
+    throw new CniError(
+      CNI_CODE.decodingFailure,
+      'failed to decode the network config on stdin',
+      'stdin is not UTF-8',
+    );
+  }
+}
 
 /** Parses and validates stdin for `command`; failures are CniErrors with the spec's codes 1, 6 or 7. */
 export function parseConfig(stdin: string, command: CniCommand): NetConf {
@@ -188,14 +207,16 @@ export function parseEnv(env: CniEnv, command: CniCommand): Attachment {
   };
   if (REQUIRED_ENV[command].length === 0) return att;
   const bad: string[] = [];
-  if (!CONTAINER_ID.test(att.containerId) || att.containerId.length > 256) bad.push('CNI_CONTAINERID');
+  // The host veth's alias records the attachment; an id too long for it would fail in the kernel instead.
+  if (!CONTAINER_ID.test(att.containerId) || !ownerAliasFits(att.containerId, att.ifname))
+    bad.push('CNI_CONTAINERID');
   if (!IFNAME.test(att.ifname) || att.ifname === '.' || att.ifname === '..') bad.push('CNI_IFNAME');
   if (att.netns !== '' && !NETNS_PATH.test(att.netns)) bad.push('CNI_NETNS');
   if (bad.length > 0) {
     throw new CniError(
       CNI_CODE.invalidEnvironment,
       `invalid env variables [${bad.join(',')}]`,
-      'CNI_CONTAINERID starts with a letter or digit then letters, digits, "_", "." or "-"; CNI_IFNAME is 1-15 letters, digits, "_", "." or "-"; CNI_NETNS is an absolute path without spaces, quotes, "#" or "\\"',
+      'CNI_CONTAINERID starts with a letter or digit then letters, digits, "_", "." or "-" (at most 247 bytes with CNI_IFNAME); CNI_IFNAME is 1-15 letters, digits, "_", "." or "-"; CNI_NETNS is an absolute path without spaces, quotes, "#" or "\\"',
     );
   }
   return att;

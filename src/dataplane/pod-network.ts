@@ -22,6 +22,13 @@ export const POD_GATEWAY = '169.254.1.1';
 export const HOST_VETH_PREFIX = 'pnv';
 /** Host veths carry this alias prefix plus `containerId/ifname`, so cleanup finds its own links and only them. */
 const ALIAS_PREFIX = 'podnet:';
+/** The kernel keeps at most 255 bytes of an interface alias (IFALIASZ 256 with its NUL). */
+const MAX_ALIAS_BYTES = 255;
+
+/** True when the attachment's owner alias fits the kernel's limit (ADD refuses longer ids up front). */
+export function ownerAliasFits(containerId: string, ifname: string): boolean {
+  return Buffer.byteLength(`${ALIAS_PREFIX}${containerId}/${ifname}`) <= MAX_ALIAS_BYTES;
+}
 
 export interface PodPlumbing {
   containerId: string;

@@ -92,6 +92,23 @@ describe('checkNodeIpam', () => {
     assert.match(taken[0].message, /leases the node 10.244.7.0\/24; the block is leased to node node-b/);
   });
 
+  // Issue 14, fault 7: after kill -9 of an agent in the middle of ADDs, pods plumbed on the node side only were
+  // reported as fine.
+  it('reports a pod plumbed on the node but not inside the pod, with what CHECK found', () => {
+    const o = {
+      ...healthy(),
+      podSides: [
+        { containerId: 'c1', ifname: 'eth0', problems: [] },
+        { containerId: 'c2', ifname: 'eth0', problems: ['interface eth0 lacks address 10.244.3.2/32'] },
+      ],
+    };
+    const [f, ...rest] = checkNodeIpam(o);
+    assert.deepEqual(rest, []);
+    assert.deepEqual([f.code, f.subject], ['PodSideIncomplete', '10.244.3.2']);
+    assert.match(f.message, /lacks address 10\.244\.3\.2\/32/);
+    assert.match(f.hint, /CNI DEL or GC/);
+  });
+
   it('lists findings sorted by code, then subject', () => {
     const o = { ...healthy(), veths: [veth(3)], podRoutes: [] };
     assert.deepEqual(codes(o), [

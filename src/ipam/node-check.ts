@@ -16,6 +16,11 @@ export interface NodeIpamObservation extends PodPlumbingSeen {
   addresses: PodAddress[];
   /** The store's live leases; undefined when the store was not asked, and then the lease is not checked. */
   leases?: { block: string; nodeName: string }[];
+  /**
+   * What CNI CHECK finds wrong inside each pod whose node side is complete (interface, address, routes,
+   * gateway neighbour); undefined when the pods were not looked into.
+   */
+  podSides?: { containerId: string; ifname: string; problems: string[] }[];
 }
 
 /** The node's lease in the store's list: null when it has none, undefined when the store was not asked. */
@@ -30,8 +35,11 @@ export const NODE_IPAM_FINDING_CODES = [
   'PodRouteStray',
   'AddressOutsideBlock',
   'BlockNotLeased',
+  'PodSideIncomplete',
 ] as const;
 export type NodeIpamFindingCode = (typeof NODE_IPAM_FINDING_CODES)[number];
+/** What an observation without `podSides` can find: the agent's audit at every resync. */
+export const NODE_SIDE_FINDING_CODES = NODE_IPAM_FINDING_CODES.filter((c) => c !== 'PodSideIncomplete');
 
 export interface NodeIpamFinding {
   code: NodeIpamFindingCode;
@@ -103,6 +111,16 @@ export function checkNodeIpam(o: NodeIpamObservation): NodeIpamFinding[] {
         hint: `CNI GC removes plumbing of gone pods; by hand: ip route del ${r.ip}/32 dev ${r.dev}`,
       });
     }
+  }
+  for (const side of o.podSides ?? []) {
+    if (side.problems.length === 0) continue;
+    const a = o.addresses.find((x) => x.containerId === side.containerId && x.ifname === side.ifname);
+    findings.push({
+      code: 'PodSideIncomplete',
+      subject: a?.ip ?? key(side.containerId, side.ifname),
+      message: `container ${side.containerId} (${side.ifname}) is plumbed on the node but not inside the pod: ${side.problems.join('; ')}`,
+      hint: 'its ADD stopped midway (the agent died in it) and the runtime has not deleted it yet: let the runtime run CNI DEL or GC, or delete and re-create the pod',
+    });
   }
   const lease = nodeLease(o);
   if (o.fileBlock && lease !== undefined && lease?.block !== o.fileBlock) {

@@ -3,6 +3,7 @@
  * through the same loader, so flags and files obey exactly the same checks. Problems found in a profile built
  * from flags name the flag (`--pod-cidr`) rather than the file path it stands for.
  */
+import { parseCidr } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
 import { DEFAULTS, profileFromObject } from './normalize.js';
 import type { ClusterProfile } from './types.js';
@@ -61,10 +62,14 @@ function flagInt(v: string | number | undefined, flag: string): number | undefin
   });
 }
 
+/**
+ * `--node-subnet [NAME=]CIDR`. The CIDR is checked here, under this flag's name: without --vnet-cidr it also
+ * becomes the VNet's address space, and an error found there named --vnet-cidr, a flag the user never gave.
+ */
 function nodeSubnet(text: string | undefined): { name: string; cidr: string } | undefined {
   if (text === undefined) return undefined;
   const eq = text.indexOf('=');
-  if (eq < 0) return { name: DEFAULTS.vnet.subnetName, cidr: text };
+  if (eq < 0) return { name: DEFAULTS.vnet.subnetName, cidr: cidrFlag(text, '--node-subnet') };
   const name = text.slice(0, eq).trim();
   if (name === '') {
     throw new PodnetError('InvalidFlag', `--node-subnet "${text}" has no subnet name before "="`, {
@@ -72,7 +77,12 @@ function nodeSubnet(text: string | undefined): { name: string; cidr: string } | 
       hint: 'write --node-subnet NAME=CIDR, e.g. --node-subnet nodes=10.224.0.0/16',
     });
   }
-  return { name, cidr: text.slice(eq + 1).trim() };
+  return { name, cidr: cidrFlag(text.slice(eq + 1).trim(), '--node-subnet') };
+}
+
+function cidrFlag(text: string, flag: string): string {
+  parseCidr(text, flag);
+  return text;
 }
 
 /** Builds the profile of a one-pool cluster from the quick-plan flags (AKS defaults for the rest). */

@@ -373,6 +373,9 @@ describe('profileFromFlags', () => {
     fails(() => profileFromFlags({ osType: 'Plan9' }), 'InvalidFlag', '--os-type');
     fails(() => profileFromFlags({ dnsServiceIp: 'x' }), 'InvalidIpAddress', '--dns-service-ip');
     fails(() => profileFromFlags({ nodeSubnet: '=10.0.0.0/24' }), 'InvalidFlag', '--node-subnet');
+    // Issue 14, fault 8: without --vnet-cidr the subnet is also the address space, and the error named --vnet-cidr.
+    fails(() => profileFromFlags({ nodeSubnet: 'x' }), 'InvalidCidr', '--node-subnet');
+    fails(() => profileFromFlags({ nodeSubnet: 'nodes=10.0.0/24' }), 'InvalidCidr', '--node-subnet');
     fails(() => profileFromFlags({ connectedCidr: ['nope'] }), 'InvalidCidr', '--connected-cidr');
     fails(() => profileFromFlags({ maxSurge: '200%' }), 'InvalidFlag', '--max-surge');
   });

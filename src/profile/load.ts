@@ -6,10 +6,10 @@
  * types, syntactically valid CIDRs and IPs (all exit 2 on the CLI). Whether the addresses make a good cluster is
  * `checkPlan`'s job (src/plan), which reports every problem at once instead of stopping at the first.
  */
-import { readFileSync, statSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import { truncate } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
+import { InputTooLarge, readCapped } from '../io/capped.js';
 import { profileFromObject } from './normalize.js';
 import { invalidProfile } from './read.js';
 import type { ClusterProfile } from './types.js';
@@ -52,14 +52,10 @@ function nestedTooDeeply(text: string): boolean {
 export function loadProfileFile(path: string): ClusterProfile {
   let text: string;
   try {
-    if (path !== '-') {
-      const st = statSync(path);
-      if (!st.isFile()) throw Object.assign(new Error('not a regular file'), { code: 'ENOTFILE' });
-      if (st.size > PROFILE_MAX_BYTES) throw tooLarge(path, st.size);
-    }
-    text = readFileSync(path === '-' ? 0 : path, 'utf8');
+    // Standard input is capped as it is read (it once read 4.2 GB before failing); files by their size.
+    text = readCapped(path, PROFILE_MAX_BYTES).toString('utf8');
   } catch (e) {
-    if (e instanceof PodnetError) throw e;
+    if (e instanceof InputTooLarge) throw tooLarge(path, e.message);
     const code = (e as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT'
@@ -78,10 +74,10 @@ export function loadProfileFile(path: string): ClusterProfile {
   return parseProfileText(text, path);
 }
 
-function tooLarge(source: string, bytes: number): PodnetError {
+function tooLarge(source: string, size: string): PodnetError {
   return new PodnetError(
     'ProfileTooLarge',
-    `profile "${truncate(source)}" is ${bytes} bytes, more than the ${PROFILE_MAX_BYTES} a profile may have`,
+    `profile "${truncate(source)}" is ${size}, more than the ${PROFILE_MAX_BYTES} a profile may have`,
     { field: '--file', hint: 'check that the path names a cluster profile; real profiles are a few KiB' },
   );
 }
@@ -91,7 +87,7 @@ export function parseProfileText(text: string, source: string): ClusterProfile {
   if (typeof text !== 'string')
     throw invalidProfile('(top level)', 'profile text is not text', 'pass a string');
   if (Buffer.byteLength(text, 'utf8') > PROFILE_MAX_BYTES)
-    throw tooLarge(source, Buffer.byteLength(text, 'utf8'));
+    throw tooLarge(source, `${Buffer.byteLength(text, 'utf8')} bytes`);
   const body = text.replace(/^\uFEFF/, '');
   if (body.trim() === '') {
     throw new PodnetError('ProfileEmpty', `profile "${truncate(source)}" is empty`, {

@@ -33,9 +33,15 @@ const json = (text: string) => JSON.parse(text);
 
 describe('podnet cluster', () => {
   it('an unknown flag is unusable input, as JSON when JSON was asked for', () => {
+    // Issue 14, fault 8: commander's own errors carried no code or hint in table mode.
+    const t = podnet(['ipam', 'blocks', '--store', STORE, '--nope']);
+    assert.equal(t.code, 2);
+    assert.match(
+      t.err,
+      /^error UnknownFlag \(--nope\): unknown option '--nope'\n {2}hint: see podnet ipam blocks --help/,
+    );
     const r = podnet(['ipam', 'blocks', '--store', STORE, '--nope', '-o', 'json']);
     assert.equal(r.code, 2);
-    assert.match(r.err, /unknown option '--nope'/);
     assert.deepEqual(json(r.out).error, {
       code: 'UnknownFlag',
       field: '--nope',

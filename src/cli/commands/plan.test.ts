@@ -146,6 +146,23 @@ describe('podnet plan -f FILE', () => {
     assert.equal(json(r).valid, true);
   });
 
+  // Issue 14, fault 4: standard input was read without a limit (4.2 GB of memory before failing).
+  it('gives up on standard input past the profile cap, without reading the rest', () => {
+    const r = spawnSync(
+      'sh',
+      ['-c', `head -c 200000000 /dev/zero | "${process.execPath}" "${BIN}" plan -f - -o json`],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        timeout: 30_000,
+      },
+    );
+    assert.equal(r.status, 2, r.stderr);
+    const e = jsonError({ code: r.status, out: r.stdout, err: r.stderr });
+    assert.equal(e.code, 'ProfileTooLarge');
+    assert.match(e.message, /more than 1048576 bytes/);
+  });
+
   it('checks the example profiles shipped in examples/', () => {
     assert.equal(podnet(['plan', '-f', 'examples/basic.yaml']).code, 0);
     assert.equal(podnet(['plan', '-f', 'examples/dual-stack.yaml']).code, 0);
