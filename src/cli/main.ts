@@ -66,13 +66,8 @@ export function usageError(err: CommanderError, program: Command, argv: string[]
   }
   const path = [];
   for (let c: Command | null = cmd; c; c = c.parent) path.unshift(c.name());
-  const code =
-    err.code === 'commander.unknownOption'
-      ? 'UnknownFlag'
-      : err.code === 'commander.unknownCommand'
-        ? 'UnknownCommand'
-        : 'UsageError';
-  return new PodnetError(code, message, {
+  const unknown = err.code === 'commander.unknownOption' || err.code === 'commander.unknownCommand';
+  return new PodnetError(unknown ? (flag ? 'UnknownFlag' : 'UnknownCommand') : 'UsageError', message, {
     field: flag,
     hint: advice.some((a) => a.includes('--help'))
       ? advice.join('; ')
