@@ -44,7 +44,13 @@ export class MemoryPodIpam implements PodIpam {
     const base = this.block.split('.').slice(0, 3).join('.');
     let n = 2;
     while (used.has(`${base}.${n}`)) n++;
-    const pod = { ...req, ip: `${base}.${n}`, block: this.block, allocatedAt: new Date().toISOString() };
+    const pod = {
+      ...req,
+      family: 4 as const,
+      ip: `${base}.${n}`,
+      block: this.block,
+      allocatedAt: new Date().toISOString(),
+    };
     this.pods.set(key, pod);
     return pod;
   }
