@@ -39,14 +39,14 @@ import {
 
 /**
  * The pod's gateway per family: an address the host veth answers for, so the pod needs no route per node.
- * IPv6 is Azure's transparent-mode gateway (reference/azure-overlay.md §plumbing); its plumbing comes with
- * dual-stack pods.
+ * IPv6 is Azure's transparent-mode gateway (reference/azure-overlay.md §1, "Pod interface, gateway, routes,
+ * ARP"); its plumbing comes with dual-stack pods.
  */
-export const POD_GATEWAYS: Record<Family, string> = { 4: POD_GATEWAY, 6: 'fe80::1234:5678:9abc' };
+const POD_GATEWAYS: Record<Family, string> = { 4: POD_GATEWAY, 6: 'fe80::1234:5678:9abc' };
 const DEFAULT_ROUTE: Record<Family, string> = { 4: '0.0.0.0/0', 6: '::/0' };
 
 /** A pod address as CNI results carry it: a host route (/32, /128), since the gateway is the host veth. */
-export function cniAddress(a: Pick<PodAddress, 'ip' | 'family'>): string {
+function cniAddress(a: Pick<PodAddress, 'ip' | 'family'>): string {
   return `${a.ip}/${BITS[a.family]}`;
 }
 
