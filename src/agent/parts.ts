@@ -2,9 +2,9 @@
  * The agent's reconcile is a loop over dataplane parts. A part computes what it wants in the kernel from the
  * reconcile's snapshot (pure, `desired.ts`), makes the kernel match through its edge of `NodeDataplane`
  * (level-based), and says what that took. Parts touch disjoint kernel state, so the agent runs them side by
- * side. To add one (policy, services, DNS): write its pure desired function and its kernel edge, then add
- * it to `nodeDataplaneParts`. New rules for the node's nftables table are a section of it instead
- * (`dataplane/ruleset.ts`), because the whole table is one transaction.
+ * side. To add one (cluster DNS, say): write its pure desired function and its kernel edge, then add it to
+ * `nodeDataplaneParts`. New nftables rules on the node (policy, services) are a section of the node table
+ * instead (`dataplane/ruleset.ts`), because the whole table is one transaction.
  */
 import type { NodeDataplane } from '../dataplane/node-dataplane.js';
 import type { EnsureOutcome } from '../dataplane/node-ruleset.js';
@@ -30,7 +30,9 @@ export type PartReport = PartOutcome | { error: { code: string; message: string 
 export interface DataplanePart<Desired = unknown> {
   /** Stable: the key in the reconcile report and the drift metric's `kind`. */
   readonly name: string;
+  /** Pure: what the part wants in the kernel; may throw a PodnetError for input it cannot render. */
   desired(snapshot: NodeSnapshot): Desired;
+  /** Makes the kernel match `desired`, level-based (reads first, writes only the difference). */
   ensure(desired: Desired): Promise<PartOutcome>;
 }
 
