@@ -32,7 +32,7 @@ export interface DataplanePart<Desired = unknown> {
   readonly name: string;
   /** Pure: what the part wants in the kernel; may throw a PodnetError for input it cannot render. */
   desired(snapshot: NodeSnapshot): Desired;
-  /** Makes the kernel match `desired`, level-based (reads first, writes only the difference). */
+  /** Makes the kernel match `desired`, level-based (reads the kernel first, writes only where it differs). */
   ensure(desired: Desired): Promise<PartOutcome>;
 }
 
