@@ -32,7 +32,9 @@ interface Round {
 }
 
 function routeOps(r: ReconcileReport): number {
-  return (r.routes?.added ?? 0) + (r.routes?.replaced ?? 0) + (r.routes?.removed ?? 0);
+  const routes = r.parts.routes;
+  const c = routes && 'counts' in routes ? routes.counts : undefined;
+  return (c?.added ?? 0) + (c?.replaced ?? 0) + (c?.removed ?? 0);
 }
 
 async function timed(fn: () => Promise<unknown>): Promise<number> {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { BlockLease } from '../store/types.js';
-import { desiredNodeState } from './desired.js';
+import { type NodeSnapshot, desiredNodeRoutes, desiredNodeTable } from './desired.js';
 import { testProfile } from './test-fixtures.js';
 
 function lease(nodeName: string, block: string, nodeIp: string): BlockLease {
@@ -24,37 +24,34 @@ const leases = [
   lease('n3', '10.244.2.0/24', '10.226.0.9'),
 ];
 
+function snapshot(over: Partial<NodeSnapshot> = {}): NodeSnapshot {
+  return {
+    profile: testProfile(),
+    leases,
+    selfNode: 'n1',
+    attachedSubnets: ['10.224.0.0/16'],
+    peerRoutes: 'direct',
+    ...over,
+  };
+}
+
 describe('desired node state', () => {
   it('routes directly to peers on an attached subnet, never to itself or to peers elsewhere', () => {
-    const d = desiredNodeState({
-      profile: testProfile(),
-      leases,
-      selfNode: 'n1',
-      attachedSubnets: ['10.224.0.0/16'],
-      peerRoutes: 'direct',
-    });
-    assert.deepEqual(d.peerRoutes, [{ dst: '10.244.1.0/24', via: '10.224.0.5' }]);
+    assert.deepEqual(desiredNodeRoutes(snapshot()), [{ dst: '10.244.1.0/24', via: '10.224.0.5' }]);
   });
 
   it('wants no peer routes in mode off (a fabric router carries pod traffic)', () => {
-    const d = desiredNodeState({
-      profile: testProfile(),
-      leases,
-      selfNode: 'n1',
-      attachedSubnets: ['10.224.0.0/16', '10.226.0.0/16'],
-      peerRoutes: 'off',
-    });
-    assert.deepEqual(d.peerRoutes, []);
+    const s = snapshot({ attachedSubnets: ['10.224.0.0/16', '10.226.0.0/16'], peerRoutes: 'off' });
+    assert.deepEqual(desiredNodeRoutes(s), []);
   });
 
-  it('takes SNAT exemptions from the profile: pod CIDRs and nonMasqueradeCidrs', () => {
-    const d = desiredNodeState({
-      profile: testProfile({ podCidrs: ['10.244.0.0/15'], nonMasqueradeCidrs: ['192.168.0.0/16'] }),
-      leases: [],
-      selfNode: 'n1',
-      attachedSubnets: [],
-      peerRoutes: 'direct',
+  it('takes SNAT exemptions from the profile per family: pod CIDRs and nonMasqueradeCidrs', () => {
+    const profile = testProfile({ podCidrs: ['10.244.0.0/15'], nonMasqueradeCidrs: ['192.168.0.0/16'] });
+    assert.deepEqual(desiredNodeTable(snapshot({ profile, leases: [] })), {
+      antiSpoof: { families: [4] },
+      snat: {
+        families: [{ family: 4, podCidrs: ['10.244.0.0/15'], nonMasqueradeCidrs: ['192.168.0.0/16'] }],
+      },
     });
-    assert.deepEqual(d.ruleset, { podCidrs: ['10.244.0.0/15'], nonMasqueradeCidrs: ['192.168.0.0/16'] });
   });
 });

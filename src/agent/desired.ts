@@ -1,38 +1,34 @@
 /**
  * What the node's dataplane should look like, computed from plain data (the cluster profile, the live
  * leases, what the node is attached to): pure, so every reconcile decision is unit-tested without root.
+ * One function per dataplane part (`parts.ts`), each from the same snapshot.
  */
-import type { NodeRulesetInput } from '../dataplane/ruleset.js';
+import { type NodeTableInput, nodeTableInput } from '../dataplane/ruleset.js';
 import type { ClusterProfile } from '../profile/types.js';
 import { type PeerRoute, desiredPeerRoutes } from '../routing/routes.js';
 import type { BlockLease } from '../store/types.js';
 import type { PeerRoutesMode } from './config.js';
 
-export interface NodeDesiredState {
-  ruleset: NodeRulesetInput;
-  peerRoutes: PeerRoute[];
-}
-
-export function desiredNodeState(input: {
+/** What one reconcile knows: read once, then every part computes its desired state from it. */
+export interface NodeSnapshot {
   profile: ClusterProfile;
   leases: readonly BlockLease[];
   selfNode: string;
+  /** The subnets the node has addresses on (direct peer routes need a connected next hop). */
   attachedSubnets: readonly string[];
   peerRoutes: PeerRoutesMode;
-}): NodeDesiredState {
-  return {
-    ruleset: {
-      podCidrs: input.profile.network.podCidrs,
-      nonMasqueradeCidrs: input.profile.network.nonMasqueradeCidrs,
-    },
-    // Mode off: a fabric router carries pod traffic, so the node keeps no peer routes of its own (and removes
-    // any left from an earlier direct-mode run: they carry podnet's proto).
-    peerRoutes:
-      input.peerRoutes === 'off'
-        ? []
-        : desiredPeerRoutes(input.leases, {
-            selfNode: input.selfNode,
-            attachedSubnets: input.attachedSubnets,
-          }),
-  };
+}
+
+/** The node table's sections: SNAT exemptions and anti-spoofing per family of the profile's pod CIDRs. */
+export function desiredNodeTable(s: NodeSnapshot): NodeTableInput {
+  return nodeTableInput(s.profile.network);
+}
+
+/**
+ * Direct routes to peers' blocks. Mode off: a fabric router carries pod traffic, so the node keeps no peer
+ * routes of its own (and removes any left from an earlier direct-mode run: they carry podnet's proto).
+ */
+export function desiredNodeRoutes(s: NodeSnapshot): PeerRoute[] {
+  if (s.peerRoutes === 'off') return [];
+  return desiredPeerRoutes(s.leases, { selfNode: s.selfNode, attachedSubnets: s.attachedSubnets });
 }

@@ -93,7 +93,7 @@ export class AgentMetrics {
     });
     this.driftTotal = new Counter({
       name: 'podnet_reconcile_drift_total',
-      help: 'Kernel state found changed behind the agent and repaired, by kind (ruleset, forwarding)',
+      help: 'Kernel state found changed behind the agent and repaired, by kind (the dataplane part: forwarding, ruleset, routes)',
       labelNames: ['kind'],
       registers,
     });

@@ -60,7 +60,9 @@ describe('node agent', () => {
     assert.equal(ipams[0].maxPods, 30);
     assert.equal(agent.ready, true);
     assert.equal(agent.healthy, true);
-    assert.deepEqual(dp.ruleset, { podCidrs: ['10.244.0.0/16'], nonMasqueradeCidrs: [] });
+    assert.deepEqual(dp.ruleset?.snat.families, [
+      { family: 4, podCidrs: ['10.244.0.0/16'], nonMasqueradeCidrs: [] },
+    ]);
     assert.equal(dp.forwarding, true);
     assert.equal(agent.runtime().uplinkMtu(), 1450);
     assert.deepEqual(agent.runtime().podCidrs(), ['10.244.0.0/16']);
@@ -107,7 +109,43 @@ describe('node agent', () => {
     const { dp } = await startAgent(store, config('n1', '10.224.0.4'));
     const rec = await store.getCluster();
     await store.putCluster(testProfile({ podCidrs: ['10.244.0.0/15'] }), rec?.generation ?? 0);
-    await until(() => dp.ruleset?.podCidrs[0] === '10.244.0.0/15', 'the grown pod CIDR', 4000);
+    await until(
+      () => dp.ruleset?.snat.families[0].podCidrs[0] === '10.244.0.0/15',
+      'the grown pod CIDR',
+      4000,
+    );
+  });
+
+  it('reports every part by name, and counts kernel state changed behind it as drift of that part', async () => {
+    const store = await clusterStore();
+    await store.claimBlock({
+      nodeName: 'n2',
+      nodeIp: '10.224.0.5',
+      pool: 'system',
+      maxPods: 30,
+      ttlSeconds: 60,
+    });
+    const { agent, dp } = await startAgent(store, config('n1', '10.224.0.4'));
+    await until(() => dp.routes.length === 1, 'the peer route');
+    assert.deepEqual((await agent.reconcileNow('test'))?.parts, {
+      forwarding: { change: 'unchanged' },
+      ruleset: { change: 'unchanged' },
+      routes: { change: 'unchanged', counts: { added: 0, replaced: 0, removed: 0, held: 1 } },
+    });
+    // By hand: forwarding off and the peer route deleted.
+    dp.forwarding = false;
+    dp.routes = [];
+    const report = await agent.reconcileNow('test');
+    assert.equal(report?.result, 'ok');
+    assert.deepEqual(report?.parts.forwarding, { change: 'repaired' });
+    assert.deepEqual(report?.parts.routes, {
+      change: 'repaired',
+      counts: { added: 1, replaced: 0, removed: 0, held: 1 },
+    });
+    const text = await agent.metrics.registry.metrics();
+    assert.match(text, /podnet_reconcile_drift_total\{kind="forwarding"\} 1\n/);
+    assert.match(text, /podnet_reconcile_drift_total\{kind="routes"\} 1\n/);
+    assert.doesNotMatch(text, /kind="ruleset"/);
   });
 
   it('counts a failed reconcile, stays unready until one succeeds, and recovers', async () => {
@@ -119,6 +157,10 @@ describe('node agent', () => {
     assert.equal(agent.ready, false);
     assert.equal(agent.status().lastReconcile?.result, 'error');
     assert.equal(agent.status().lastReconcile?.error?.code, 'Internal');
+    // Only the table failed; the other parts were still reconciled and reported.
+    assert.equal(agent.status().lastReconcile?.error?.part, 'ruleset');
+    assert.deepEqual(agent.status().lastReconcile?.parts.forwarding, { change: 'unchanged' });
+    assert.equal(dp.forwarding, true);
     const failed = agent.status().counts.reconcileErrors;
     assert.ok(failed >= 2);
     dp.fail = null;

@@ -1,6 +1,7 @@
 /**
- * The node agent's logic (Azure CNS's role): holds the node's block lease, owns the node-local pod IPAM and
- * keeps the node's dataplane equal to what the cluster store implies. Level-based: every reconcile computes
+ * The node agent (Azure CNS's role) wires its pieces together: the block lease (`lease.ts`), the node-local
+ * pod IPAM opened on the leased block, the dataplane parts it reconciles (`parts.ts`) and the IPAM audit
+ * (`ipam-audit.ts`), driven by the store's watches and a resync timer. Level-based: every reconcile computes
  * the whole desired state and fixes the difference, so restarts, missed events and hand edits converge.
  *
  * Everything outside (store, IPAM file, kernel, clock) is passed in, so this logic is tested without root.
@@ -8,16 +9,19 @@
 import type { NodeRuntime } from '../cni/types.js';
 import type { NodeDataplane } from '../dataplane/node-dataplane.js';
 import { attachedSubnets, uplinkOf } from '../dataplane/node-interfaces.js';
-import type { RulesetOutcome } from '../dataplane/node-ruleset.js';
 import { PodnetError, asPodnetError } from '../errors/index.js';
-import { type NodeIpamFinding, checkNodeIpam, lastingFindings } from '../ipam/node-check.js';
+import type { NodeIpamFinding } from '../ipam/node-check.js';
 import type { PodAddress, PodIpam } from '../ipam/types.js';
 import type { ClusterProfile } from '../profile/types.js';
 import type { BlockLease, ClusterStore } from '../store/types.js';
 import type { AgentConfig } from './config.js';
-import { desiredNodeState } from './desired.js';
+import type { NodeSnapshot } from './desired.js';
+import { IpamAudit } from './ipam-audit.js';
+import { NodeLease } from './lease.js';
 import { type Logger, errFields } from './log.js';
 import { AgentMetrics, PODNET_VERSION } from './metrics.js';
+import { type DataplanePart, type PartReport, nodeDataplaneParts, runParts } from './parts.js';
+import { StoreHealth } from './store-health.js';
 
 export interface NodeAgentDeps {
   store: ClusterStore;
@@ -33,10 +37,10 @@ export interface ReconcileReport {
   result: 'ok' | 'error';
   trigger: string;
   durationSeconds: number;
-  ruleset?: RulesetOutcome;
-  forwardingRepaired?: boolean;
-  routes?: { added: number; replaced: number; removed: number };
-  error?: { code: string; message: string };
+  /** Every part that ran, by name (`forwarding`, `ruleset`, `routes`); empty when the snapshot read failed. */
+  parts: Record<string, PartReport>;
+  /** The reconcile's error: the first failing part's (named), or the snapshot read's. */
+  error?: { code: string; message: string; part?: string };
 }
 
 export interface AgentStatus {
@@ -70,32 +74,30 @@ export interface AgentStatus {
 }
 
 const DEFAULT_MTU = 1500;
-const MAX_RENEW_INTERVAL_S = 3600;
 
 export class NodeAgent {
   readonly metrics: AgentMetrics;
   private profile: ClusterProfile | null = null;
   private generation = 0;
   private poolName: string | null = null;
-  private lease: BlockLease | null = null;
+  private readonly lease: NodeLease;
   private podIpam: PodIpam | null = null;
   private leases: BlockLease[] = [];
+  private readonly parts: DataplanePart[];
+  private readonly audit: IpamAudit;
+  private readonly storeHealth = new StoreHealth();
   private mtu = DEFAULT_MTU;
   private peerRouteCount = 0;
   private last: ReconcileReport | null = null;
   private reconciledOk = false;
   private reconciles = 0;
   private reconcileErrors = 0;
-  private storeError: string | null = null;
   private running: Promise<void> | null = null;
   private pendingTrigger: string | null = null;
   private stopped = false;
-  private timers: NodeJS.Timeout[] = [];
+  private resyncTimer: NodeJS.Timeout | null = null;
   private readonly stopWatches: (() => void)[] = [];
   private warnedNoUplink = false;
-  /** The last IPAM audit's findings, and those the audit before it also saw (the ones reported). */
-  private auditSeen: NodeIpamFinding[] = [];
-  private ipamProblems: NodeIpamFinding[] = [];
 
   constructor(
     readonly config: AgentConfig,
@@ -104,8 +106,29 @@ export class NodeAgent {
     this.metrics = new AgentMetrics({
       addresses: () =>
         this.podIpam ? { inUse: this.podIpam.list().length, capacity: this.podIpam.maxPods } : null,
-      block: () => this.lease?.block ?? null,
-      ipamProblems: () => this.ipamProblems,
+      block: () => this.lease.current?.block ?? null,
+      ipamProblems: () => this.audit.problems,
+    });
+    this.parts = nodeDataplaneParts(deps.dataplane);
+    this.audit = new IpamAudit({
+      node: config.node,
+      readPodPlumbing: () => deps.dataplane.readPodPlumbing(),
+      log: deps.log,
+    });
+    this.lease = new NodeLease({
+      store: deps.store,
+      log: deps.log,
+      health: this.storeHealth,
+      renewals: this.metrics.leaseRenewals,
+      request: () => ({
+        nodeName: config.node,
+        nodeIp: config.nodeIp,
+        pool: this.poolName ?? '',
+        maxPods: this.profile?.nodePools.find((p) => p.name === this.poolName)?.maxPods ?? 250,
+        ttlSeconds: config.leaseTtlSeconds,
+      }),
+      held: (lease, previous) => this.openIpam(lease, previous),
+      reclaimed: () => this.trigger('reclaim'),
     });
   }
 
@@ -142,7 +165,7 @@ export class NodeAgent {
       );
     }
     this.poolName = pool.name;
-    await this.claim();
+    await this.lease.claim();
     // Peer routes from a previous run stay until the first reconcile sees the full lease list: no gap.
     this.leases = await store.listBlocks();
     await this.reconcileNow('start');
@@ -158,17 +181,17 @@ export class NodeAgent {
         this.trigger('profile');
       }),
     );
-    this.timers.push(setInterval(() => void this.resync(), this.config.resyncSeconds * 1000));
-    const renewS = Math.max(1, Math.min(this.config.leaseTtlSeconds / 3, MAX_RENEW_INTERVAL_S));
-    this.timers.push(setInterval(() => void this.renew(), renewS * 1000));
-    log.info({ block: this.lease?.block, pool: this.poolName }, 'agent started');
+    this.resyncTimer = setInterval(() => void this.resync(), this.config.resyncSeconds * 1000);
+    this.lease.startRenewing();
+    log.info({ block: this.lease.current?.block, pool: this.poolName }, 'agent started');
   }
 
   /** Stops following the store. The lease and the kernel state stay, so pods keep working across a restart. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    for (const t of this.timers) clearInterval(t);
+    if (this.resyncTimer) clearInterval(this.resyncTimer);
+    this.lease.stop();
     for (const stop of this.stopWatches) stop();
     await this.running;
     this.podIpam?.close();
@@ -177,15 +200,15 @@ export class NodeAgent {
   }
 
   get healthy(): boolean {
-    return !this.stopped && this.storeError === null;
+    return !this.stopped && this.storeHealth.problem === null;
   }
 
   get ready(): boolean {
-    return !this.stopped && this.lease !== null && this.podIpam !== null && this.reconciledOk;
+    return !this.stopped && this.lease.current !== null && this.podIpam !== null && this.reconciledOk;
   }
 
   get storeProblem(): string | null {
-    return this.storeError;
+    return this.storeHealth.problem;
   }
 
   runtime(): NodeRuntime {
@@ -200,16 +223,17 @@ export class NodeAgent {
 
   status(): AgentStatus {
     const pods = this.podIpam?.list() ?? [];
+    const lease = this.lease.current;
     return {
       node: this.config.node,
       nodeIp: this.config.nodeIp,
       pool: this.poolName,
-      block: this.lease?.block ?? null,
+      block: lease?.block ?? null,
       podCidrs: this.profile?.network.podCidrs ?? [],
       nonMasqueradeCidrs: this.profile?.network.nonMasqueradeCidrs ?? [],
       peerRoutesMode: this.config.peerRoutes,
       ready: this.ready,
-      lease: this.lease ? { renewedAt: this.lease.renewedAt, expiresAt: this.lease.expiresAt } : null,
+      lease: lease ? { renewedAt: lease.renewedAt, expiresAt: lease.expiresAt } : null,
       lastReconcile: this.last,
       counts: {
         pods: pods.length,
@@ -220,7 +244,7 @@ export class NodeAgent {
         reconcileErrors: this.reconcileErrors,
       },
       pods,
-      ipamProblems: this.ipamProblems,
+      ipamProblems: this.audit.problems,
       version: PODNET_VERSION,
       pid: process.pid,
     };
@@ -259,8 +283,30 @@ export class NodeAgent {
     this.running = null;
   }
 
+  /** What this reconcile knows: the profile, the leases, and the node's interfaces (also its uplink MTU). */
+  private async snapshot(): Promise<NodeSnapshot> {
+    if (!this.profile) throw new PodnetError('ClusterNotFound', 'no cluster profile');
+    const ifaces = await this.deps.dataplane.readInterfaces();
+    const uplink = uplinkOf(ifaces, this.config.nodeIp);
+    if (uplink) this.mtu = uplink.mtu;
+    else if (!this.warnedNoUplink) {
+      this.warnedNoUplink = true;
+      this.deps.log.warn(
+        { nodeIp: this.config.nodeIp },
+        'no interface holds the node IP; pods take MTU 1500',
+      );
+    }
+    return {
+      profile: this.profile,
+      leases: this.leases,
+      selfNode: this.config.node,
+      attachedSubnets: attachedSubnets(ifaces),
+      peerRoutes: this.config.peerRoutes,
+    };
+  }
+
   private async reconcileOnce(trigger: string): Promise<void> {
-    const { dataplane, log } = this.deps;
+    const { log } = this.deps;
     const start = performance.now();
     const end = this.metrics.reconcileDuration.startTimer();
     const report: ReconcileReport = {
@@ -268,43 +314,27 @@ export class NodeAgent {
       result: 'ok',
       trigger,
       durationSeconds: 0,
+      parts: {},
     };
     try {
-      if (!this.profile) throw new PodnetError('ClusterNotFound', 'no cluster profile');
-      const ifaces = await dataplane.readInterfaces();
-      const uplink = uplinkOf(ifaces, this.config.nodeIp);
-      if (uplink) this.mtu = uplink.mtu;
-      else if (!this.warnedNoUplink) {
-        this.warnedNoUplink = true;
-        log.warn({ nodeIp: this.config.nodeIp }, 'no interface holds the node IP; pods take MTU 1500');
+      const run = await runParts(this.parts, await this.snapshot());
+      report.parts = run.parts;
+      if (run.error) report.error = run.error;
+      else this.reconciledOk = true;
+      for (const [kind, p] of Object.entries(run.parts)) {
+        if ('change' in p && p.change === 'repaired') this.metrics.driftTotal.inc({ kind });
       }
-      const desired = desiredNodeState({
-        profile: this.profile,
-        leases: this.leases,
-        selfNode: this.config.node,
-        attachedSubnets: attachedSubnets(ifaces),
-        peerRoutes: this.config.peerRoutes,
-      });
-      // The three parts touch different kernel state, so they run side by side; all of them are tried even
-      // when one fails, and the first failure is the reconcile's error.
-      const [fwd, rs, routes] = await Promise.allSettled([
-        dataplane.ensureForwarding(),
-        dataplane.ensureRuleset(desired.ruleset),
-        dataplane.reconcileRoutes(desired.peerRoutes),
-      ]);
-      if (fwd.status === 'fulfilled') report.forwardingRepaired = fwd.value;
-      if (rs.status === 'fulfilled') report.ruleset = rs.value;
-      if (routes.status === 'fulfilled') report.routes = routes.value;
-      for (const part of [fwd, rs, routes]) if (part.status === 'rejected') throw part.reason;
-      this.peerRouteCount = desired.peerRoutes.length;
-      this.metrics.peerRoutes.set(this.peerRouteCount);
-      if (report.ruleset === 'repaired') this.metrics.driftTotal.inc({ kind: 'ruleset' });
-      if (report.forwardingRepaired && this.reconciledOk) this.metrics.driftTotal.inc({ kind: 'forwarding' });
-      this.reconciledOk = true;
+      const routes = run.parts.routes;
+      if (routes && 'change' in routes) {
+        this.peerRouteCount = routes.counts?.held ?? 0;
+        this.metrics.peerRoutes.set(this.peerRouteCount);
+      }
     } catch (err) {
       const e = asPodnetError(err);
-      report.result = 'error';
       report.error = { code: e.code, message: e.message };
+    }
+    if (report.error) {
+      report.result = 'error';
       this.reconcileErrors++;
       this.metrics.reconcileErrors.inc();
     }
@@ -313,18 +343,11 @@ export class NodeAgent {
     this.metrics.reconcileTotal.inc({ result: report.result });
     report.durationSeconds = (performance.now() - start) / 1000;
     this.last = report;
-    const r = report.routes;
-    const changed =
-      report.ruleset !== 'unchanged' ||
-      report.forwardingRepaired ||
-      (r && r.added + r.replaced + r.removed > 0);
-    if (report.result === 'error') log.error({ trigger, ...report.error }, 'reconcile failed');
-    else
-      (changed ? log.info : log.debug).call(
-        log,
-        { trigger, ruleset: report.ruleset, routes: r },
-        'reconciled',
-      );
+    if (report.error) log.error({ trigger, ...report.error }, 'reconcile failed');
+    else {
+      const changed = Object.values(report.parts).some((p) => 'change' in p && p.change !== 'unchanged');
+      (changed ? log.info : log.debug).call(log, { trigger, parts: report.parts }, 'reconciled');
+    }
   }
 
   private setProfile(profile: ClusterProfile, generation: number): void {
@@ -335,108 +358,30 @@ export class NodeAgent {
     this.generation = generation;
   }
 
-  private async claim(): Promise<void> {
-    const pool = this.profile?.nodePools.find((p) => p.name === this.poolName);
-    const lease = await this.deps.store.claimBlock({
-      nodeName: this.config.node,
-      nodeIp: this.config.nodeIp,
-      pool: this.poolName ?? '',
-      maxPods: pool?.maxPods ?? 250,
-      ttlSeconds: this.config.leaseTtlSeconds,
-    });
-    this.adoptLease(lease);
-  }
-
-  private adoptLease(lease: BlockLease): void {
-    if (this.lease && this.lease.block !== lease.block) {
-      // Only possible when the old lease expired and another node took the block: pods of the old block
-      // lose their addresses' route. Loud, because it means the agent was away longer than the lease TTL.
-      this.deps.log.error(
-        { old: this.lease.block, block: lease.block, code: 'BlockChanged' },
-        'node block changed',
-      );
+  /** The pod IPAM follows the leased block; a changed block closes the old block's IPAM first. */
+  private openIpam(lease: BlockLease, previous: BlockLease | null): void {
+    if (previous && previous.block !== lease.block) {
       this.podIpam?.close();
       this.podIpam = null;
     }
-    this.lease = lease;
     this.podIpam ??= this.deps.openIpam(lease.block, lease.maxPods);
   }
 
-  /** Renews the lease; a lease the store no longer has (expired, released) is claimed again. */
-  private async renew(): Promise<void> {
-    if (this.stopped) return;
-    try {
-      this.lease = await this.deps.store.renewBlock(this.config.node, this.config.leaseTtlSeconds);
-      this.metrics.leaseRenewals.inc({ result: 'ok' });
-      this.storeError = null;
-    } catch (err) {
-      if ((err as { code?: string }).code === 'LeaseNotFound' && (await this.reclaim())) return;
-      this.metrics.leaseRenewals.inc({ result: 'error' });
-      this.storeError = errFields(err).err;
-      this.deps.log.warn(errFields(err), 'lease renewal failed');
-    }
-  }
-
-  private async reclaim(): Promise<boolean> {
-    try {
-      await this.claim();
-    } catch (err) {
-      this.deps.log.warn(errFields(err), 'claiming the block again failed');
-      return false;
-    }
-    this.metrics.leaseRenewals.inc({ result: 'reclaimed' });
-    this.storeError = null;
-    this.deps.log.warn({ block: this.lease?.block }, 'lease was gone; claimed again');
-    this.trigger('reclaim');
-    return true;
-  }
-
   /**
-   * Periodic re-check: reconciles (kernel drift) and probes the store with a read of the cluster record, for
-   * `/v1/status`. The profile itself comes only from the watch, which re-reads in full on every event and
-   * tick, so there is one path by which a profile change reaches the dataplane.
+   * Periodic re-check: reconciles (kernel drift), audits the pod addresses, and probes the store with a read
+   * of the cluster record, for `/v1/status`. The profile itself comes only from the watch, which re-reads in
+   * full on every event and tick, so there is one path by which a profile change reaches the dataplane.
    */
   private async resync(): Promise<void> {
     if (this.stopped) return;
     try {
       await this.deps.store.getCluster();
-      this.storeError = null;
+      this.storeHealth.ok();
     } catch (err) {
-      this.storeError = errFields(err).err;
+      this.storeHealth.failed(err);
       this.deps.log.warn(errFields(err), 'cluster store unreachable');
     }
     this.trigger('resync');
-    await this.auditIpam();
-  }
-
-  /**
-   * Compares the pod addresses with the pods' plumbing in the kernel and with the store's lease list. Runs
-   * once per resync, and reports only what two audits in a row found: a pod midway through ADD or DEL looks
-   * like a leak for a moment, and resyncs are seconds apart.
-   */
-  private async auditIpam(): Promise<void> {
-    const ipam = this.podIpam;
-    if (!ipam || this.stopped) return;
-    let found: NodeIpamFinding[];
-    try {
-      const plumbing = await this.deps.dataplane.readPodPlumbing();
-      found = checkNodeIpam({
-        node: this.config.node,
-        fileBlock: ipam.block,
-        addresses: ipam.list(),
-        ...plumbing,
-        leases: this.leases,
-      });
-    } catch (err) {
-      this.deps.log.warn(errFields(err), 'IPAM audit failed');
-      return;
-    }
-    const lasting = lastingFindings(this.auditSeen, found);
-    this.auditSeen = found;
-    const known = new Set(this.ipamProblems.map((f) => `${f.code} ${f.subject}`));
-    for (const f of lasting.filter((x) => !known.has(`${x.code} ${x.subject}`))) {
-      this.deps.log.warn({ code: f.code, subject: f.subject, hint: f.hint }, f.message);
-    }
-    this.ipamProblems = lasting;
+    if (this.podIpam && !this.stopped) await this.audit.run(this.podIpam, this.leases);
   }
 }

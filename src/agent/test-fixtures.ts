@@ -4,9 +4,9 @@
  */
 import type { NodeDataplane } from '../dataplane/node-dataplane.js';
 import type { NodeInterface } from '../dataplane/node-interfaces.js';
-import type { RulesetOutcome } from '../dataplane/node-ruleset.js';
+import type { EnsureOutcome } from '../dataplane/node-ruleset.js';
 import type { PodPlumbingSeen } from '../dataplane/pod-network.js';
-import type { NodeRulesetInput } from '../dataplane/ruleset.js';
+import type { NodeTableInput } from '../dataplane/ruleset.js';
 import { PodnetError } from '../errors/index.js';
 import type { AllocateRequest, PodAddress, PodIpam } from '../ipam/types.js';
 import { profileFromObject } from '../profile/load.js';
@@ -44,7 +44,13 @@ export class MemoryPodIpam implements PodIpam {
     const base = this.block.split('.').slice(0, 3).join('.');
     let n = 2;
     while (used.has(`${base}.${n}`)) n++;
-    const pod = { ...req, ip: `${base}.${n}`, block: this.block, allocatedAt: new Date().toISOString() };
+    const pod = {
+      ...req,
+      family: 4 as const,
+      ip: `${base}.${n}`,
+      block: this.block,
+      allocatedAt: new Date().toISOString(),
+    };
     this.pods.set(key, pod);
     return pod;
   }
@@ -69,7 +75,7 @@ export class MemoryPodIpam implements PodIpam {
 export class RecordingDataplane implements NodeDataplane {
   interfaces: NodeInterface[];
   routes: PeerRoute[] = [];
-  ruleset: NodeRulesetInput | null = null;
+  ruleset: NodeTableInput | null = null;
   forwarding = false;
   /** While set, ensureRuleset throws it (a failing nft). */
   fail: Error | null = null;
@@ -86,7 +92,7 @@ export class RecordingDataplane implements NodeDataplane {
     this.forwarding = true;
     return !was;
   }
-  async ensureRuleset(input: NodeRulesetInput): Promise<RulesetOutcome> {
+  async ensureRuleset(input: NodeTableInput): Promise<EnsureOutcome> {
     this.calls++;
     if (this.fail) throw this.fail;
     const same = JSON.stringify(this.ruleset) === JSON.stringify(input);

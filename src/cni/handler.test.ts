@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { PodnetError } from '../errors/index.js';
 import { openPodIpam } from '../ipam/pod-ipam.js';
-import { handleCni, prevResultProblems, toCniError } from './handler.js';
+import { handleCni, podResult, prevResultProblems, toCniError } from './handler.js';
 import { envFromHeaders } from './http.js';
 import { startTestAgent, testNodeRuntime } from './testing/test-agent.js';
 
@@ -62,9 +62,55 @@ describe('handleCni without the kernel', () => {
       ips: [{ address: '10.244.1.5/32' }],
       interfaces: [{ mac: '0a:01:02:03:04:05', sandbox: '/x' }],
     };
-    assert.deepEqual(prevResultProblems(prev, '10.244.1.5', '0a:01:02:03:04:05'), []);
-    assert.equal(prevResultProblems(prev, '10.244.1.6', '0a:01:02:03:04:05').length, 1);
-    assert.equal(prevResultProblems(undefined, '10.244.1.6', 'x').length, 0);
+    const at = (ip: string) => ({ ip, family: 4 as const });
+    assert.deepEqual(prevResultProblems(prev, at('10.244.1.5'), '0a:01:02:03:04:05'), []);
+    assert.deepEqual(prevResultProblems(prev, at('10.244.1.6'), '0a:01:02:03:04:05'), [
+      'prevResult does not hold the address 10.244.1.6/32',
+    ]);
+    assert.equal(prevResultProblems(undefined, at('10.244.1.6'), 'x').length, 0);
+  });
+
+  // CNI spec 1.1.0 §"Success": ips[].address is CIDR notation, ips[].interface indexes interfaces[],
+  // routes[].gw is optional; Azure's transparent mode hands out host routes via a fixed gateway per family.
+  const links = { hostVeth: 'pnv0123456789ab', hostMac: '0a:00:00:00:00:01', podMac: '0a:00:00:00:00:02' };
+  const pod = { ifname: 'eth0', netns: '/run/netns/p1', mtu: 1450 };
+  const addr = (family: 4 | 6, ip: string, block: string) => ({
+    family,
+    ip,
+    block,
+    containerId: 'c1',
+    ifname: 'eth0',
+    allocatedAt: '2026-12-01T00:00:00.000Z',
+  });
+
+  it('builds an IPv4 result: a /32 via 169.254.1.1 on the pod interface, and its default route', () => {
+    assert.deepEqual(podResult([addr(4, '10.244.1.5', '10.244.1.0/24')], links, pod), {
+      interfaces: [
+        { name: 'pnv0123456789ab', mac: '0a:00:00:00:00:01' },
+        { name: 'eth0', mac: '0a:00:00:00:00:02', mtu: 1450, sandbox: '/run/netns/p1' },
+      ],
+      ips: [{ address: '10.244.1.5/32', gateway: '169.254.1.1', interface: 1 }],
+      routes: [{ dst: '0.0.0.0/0', gw: '169.254.1.1' }],
+      dns: {},
+    });
+  });
+
+  it('builds a dual-stack result: one address and one default route per family, IPv4 first, each its own gateway', () => {
+    const r = podResult(
+      [addr(6, 'fd12:3456:789a::105', 'fd12:3456:789a::100/120'), addr(4, '10.244.1.5', '10.244.1.0/24')],
+      links,
+      pod,
+    );
+    assert.deepEqual(r.ips, [
+      { address: '10.244.1.5/32', gateway: '169.254.1.1', interface: 1 },
+      { address: 'fd12:3456:789a::105/128', gateway: 'fe80::1234:5678:9abc', interface: 1 },
+    ]);
+    assert.deepEqual(r.routes, [
+      { dst: '0.0.0.0/0', gw: '169.254.1.1' },
+      { dst: '::/0', gw: 'fe80::1234:5678:9abc' },
+    ]);
+    const prev = { ...r, interfaces: [{ mac: 'm', sandbox: '/x' }] };
+    assert.deepEqual(prevResultProblems(prev, { ip: 'fd12:3456:789a::105', family: 6 }, 'm'), []);
   });
 });
 

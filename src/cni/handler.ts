@@ -4,8 +4,10 @@
  * from the node's PodIpam. Every failure leaves nothing half-created and is reported as the spec's error object.
  */
 import { existsSync } from 'node:fs';
+import { BITS, type Family } from '../addr/index.js';
 import {
   POD_GATEWAY,
+  type PodLinkNames,
   addPodNetwork,
   checkPodNetwork,
   listPodVeths,
@@ -13,7 +15,7 @@ import {
   removePodNetwork,
 } from '../dataplane/pod-network.js';
 import { PodnetError } from '../errors/index.js';
-import type { PodIpam } from '../ipam/types.js';
+import type { PodAddress, PodIpam } from '../ipam/types.js';
 import {
   type Attachment,
   type NetConf,
@@ -26,7 +28,50 @@ import {
   renderResult,
   renderVersion,
 } from './protocol.js';
-import { CNI_CODE, CniError, type CniRequest, type CniResponse, type NodeRuntime } from './types.js';
+import {
+  CNI_CODE,
+  CniError,
+  type CniRequest,
+  type CniResponse,
+  type CniResult,
+  type NodeRuntime,
+} from './types.js';
+
+/**
+ * The pod's gateway per family: an address the host veth answers for, so the pod needs no route per node.
+ * IPv6 is Azure's transparent-mode gateway (reference/azure-overlay.md §1, "Pod interface, gateway, routes,
+ * ARP"); its plumbing comes with dual-stack pods.
+ */
+const POD_GATEWAYS: Record<Family, string> = { 4: POD_GATEWAY, 6: 'fe80::1234:5678:9abc' };
+const DEFAULT_ROUTE: Record<Family, string> = { 4: '0.0.0.0/0', 6: '::/0' };
+
+/** A pod address as CNI results carry it: a host route (/32, /128), since the gateway is the host veth. */
+function cniAddress(a: Pick<PodAddress, 'ip' | 'family'>): string {
+  return `${a.ip}/${BITS[a.family]}`;
+}
+
+/**
+ * The ADD result for an attachment's addresses (one per family, IPv4 first): interface 0 is the host veth, 1
+ * the pod's; each address and each family's default route name that family's gateway.
+ */
+export function podResult(
+  addrs: readonly PodAddress[],
+  links: Pick<PodLinkNames, 'hostVeth' | 'hostMac' | 'podMac'>,
+  pod: { ifname: string; netns: string; mtu: number },
+): Omit<CniResult, 'cniVersion'> {
+  const families = ([4, 6] as const).filter((f) => addrs.some((a) => a.family === f));
+  return {
+    interfaces: [
+      { name: links.hostVeth, mac: links.hostMac },
+      { name: pod.ifname, mac: links.podMac, mtu: pod.mtu, sandbox: pod.netns },
+    ],
+    ips: [...addrs]
+      .sort((a, b) => a.family - b.family)
+      .map((a) => ({ address: cniAddress(a), gateway: POD_GATEWAYS[a.family], interface: 1 })),
+    routes: families.map((f) => ({ dst: DEFAULT_ROUTE[f], gw: POD_GATEWAYS[f] })),
+    dns: {},
+  };
+}
 
 /** Runs one CNI call; never throws: failures come back as the spec's error JSON and exit code 1. */
 export async function handleCni(req: CniRequest, node: NodeRuntime): Promise<CniResponse> {
@@ -119,7 +164,7 @@ async function add(conf: NetConf, att: Attachment, node: NodeRuntime): Promise<s
     podName: args.K8S_POD_NAME,
     podNamespace: args.K8S_POD_NAMESPACE,
   });
-  let names: ReturnType<typeof podLinkNames>;
+  let names: PodLinkNames;
   try {
     names = await addPodNetwork(
       { containerId: att.containerId, ifname: att.ifname, netns: att.netns, ip: addr.ip, mtu },
@@ -130,15 +175,7 @@ async function add(conf: NetConf, att: Attachment, node: NodeRuntime): Promise<s
     throw e;
   }
   return renderResult(
-    {
-      interfaces: [
-        { name: names.hostVeth, mac: names.hostMac },
-        { name: att.ifname, mac: names.podMac, mtu, sandbox: att.netns },
-      ],
-      ips: [{ address: `${addr.ip}/32`, gateway: POD_GATEWAY, interface: 1 }],
-      routes: [{ dst: '0.0.0.0/0', gw: POD_GATEWAY }],
-      dns: {},
-    },
+    podResult([addr], names, { ifname: att.ifname, netns: att.netns, mtu }),
     conf.cniVersion,
   );
 }
@@ -162,18 +199,23 @@ async function check(conf: NetConf, att: Attachment, node: NodeRuntime): Promise
     node.nodeNetns,
   );
   problems.push(
-    ...prevResultProblems(conf.prevResult, addr.ip, podLinkNames(att.containerId, att.ifname).podMac),
+    ...prevResultProblems(conf.prevResult, addr, podLinkNames(att.containerId, att.ifname).podMac),
   );
   if (problems.length > 0) throw new CniError(CNI_CODE.podnet, `CHECK failed: ${problems.join('; ')}`);
 }
 
 /** What a prevResult (our own ADD result, cached by the runtime) says that disagrees with the node's state. */
-export function prevResultProblems(prev: unknown, ip: string, podMac: string): string[] {
+export function prevResultProblems(
+  prev: unknown,
+  addr: Pick<PodAddress, 'ip' | 'family'>,
+  podMac: string,
+): string[] {
   if (prev === undefined) return [];
   const r = prev as { ips?: { address?: string }[]; interfaces?: { mac?: string; sandbox?: string }[] };
   const problems: string[] = [];
-  if (!r.ips?.some((i) => i.address === `${ip}/32`))
-    problems.push(`prevResult does not hold the address ${ip}/32`);
+  const address = cniAddress(addr);
+  if (!r.ips?.some((i) => i.address === address))
+    problems.push(`prevResult does not hold the address ${address}`);
   if (!r.interfaces?.some((i) => i.sandbox && i.mac === podMac)) {
     problems.push(`prevResult has no sandbox interface with MAC ${podMac}`);
   }

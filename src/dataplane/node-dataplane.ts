@@ -1,20 +1,22 @@
 /**
- * The node dataplane as the agent drives it: four level-based operations over the kernel of one network
- * namespace (the agent's own, or `netns`), and one read of the pods' plumbing for the IPAM audit. An
- * interface so the agent's logic is tested without root.
+ * The node dataplane as the agent drives it: the kernel edges of its dataplane parts (`agent/parts.ts`), each
+ * level-based over the kernel of one network namespace (the agent's own, or `netns`), the interface read that
+ * every reconcile starts with, and one read of the pods' plumbing for the IPAM audit. An interface so the
+ * agent's logic is tested without root.
  */
 import { type PeerRoute, type ReconcileResult, reconcileRoutes } from '../routing/routes.js';
 import { ensureIpForwarding } from './forwarding.js';
 import { type NodeInterface, readNodeInterfaces } from './node-interfaces.js';
-import { NodeRuleset, type RulesetOutcome } from './node-ruleset.js';
+import { type EnsureOutcome, NodeRuleset } from './node-ruleset.js';
 import { type PodPlumbingSeen, readPodPlumbing } from './pod-network.js';
-import type { NodeRulesetInput } from './ruleset.js';
+import type { NodeTableInput } from './ruleset.js';
 
 export interface NodeDataplane {
   readInterfaces(): Promise<NodeInterface[]>;
   /** True when forwarding had to be turned on. */
   ensureForwarding(): Promise<boolean>;
-  ensureRuleset(input: NodeRulesetInput): Promise<RulesetOutcome>;
+  /** The node's nftables table, all its sections in one transaction. */
+  ensureRuleset(input: NodeTableInput): Promise<EnsureOutcome>;
   reconcileRoutes(desired: readonly PeerRoute[]): Promise<ReconcileResult>;
   /** The podnet host veths (with the attachment each belongs to) and the /32 routes through them. */
   readPodPlumbing(): Promise<PodPlumbingSeen>;

@@ -1,6 +1,7 @@
 /**
  * podnet's node table in a real kernel (a throw-away namespace): applied once, left alone while it matches,
- * converged back after a hand delete or edit, replaced on a pod CIDR change; a foreign table is never touched.
+ * converged back after a hand delete or edit, replaced on a pod CIDR change, all sections or none; a foreign
+ * table is never touched.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -8,12 +9,13 @@ import { run, runRaw } from '../kernel/exec.js';
 import { nftApply, nftListTable } from '../kernel/nft.js';
 import { type NetnsScope, netnsScope } from '../testing/netns-fixture.js';
 import { ensureIpForwarding } from './forwarding.js';
+import { renderTable, replaceTableScript } from './nft-table.js';
 import { NodeRuleset } from './node-ruleset.js';
-import { NODE_TABLE } from './ruleset.js';
+import { NODE_TABLE, antiSpoofSection, nodeTableInput } from './ruleset.js';
 
 let scope: NetnsScope;
 let netns: string;
-const input = { podCidrs: ['10.244.0.0/16'], nonMasqueradeCidrs: ['192.168.0.0/16'] };
+const input = nodeTableInput({ podCidrs: ['10.244.0.0/16'], nonMasqueradeCidrs: ['192.168.0.0/16'] });
 
 describe('node ruleset in the kernel', () => {
   before(async () => {
@@ -51,7 +53,17 @@ describe('node ruleset in the kernel', () => {
     assert.notEqual(await list(), null);
     await run(
       'nft',
-      ['add', 'rule', NODE_TABLE.family, NODE_TABLE.name, 'postrouting', 'ip', 'daddr', '1.2.3.4', 'accept'],
+      [
+        'add',
+        'rule',
+        NODE_TABLE.family,
+        NODE_TABLE.name,
+        'snat_postrouting',
+        'ip',
+        'daddr',
+        '1.2.3.4',
+        'accept',
+      ],
       {
         netns,
       },
@@ -81,19 +93,41 @@ describe('node ruleset in the kernel', () => {
   it('replaces the table when the pod CIDR grows, in one transaction', async () => {
     const rs = new NodeRuleset({ netns });
     await rs.ensure(input);
-    assert.equal(await rs.ensure({ ...input, podCidrs: ['10.244.0.0/15'] }), 'applied');
+    const grown = nodeTableInput({ podCidrs: ['10.244.0.0/15'], nonMasqueradeCidrs: ['192.168.0.0/16'] });
+    assert.equal(await rs.ensure(grown), 'applied');
     assert.match((await list()) ?? '', /elements = \{ 10\.244\.0\.0\/15 \}/);
   });
 
   it('loads a dual-stack table (IPv4 and IPv6 masquerade in one inet table)', async () => {
     const rs = new NodeRuleset({ netns });
-    await rs.ensure({
-      podCidrs: ['10.244.0.0/16', 'fd12:3456:789a::/64'],
-      nonMasqueradeCidrs: ['fd00:1::/32'],
-    });
+    await rs.ensure(
+      nodeTableInput({
+        podCidrs: ['10.244.0.0/16', 'fd12:3456:789a::/64'],
+        nonMasqueradeCidrs: ['fd00:1::/32'],
+      }),
+    );
     const l = (await list()) ?? '';
     assert.match(l, /elements = \{ fd12:3456:789a::\/64 \}/);
-    assert.match(l, /ip6 saddr @pod_cidrs_v6 ip6 daddr != @pod_cidrs_v6 ip6 daddr != @nonmasq_v6/);
+    assert.match(
+      l,
+      /ip6 saddr @snat_pod_cidrs_v6 ip6 daddr != @snat_pod_cidrs_v6 ip6 daddr != @snat_nonmasq_v6/,
+    );
+    assert.match(l, /meta nfproto ipv6 iifname "pnv\*" fib saddr \. iif oif missing/);
+  });
+
+  it('applies all sections in one transaction: a section nft refuses leaves the old table whole', async () => {
+    const rs = new NodeRuleset({ netns });
+    await rs.ensure(input);
+    const before = await list();
+    const broken = {
+      name: 'broken',
+      sets: [],
+      chains: [{ name: 'broken_c', rules: ['ip daddr @broken_missing_set drop'] }],
+    };
+    const text = renderTable(NODE_TABLE, [antiSpoofSection({ families: [4, 6] }), broken]);
+    await assert.rejects(nftApply(replaceTableScript(NODE_TABLE, text), { netns }));
+    assert.equal(await list(), before);
+    assert.equal(await rs.ensure(input), 'unchanged');
   });
 
   it('never touches a foreign table', async () => {

@@ -1,77 +1,138 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { normalizeCidrs, normalizeListing, renderNodeRuleset, replaceTableScript } from './ruleset.js';
+import { antiSpoofSection, nodeTableInput, normalizeCidrs, renderNodeTable, snatSection } from './ruleset.js';
 
 const GOLDEN_V4 = `table inet podnet_node {
-\tset pod_cidrs_v4 {
+\tchain antispoof_prerouting {
+\t\ttype filter hook prerouting priority raw; policy accept;
+\t\tmeta nfproto ipv4 iifname "pnv*" fib saddr . iif oif missing counter drop comment "podnet: a pod sends only with its own address"
+\t}
+\tset snat_pod_cidrs_v4 {
 \t\ttype ipv4_addr
 \t\tflags interval
 \t\telements = { 10.244.0.0/16 }
 \t}
-\tset nonmasq_v4 {
+\tset snat_nonmasq_v4 {
 \t\ttype ipv4_addr
 \t\tflags interval
 \t\telements = { 10.0.0.0/8, 192.168.0.0/16 }
 \t}
-\tchain postrouting {
+\tchain snat_postrouting {
 \t\ttype nat hook postrouting priority srcnat; policy accept;
-\t\tip saddr @pod_cidrs_v4 ip daddr != @pod_cidrs_v4 ip daddr != @nonmasq_v4 fib daddr type != local masquerade comment "podnet: pod traffic leaving the pod CIDR takes the node IP"
-\t}
-\tchain antispoof {
-\t\ttype filter hook prerouting priority raw; policy accept;
-\t\tiifname "pnv*" fib saddr . iif oif missing counter drop comment "podnet: a pod sends only with its own address"
+\t\tip saddr @snat_pod_cidrs_v4 ip daddr != @snat_pod_cidrs_v4 ip daddr != @snat_nonmasq_v4 fib daddr type != local masquerade comment "podnet: pod traffic leaving the pod CIDR takes the node IP"
 \t}
 }
 `;
 
-describe('node ruleset rendering', () => {
-  it('renders SNAT and anti-spoofing for one IPv4 pod CIDR (golden)', () => {
-    const text = renderNodeRuleset({
+// The dual-stack pod CIDR AKS documents (reference/azure-overlay.md: 10.244.0.0/16,fd12:3456:789a::/64).
+const GOLDEN_DUAL = `table inet podnet_node {
+\tchain antispoof_prerouting {
+\t\ttype filter hook prerouting priority raw; policy accept;
+\t\tmeta nfproto ipv4 iifname "pnv*" fib saddr . iif oif missing counter drop comment "podnet: a pod sends only with its own address"
+\t\tmeta nfproto ipv6 iifname "pnv*" fib saddr . iif oif missing counter drop comment "podnet: a pod sends only with its own address"
+\t}
+\tset snat_pod_cidrs_v4 {
+\t\ttype ipv4_addr
+\t\tflags interval
+\t\telements = { 10.244.0.0/16 }
+\t}
+\tset snat_nonmasq_v4 {
+\t\ttype ipv4_addr
+\t\tflags interval
+\t}
+\tset snat_pod_cidrs_v6 {
+\t\ttype ipv6_addr
+\t\tflags interval
+\t\telements = { fd12:3456:789a::/64 }
+\t}
+\tset snat_nonmasq_v6 {
+\t\ttype ipv6_addr
+\t\tflags interval
+\t\telements = { fd00:1::/32 }
+\t}
+\tchain snat_postrouting {
+\t\ttype nat hook postrouting priority srcnat; policy accept;
+\t\tip saddr @snat_pod_cidrs_v4 ip daddr != @snat_pod_cidrs_v4 ip daddr != @snat_nonmasq_v4 fib daddr type != local masquerade comment "podnet: pod traffic leaving the pod CIDR takes the node IP"
+\t\tip6 saddr @snat_pod_cidrs_v6 ip6 daddr != @snat_pod_cidrs_v6 ip6 daddr != @snat_nonmasq_v6 fib daddr type != local masquerade comment "podnet: pod traffic leaving the pod CIDR takes the node IP"
+\t}
+}
+`;
+
+describe('node table rendering', () => {
+  it('renders anti-spoofing then SNAT for one IPv4 pod CIDR (golden)', () => {
+    const input = nodeTableInput({
       podCidrs: ['10.244.0.0/16'],
       nonMasqueradeCidrs: ['192.168.0.0/16', '10.0.0.0/8', '10.1.0.0/16'],
     });
-    assert.equal(text, GOLDEN_V4);
+    assert.equal(renderNodeTable(input), GOLDEN_V4);
+  });
+
+  it('renders both families of a dual-stack cluster in the one inet table (golden)', () => {
+    const input = nodeTableInput({
+      podCidrs: ['fd12:3456:789a::/64', '10.244.0.0/16'],
+      nonMasqueradeCidrs: ['fd00:1::/32'],
+    });
+    assert.equal(renderNodeTable(input), GOLDEN_DUAL);
   });
 
   it('leaves the non-masquerade set without elements when the profile lists none', () => {
-    const text = renderNodeRuleset({ podCidrs: ['10.244.0.0/16'], nonMasqueradeCidrs: [] });
-    assert.match(text, /set nonmasq_v4 \{\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\}/);
+    const text = renderNodeTable(nodeTableInput({ podCidrs: ['10.244.0.0/16'], nonMasqueradeCidrs: [] }));
+    assert.match(text, /set snat_nonmasq_v4 \{\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\}/);
     assert.doesNotMatch(text, /elements = \{ \}/);
   });
 
-  it('adds IPv6 sets and an ip6 masquerade rule for a dual-stack pod CIDR', () => {
-    const text = renderNodeRuleset({
-      podCidrs: ['10.244.0.0/16', 'fd12:3456:789a::/64'],
-      nonMasqueradeCidrs: [],
-    });
-    assert.match(
-      text,
-      /set pod_cidrs_v6 \{\n\t\ttype ipv6_addr\n\t\tflags interval\n\t\telements = \{ fd12:3456:789a::\/64 \}/,
-    );
-    assert.match(
-      text,
-      /ip6 saddr @pod_cidrs_v6 ip6 daddr != @pod_cidrs_v6 ip6 daddr != @nonmasq_v6 fib daddr type != local masquerade/,
-    );
-  });
-
   it('covers a grown pod CIDR with one set element, so growth is one atomic replace', () => {
-    const text = renderNodeRuleset({ podCidrs: ['10.244.0.0/15'], nonMasqueradeCidrs: [] });
+    const text = renderNodeTable(nodeTableInput({ podCidrs: ['10.244.0.0/15'], nonMasqueradeCidrs: [] }));
     assert.match(text, /elements = \{ 10\.244\.0\.0\/15 \}/);
+  });
+});
+
+describe('node table input', () => {
+  it('splits the profile CIDRs per family, a family only when it has pod CIDRs', () => {
+    assert.deepEqual(
+      nodeTableInput({ podCidrs: ['10.244.0.0/16'], nonMasqueradeCidrs: ['fd00::/8', '192.168.0.0/16'] }),
+      {
+        antiSpoof: { families: [4] },
+        snat: {
+          families: [{ family: 4, podCidrs: ['10.244.0.0/16'], nonMasqueradeCidrs: ['192.168.0.0/16'] }],
+        },
+      },
+    );
   });
 
   it('refuses a malformed CIDR with the profile field named', () => {
     assert.throws(
-      () => renderNodeRuleset({ podCidrs: ['10.244.0.0/16'], nonMasqueradeCidrs: ['10.0.0.1/8'] }),
+      () => nodeTableInput({ podCidrs: ['10.244.0.0/16'], nonMasqueradeCidrs: ['10.0.0.1/8'] }),
       (e: { code: string; field: string }) =>
         e.code === 'CidrHostBitsSet' && e.field === 'network.nonMasqueradeCidrs',
     );
   });
+});
 
-  it('replaces the table in one transaction: declare, delete, recreate', () => {
-    const script = replaceTableScript('table inet podnet_node {\n}\n');
-    assert.equal(
-      script,
-      'table inet podnet_node\ndelete table inet podnet_node\ntable inet podnet_node {\n}\n',
+describe('node table sections', () => {
+  it('SNAT: one pair of interval sets and one masquerade rule per family, at nat postrouting srcnat', () => {
+    const s = snatSection({
+      families: [{ family: 6, podCidrs: ['fd12:3456:789a::/64'], nonMasqueradeCidrs: [] }],
+    });
+    assert.deepEqual(
+      s.sets.map((x) => [x.name, x.type, x.interval]),
+      [
+        ['snat_pod_cidrs_v6', 'ipv6_addr', true],
+        ['snat_nonmasq_v6', 'ipv6_addr', true],
+      ],
+    );
+    assert.deepEqual(s.chains[0].base, { type: 'nat', hook: 'postrouting', priority: 'srcnat' });
+    assert.equal(s.chains[0].rules.length, 1);
+    assert.match(s.chains[0].rules[0], /^ip6 saddr @snat_pod_cidrs_v6 .* masquerade /);
+  });
+
+  it('anti-spoofing: one reverse-path rule per family at filter prerouting raw, before conntrack', () => {
+    const s = antiSpoofSection({ families: [4, 6] });
+    assert.deepEqual(s.sets, []);
+    assert.deepEqual(s.chains[0].base, { type: 'filter', hook: 'prerouting', priority: 'raw' });
+    assert.deepEqual(
+      s.chains[0].rules.map((r) => r.split(' iifname')[0]),
+      ['meta nfproto ipv4', 'meta nfproto ipv6'],
     );
   });
 });
@@ -83,16 +144,5 @@ describe('normalizeCidrs', () => {
       'f',
     );
     assert.deepEqual(n, { v4: ['9.0.0.0/8', '10.0.0.0/8'], v6: ['fd00::/8'] });
-  });
-});
-
-describe('normalizeListing', () => {
-  it('blanks packet counters so counting is not drift, and keeps everything else', () => {
-    const a = normalizeListing('iifname "pnv*" counter packets 12 bytes 1008 drop');
-    assert.equal(a, 'iifname "pnv*" counter drop');
-    assert.notEqual(
-      normalizeListing('ip daddr 10.0.0.0/8 drop'),
-      normalizeListing('ip daddr 10.0.0.0/16 drop'),
-    );
   });
 });

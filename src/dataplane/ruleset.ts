@@ -1,23 +1,54 @@
 /**
- * The node's own nftables table: SNAT (masquerade) of pod traffic leaving the pod CIDR, and pod anti-spoofing.
- * Rendering is pure (text in, text out) so it is golden-tested; `node-ruleset.ts` applies it.
+ * The node's own nftables table, `inet podnet_node`, as a list of sections (`nft-table.ts`), each rendered
+ * purely from its own typed, per-family input so it is golden-tested; `node-ruleset.ts` applies the table.
  *
- * Semantics follow ip-masq-agent as AKS configures it for overlay: traffic from the pod CIDR(s) to a destination
+ * Sections and where they hook, in the order a forwarded pod packet meets them:
+ *   antispoof  filter prerouting, priority raw (-300): before conntrack, so spoofed packets leave no state
+ *   (services  nat prerouting and output, priority dstnat (-100): ClusterIP DNAT, a later issue)
+ *   (policy    filter forward, priority filter (0): after DNAT, so it sees the chosen endpoint, a later issue)
+ *   snat       nat postrouting, priority srcnat (100): last, after routing chose the way out
+ * The text follows the same order; hooks and priorities, not the text, order the chains in the kernel.
+ *
+ * SNAT follows ip-masq-agent as AKS configures it for overlay: traffic from the pod CIDR(s) to a destination
  * outside the pod CIDR(s), outside the profile's `nonMasqueradeCidrs`, and not local to the node leaves with the
  * node's address. Pod-to-pod traffic (same node or across nodes) keeps the pod's own source.
  */
-import { type Cidr, containsCidr, formatCidr, parseCidr } from '../addr/index.js';
+import { type Cidr, type Family, containsCidr, formatCidr, parseCidr } from '../addr/index.js';
+import { type NftTableId, type TableSection, renderTable } from './nft-table.js';
 import { HOST_VETH_PREFIX } from './pod-network.js';
 
 /** podnet's table on a node; nothing else in the ruleset is ever touched. */
-export const NODE_TABLE = { family: 'inet', name: 'podnet_node' } as const;
+export const NODE_TABLE: NftTableId = { family: 'inet', name: 'podnet_node' };
 
-export interface NodeRulesetInput {
-  /** The cluster's pod CIDR(s): pod traffic to these keeps its source. */
+/** One address family's SNAT exemptions, canonical and minimal (`normalizeCidrs`). */
+export interface FamilySnat {
+  family: Family;
+  /** The cluster's pod CIDR(s) of this family: pod traffic to these keeps its source. */
   podCidrs: string[];
   /** Extra destinations reached without SNAT (ip-masq-agent's nonMasqueradeCIDRs). */
   nonMasqueradeCidrs: string[];
 }
+
+export interface SnatInput {
+  /** One entry per family the cluster has pod CIDRs in, IPv4 first. */
+  families: FamilySnat[];
+}
+
+export interface AntiSpoofInput {
+  /** The families pods get addresses in: each gets its own reverse-path rule. */
+  families: Family[];
+}
+
+/** Everything the node table is rendered from, one input per section. */
+export interface NodeTableInput {
+  antiSpoof: AntiSpoofInput;
+  snat: SnatInput;
+}
+
+const NFT_FAMILY = {
+  4: { v: 'v4', match: 'ip', nfproto: 'ipv4', type: 'ipv4_addr' },
+  6: { v: 'v6', match: 'ip6', nfproto: 'ipv6', type: 'ipv6_addr' },
+} as const;
 
 /**
  * Canonical, minimal CIDR list per family: parsed, deduplicated, without CIDRs nested in another one (nft's
@@ -33,7 +64,7 @@ export function normalizeCidrs(cidrs: string[], field: string): { v4: string[]; 
   );
   const byAddress = (a: Cidr, b: Cidr) =>
     a.network < b.network ? -1 : a.network > b.network ? 1 : a.prefix - b.prefix;
-  const fmt = (family: 4 | 6) =>
+  const fmt = (family: Family) =>
     kept
       .filter((c) => c.family === family)
       .sort(byAddress)
@@ -41,57 +72,77 @@ export function normalizeCidrs(cidrs: string[], field: string): { v4: string[]; 
   return { v4: fmt(4), v6: fmt(6) };
 }
 
-function set(name: string, type: string, elements: string[]): string[] {
-  return [
-    `\tset ${name} {`,
-    `\t\ttype ${type}`,
-    '\t\tflags interval',
-    ...(elements.length > 0 ? [`\t\telements = { ${elements.join(', ')} }`] : []),
-    '\t}',
-  ];
-}
-
-/** The table definition (`table inet podnet_node { ... }`) for the given pod and non-masquerade CIDRs. */
-export function renderNodeRuleset(input: NodeRulesetInput): string {
-  const pod = normalizeCidrs(input.podCidrs, 'network.podCidrs');
-  const nonMasq = normalizeCidrs(input.nonMasqueradeCidrs, 'network.nonMasqueradeCidrs');
-  const families = [
-    { v: 'v4', match: 'ip', type: 'ipv4_addr', pod: pod.v4, nonMasq: nonMasq.v4 },
-    { v: 'v6', match: 'ip6', type: 'ipv6_addr', pod: pod.v6, nonMasq: nonMasq.v6 },
-  ].filter((f) => f.pod.length > 0);
-  const lines = [`table ${NODE_TABLE.family} ${NODE_TABLE.name} {`];
-  for (const f of families) {
-    lines.push(...set(`pod_cidrs_${f.v}`, f.type, f.pod), ...set(`nonmasq_${f.v}`, f.type, f.nonMasq));
-  }
-  lines.push(
-    '\tchain postrouting {',
-    '\t\ttype nat hook postrouting priority srcnat; policy accept;',
-    ...families.map(
-      (f) =>
-        `\t\t${f.match} saddr @pod_cidrs_${f.v} ${f.match} daddr != @pod_cidrs_${f.v} ${f.match} daddr != @nonmasq_${f.v} fib daddr type != local masquerade comment "podnet: pod traffic leaving the pod CIDR takes the node IP"`,
-    ),
-    '\t}',
-    // Reverse-path check on pod veths: the /32 route to each pod points at its own veth, so a packet whose
-    // source does not route back out of the veth it came in on is spoofed. Static: ADD needs no nft call.
-    '\tchain antispoof {',
-    '\t\ttype filter hook prerouting priority raw; policy accept;',
-    `\t\tiifname "${HOST_VETH_PREFIX}*" fib saddr . iif oif missing counter drop comment "podnet: a pod sends only with its own address"`,
-    '\t}',
-    '}',
-  );
-  return `${lines.join('\n')}\n`;
+/**
+ * The table input for a cluster's pod CIDRs and non-masquerade list (profile fields, named in errors): a
+ * family takes part when the cluster has pod CIDRs in it.
+ */
+export function nodeTableInput(network: {
+  podCidrs: string[];
+  nonMasqueradeCidrs: string[];
+}): NodeTableInput {
+  const pod = normalizeCidrs(network.podCidrs, 'network.podCidrs');
+  const nonMasq = normalizeCidrs(network.nonMasqueradeCidrs, 'network.nonMasqueradeCidrs');
+  const families = ([4, 6] as const)
+    .map((family) => ({
+      family,
+      podCidrs: pod[NFT_FAMILY[family].v],
+      nonMasqueradeCidrs: nonMasq[NFT_FAMILY[family].v],
+    }))
+    .filter((f) => f.podCidrs.length > 0);
+  return { antiSpoof: { families: families.map((f) => f.family) }, snat: { families } };
 }
 
 /**
- * One transaction that replaces the table atomically: declare (so the delete cannot fail when it is missing),
- * delete, recreate. Packets see either the old table or the new one, never none.
+ * Reverse-path check on pod veths: the /32 (or /128) route to each pod points at its own veth, so a packet whose
+ * source does not route back out of the veth it came in on is spoofed. Static: a CNI ADD needs no nft call.
  */
-export function replaceTableScript(tableText: string): string {
-  const t = `${NODE_TABLE.family} ${NODE_TABLE.name}`;
-  return `table ${t}\ndelete table ${t}\n${tableText}`;
+export function antiSpoofSection(input: AntiSpoofInput): TableSection {
+  return {
+    name: 'antispoof',
+    sets: [],
+    chains: [
+      {
+        name: 'antispoof_prerouting',
+        base: { type: 'filter', hook: 'prerouting', priority: 'raw' },
+        rules: input.families.map(
+          (f) =>
+            `meta nfproto ${NFT_FAMILY[f].nfproto} iifname "${HOST_VETH_PREFIX}*" fib saddr . iif oif missing counter drop comment "podnet: a pod sends only with its own address"`,
+        ),
+      },
+    ],
+  };
 }
 
-/** A table listing with its counters blanked, so counting packets is not mistaken for drift. */
-export function normalizeListing(listing: string): string {
-  return listing.replace(/counter packets \d+ bytes \d+/g, 'counter');
+/** Masquerade of pod traffic leaving the pod CIDR, one pair of interval sets and one rule per family. */
+export function snatSection(input: SnatInput): TableSection {
+  return {
+    name: 'snat',
+    sets: input.families.flatMap((f) => {
+      const { v, type } = NFT_FAMILY[f.family];
+      return [
+        { name: `snat_pod_cidrs_${v}`, type, interval: true, elements: f.podCidrs },
+        { name: `snat_nonmasq_${v}`, type, interval: true, elements: f.nonMasqueradeCidrs },
+      ];
+    }),
+    chains: [
+      {
+        name: 'snat_postrouting',
+        base: { type: 'nat', hook: 'postrouting', priority: 'srcnat' },
+        rules: input.families.map((f) => {
+          const { v, match } = NFT_FAMILY[f.family];
+          return `${match} saddr @snat_pod_cidrs_${v} ${match} daddr != @snat_pod_cidrs_${v} ${match} daddr != @snat_nonmasq_${v} fib daddr type != local masquerade comment "podnet: pod traffic leaving the pod CIDR takes the node IP"`;
+        }),
+      },
+    ],
+  };
+}
+
+/** The sections of the node table, in packet order (see the top of this file); a new section goes here. */
+export function nodeTableSections(input: NodeTableInput): TableSection[] {
+  return [antiSpoofSection(input.antiSpoof), snatSection(input.snat)];
+}
+
+/** The node table's text (`table inet podnet_node { ... }`). */
+export function renderNodeTable(input: NodeTableInput): string {
+  return renderTable(NODE_TABLE, nodeTableSections(input));
 }

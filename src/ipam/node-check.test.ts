@@ -4,6 +4,7 @@ import { type NodeIpamObservation, checkNodeIpam, lastingFindings, nodeLease } f
 import type { PodAddress } from './types.js';
 
 const pod = (n: number): PodAddress => ({
+  family: 4,
   ip: `10.244.3.${n}`,
   block: '10.244.3.0/24',
   containerId: `c${n}`,

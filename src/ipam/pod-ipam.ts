@@ -9,7 +9,7 @@ import { existsSync } from 'node:fs';
  */
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
-import { BLOCK_PREFIX, type Cidr, formatCidr, formatIp, ipAt, parseCidr } from '../addr/index.js';
+import { BLOCK_PREFIX, type Cidr, formatCidr, formatIp, ipAt, parseCidr, parseIp } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
 import { immediate, openSqliteFile } from '../store/sqlite.js';
 import { LAST_POD_OFFSET, USABLE_POD_ADDRESSES, nextFreeOffset } from './addresses.js';
@@ -72,6 +72,7 @@ function parseBlock(block: string): Cidr {
 
 function toAddress(row: AddressRow, block: string): PodAddress {
   return {
+    family: parseIp(row.ip).family,
     ip: row.ip,
     block,
     containerId: row.container_id,

@@ -1,10 +1,16 @@
+import type { Family } from '../addr/index.js';
+
 /**
  * Node-local pod address allocation: only the node that owns a block allocates from it, in a store on the
  * node itself (a SQLite file), so a pod start never touches the cluster store.
  */
 
-/** One pod attachment's address, keyed by (containerId, ifname) as CNI keys attachments. */
+/**
+ * One pod attachment's address in one family, keyed by (containerId, ifname) as CNI keys attachments. A
+ * dual-stack attachment holds one per family, each from that family's block.
+ */
 export interface PodAddress {
+  family: Family;
   ip: string;
   block: string;
   containerId: string;
