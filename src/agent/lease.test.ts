@@ -85,7 +85,7 @@ describe('node lease', () => {
     ]);
     assert.equal(t.reclaims(), 1);
     assert.equal(await t.count('reclaimed'), 1);
-    const changed = t.lines.map((l) => JSON.parse(l)).find((l) => l.code === 'BlockChanged');
+    const changed = t.lines.map((l) => JSON.parse(l)).find((l) => l.msg === 'node block changed');
     assert.deepEqual([changed?.level, changed?.old, changed?.block], ['error', first.block, now]);
   });
 
