@@ -17,6 +17,8 @@ export interface RunOptions {
   timeoutMs?: number;
   /** The whole environment of the command (default: this process's). */
   env?: Record<string, string>;
+  /** Working folder of the command (default: this process's). */
+  cwd?: string;
 }
 
 export interface RunResult {
@@ -52,6 +54,7 @@ export function runRaw(cmd: string, args: string[], opts: RunOptions = {}): Prom
       stdio: ['pipe', 'pipe', 'pipe'],
       timeout: opts.timeoutMs ?? 60_000,
       ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
     });
     const out: Buffer[] = [];
     const err: Buffer[] = [];

@@ -24,6 +24,8 @@ export interface ExecOptions {
   timeoutMs?: number;
   /** The program's whole environment (default: this process's). */
   env?: Record<string, string>;
+  /** The program's working folder (default: this process's). */
+  cwd?: string;
 }
 
 function requireExisting(netns: string): void {
