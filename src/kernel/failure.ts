@@ -53,6 +53,25 @@ export function classifyKernelFailure(stderr: string): KernelFailure {
   return { code: 'KernelCommandFailed', ...base };
 }
 
+/** An object that is not there: what a removal of it may meet without failing. */
+const MISSING = /No such file or directory|No such process|Cannot find device|does not exist/;
+
+/**
+ * True when every line a forced (`ip -force -batch`) run reports as failed removes something (`del`,
+ * `delete`, `flush`) that was already gone. `ip` prints each failure's message, then `Command failed -:N`.
+ */
+export function onlyMissingRemovals(lines: readonly string[], stderr: string): boolean {
+  const chunks = stderr.split(/^Command failed -:(\d+)\n?/m);
+  // split with a capture group: [message, line, message, line, ..., trailing text]
+  if (chunks.length < 3 || chunks[chunks.length - 1].trim() !== '') return false;
+  for (let i = 0; i + 1 < chunks.length; i += 2) {
+    const line = lines[Number(chunks[i + 1]) - 1] ?? '';
+    const removal = /^\S+ (del|delete|flush)\b/.test(line);
+    if (!removal || !MISSING.test(chunks[i])) return false;
+  }
+  return true;
+}
+
 const HINTS: Record<KernelFailureCode, string> = {
   LinkNotFound: 'check the interface name (ip link show)',
   NetnsNotFound: 'check the network namespace (ip netns list); it may have been deleted meanwhile',

@@ -4,7 +4,7 @@
  * path (e.g. `/proc/PID/ns/net`, which a runtime may pass as CNI_NETNS) goes through `nsenter --net=PATH`.
  */
 import { run, runRaw } from './exec.js';
-import { kernelCommandError, kernelFailureOf } from './failure.js';
+import { kernelCommandError, kernelFailureOf, onlyMissingRemovals } from './failure.js';
 
 /** How `ip` reaches a namespace: `ip -n NAME` args, or an nsenter path for `run`. */
 function ipTarget(netns: string | undefined): { args: string[]; netns?: string } {
@@ -23,10 +23,6 @@ export interface IpBatchOptions {
   ignoreMissing?: boolean;
 }
 
-/** stderr lines of a forced batch whose every failure was "that object does not exist". */
-const MISSING_ONLY =
-  /^(RTNETLINK answers: No such (file or directory|process)|Error: .*(does not exist|No such file or directory).*|Cannot find device .*|Command failed -:\d+|(Flush|Dump) terminated|\s*)$/;
-
 /**
  * Applies commands (one per line, `ip` syntax without the leading `ip`) in one exec. Without `force`, ip stops
  * at the first failing line, and the error's `batchLine` (kernelFailureOf) says which; the caller undoes what
@@ -39,9 +35,13 @@ export async function ipBatch(lines: string[], netns?: string, opts: IpBatchOpti
   const r = await runRaw('ip', args, { netns: t.netns, input: `${lines.join('\n')}\n` });
   if (r.code === 0) return;
   const err = kernelCommandError('ip', args, r, netns);
-  if (opts.force && opts.ignoreMissing && err.code !== 'NetnsNotFound') {
-    if (r.stderr.split('\n').every((l) => MISSING_ONLY.test(l))) return;
-  }
+  if (
+    opts.force &&
+    opts.ignoreMissing &&
+    err.code !== 'NetnsNotFound' &&
+    onlyMissingRemovals(lines, r.stderr)
+  )
+    return;
   throw err;
 }
 
