@@ -123,10 +123,10 @@ export async function installCni(node: LabNode): Promise<void> {
   ]);
   if (r.code !== 0) {
     throw new PodnetError(
-      'LabCniFailed',
+      'CniNotInstalled',
       `podnet install-cni for node ${node.name} failed: ${r.stderr.trim()}`,
       {
-        hint: 'run the same podnet install-cni by hand to see why',
+        hint: `see ${node.cniConfDir}; run podnet lab down and up again`,
       },
     );
   }
