@@ -2,6 +2,8 @@
  * The lab's verbs: up, down, scale, pod add/del, update (grow the pod CIDR), restart an agent, status,
  * check. Each writes what it is about to create into the lab state before creating it, so `down` can
  * always remove all of it, and only it (names are prefixed; processes are matched by the lab folder).
+ * The lab only assembles: the VNet (plan, network, routing domain, firewall) is `src/vnet`, every kernel
+ * tool and program in a namespace goes through `src/kernel`.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
