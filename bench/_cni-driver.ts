@@ -5,7 +5,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { type PluginRun, execPlugin } from '../src/cni/testing/exec-plugin.js';
-import { runRaw } from '../src/kernel/exec.js';
+import { ipBatch } from '../src/kernel/ip.js';
 
 interface Plugin {
   name: string;
@@ -32,10 +32,14 @@ export interface DriverTimings {
 const o = JSON.parse(process.argv[2]) as Options;
 
 async function netnsAdd(names: string[]): Promise<void> {
-  await runRaw('ip', ['-batch', '-'], { input: `${names.map((n) => `netns add ${n}`).join('\n')}\n` });
+  await ipBatch(names.map((n) => `netns add ${n}`));
 }
 async function netnsDel(names: string[]): Promise<void> {
-  await runRaw('ip', ['-batch', '-'], { input: `${names.map((n) => `netns delete ${n}`).join('\n')}\n` });
+  await ipBatch(
+    names.map((n) => `netns delete ${n}`),
+    undefined,
+    { force: true, ignoreMissing: true },
+  );
 }
 
 async function timed(p: Plugin, command: 'ADD' | 'DEL', id: string, netns: string, prev?: unknown) {

@@ -10,7 +10,7 @@ import { agentLogger } from '../src/agent/log.js';
 import { NodeAgent, type ReconcileReport } from '../src/agent/node-agent.js';
 import { MemoryPodIpam, testProfile } from '../src/agent/test-fixtures.js';
 import { kernelDataplane } from '../src/dataplane/node-dataplane.js';
-import { run } from '../src/kernel/exec.js';
+import { ipBatch, listRoutes } from '../src/kernel/ip.js';
 import { addNetns, deleteNetns } from '../src/kernel/netns.js';
 import { PODNET_ROUTE_PROTO } from '../src/routing/routes.js';
 import { MemoryStore } from '../src/store/memory.js';
@@ -48,10 +48,15 @@ async function withNode<T>(fn: (netns: string) => Promise<T>): Promise<T> {
   await addNetns(netns);
   try {
     // A veth pair stands in for the uplink (this kernel has no dummy module): routes need a connected /16.
-    await run('ip', ['-batch', '-'], {
+    await ipBatch(
+      [
+        'link add uplink type veth peer name uplinkpeer',
+        `addr add ${SELF_IP}/16 dev uplink`,
+        'link set uplinkpeer up',
+        'link set uplink up',
+      ],
       netns,
-      input: `link add uplink type veth peer name uplinkpeer\naddr add ${SELF_IP}/16 dev uplink\nlink set uplinkpeer up\nlink set uplink up\n`,
-    });
+    );
     return await fn(netns);
   } finally {
     await deleteNetns(netns);
@@ -101,11 +106,7 @@ async function round(): Promise<Round> {
     push(await store.listBlocks());
     const change = (await agent.settled()) as ReconcileReport;
     const steady = (await agent.reconcileNow('bench')) as ReconcileReport;
-    const kernelRoutes = (
-      await run('ip', ['-4', 'route', 'show', 'proto', String(PODNET_ROUTE_PROTO)], { netns })
-    )
-      .trim()
-      .split('\n');
+    const kernelRoutes = await listRoutes(['proto', String(PODNET_ROUTE_PROTO)], netns, 4);
     if (kernelRoutes.length !== PEERS)
       throw new Error(`expected ${PEERS} routes in the kernel, found ${kernelRoutes.length}`);
     await agent.stop();
@@ -117,10 +118,10 @@ async function round(): Promise<Round> {
       { length: PEERS },
       (_, i) =>
         `route ${verb} 10.${64 + (i >> 8)}.${i & 255}.0/24 via ${numberToIpv4(NODE_NET + 2 + i)} proto ${PODNET_ROUTE_PROTO}`,
-    ).join('\n');
+    );
   const [rawAddS, rewriteS] = await withNode(async (netns) => [
-    await timed(() => run('ip', ['-batch', '-'], { netns, input: `${lines('add')}\n` })),
-    await timed(() => run('ip', ['-batch', '-'], { netns, input: `${lines('replace')}\n` })),
+    await timed(() => ipBatch(lines('add'), netns)),
+    await timed(() => ipBatch(lines('replace'), netns)),
   ]);
   return { ...agentRun, rawAddS, rewriteS };
 }

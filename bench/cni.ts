@@ -3,7 +3,6 @@
  * Debian's containernetworking-plugins, measured in the same run in the same throw-away node namespace; plus
  * the same podnet request through a Node.js forwarder, the design podnet did not choose.
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openPodIpam } from '../src/ipam/pod-ipam.js';
 import { ipBatch } from '../src/kernel/ip.js';
+import { type NetnsProcess, spawnInNetns } from '../src/kernel/process.js';
 import { netnsScope } from '../src/testing/netns-fixture.js';
 import type { DriverTimings } from './_cni-driver.js';
 
@@ -23,7 +23,7 @@ function pct(xs: number[], q: number): number {
   return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)];
 }
 
-async function untilReady(child: ReturnType<typeof spawn>): Promise<void> {
+async function untilReady(child: NetnsProcess): Promise<void> {
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('test agent did not start within 10 s')), 10_000);
     child.stdout?.on('data', (b: Buffer) => {
@@ -38,13 +38,15 @@ async function untilReady(child: ReturnType<typeof spawn>): Promise<void> {
 
 function runDriver(nodeNetns: string, opts: unknown): Promise<DriverTimings> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      'nsenter',
-      [`--net=/run/netns/${nodeNetns}`, process.execPath, here('./_cni-driver.js'), JSON.stringify(opts)],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+    const child = spawnInNetns(
+      nodeNetns,
+      [process.execPath, here('./_cni-driver.js'), JSON.stringify(opts)],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
     );
     const out: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
     child.on('error', reject);
     child.on('close', (code) =>
       code === 0
@@ -60,22 +62,15 @@ export default {
     const scope = netnsScope('pb');
     const dir = mkdtempSync(join(tmpdir(), 'podnet-bench-cni-'));
     const r = 200 + (randomBytes(1)[0] % 50);
-    let agent: ReturnType<typeof spawn> | undefined;
+    let agent: NetnsProcess | undefined;
     try {
       const node = await scope.add('node');
       await ipBatch([`addr add 172.31.${r}.1/32 dev lo`], node);
       const socket = join(dir, 'agent.sock');
       // The agent serves from inside the node namespace, as `podnet agent --netns` does.
-      agent = spawn(
-        'nsenter',
-        [
-          `--net=/run/netns/${node}`,
-          process.execPath,
-          here('../src/cni/testing/test-agent-main.js'),
-          socket,
-          `10.${r}.1.0/24`,
-          '250',
-        ],
+      agent = spawnInNetns(
+        node,
+        [process.execPath, here('../src/cni/testing/test-agent-main.js'), socket, `10.${r}.1.0/24`, '250'],
         { stdio: ['ignore', 'pipe', 'inherit'] },
       );
       await untilReady(agent);

@@ -6,7 +6,6 @@
  * between the two nodes. The host flips between CPU speeds, so the four paths are measured in
  * interleaved rounds (rotating which goes first) and each ratio is the median of per-round ratios.
  */
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,10 +13,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BLOCK_PREFIX, cidrOf, formatCidr, formatIp, ipAt, parseIp } from '../src/addr/index.js';
 import { execPlugin } from '../src/cni/testing/exec-plugin.js';
-import { run, runRaw } from '../src/kernel/exec.js';
+import { ipBatch } from '../src/kernel/ip.js';
+import { type NetnsProcess, execInNetns, spawnInNetns } from '../src/kernel/process.js';
 import { labDown, labUp } from '../src/lab/lab.js';
 import { clusterPrefix } from '../src/lab/names.js';
-import { spawnInNetns, waitFor } from '../src/lab/processes.js';
+import { waitFor } from '../src/lab/processes.js';
 
 const ROUNDS = 8;
 /** Seconds of each iperf3 run left out of its figure (TCP slow start). */
@@ -39,30 +39,46 @@ function median(xs: number[]): number {
 }
 
 async function iperf(from: Endpoint, to: Endpoint, streams: number): Promise<number> {
-  const out = await run(
-    'iperf3',
-    ['-c', to.ip, '-p', String(PORT), '-t', String(SECONDS), '-O', String(OMIT), '-P', String(streams), '-J'],
-    {
-      netns: from.netns,
-      timeoutMs: (SECONDS + 10) * 1000,
-    },
-  );
-  const r = JSON.parse(out) as { end: { sum_received: { bits_per_second: number } } };
+  const argv = [
+    '-c',
+    to.ip,
+    '-p',
+    String(PORT),
+    '-t',
+    String(SECONDS),
+    '-O',
+    String(OMIT),
+    '-P',
+    String(streams),
+  ];
+  const res = await execInNetns(from.netns, ['iperf3', ...argv, '-J'], { timeoutMs: (SECONDS + 10) * 1000 });
+  if (res.code !== 0)
+    throw new Error(`iperf3 to ${to.ip} from ${from.netns} failed: ${res.stdout}${res.stderr}`);
+  const r = JSON.parse(res.stdout) as { end: { sum_received: { bits_per_second: number } } };
   return r.end.sum_received.bits_per_second / 1e9;
 }
 
 /** Median round trip in microseconds over a burst of pings (bounded: count and deadline). */
 async function rtt(from: Endpoint, to: Endpoint): Promise<number> {
-  const r = await runRaw('ping', ['-c', String(PINGS), '-i', '0.01', '-W', '1', '-w', '5', to.ip], {
-    netns: from.netns,
-  });
+  const r = await execInNetns(from.netns, [
+    'ping',
+    '-c',
+    String(PINGS),
+    '-i',
+    '0.01',
+    '-W',
+    '1',
+    '-w',
+    '5',
+    to.ip,
+  ]);
   const times = [...r.stdout.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]) * 1000);
   if (times.length === 0)
     throw new Error(`ping ${to.ip} from ${from.netns} got no reply: ${r.stdout}${r.stderr}`);
   return median(times);
 }
 
-async function iperfServer(at: Endpoint): Promise<ChildProcess> {
+async function iperfServer(at: Endpoint): Promise<NetnsProcess> {
   const child = spawnInNetns(at.netns, ['iperf3', '-s', '-p', String(PORT), '--forceflush']);
   let out = '';
   child.stdout?.on('data', (d: Buffer) => {
@@ -77,8 +93,8 @@ async function iperfServer(at: Endpoint): Promise<ChildProcess> {
 /** A point-to-point VXLAN between the two nodes (over the VNet) and /32 routes sending the pods' traffic into it. */
 async function vxlan(a: Endpoint, b: Endpoint, podA: string, podB: string, on: boolean): Promise<void> {
   const op = on ? 'add' : 'del';
-  await run('ip', ['route', op, `${podB}/32`, 'via', '10.99.99.2', 'dev', 'pnbvx'], { netns: a.netns });
-  await run('ip', ['route', op, `${podA}/32`, 'via', '10.99.99.1', 'dev', 'pnbvx'], { netns: b.netns });
+  await ipBatch([`route ${op} ${podB}/32 via 10.99.99.2 dev pnbvx`], a.netns);
+  await ipBatch([`route ${op} ${podA}/32 via 10.99.99.1 dev pnbvx`], b.netns);
 }
 
 async function buildVxlan(a: Endpoint, b: Endpoint): Promise<void> {
@@ -86,10 +102,14 @@ async function buildVxlan(a: Endpoint, b: Endpoint): Promise<void> {
     [a, b, '10.99.99.1/30'],
     [b, a, '10.99.99.2/30'],
   ] as const) {
-    await run('ip', ['-batch', '-'], {
-      netns: self.netns,
-      input: `link add pnbvx type vxlan id 4242 dstport 4789 local ${self.ip} remote ${peer.ip} dev eth0\naddr add ${addr} dev pnbvx\nlink set pnbvx up\n`,
-    });
+    await ipBatch(
+      [
+        `link add pnbvx type vxlan id 4242 dstport 4789 local ${self.ip} remote ${peer.ip} dev eth0`,
+        `addr add ${addr} dev pnbvx`,
+        'link set pnbvx up',
+      ],
+      self.netns,
+    );
   }
 }
 
@@ -106,8 +126,9 @@ async function referencePod(
 ): Promise<Endpoint> {
   const block = cidrOf(4, parseIp(node.podIp).value, BLOCK_PREFIX[4]);
   const at = (offset: number) => formatIp(ipAt(block, offset));
-  await run('ip', ['netns', 'add', netns]);
-  const r = await execPlugin(['nsenter', `--net=/run/netns/${node.netns}`, '/usr/lib/cni/ptp'], {
+  await ipBatch([`netns add ${netns}`]);
+  const r = await execPlugin('/usr/lib/cni/ptp', {
+    runIn: node.netns,
     command: 'ADD',
     containerId: netns,
     netns: `/run/netns/${netns}`,
@@ -142,7 +163,7 @@ export default {
   name: 'lab',
   async run(): Promise<string> {
     const name = `bench${randomBytes(2).toString('hex')}`;
-    const servers: ChildProcess[] = [];
+    const servers: NetnsProcess[] = [];
     let upMs = 0;
     let downMs = 0;
     const tput: Record<Path, Record<1 | 4, number[]>> = {

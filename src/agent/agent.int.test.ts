@@ -15,9 +15,9 @@ import { fileURLToPath } from 'node:url';
 import { SHIM_PATH, execPlugin } from '../cni/testing/exec-plugin.js';
 import { podLinkNames } from '../dataplane/pod-network.js';
 import { NODE_TABLE } from '../dataplane/ruleset.js';
-import { run, runRaw } from '../kernel/exec.js';
-import { ipBatch, ipJson } from '../kernel/ip.js';
-import { nftListTable } from '../kernel/nft.js';
+import { ipBatch, ipJson, ipShow } from '../kernel/ip.js';
+import { nftDeleteTable, nftListTable } from '../kernel/nft.js';
+import { execInNetns } from '../kernel/process.js';
 import { PODNET_ROUTE_PROTO, type PeerRoute, readPodnetRoutes } from '../routing/routes.js';
 import { openStore } from '../store/open.js';
 import type { ClusterStore } from '../store/types.js';
@@ -219,32 +219,30 @@ describe('podnet agent on two nodes', () => {
     };
     const dropped = await counter();
     // a1 claims a2's address and talks to b1 from it.
-    await run('ip', ['addr', 'add', `${a2.ip}/32`, 'dev', 'eth0'], { netns: a1.netns });
+    await ipBatch([`addr add ${a2.ip}/32 dev eth0`], a1.netns);
     try {
       assert.equal(await sourceSeenBy(a1.netns, b1.netns, b1.ip, { from: a2.ip, listenS: 4 }), 'nothing');
       assert.ok((await counter()) > dropped, 'the anti-spoofing rule counted the packets');
       // Its own address still works.
       assert.equal(await sourceSeenBy(a1.netns, b1.netns, b1.ip, { from: a1.ip }), a1.ip);
     } finally {
-      await run('ip', ['addr', 'del', `${a2.ip}/32`, 'dev', 'eth0'], { netns: a1.netns });
+      await ipBatch([`addr del ${a2.ip}/32 dev eth0`], a1.netns);
     }
     // An address outside the pod CIDR would slip past SNAT unchanged: the rule drops it as well.
     const fake = `192.168.${r}.77`;
     const before = await counter();
-    await run('ip', ['addr', 'add', `${fake}/32`, 'dev', 'eth0'], { netns: a1.netns });
+    await ipBatch([`addr add ${fake}/32 dev eth0`], a1.netns);
     try {
       assert.equal(await sourceSeenBy(a1.netns, outside, OUTSIDE_IP, { from: fake, listenS: 4 }), 'nothing');
       assert.ok((await counter()) > before, 'the anti-spoofing rule counted the packets');
     } finally {
-      await run('ip', ['addr', 'del', `${fake}/32`, 'dev', 'eth0'], { netns: a1.netns });
+      await ipBatch([`addr del ${fake}/32 dev eth0`], a1.netns);
     }
   });
 
   it('adds and removes routes as peers join and leave, never touching foreign routes', async () => {
     const foreign = `10.${r}.250.0/24`;
-    await run('ip', ['route', 'add', foreign, 'via', OUTSIDE_IP, 'proto', 'static'], {
-      netns: nodes[0].netns,
-    });
+    await ipBatch([`route add ${foreign} via ${OUTSIDE_IP} proto static`], nodes[0].netns);
     const far = await store.claimBlock({
       nodeName: 'node3',
       nodeIp: nodeIp(3),
@@ -270,16 +268,14 @@ describe('podnet agent on two nodes', () => {
       'the route to the leaving peer to go',
       async () => (await routes(nodes[0])).length === 1,
     );
-    const out = await run('ip', ['-4', 'route', 'show', foreign], { netns: nodes[0].netns });
+    const out = await ipShow(['-4', 'route', 'show', foreign], nodes[0].netns);
     assert.match(out, /proto static/);
   });
 
   it('converges a hand-deleted route and a hand-deleted SNAT table back', async () => {
     const s2 = await status(nodes[1]);
-    await run('ip', ['route', 'del', String(s2.block), 'proto', String(PODNET_ROUTE_PROTO)], {
-      netns: nodes[0].netns,
-    });
-    await run('nft', ['delete', 'table', NODE_TABLE.family, NODE_TABLE.name], { netns: nodes[0].netns });
+    await ipBatch([`route del ${s2.block} proto ${PODNET_ROUTE_PROTO}`], nodes[0].netns);
+    await nftDeleteTable(NODE_TABLE.family, NODE_TABLE.name, { netns: nodes[0].netns });
     await eventually('route and table back', async () => {
       const back = (await routes(nodes[0])).some((x) => x.dst === s2.block);
       return (
@@ -406,7 +402,11 @@ describe('podnet agent on two nodes', () => {
     const node = nodes[0];
     const stateDir = join(dir, 'state');
     const podnet = (...args: string[]) =>
-      runRaw(process.execPath, [fileURLToPath(new URL('../../../bin/podnet.js', import.meta.url)), ...args]);
+      execInNetns(null, [
+        process.execPath,
+        fileURLToPath(new URL('../../../bin/podnet.js', import.meta.url)),
+        ...args,
+      ]);
     const checkArgs = ['ipam', 'check', '--node', node.name, '--netns', node.netns, '--state-dir', stateDir];
     const check = async () => {
       const r = await podnet(...checkArgs, '--store', storeUrl, '-o', 'json');

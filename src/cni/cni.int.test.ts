@@ -3,7 +3,6 @@
  * handler on a unix socket, pods created by exec'ing the real `bin/podnet-cni` exactly as a runtime does.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,8 +10,9 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { podLinkNames } from '../dataplane/pod-network.js';
 import { openPodIpam } from '../ipam/pod-ipam.js';
-import { run, runRaw } from '../kernel/exec.js';
-import { ipBatch, ipJson, writeNetSysctl } from '../kernel/ip.js';
+import { ipBatch, ipJson } from '../kernel/ip.js';
+import { execInNetns, spawnInNetns } from '../kernel/process.js';
+import { writeSysctl } from '../kernel/sysctl.js';
 import { type NetnsScope, netnsScope } from '../testing/netns-fixture.js';
 import { sourceSeenBy } from '../testing/tcp-probe.js';
 import { type PluginCall, SHIM_PATH, execPlugin } from './testing/exec-plugin.js';
@@ -53,7 +53,7 @@ async function addNode(lan: string, i: number): Promise<Node> {
     ],
     netns,
   );
-  await writeNetSysctl('net/ipv4/ip_forward', '1', netns);
+  await writeSysctl('net/ipv4/ip_forward', '1', netns);
   const socket = join(dir, `n${i}.sock`);
   const agent = await startTestAgent({
     socket,
@@ -80,7 +80,7 @@ async function addPod(node: Node, role: string) {
 }
 
 async function ping(fromNetns: string, ip: string): Promise<boolean> {
-  return (await runRaw('ping', ['-c', '1', '-W', '1', ip], { netns: fromNetns })).code === 0;
+  return (await execInNetns(fromNetns, ['ping', '-c', '1', '-W', '1', ip])).code === 0;
 }
 
 async function hostVethExists(node: Node, containerId: string, ifname = 'eth0'): Promise<boolean> {
@@ -179,7 +179,7 @@ describe('podnet-cni on two nodes', () => {
   it('accepts a netns path outside /run/netns (/proc/PID/ns/net), as some runtimes pass', async () => {
     const [n1] = nodes;
     const netns = await scope.add('proc');
-    const holder = spawn('nsenter', [`--net=/run/netns/${netns}`, 'sleep', '30'], { stdio: 'ignore' });
+    const holder = spawnInNetns(netns, ['sleep', '30'], { stdio: 'ignore' });
     try {
       const path = `/proc/${holder.pid}/ns/net`;
       const want = statSync(`/run/netns/${netns}`).ino;
@@ -211,7 +211,7 @@ describe('podnet-cni on two nodes', () => {
     });
     assert.equal(ok.code, 0, ok.stdout);
     assert.equal(ok.stdout, '');
-    await run('ip', ['neigh', 'del', '169.254.1.1', 'dev', 'eth0'], { netns: p.netns });
+    await ipBatch(['neigh del 169.254.1.1 dev eth0'], p.netns);
     const bad = await call(n1, {
       command: 'CHECK',
       containerId: p.containerId,
@@ -248,7 +248,7 @@ describe('podnet-cni on two nodes', () => {
   it('DEL after the pod namespace is gone succeeds and frees the address', async () => {
     const [n1] = nodes;
     const p = await addPod(n1, 'gone');
-    await run('ip', ['netns', 'delete', p.netns]);
+    await ipBatch([`netns delete ${p.netns}`]);
     const res = await call(n1, { command: 'DEL', containerId: p.containerId, netns: p.path });
     assert.equal(res.code, 0, res.stdout);
     assert.equal(n1.agent.node.ipam()?.get(p.containerId, 'eth0'), null);
@@ -336,7 +336,7 @@ describe('podnet-cni on two nodes', () => {
       assert.equal(await hostVethExists(n1, c.containerId!), false, `${what}: no veth`);
     }
     // The pod's interface name is taken: the ADD fails, its address is released, nothing is left.
-    await run('ip', ['link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0peer'], { netns });
+    await ipBatch(['link add eth0 type veth peer name eth0peer'], netns);
     const taken = await call(n1, { command: 'ADD', containerId: 'x5', netns: path });
     assert.equal(taken.code, 1);
     assert.equal(taken.json?.code, 100, taken.stdout);
@@ -349,7 +349,7 @@ describe('podnet-cni on two nodes', () => {
     const [n1] = nodes;
     const netns = await scope.add('half');
     // The pod already has a default route: the pod-side batch fails after the node side succeeded.
-    await run('ip', ['route', 'add', 'default', 'dev', 'lo'], { netns });
+    await ipBatch(['route add default dev lo'], netns);
     const before = n1.agent.node.ipam()!.list().length;
     const res = await call(n1, { command: 'ADD', containerId: 'half1', netns: `/run/netns/${netns}` });
     assert.equal(res.code, 1);

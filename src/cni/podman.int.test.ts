@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { listPodVeths } from '../dataplane/pod-network.js';
 import { openPodIpam } from '../ipam/pod-ipam.js';
-import { run, runRaw } from '../kernel/exec.js';
+import { execInNetns } from '../kernel/process.js';
 import { installCni } from './install.js';
 import { type TestAgent, startTestAgent } from './testing/test-agent.js';
 
@@ -54,9 +54,13 @@ function podman(args: string[], timeoutMs = 90_000) {
     join(dir, 'net.d'),
   ];
   // CONTAINERS_CONF replaces every system containers.conf: the CNI backend and our plugin dir, nothing else.
-  return runRaw('env', [`CONTAINERS_CONF=${join(dir, 'containers.conf')}`, 'podman', ...base, ...args], {
-    timeoutMs,
-  });
+  return execInNetns(
+    null,
+    ['env', `CONTAINERS_CONF=${join(dir, 'containers.conf')}`, 'podman', ...base, ...args],
+    {
+      timeoutMs,
+    },
+  );
 }
 
 const RUN = ['run', '--network', NET, '--ulimit', 'nofile=1024:1024', '--ulimit', 'nproc=1024:1024'];
@@ -75,7 +79,7 @@ describe('podman runs containers on podnet', () => {
       `[network]\nnetwork_backend = "cni"\ncni_plugin_dirs = ["${join(dir, 'bin')}", "/usr/lib/cni"]\n`,
     );
     const tar = join(dir, 'rootfs.tar');
-    await run('tar', ['-C', join(dir, 'rootfs'), '-cf', tar, '.']);
+    assert.equal((await execInNetns(null, ['tar', '-C', join(dir, 'rootfs'), '-cf', tar, '.'])).code, 0);
     const imported = await podman(['import', tar, IMAGE]);
     assert.equal(imported.code, 0, imported.stderr);
 

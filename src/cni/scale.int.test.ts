@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { listPodVeths, podLinkNames } from '../dataplane/pod-network.js';
 import { openPodIpam } from '../ipam/pod-ipam.js';
-import { runRaw } from '../kernel/exec.js';
 import { ipBatch, ipJson } from '../kernel/ip.js';
+import { execInNetns } from '../kernel/process.js';
 import { type NetnsScope, netnsScope } from '../testing/netns-fixture.js';
 import { SHIM_PATH, execPlugin } from './testing/exec-plugin.js';
 import { type TestAgent, startTestAgent } from './testing/test-agent.js';
@@ -34,7 +34,7 @@ describe(`${PODS} pods at once on one node`, () => {
     await ipBatch([`addr add 172.31.${randomBytes(1)[0]}.1/32 dev lo`], node);
     for (let i = 0; i <= PODS; i++) pods.push(`${scope.prefix}-p${i}`);
     // One exec for all pod namespaces; the scope removes everything with its prefix.
-    await runRaw('ip', ['-batch', '-'], { input: `${pods.map((p) => `netns add ${p}`).join('\n')}\n` });
+    await ipBatch(pods.map((p) => `netns add ${p}`));
     agent = await startTestAgent({
       socket: join(dir, 'agent.sock'),
       nodeName: 'scale',
@@ -71,7 +71,7 @@ describe(`${PODS} pods at once on one node`, () => {
     for (let i = 0; i < ips.length; i += 25) {
       const batch = ips.slice(i, i + 25);
       const pings = await Promise.all(
-        batch.map((ip) => runRaw('ping', ['-c', '1', '-W', '1', ip], { netns: node })),
+        batch.map((ip) => execInNetns(node, ['ping', '-c', '1', '-W', '1', ip])),
       );
       pings.forEach((p, j) => p.code !== 0 && unreachable.push(batch[j]));
     }

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { attachedSubnets, parseNodeInterfaces, uplinkOf } from './node-interfaces.js';
 
 // Shape of `ip -json addr show` on a node with an uplink, a second subnet, and one pod veth.
-const IP_ADDR = JSON.stringify([
+const IP_ADDR = [
   {
     ifname: 'lo',
     mtu: 65536,
@@ -27,7 +27,7 @@ const IP_ADDR = JSON.stringify([
     mtu: 1450,
     addr_info: [{ family: 'inet', local: '10.225.3.9', prefixlen: 32, scope: 'global' }],
   },
-]);
+];
 
 describe('node interfaces', () => {
   it('keeps global addresses of real interfaces only (no loopback, no pod veths)', () => {
@@ -48,7 +48,7 @@ describe('node interfaces', () => {
     assert.equal(uplinkOf(parseNodeInterfaces(IP_ADDR), '10.224.0.5'), null);
   });
 
-  it('reads an empty answer as no interfaces', () => {
-    assert.deepEqual(parseNodeInterfaces(''), []);
+  it('reads no links as no interfaces', () => {
+    assert.deepEqual(parseNodeInterfaces([]), []);
   });
 });

@@ -3,7 +3,7 @@
  * routes go only to peers on a subnet the node has an address in; pods take the MTU of the node's uplink.
  */
 import { cidrOf, formatCidr, parseIp } from '../addr/index.js';
-import { run } from '../kernel/exec.js';
+import { type IpAddrLink, listAddrs } from '../kernel/ip.js';
 import { HOST_VETH_PREFIX } from './pod-network.js';
 
 export interface NodeInterface {
@@ -13,15 +13,8 @@ export interface NodeInterface {
   addrs: { ip: string; prefix: number }[];
 }
 
-interface IpAddrJson {
-  ifname: string;
-  mtu: number;
-  addr_info?: { family: string; local: string; prefixlen: number; scope: string }[];
-}
-
-/** Parses `ip -json addr show` output; loopback, pod veths and non-global addresses are left out. */
-export function parseNodeInterfaces(json: string): NodeInterface[] {
-  const links = JSON.parse(json || '[]') as IpAddrJson[];
+/** Reads `ip -json addr show` rows; loopback, pod veths and non-global addresses are left out. */
+export function parseNodeInterfaces(links: readonly IpAddrLink[]): NodeInterface[] {
   return links
     .filter((l) => l.ifname !== 'lo' && !l.ifname.startsWith(HOST_VETH_PREFIX))
     .map((l) => ({
@@ -51,5 +44,5 @@ export function uplinkOf(ifaces: NodeInterface[], nodeIp: string): NodeInterface
 }
 
 export async function readNodeInterfaces(opts: { netns?: string } = {}): Promise<NodeInterface[]> {
-  return parseNodeInterfaces(await run('ip', ['-json', 'addr', 'show'], { netns: opts.netns }));
+  return parseNodeInterfaces(await listAddrs(opts.netns));
 }

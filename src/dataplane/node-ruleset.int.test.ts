@@ -5,8 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { run, runRaw } from '../kernel/exec.js';
-import { nftApply, nftListTable } from '../kernel/nft.js';
+import { ipBatch } from '../kernel/ip.js';
+import { nftApply, nftDeleteTable, nftListTable } from '../kernel/nft.js';
+import { execInNetns } from '../kernel/process.js';
+import { readSysctl } from '../kernel/sysctl.js';
 import { type NetnsScope, netnsScope } from '../testing/netns-fixture.js';
 import { ensureIpForwarding } from './forwarding.js';
 import { renderTable, replaceTableScript } from './nft-table.js';
@@ -47,27 +49,13 @@ describe('node ruleset in the kernel', () => {
   it('re-creates a hand-deleted table and removes a hand-added rule', async () => {
     const rs = new NodeRuleset({ netns });
     await rs.ensure(input);
-    await run('nft', ['delete', 'table', NODE_TABLE.family, NODE_TABLE.name], { netns });
+    await nftDeleteTable(NODE_TABLE.family, NODE_TABLE.name, { netns });
     assert.equal(await list(), null);
     assert.equal(await rs.ensure(input), 'repaired');
     assert.notEqual(await list(), null);
-    await run(
-      'nft',
-      [
-        'add',
-        'rule',
-        NODE_TABLE.family,
-        NODE_TABLE.name,
-        'snat_postrouting',
-        'ip',
-        'daddr',
-        '1.2.3.4',
-        'accept',
-      ],
-      {
-        netns,
-      },
-    );
+    await nftApply(`add rule ${NODE_TABLE.family} ${NODE_TABLE.name} snat_postrouting ip daddr 1.2.3.4 accept\n`, {
+      netns,
+    });
     assert.equal(await rs.ensure(input), 'repaired');
     assert.doesNotMatch((await list()) ?? '', /1\.2\.3\.4/);
   });
@@ -76,16 +64,19 @@ describe('node ruleset in the kernel', () => {
     const rs = new NodeRuleset({ netns });
     await rs.ensure(input);
     // A spoofed packet from a pod veth bumps the anti-spoofing counter.
-    await run('ip', ['link', 'add', 'pnvtest0', 'type', 'veth', 'peer', 'name', 'pnvtest1'], { netns });
-    await run('ip', ['link', 'set', 'pnvtest0', 'up'], { netns });
-    await run('ip', ['link', 'set', 'pnvtest1', 'up'], { netns });
-    await run('ip', ['link', 'set', 'pnvtest0', 'address', '02:00:00:00:00:01'], { netns });
-    await run('ip', ['addr', 'add', '10.9.9.9/32', 'dev', 'pnvtest1'], { netns });
-    await run('ip', ['route', 'add', '10.9.9.10/32', 'dev', 'pnvtest1'], { netns });
-    await run('ip', ['neigh', 'add', '10.9.9.10', 'lladdr', '02:00:00:00:00:01', 'dev', 'pnvtest1'], {
+    await ipBatch(
+      [
+        'link add pnvtest0 type veth peer name pnvtest1',
+        'link set pnvtest0 up',
+        'link set pnvtest1 up',
+        'link set pnvtest0 address 02:00:00:00:00:01',
+        'addr add 10.9.9.9/32 dev pnvtest1',
+        'route add 10.9.9.10/32 dev pnvtest1',
+        'neigh add 10.9.9.10 lladdr 02:00:00:00:00:01 dev pnvtest1',
+      ],
       netns,
-    });
-    await runRaw('ping', ['-c', '1', '-W', '1', '-I', '10.9.9.9', '10.9.9.10'], { netns });
+    );
+    await execInNetns(netns, ['ping', '-c', '1', '-W', '1', '-I', '10.9.9.9', '10.9.9.10']);
     assert.doesNotMatch((await list()) ?? '', /counter packets 0 bytes 0 drop/);
     assert.equal(await rs.ensure(input), 'unchanged');
   });
@@ -135,10 +126,10 @@ describe('node ruleset in the kernel', () => {
   });
 
   it('turns IPv4 forwarding on in the node namespace only', async () => {
-    const before = (await run('cat', ['/proc/sys/net/ipv4/ip_forward'])).trim();
+    const before = await readSysctl('net/ipv4/ip_forward');
     assert.equal(await ensureIpForwarding({ netns }), true);
-    assert.equal((await run('cat', ['/proc/sys/net/ipv4/ip_forward'], { netns })).trim(), '1');
+    assert.equal(await readSysctl('net/ipv4/ip_forward', netns), '1');
     assert.equal(await ensureIpForwarding({ netns }), false);
-    assert.equal((await run('cat', ['/proc/sys/net/ipv4/ip_forward'])).trim(), before);
+    assert.equal(await readSysctl('net/ipv4/ip_forward'), before);
   });
 });

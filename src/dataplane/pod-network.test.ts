@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { failedBatchLine, parseOwnerAlias, podLinkNames, renderPodPlumbing } from './pod-network.js';
+import { parseOwnerAlias, podLinkNames, renderPodPlumbing } from './pod-network.js';
 
 describe('pod network rendering', () => {
   it('names the host veth pnv + 12 hex (15 chars) and is stable per attachment', () => {
@@ -49,10 +49,5 @@ describe('pod network rendering', () => {
     assert.equal(parseOwnerAlias('something else'), null);
     assert.equal(parseOwnerAlias(undefined), null);
     assert.equal(parseOwnerAlias('podnet:/eth0'), null);
-  });
-
-  it('finds the failing line of an ip batch', () => {
-    assert.equal(failedBatchLine('RTNETLINK answers: File exists\nCommand failed -:1\n'), 1);
-    assert.equal(failedBatchLine('oops'), 0);
   });
 });

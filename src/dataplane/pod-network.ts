@@ -14,7 +14,17 @@
  */
 import { createHash } from 'node:crypto';
 import { PodnetError } from '../errors/index.js';
-import { type IpLink, deleteLinkIfExists, ipBatch, ipJson, writeNetSysctl } from '../kernel/ip.js';
+import { kernelFailureOf } from '../kernel/failure.js';
+import {
+  type IpRoute,
+  deleteLinkIfExists,
+  getLink,
+  ipBatch,
+  ipJson,
+  listLinks,
+  listRoutes,
+} from '../kernel/ip.js';
+import { writeSysctl } from '../kernel/sysctl.js';
 
 /** The pod's default gateway: link-local, never routed, the same on every node (Azure: getOverlayGateway). */
 export const POD_GATEWAY = '169.254.1.1';
@@ -91,12 +101,6 @@ export function renderPodPlumbing(p: PodPlumbing): { node: string[]; pod: string
   };
 }
 
-/** The line of an `ip -batch` that failed ("Command failed -:N"), or 0 when unknown. */
-export function failedBatchLine(stderr: string): number {
-  const m = /Command failed -:(\d+)/.exec(stderr);
-  return m ? Number(m[1]) : 0;
-}
-
 /**
  * Plumbs the pod. On failure nothing of it is left: if the veth was created it is deleted (which removes its
  * peer and the /32 route with it). A failure of the very first line (the veth name or the pod's interface
@@ -108,10 +112,10 @@ export async function addPodNetwork(p: PodPlumbing, nodeNetns?: string): Promise
   try {
     await ipBatch(lines.node, nodeNetns);
   } catch (e) {
-    const stderr = e instanceof PodnetError ? String(e.details?.stderr ?? '') : '';
-    const line = failedBatchLine(stderr);
+    const failure = kernelFailureOf(e);
+    const line = failure?.batchLine ?? 0;
     if (line !== 1) await deleteLinkIfExists(names.hostVeth, nodeNetns).catch(() => {});
-    if (line === 1 && /File exists/.test(stderr)) {
+    if (line === 1 && failure?.errno === 'EEXIST') {
       throw new PodnetError(
         'InterfaceExists',
         `interface ${p.ifname} (host side ${names.hostVeth}) already exists for container ${p.containerId}`,
@@ -126,7 +130,7 @@ export async function addPodNetwork(p: PodPlumbing, nodeNetns?: string): Promise
   // Both settle before any undo, so nothing is still being configured while the veth is removed.
   const [arp, pod] = await Promise.allSettled([
     // Answers ARP for the gateway should the pod's permanent neighbour entry be removed.
-    writeNetSysctl(`net/ipv4/conf/${names.hostVeth}/proxy_arp`, '1', nodeNetns),
+    writeSysctl(`net/ipv4/conf/${names.hostVeth}/proxy_arp`, '1', nodeNetns),
     ipBatch(lines.pod, p.netns),
   ]);
   const failed = [pod, arp].find((r) => r.status === 'rejected');
@@ -153,7 +157,7 @@ export async function removePodNetwork(
 export async function listPodVeths(
   nodeNetns?: string,
 ): Promise<{ hostVeth: string; containerId: string; ifname: string }[]> {
-  const links = await ipJson<IpLink>(['link', 'show', 'type', 'veth'], nodeNetns);
+  const links = await listLinks(nodeNetns, ['type', 'veth']);
   const out: { hostVeth: string; containerId: string; ifname: string }[] = [];
   for (const l of links) {
     const owner = parseOwnerAlias(l.ifalias);
@@ -162,15 +166,9 @@ export async function listPodVeths(
   return out;
 }
 
-interface IpRoute {
-  dst: string;
-  dev?: string;
-  gateway?: string;
-}
-
 /** The /32 routes through podnet host veths in the node namespace (main table), as ADD installs them. */
 export async function listPodRoutes(nodeNetns?: string): Promise<{ ip: string; dev: string }[]> {
-  const routes = await ipJson<IpRoute>(['-4', 'route', 'show', 'scope', 'link'], nodeNetns);
+  const routes = await listRoutes(['scope', 'link'], nodeNetns, 4);
   return routes
     .filter((r) => r.dev?.startsWith(HOST_VETH_PREFIX) && !r.dst.includes('/'))
     .map((r) => ({ ip: r.dst, dev: r.dev as string }));
@@ -194,18 +192,18 @@ export async function readPodPlumbing(nodeNetns?: string): Promise<PodPlumbingSe
 export async function checkPodNetwork(p: Omit<PodPlumbing, 'mtu'>, nodeNetns?: string): Promise<string[]> {
   const n = podLinkNames(p.containerId, p.ifname);
   const problems: string[] = [];
-  const host = (await ipJson<IpLink>(['link', 'show', 'type', 'veth'], nodeNetns)).find(
-    (l) => l.ifname === n.hostVeth,
-  );
+  const host = (await listLinks(nodeNetns, ['type', 'veth'])).find((l) => l.ifname === n.hostVeth);
   if (!host) return [`host veth ${n.hostVeth} is missing`];
   if (!host.flags.includes('UP')) problems.push(`host veth ${n.hostVeth} is down`);
-  const hostRoutes = await ipJson<IpRoute>(['route', 'show', `${p.ip}/32`], nodeNetns);
+  const hostRoutes = await listRoutes([`${p.ip}/32`], nodeNetns);
   if (!hostRoutes.some((r) => r.dev === n.hostVeth))
     problems.push(`node route ${p.ip}/32 dev ${n.hostVeth} is missing`);
-  let pod: IpLink | undefined;
+  let pod: Awaited<ReturnType<typeof getLink>>;
   try {
-    [pod] = await ipJson<IpLink>(['link', 'show', 'dev', p.ifname], p.netns);
-  } catch {
+    pod = await getLink(p.ifname, p.netns);
+  } catch (e) {
+    // The pod's namespace is gone: so is its interface.
+    if (kernelFailureOf(e)?.code !== 'NetnsNotFound') throw e;
     return [...problems, `interface ${p.ifname} is missing in ${p.netns}`];
   }
   if (!pod) return [...problems, `interface ${p.ifname} is missing in ${p.netns}`];
@@ -219,7 +217,7 @@ export async function checkPodNetwork(p: Omit<PodPlumbing, 'mtu'>, nodeNetns?: s
   if (!addrs.some((a) => a.addr_info.some((i) => i.local === p.ip && i.prefixlen === 32))) {
     problems.push(`interface ${p.ifname} lacks address ${p.ip}/32`);
   }
-  const routes = await ipJson<IpRoute>(['route', 'show', 'dev', p.ifname], p.netns);
+  const routes = await listRoutes(['dev', p.ifname], p.netns);
   if (!routes.some((r) => r.dst === 'default' && r.gateway === POD_GATEWAY)) {
     problems.push(`pod route default via ${POD_GATEWAY} is missing`);
   }

@@ -1,10 +1,12 @@
 /**
- * The one place podnet starts kernel tools (`ip`, `nft`, `sysctl`-like writes through `nsenter`).
- * Everything else calls these helpers, so how a command runs, where (which network namespace) and how its
- * failure is reported is decided once.
+ * The one place podnet starts programs: kernel tools (`ip`, `nft`, sysctl writes) and programs run inside a
+ * network namespace. Everything else calls the typed helpers of `src/kernel` (the linter refuses an import of
+ * this file from outside it), so how a command runs, where (which network namespace) and how its failure is
+ * reported is decided once.
  */
 import { spawn } from 'node:child_process';
 import { PodnetError } from '../errors/index.js';
+import { kernelCommandError } from './failure.js';
 
 export interface RunOptions {
   /** Text written to the command's standard input. */
@@ -13,6 +15,10 @@ export interface RunOptions {
   netns?: string;
   /** Milliseconds before the command is killed; kernel tools answer in milliseconds, so this is a guard. */
   timeoutMs?: number;
+  /** The whole environment of the command (default: this process's). */
+  env?: Record<string, string>;
+  /** Working folder of the command (default: this process's). */
+  cwd?: string;
 }
 
 export interface RunResult {
@@ -26,25 +32,35 @@ export function netnsPath(netns: string): string {
   return netns.includes('/') ? netns : `/run/netns/${netns}`;
 }
 
+/** `argv` prefixed so that it runs inside `netns` (nsenter enters only the network namespace). */
+export function inNetnsArgv(netns: string, argv: readonly string[]): string[] {
+  return ['nsenter', `--net=${netnsPath(netns)}`, '--', ...argv];
+}
+
+/** The PodnetError for a program that could not be started at all. */
+export function toolMissing(cmd: string, e: Error): PodnetError {
+  const pkg: Record<string, string> = { nft: 'nftables', ip: 'iproute2', nsenter: 'util-linux' };
+  return new PodnetError('KernelToolMissing', `cannot run ${cmd}: ${e.message}`, {
+    hint: `install ${pkg[cmd] ?? cmd} (npm run setup does it)`,
+    cause: e,
+  });
+}
+
 /** Runs a command and resolves with its output whatever its exit code. */
 export function runRaw(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const [file, argv] = opts.netns
-    ? ['nsenter', [`--net=${netnsPath(opts.netns)}`, '--', cmd, ...args]]
-    : [cmd, args];
+  const [file, ...argv] = opts.netns ? inNetnsArgv(opts.netns, [cmd, ...args]) : [cmd, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(file, argv, { stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs ?? 60_000 });
+    const child = spawn(file, argv, {
+      stdio: ['pipe', 'pipe', 'pipe'],
+      timeout: opts.timeoutMs ?? 60_000,
+      ...(opts.env ? { env: opts.env } : {}),
+      ...(opts.cwd ? { cwd: opts.cwd } : {}),
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
     child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', (e) =>
-      reject(
-        new PodnetError('KernelToolMissing', `cannot run ${cmd}: ${e.message}`, {
-          hint: `install ${cmd === 'nft' ? 'nftables' : cmd === 'ip' ? 'iproute2' : cmd} (npm run setup does it)`,
-          cause: e,
-        }),
-      ),
-    );
+    child.on('error', (e) => reject(toolMissing(cmd, e)));
     child.on('close', (code, signal) =>
       resolve({
         stdout: Buffer.concat(out).toString(),
@@ -57,18 +73,9 @@ export function runRaw(cmd: string, args: string[], opts: RunOptions = {}): Prom
   });
 }
 
-/** Runs a command and returns stdout; a non-zero exit is a `KernelCommandFailed` error with stderr. */
+/** Runs a command and returns stdout; a non-zero exit is a typed error (see failure.ts) with stderr. */
 export async function run(cmd: string, args: string[], opts: RunOptions = {}): Promise<string> {
   const r = await runRaw(cmd, args, opts);
-  if (r.code !== 0) {
-    throw new PodnetError(
-      'KernelCommandFailed',
-      `${cmd} ${args.join(' ')}${opts.netns ? ` (in netns ${opts.netns})` : ''} failed: ${r.stderr.trim() || `exit ${r.code}`}`,
-      {
-        details: { cmd, args, stderr: r.stderr, exitCode: r.code },
-        hint: 'see the command and its error above',
-      },
-    );
-  }
+  if (r.code !== 0) throw kernelCommandError(cmd, args, r, opts.netns);
   return r.stdout;
 }

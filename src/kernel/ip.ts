@@ -3,8 +3,8 @@
  * as `/run/netns/NAME` is entered with `ip -n NAME` (setns inside the same process, no extra exec); any other
  * path (e.g. `/proc/PID/ns/net`, which a runtime may pass as CNI_NETNS) goes through `nsenter --net=PATH`.
  */
-import { writeFile } from 'node:fs/promises';
-import { type RunResult, run, runRaw } from './exec.js';
+import { run, runRaw } from './exec.js';
+import { kernelCommandError, kernelFailureOf, onlyMissingRemovals } from './failure.js';
 
 /** How `ip` reaches a namespace: `ip -n NAME` args, or an nsenter path for `run`. */
 function ipTarget(netns: string | undefined): { args: string[]; netns?: string } {
@@ -13,20 +13,36 @@ function ipTarget(netns: string | undefined): { args: string[]; netns?: string }
   return m ? { args: ['-n', m[1]] } : { args: [], netns };
 }
 
-/** Runs `ip [-n NS] ARGS`, resolving with the raw result whatever the exit code. */
-export function ipRaw(args: string[], netns?: string): Promise<RunResult> {
-  const t = ipTarget(netns);
-  return runRaw('ip', [...t.args, ...args], { netns: t.netns });
+export interface IpBatchOptions {
+  /** Go on past a failing line (`ip -force`); the failure is still reported, for the first failing line. */
+  force?: boolean;
+  /**
+   * With `force`: lines that fail only because their object is already gone (a rule, route, link or table
+   * to delete) are fine. For idempotent removal; any other failure is still an error.
+   */
+  ignoreMissing?: boolean;
 }
 
 /**
  * Applies commands (one per line, `ip` syntax without the leading `ip`) in one exec. Without `force`, ip stops
- * at the first failing line; the caller undoes what it owns.
+ * at the first failing line, and the error's `batchLine` (kernelFailureOf) says which; the caller undoes what
+ * it owns.
  */
-export async function ipBatch(lines: string[], netns?: string): Promise<void> {
+export async function ipBatch(lines: string[], netns?: string, opts: IpBatchOptions = {}): Promise<void> {
   if (lines.length === 0) return;
   const t = ipTarget(netns);
-  await run('ip', [...t.args, '-batch', '-'], { netns: t.netns, input: `${lines.join('\n')}\n` });
+  const args = [...t.args, ...(opts.force ? ['-force'] : []), '-batch', '-'];
+  const r = await runRaw('ip', args, { netns: t.netns, input: `${lines.join('\n')}\n` });
+  if (r.code === 0) return;
+  const err = kernelCommandError('ip', args, r, netns);
+  if (
+    opts.force &&
+    opts.ignoreMissing &&
+    err.code !== 'NetnsNotFound' &&
+    onlyMissingRemovals(lines, r.stderr)
+  )
+    return;
+  throw err;
 }
 
 /** Reads `ip -json ARGS`; empty output (nothing matched) is an empty list. */
@@ -34,6 +50,15 @@ export async function ipJson<T>(args: string[], netns?: string): Promise<T[]> {
   const t = ipTarget(netns);
   const out = await run('ip', [...t.args, '-json', ...args], { netns: t.netns });
   return out.trim() === '' ? [] : (JSON.parse(out) as T[]);
+}
+
+/**
+ * `ip [-n NS] ARGS` as a person reads it (`['rule', 'show']`): for messages, and for tests that compare a
+ * namespace before and after. Code that decides reads `ipJson` or the typed helpers below.
+ */
+export function ipShow(args: string[], netns?: string): Promise<string> {
+  const t = ipTarget(netns);
+  return run('ip', [...t.args, ...args], { netns: t.netns });
 }
 
 export interface IpLink {
@@ -47,35 +72,81 @@ export interface IpLink {
   link_type?: string;
 }
 
+/** The namespace's links (`ip -json link show [ARGS]`, e.g. `['type', 'veth']`). */
+export function listLinks(netns?: string, args: string[] = []): Promise<IpLink[]> {
+  return ipJson<IpLink>(['link', 'show', ...args], netns);
+}
+
+/** One link by name, or null when there is none (a typed `LinkNotFound`, not an error, here). */
+export async function getLink(name: string, netns?: string): Promise<IpLink | null> {
+  try {
+    const [link] = await ipJson<IpLink>(['link', 'show', 'dev', name], netns);
+    return link ?? null;
+  } catch (e) {
+    if (kernelFailureOf(e)?.code === 'LinkNotFound') return null;
+    throw e;
+  }
+}
+
 /** Deletes a link; a link that does not exist is fine (returns false). */
 export async function deleteLinkIfExists(name: string, netns?: string): Promise<boolean> {
-  const r = await ipRaw(['link', 'del', 'dev', name], netns);
-  if (r.code === 0) return true;
-  if (/Cannot find device|does not exist|No such device/i.test(r.stderr)) return false;
-  throw new Error(`ip link del ${name} failed: ${r.stderr.trim()}`);
+  try {
+    await ipBatch([`link del dev ${name}`], netns);
+    return true;
+  } catch (e) {
+    if (kernelFailureOf(e)?.code === 'LinkNotFound') return false;
+    throw e;
+  }
+}
+
+export interface IpRoute {
+  dst: string;
+  dev?: string;
+  gateway?: string;
+  protocol?: string;
+  scope?: string;
 }
 
 /**
- * Writes a per-interface sysctl such as `net/ipv4/conf/<if>/proxy_arp`. /proc/sys/net shows the network
- * namespace of the process that opens it, so inside the node's namespace a plain write suffices; for another
- * namespace it is written from a shell entered into it.
+ * Routes of `ip -json [-4|-6] route show ARGS` (e.g. `['table', '100', 'proto', '147']`). A routing table that
+ * holds no route does not exist in the kernel: that is an empty list, not an error.
  */
-export async function writeNetSysctl(key: string, value: string, netns?: string): Promise<void> {
-  const path = `/proc/sys/${key}`;
-  if (!netns) {
-    await writeFile(path, value);
-    return;
+export async function listRoutes(args: string[], netns?: string, family?: 4 | 6): Promise<IpRoute[]> {
+  try {
+    return await ipJson<IpRoute>([...(family ? [`-${family}`] : []), 'route', 'show', ...args], netns);
+  } catch (e) {
+    if (kernelFailureOf(e)?.code === 'RouteTableNotFound') return [];
+    throw e;
   }
-  await run('sh', ['-c', 'printf %s "$1" > "$2"', 'sh', value, path], {
-    netns: netns.includes('/') ? netns : `/run/netns/${netns}`,
-  });
+}
+
+export interface IpRule {
+  priority: number;
+  table?: string;
+  iif?: string;
+  src?: string;
+}
+
+/** The policy routing rules (`ip -json rule show`). */
+export function listRules(netns?: string, family?: 4 | 6): Promise<IpRule[]> {
+  return ipJson<IpRule>([...(family ? [`-${family}`] : []), 'rule', 'show'], netns);
+}
+
+/** Interfaces with their addresses (`ip -json addr show`). */
+export interface IpAddrLink {
+  ifname: string;
+  mtu: number;
+  addr_info?: { family: string; local: string; prefixlen: number; scope: string }[];
+}
+
+export function listAddrs(netns?: string, args: string[] = []): Promise<IpAddrLink[]> {
+  return ipJson<IpAddrLink>(['addr', 'show', ...args], netns);
 }
 
 /** MTU of the interface holding the default route (the node's uplink); 1500 when there is none. */
 export async function uplinkMtu(netns?: string): Promise<number> {
-  const routes = await ipJson<{ dev?: string }>(['route', 'show', 'default'], netns);
+  const routes = await listRoutes(['default'], netns);
   const dev = routes.find((r) => r.dev)?.dev;
   if (!dev) return 1500;
-  const [link] = await ipJson<IpLink>(['link', 'show', 'dev', dev], netns);
-  return link?.mtu ?? 1500;
+  return (await getLink(dev, netns))?.mtu ?? 1500;
 }

@@ -1,7 +1,9 @@
 /** Named network namespaces (`ip netns`), the unit of isolation for nodes, pods and the lab's VNet. */
 import { existsSync } from 'node:fs';
 import { PodnetError } from '../errors/index.js';
-import { run, runRaw } from './exec.js';
+import { netnsPath, run } from './exec.js';
+
+export { netnsPath } from './exec.js';
 
 export async function addNetns(name: string): Promise<void> {
   await run('ip', ['netns', 'add', name]);
@@ -11,10 +13,12 @@ export async function addNetns(name: string): Promise<void> {
 
 /** Deletes a namespace; a namespace that is already gone is fine (idempotent). */
 export async function deleteNetns(name: string): Promise<void> {
-  if (!existsSync(`/run/netns/${name}`)) return;
-  const r = await runRaw('ip', ['netns', 'delete', name]);
-  if (r.code !== 0 && existsSync(`/run/netns/${name}`)) {
-    throw new Error(`ip netns delete ${name} failed: ${r.stderr.trim()}`);
+  if (!existsSync(netnsPath(name))) return;
+  try {
+    await run('ip', ['netns', 'delete', name]);
+  } catch (e) {
+    // Someone else (a parallel `down`) may have deleted it between the check and the delete.
+    if (existsSync(netnsPath(name))) throw e;
   }
 }
 
@@ -24,8 +28,9 @@ export async function listNetns(): Promise<string[]> {
   return (JSON.parse(out) as { name: string }[]).map((n) => n.name);
 }
 
-export function netnsExists(name: string): boolean {
-  return existsSync(`/run/netns/${name}`);
+/** True when the namespace (a name, or a netns path such as /proc/PID/ns/net) exists. */
+export function netnsExists(netns: string): boolean {
+  return existsSync(netnsPath(netns));
 }
 
 /** Refuses a namespace name that does not exist, naming the flag it came from. */

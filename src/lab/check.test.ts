@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { planVnetJoin } from '../vnet/plan.js';
 import { judge, planProbes } from './check.js';
 import { defaultLabProfile } from './default-profile.js';
 import type { LabPod, LabState } from './model.js';
-import { planPoolNodes, planVnetJoin } from './topology.js';
+import { planPoolNodes } from './topology.js';
 
 function lab(podsPerNode: number): { state: LabState; vnet: ReturnType<typeof planVnetJoin> } {
   const profile = defaultLabProfile('a');

@@ -3,11 +3,11 @@
  * choice of probes is pure (`planProbes`); running them starts one listener per receiving namespace, which
  * reports the source address it saw, and connects from the sending namespace with `nc`.
  */
-import type { ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { runRaw } from '../kernel/exec.js';
-import type { LabState, LabVnet } from './model.js';
-import { spawnInNetns, waitFor } from './processes.js';
+import { type NetnsProcess, execInNetns, spawnInNetns } from '../kernel/process.js';
+import type { Vnet } from '../vnet/model.js';
+import type { LabState } from './model.js';
+import { waitFor } from './processes.js';
 
 export type ProbeKind =
   | 'pod-pod-same-node'
@@ -49,7 +49,7 @@ export interface ProbeResult {
  * pod to every external host (the host must see the node IP: SNAT); every external host to each node's first
  * pod, which must be refused.
  */
-export function planProbes(state: LabState, vnet: LabVnet): PlannedProbe[] {
+export function planProbes(state: LabState, vnet: Vnet): PlannedProbe[] {
   const poolOrder = state.profile.nodePools.map((p) => p.name);
   const nodes = [...state.nodes].sort(
     (a, b) =>
@@ -112,7 +112,7 @@ export function judge(p: PlannedProbe, connected: boolean, sourceSeen: string | 
 }
 
 interface Listener {
-  child: ChildProcess;
+  child: NetnsProcess;
   seen: Map<string, string | null>;
 }
 
@@ -144,11 +144,14 @@ async function startListener(netns: string, port: number): Promise<Listener> {
 const CONNECT_TIMEOUT_S = 2;
 
 async function runProbe(p: PlannedProbe, tag: string, port: number, l: Listener): Promise<ProbeResult> {
-  const r = await runRaw('nc', ['-N', '-w', String(CONNECT_TIMEOUT_S), p.to.ip, String(port)], {
-    netns: p.from.netns,
-    input: `${tag}\n`,
-    timeoutMs: (CONNECT_TIMEOUT_S + 3) * 1000,
-  });
+  const r = await execInNetns(
+    p.from.netns,
+    ['nc', '-N', '-w', String(CONNECT_TIMEOUT_S), p.to.ip, String(port)],
+    {
+      input: `${tag}\n`,
+      timeoutMs: (CONNECT_TIMEOUT_S + 3) * 1000,
+    },
+  );
   const connected = r.code === 0;
   let sourceSeen: string | null = null;
   if (connected) {

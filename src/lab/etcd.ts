@@ -9,8 +9,8 @@ import { mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { netnsPath } from '../kernel/exec.js';
-import { spawnDaemon, unixGet, waitFor } from './processes.js';
+import { spawnDaemon } from '../kernel/process.js';
+import { unixGet, waitFor } from './processes.js';
 
 /** A loopback port that is free right now (the kernel picks it). */
 export function freePort(): Promise<number> {
@@ -55,9 +55,6 @@ export function startEtcd(
   const clients = ['127.0.0.1', ...gateways].map((ip) => `http://${ip}:${e.clientPort}`);
   return spawnDaemon(
     [
-      'nsenter',
-      `--net=${netnsPath(vnetNetns)}`,
-      '--',
       'etcd',
       '--name',
       `pl-${name}`,
@@ -76,18 +73,16 @@ export function startEtcd(
       '--log-level',
       'warn',
     ],
-    join(labDir, 'etcd.log'),
-    labDir,
+    { logFile: join(labDir, 'etcd.log'), cwd: labDir, netns: vnetNetns },
   );
 }
 
 /** Starts the host-side relay: 127.0.0.1:clientPort (host namespace) to etcd's unix socket. */
 export function startRelay(labDir: string, e: LabEtcd): number {
   const script = fileURLToPath(new URL('./store-relay.js', import.meta.url));
-  return spawnDaemon(
-    [process.execPath, script, String(e.clientPort), etcdSocket(labDir, e)],
-    join(labDir, 'relay.log'),
-  );
+  return spawnDaemon([process.execPath, script, String(e.clientPort), etcdSocket(labDir, e)], {
+    logFile: join(labDir, 'relay.log'),
+  });
 }
 
 export async function waitEtcdHealthy(labDir: string, e: LabEtcd, timeoutMs = 20_000): Promise<void> {

@@ -9,9 +9,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { run } from '../kernel/exec.js';
+import { ipShow } from '../kernel/ip.js';
 import { listNetns } from '../kernel/netns.js';
 import { readPodnetRoutes } from '../routing/routes.js';
+import { vnetNetns } from '../vnet/names.js';
 import { type ProbeResult, runProbes } from './check.js';
 import { defaultLabProfile, withNodeCount } from './default-profile.js';
 import {
@@ -24,7 +25,7 @@ import {
   labUp,
   labUpdatePodCidr,
 } from './lab.js';
-import { clusterDir, vnetNetns, vnetStatePath } from './names.js';
+import { clusterDir, vnetStatePath } from './names.js';
 import { killAgent } from './node.js';
 import { findProcesses } from './processes.js';
 import { readLab, readVnet, requireLab } from './state.js';
@@ -89,7 +90,7 @@ describe('a lab', { concurrency: false }, () => {
     );
     // Azure's model: nodes hold no routes to their peers' blocks; the VNet's routing domain does.
     const node = requireLab(name).nodes[0];
-    const nodeRoutes = await run('ip', ['-4', 'route', 'show'], { netns: node.netns });
+    const nodeRoutes = await ipShow(['-4', 'route', 'show'], node.netns);
     assert.doesNotMatch(nodeRoutes, /10\.244\.\d+\.0\/24 via/);
     assert.equal(
       (await readPodnetRoutes({ netns: vnetNetns(name), table: requireLab(name).table })).length,
@@ -217,9 +218,9 @@ describe('lab down after a half-failed up', () => {
   it('leaves no namespace, link, route, rule, process or file behind', async () => {
     const name = labName('h');
     made.push(name);
-    const rootLinks = await run('ip', ['-o', 'link', 'show']);
-    const rootRules = await run('ip', ['rule', 'show']);
-    const rootRoutes = await run('ip', ['route', 'show', 'table', 'all']);
+    const rootLinks = await ipShow(['-o', 'link', 'show']);
+    const rootRules = await ipShow(['rule', 'show']);
+    const rootRoutes = await ipShow(['route', 'show', 'table', 'all']);
     const bin = fileURLToPath(new URL('../../../bin/podnet.js', import.meta.url));
     const up = spawn(process.execPath, [bin, 'lab', 'up', '--name', name, '--nodes', '3'], {
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -250,13 +251,13 @@ describe('lab down after a half-failed up', () => {
     assert.equal(existsSync(vnetStatePath(name)), false);
     // Nothing in the host's own namespace changed: the lab lives only in its namespaces.
     const labLink = /^\d+: (n[0-9a-f]{10}|x-[a-z0-9]+|br\d+)[@:]/;
-    const newLinks = (await run('ip', ['-o', 'link', 'show']))
+    const newLinks = (await ipShow(['-o', 'link', 'show']))
       .split('\n')
       .filter((l) => labLink.test(l) && !rootLinks.includes(l.split(':')[1]));
     assert.deepEqual(newLinks, []);
-    assert.equal(await run('ip', ['rule', 'show']), rootRules);
+    assert.equal(await ipShow(['rule', 'show']), rootRules);
     const labRoute = /10\.224\.|10\.244\.|203\.0\.113\.|192\.168\.100\./;
     const routes = (t: string) => t.split('\n').filter((l) => labRoute.test(l));
-    assert.deepEqual(routes(await run('ip', ['route', 'show', 'table', 'all'])), routes(rootRoutes));
+    assert.deepEqual(routes(await ipShow(['route', 'show', 'table', 'all'])), routes(rootRoutes));
   });
 });

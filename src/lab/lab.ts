@@ -2,25 +2,34 @@
  * The lab's verbs: up, down, scale, pod add/del, update (grow the pod CIDR), restart an agent, status,
  * check. Each writes what it is about to create into the lab state before creating it, so `down` can
  * always remove all of it, and only it (names are prefixed; processes are matched by the lab folder).
+ * The lab only assembles: the VNet (plan, network, routing domain, firewall) is `src/vnet`, every kernel
+ * tool and program in a namespace goes through `src/kernel`.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PodnetError, asPodnetError } from '../errors/index.js';
 import type { NodeIpamFinding } from '../ipam/node-check.js';
 import { checkNode } from '../ipam/node-observe.js';
 import { podIpamPath } from '../ipam/pod-ipam.js';
 import { deleteNetns, listNetns } from '../kernel/netns.js';
+import { execAttached, spawnDaemon } from '../kernel/process.js';
 import { checkPlan } from '../plan/check.js';
 import { loadProfileFile } from '../profile/load.js';
 import type { ClusterProfile } from '../profile/types.js';
 import { desiredPeerRoutes, readPodnetRoutes } from '../routing/routes.js';
 import { openStore } from '../store/open.js';
 import type { BlockLease, ClusterStore } from '../store/types.js';
+import { applyVnetFirewall } from '../vnet/firewall.js';
+import type { Vnet } from '../vnet/model.js';
+import { vnetNetns } from '../vnet/names.js';
+import { destroyVnet, ensureVnet } from '../vnet/network.js';
+import { planVnetJoin, planVnetLeave } from '../vnet/plan.js';
+import { addClusterRules, removeClusterRouting, runFabricRouter } from '../vnet/routing-domain.js';
 import { type ProbeResult, planProbes, runProbes } from './check.js';
 import { defaultLabProfile, withNodeCount } from './default-profile.js';
 import { planEtcd, startEtcd, startRelay, waitEtcdHealthy } from './etcd.js';
-import type { LabNode, LabPod, LabState, LabVnet, StoreKind } from './model.js';
+import type { LabNode, LabPod, LabState, StoreKind } from './model.js';
 import { LAB_ROOT, checkLabName, clusterDir, clusterPrefix, podName, podNetns } from './names.js';
 import {
   agentStateDir,
@@ -33,7 +42,7 @@ import {
   waitAgentReady,
 } from './node.js';
 import { type CniResult, addPod, deletePod, resultIp } from './pod.js';
-import { findProcesses, podnetCommand, runAttached, spawnDaemon, stopProcess, waitFor } from './processes.js';
+import { findProcesses, podnetCommand, stopProcess, waitFor } from './processes.js';
 import {
   labStatePath,
   readLab,
@@ -46,8 +55,7 @@ import {
   writeLab,
   writeVnet,
 } from './state.js';
-import { planPoolNodes, planVnetJoin, planVnetLeave } from './topology.js';
-import { addClusterRules, applyVnetFirewall, destroyVnet, ensureVnet, removeClusterRouting } from './vnet.js';
+import { planPoolNodes } from './topology.js';
 
 export type Progress = (message: string) => void;
 
@@ -72,7 +80,7 @@ export function ensurePlanValid(profile: ClusterProfile, previous?: ClusterProfi
 }
 
 /** The first subnet slot of the default profile that no cluster of the VNet uses yet. */
-function freeDefaultSlot(vnet: LabVnet | null): number {
+function freeDefaultSlot(vnet: Vnet | null): number {
   let slot = 0;
   const taken = new Set(vnet?.subnets.map((s) => s.cidr) ?? []);
   while (defaultLabProfile('x', slot).vnet.subnets.some((s) => taken.has(s.cidr))) slot++;
@@ -195,10 +203,9 @@ async function buildLab(o: UpOptions, name: string, vnetName: string): Promise<L
     progress(
       `store: ${state.store.url} holds cluster ${name} (pod CIDR ${profile.network.podCidrs.join(', ')})`,
     );
-    state.fabricPid = spawnDaemon(
-      [...podnetCommand(), 'lab', 'fabric', '--state', labStatePath(name)],
-      join(dir, 'fabric.log'),
-    );
+    state.fabricPid = spawnDaemon([...podnetCommand(), 'lab', 'fabric', '--state', labStatePath(name)], {
+      logFile: join(dir, 'fabric.log'),
+    });
     writeLab(state);
     progress('vnet: fabric router started (block via node IP, from the store)');
 
@@ -218,7 +225,7 @@ async function buildLab(o: UpOptions, name: string, vnetName: string): Promise<L
 }
 
 /** Builds nodes (network, CNI, agent), waits for their agents and the fabric routes, then starts their pods. */
-async function addNodes(state: LabState, vnet: LabVnet, nodes: LabNode[], progress: Progress): Promise<void> {
+async function addNodes(state: LabState, vnet: Vnet, nodes: LabNode[], progress: Progress): Promise<void> {
   for (const node of nodes) {
     state.nodes.push(node);
     writeLab(state);
@@ -245,7 +252,7 @@ async function addNodes(state: LabState, vnet: LabVnet, nodes: LabNode[], progre
 }
 
 /** Waits until every node of the lab holds a lease and the VNet routes every block to its node. */
-async function waitFabricRoutes(state: LabState, vnet: LabVnet): Promise<BlockLease[]> {
+async function waitFabricRoutes(state: LabState, vnet: Vnet): Promise<BlockLease[]> {
   return withStore(state, (store) =>
     waitFor('the fabric router to route every block', 20_000, async () => {
       const leases = await store.listBlocks();
@@ -368,7 +375,7 @@ export async function labScale(
       nodePools: state.profile.nodePools.map((x) => (x.name === pool ? { ...x, count } : x)),
     };
     ensurePlanValid(profile);
-    const vnet = readVnet(state.vnet) as LabVnet;
+    const vnet = readVnet(state.vnet) as Vnet;
     await withStore(state, async (store) => {
       const rec = await store.getCluster();
       await store.putCluster(profile, rec?.generation ?? 0);
@@ -411,7 +418,7 @@ export async function labUpdatePodCidr(
     });
     writeLab(state);
     await withVnetLock(state.vnet, async () => {
-      const vnet = readVnet(state.vnet) as LabVnet;
+      const vnet = readVnet(state.vnet) as Vnet;
       const c = vnet.clusters.find((x) => x.name === name);
       if (c) c.podCidrs = [...state.profile.network.podCidrs];
       writeVnet(vnet);
@@ -440,14 +447,14 @@ export async function labRestartAgent(name: string, nodeName: string): Promise<L
       });
     }
     await stopAgent(node);
-    node.agentPid = startAgent(state, readVnet(state.vnet) as LabVnet, node);
+    node.agentPid = startAgent(state, readVnet(state.vnet) as Vnet, node);
     writeLab(state);
     await waitAgentReady(node);
     return node;
   });
 }
 
-function findVnetOf(cluster: string): LabVnet | null {
+function findVnetOf(cluster: string): Vnet | null {
   if (!existsSync(LAB_ROOT)) return null;
   for (const f of readdirSync(LAB_ROOT)) {
     const m = /^vnet-(.+)\.json$/.exec(f);
@@ -555,7 +562,7 @@ export interface StatusJson {
 /** The labs' shape as `lab status -o json` prints it; blocks come from the store (null if unreachable). */
 export async function labStatus(names: string[]): Promise<StatusJson> {
   const out: StatusJson = { clusters: [], externalHosts: [] };
-  const vnets = new Map<string, LabVnet>();
+  const vnets = new Map<string, Vnet>();
   for (const name of names) {
     const state = requireLab(name);
     const vnet = readVnet(state.vnet);
@@ -596,7 +603,7 @@ export interface LabCheckResult {
 /** Probes the lab for real, then checks every node's IPAM as `podnet ipam check` does. */
 export async function labCheck(name: string): Promise<LabCheckResult> {
   const state = requireLab(name);
-  const vnet = readVnet(state.vnet) as LabVnet;
+  const vnet = readVnet(state.vnet) as Vnet;
   const probes = await runProbes(planProbes(state, vnet));
   const ipam = await withStore(state, (store) =>
     Promise.all(
@@ -637,7 +644,7 @@ export async function labExec(name: string, target: string, argv: string[]): Pro
       hint: `podnet lab exec ${target} -- ip addr`,
     });
   }
-  return runAttached(netns, argv);
+  return execAttached(netns, argv);
 }
 
 /** `lab pod add`: one pod on a node, while no other command changes the lab. */
@@ -648,4 +655,15 @@ export function labPodAdd(name: string, node: string, pod?: string, namespace?: 
 /** `lab pod del`. */
 export function labPodDel(name: string, pod: string): Promise<void> {
   return withLabLock(name, () => deleteLabPod(requireLab(name), pod));
+}
+
+/** `podnet lab fabric --state FILE` (hidden, started by `up`): the VNet's fabric router for the lab's cluster. */
+export async function labFabric(statePath: string): Promise<void> {
+  const state = JSON.parse(readFileSync(statePath, 'utf8')) as LabState;
+  await runFabricRouter({
+    cluster: state.name,
+    storeUrl: state.store.url,
+    netns: vnetNetns(state.vnet),
+    table: state.table,
+  });
 }

@@ -1,51 +1,10 @@
 /**
  * What a lab is made of, as plain data written to its state file. Every kernel object and process the lab
  * creates is recorded here BEFORE it is created, so `lab down` can remove it even after a crashed `up`.
+ * The VNet the lab's clusters share is `src/vnet`'s model (`Vnet`), in its own state file.
  */
 import type { ClusterProfile } from '../profile/types.js';
 import type { LabEtcd } from './etcd.js';
-
-/** One subnet of the VNet: a bridge in the VNet namespace whose address is the subnet's gateway. */
-export interface LabSubnet {
-  cidr: string;
-  /** Subnet name in the profile that declared it. */
-  name: string;
-  bridge: string;
-  /** First usable address: Azure's subnet gateway. */
-  gateway: string;
-  /** The cluster whose node pools sit on it; clusters are told apart by the subnet their traffic enters from. */
-  cluster?: string;
-}
-
-/** A host beyond the VNet: the internet, or a connected (peered, VPN, ExpressRoute) network. */
-export interface LabExternalHost {
-  name: string;
-  kind: 'internet' | 'connected';
-  netns: string;
-  ip: string;
-  /** The network between the VNet and the host. */
-  cidr: string;
-  /** The VNet's address on that network: the host's default gateway. */
-  vnetIp: string;
-  /** The link's name in the VNet namespace. */
-  vnetLink: string;
-}
-
-export interface LabVnetCluster {
-  name: string;
-  /** The cluster's own routing table in the VNet namespace: its routing domain. */
-  table: number;
-  podCidrs: string[];
-}
-
-/** The VNet, shared by every cluster that joins it. */
-export interface LabVnet {
-  name: string;
-  netns: string;
-  subnets: LabSubnet[];
-  externalHosts: LabExternalHost[];
-  clusters: LabVnetCluster[];
-}
 
 export interface LabNode {
   name: string;

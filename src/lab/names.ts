@@ -40,14 +40,6 @@ export function vnetStatePath(vnet: string): string {
   return join(LAB_ROOT, `vnet-${checkLabName(vnet, '--vnet')}.json`);
 }
 
-export function vnetNetns(vnet: string): string {
-  return `plv-${vnet}`;
-}
-
-export function externalNetns(vnet: string, host: string): string {
-  return `plv-${vnet}-${host}`;
-}
-
 export function nodeNetns(cluster: string, node: string): string {
   return `${clusterPrefix(cluster)}${node}`;
 }

@@ -6,18 +6,20 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseCidr } from '../addr/index.js';
-import { netnsPath, run } from '../kernel/exec.js';
+import { PodnetError } from '../errors/index.js';
 import { addNetns, deleteNetns, netnsExists } from '../kernel/netns.js';
-import type { LabNode, LabState, LabVnet } from './model.js';
-import { killNow, podnetCommand, spawnDaemon, stopProcess, unixGet, waitFor } from './processes.js';
-import { plugIntoVnet, routerSysctls } from './vnet.js';
+import { execInNetns, spawnDaemon } from '../kernel/process.js';
+import type { Vnet } from '../vnet/model.js';
+import { plugIntoVnet, routerSysctls } from '../vnet/network.js';
+import type { LabNode, LabState } from './model.js';
+import { killNow, podnetCommand, stopProcess, unixGet, waitFor } from './processes.js';
 
 /** The CNI network name the lab installs on every node. */
 export const LAB_NETWORK = 'podnet';
 /** Lease TTL given to lab agents: long enough that a stopped agent keeps its block while the user looks. */
 const LAB_LEASE_TTL_S = 3600;
 
-export async function createNodeNetwork(vnet: LabVnet, node: LabNode): Promise<void> {
+export async function createNodeNetwork(vnet: Vnet, node: LabNode): Promise<void> {
   const subnet = vnet.subnets.find((s) => s.cidr === node.subnet);
   if (!subnet) throw new Error(`subnet ${node.subnet} of node ${node.name} is not in VNet ${vnet.name}`);
   if (!netnsExists(node.netns)) await addNetns(node.netns);
@@ -36,18 +38,14 @@ export const agentStateDir = (node: LabNode) => join(node.dir, 'agent');
  * The store as the node's agent reaches it: the same sqlite file, or the lab etcd at the node's subnet
  * gateway (the agent runs inside the node namespace, where 127.0.0.1 is the node's own loopback).
  */
-export function agentStoreUrl(state: LabState, vnet: LabVnet, node: LabNode): string {
+export function agentStoreUrl(state: LabState, vnet: Vnet, node: LabNode): string {
   if (state.store.kind !== 'etcd' || !state.store.etcd) return state.store.url;
   const gw = vnet.subnets.find((s) => s.cidr === node.subnet)?.gateway;
   return `etcd:http://${gw}:${state.store.etcd.clientPort}`;
 }
 
-export function agentArgs(state: LabState, vnet: LabVnet, node: LabNode): string[] {
+export function agentArgs(state: LabState, vnet: Vnet, node: LabNode): string[] {
   return [
-    // Entered here rather than by the agent's own re-exec, so the recorded pid is the agent itself.
-    'nsenter',
-    `--net=${netnsPath(node.netns)}`,
-    '--',
     ...podnetCommand(),
     'agent',
     '--store',
@@ -74,9 +72,14 @@ export function agentArgs(state: LabState, vnet: LabVnet, node: LabNode): string
 }
 
 /** Starts the node's agent detached; returns its pid (the caller records it in the lab state). */
-export function startAgent(state: LabState, vnet: LabVnet, node: LabNode): number {
+export function startAgent(state: LabState, vnet: Vnet, node: LabNode): number {
   mkdirSync(agentStateDir(node), { recursive: true });
-  return spawnDaemon(agentArgs(state, vnet, node), join(node.dir, 'agent.log'));
+  // Entered into the node's namespace here rather than by the agent's own re-exec, so the recorded pid is
+  // the agent itself.
+  return spawnDaemon(agentArgs(state, vnet, node), {
+    logFile: join(node.dir, 'agent.log'),
+    netns: node.netns,
+  });
 }
 
 export async function waitAgentReady(node: LabNode, timeoutMs = 30_000): Promise<void> {
@@ -106,9 +109,8 @@ export async function agentStatus(node: LabNode): Promise<AgentView | null> {
 
 /** `podnet install-cni` into the node's own folders, as a node's installer does for its runtime. */
 export async function installCni(node: LabNode): Promise<void> {
-  const [cmd, ...args] = podnetCommand();
-  await run(cmd, [
-    ...args,
+  const r = await execInNetns(null, [
+    ...podnetCommand(),
     'install-cni',
     '--bin-dir',
     node.cniBinDir,
@@ -119,9 +121,18 @@ export async function installCni(node: LabNode): Promise<void> {
     '--name',
     LAB_NETWORK,
   ]);
+  if (r.code !== 0) {
+    throw new PodnetError(
+      'CniNotInstalled',
+      `podnet install-cni for node ${node.name} failed: ${r.stderr.trim()}`,
+      {
+        hint: `see ${node.cniConfDir}; run podnet lab down and up again`,
+      },
+    );
+  }
 }
 
-/** Stops the node's agent by its recorded pid (it runs as one process, see agentArgs). */
+/** Stops the node's agent by its recorded pid (it runs as one process, see startAgent). */
 export async function stopAgent(node: LabNode): Promise<void> {
   if (node.agentPid !== undefined) await stopProcess(node.agentPid, `${node.dir}/`);
 }

@@ -6,8 +6,8 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { PodnetError } from '../errors/index.js';
-import { netnsPath, runRaw } from '../kernel/exec.js';
-import { addNetns, deleteNetns } from '../kernel/netns.js';
+import { addNetns, deleteNetns, netnsPath } from '../kernel/netns.js';
+import { execInNetns } from '../kernel/process.js';
 import type { LabNode, LabPod } from './model.js';
 
 interface Conflist {
@@ -61,7 +61,7 @@ async function execPlugin(
     `CNI_PATH=${node.cniBinDir}`,
     `CNI_ARGS=K8S_POD_NAMESPACE=${pod.namespace};K8S_POD_NAME=${pod.name}`,
   ];
-  const r = await runRaw('env', [...env, join(node.cniBinDir, type)], { netns: node.netns, input: stdin });
+  const r = await execInNetns(node.netns, ['env', ...env, join(node.cniBinDir, type)], { input: stdin });
   if (r.code !== 0) {
     let msg = r.stderr.trim() || r.stdout.trim();
     try {

@@ -1,31 +1,17 @@
 /**
- * The lab's own daemons (node agents, the fabric router, etcd): started detached with their output in a log
- * file, recorded by pid, and stopped by pid. A process is only ever signalled when its command line still
- * names the lab's state folder, so a recycled pid of someone else's process is never touched.
+ * The lab's own daemons (node agents, the fabric router, etcd): started detached through the kernel layer
+ * (`spawnDaemon`) with their output in a log file, recorded by pid, and stopped by pid. A process is only
+ * ever signalled when its command line still names the lab's state folder, so a recycled pid of someone
+ * else's process is never touched.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, openSync, readFileSync, readdirSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
 import { PodnetError } from '../errors/index.js';
-import { netnsPath } from '../kernel/exec.js';
 
 /** The podnet executable of this checkout (bin/podnet.js), run with the same Node.js. */
 export function podnetCommand(): string[] {
   return [process.execPath, fileURLToPath(new URL('../../../bin/podnet.js', import.meta.url))];
-}
-
-/** Starts a daemon in its own session, output appended to `logFile`; returns its pid. */
-export function spawnDaemon(argv: string[], logFile: string, cwd?: string): number {
-  const fd = openSync(logFile, 'a');
-  try {
-    const child = spawn(argv[0], argv.slice(1), { detached: true, stdio: ['ignore', fd, fd], cwd });
-    if (child.pid === undefined) throw new PodnetError('LabSpawnFailed', `could not start ${argv.join(' ')}`);
-    child.unref();
-    return child.pid;
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function cmdline(pid: number): string[] | null {
@@ -124,18 +110,4 @@ export function unixGet(
     req.on('error', reject);
     req.end();
   });
-}
-
-/** Runs a command inside a namespace with the terminal attached (`lab exec`); resolves with its exit code. */
-export function runAttached(netns: string, argv: string[]): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('nsenter', [`--net=${netnsPath(netns)}`, '--', ...argv], { stdio: 'inherit' });
-    child.on('error', reject);
-    child.on('close', (code, sig) => resolve(code ?? (sig ? 128 : 1)));
-  });
-}
-
-/** Starts a helper inside a namespace with piped output (the probe listener, iperf3 servers). */
-export function spawnInNetns(netns: string, argv: string[]): ChildProcess {
-  return spawn('nsenter', [`--net=${netnsPath(netns)}`, '--', ...argv], { stdio: ['pipe', 'pipe', 'pipe'] });
 }

@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, w
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PodnetError } from '../errors/index.js';
-import type { LabState, LabVnet } from './model.js';
+import type { Vnet } from '../vnet/model.js';
+import type { LabState } from './model.js';
 import { LAB_ROOT, checkLabName, clusterDir, vnetStatePath } from './names.js';
 
 function writeJson(path: string, value: unknown): void {
@@ -45,11 +46,11 @@ export function removeLabDir(name: string): void {
   rmSync(clusterDir(name), { recursive: true, force: true });
 }
 
-export function readVnet(name: string): LabVnet | null {
-  return readJson<LabVnet>(vnetStatePath(name));
+export function readVnet(name: string): Vnet | null {
+  return readJson<Vnet>(vnetStatePath(name));
 }
 
-export function writeVnet(vnet: LabVnet): void {
+export function writeVnet(vnet: Vnet): void {
   writeJson(vnetStatePath(vnet.name), vnet);
 }
 

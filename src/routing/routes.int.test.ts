@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { run } from '../kernel/exec.js';
+import { ipBatch, listRoutes } from '../kernel/ip.js';
 import { type NetnsScope, netnsScope } from '../testing/netns-fixture.js';
 import { type PeerRoute, readPodnetRoutes, reconcileRoutes } from './routes.js';
 
@@ -11,10 +11,10 @@ describe('route reconcile in a real namespace', () => {
     scope = netnsScope('pnrt');
     ns = await scope.add('node');
     // A veth pair stands in for the uplink (this kernel has no dummy driver).
-    await run('ip', ['-n', ns, 'link', 'add', 'uplink', 'type', 'veth', 'peer', 'name', 'uplink-peer']);
-    await run('ip', ['-n', ns, 'link', 'set', 'uplink-peer', 'up']);
-    await run('ip', ['-n', ns, 'addr', 'add', '10.224.0.4/24', 'dev', 'uplink']);
-    await run('ip', ['-n', ns, 'link', 'set', 'uplink', 'up']);
+    await ipBatch(['link add uplink type veth peer name uplink-peer'], ns);
+    await ipBatch(['link set uplink-peer up'], ns);
+    await ipBatch(['addr add 10.224.0.4/24 dev uplink'], ns);
+    await ipBatch(['link set uplink up'], ns);
   });
   after(async () => scope.cleanup());
 
@@ -30,13 +30,13 @@ describe('route reconcile in a real namespace', () => {
   });
 
   it('converges after a hand-deleted route and never touches a foreign route', async () => {
-    await run('ip', ['-n', ns, 'route', 'add', '10.99.0.0/24', 'via', '10.224.0.9']); // foreign (proto boot)
-    await run('ip', ['-n', ns, 'route', 'del', '10.244.1.0/24']);
+    await ipBatch(['route add 10.99.0.0/24 via 10.224.0.9'], ns); // foreign (proto boot)
+    await ipBatch(['route del 10.244.1.0/24'], ns);
     assert.deepEqual(await reconcileRoutes(want, { netns: ns }), { added: 1, replaced: 0, removed: 0 });
     assert.deepEqual(await reconcileRoutes([want[1]], { netns: ns }), { added: 0, replaced: 0, removed: 1 });
-    const all = await run('ip', ['-n', ns, '-json', 'route', 'show']);
+    const all = await listRoutes([], ns);
     assert.ok(
-      JSON.parse(all).some((r: { dst: string }) => r.dst === '10.99.0.0/24'),
+      all.some((r) => r.dst === '10.99.0.0/24'),
       'foreign route kept',
     );
   });

@@ -7,7 +7,7 @@
  * podnet's own route protocol number, so routes anyone else installed are never read as ours or changed.
  */
 import { containsIp, parseCidr, parseIp } from '../addr/index.js';
-import { run, runRaw } from '../kernel/exec.js';
+import { ipBatch, listRoutes } from '../kernel/ip.js';
 import type { BlockLease } from '../store/types.js';
 
 /** podnet's route protocol number (`proto 147`); not assigned in iproute2's rt_protos. */
@@ -79,12 +79,8 @@ function tableArgs(t: RouteTarget): string[] {
 
 /** podnet's peer routes currently in the kernel (only routes with podnet's proto and a gateway). */
 export async function readPodnetRoutes(target: RouteTarget = {}): Promise<PeerRoute[]> {
-  const args = ['-4', '-json', 'route', 'show', ...tableArgs(target), 'proto', String(PODNET_ROUTE_PROTO)];
-  const r = await runRaw('ip', args, { netns: target.netns });
-  // A table that holds no route yet does not exist in the kernel: that is an empty table, not an error.
-  if (r.code !== 0 && /table does not exist/.test(r.stderr)) return [];
-  if (r.code !== 0) await run('ip', args, { netns: target.netns }); // throws with the command's error
-  const rows = r.stdout.trim() === '' ? [] : (JSON.parse(r.stdout) as { dst: string; gateway?: string }[]);
+  // A table that holds no route yet reads as empty (listRoutes), not as an error.
+  const rows = await listRoutes([...tableArgs(target), 'proto', String(PODNET_ROUTE_PROTO)], target.netns, 4);
   return rows
     .filter((r) => r.gateway !== undefined)
     .map((r) => ({ dst: r.dst.includes('/') ? r.dst : `${r.dst}/32`, via: r.gateway as string }));
@@ -108,7 +104,7 @@ export function renderRouteBatch(diff: RouteDiff, target: RouteTarget = {}): str
 export async function applyRouteDiff(diff: RouteDiff, target: RouteTarget = {}): Promise<number> {
   const lines = renderRouteBatch(diff, target);
   if (lines.length === 0) return 0;
-  await run('ip', ['-force', '-batch', '-'], { netns: target.netns, input: `${lines.join('\n')}\n` });
+  await ipBatch(lines, target.netns, { force: true });
   return lines.length;
 }
 

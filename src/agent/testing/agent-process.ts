@@ -5,6 +5,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { request } from 'node:http';
 import { fileURLToPath } from 'node:url';
+import { spawnInNetns } from '../../kernel/process.js';
 
 /** `bin/podnet.js` of this checkout (dist/src/agent/testing → repo root). */
 export const PODNET_BIN = fileURLToPath(new URL('../../../../bin/podnet.js', import.meta.url));
@@ -25,9 +26,7 @@ export interface AgentProcess {
 export function spawnAgent(args: string[], socket: string, opts: { underNetns?: string } = {}): AgentProcess {
   const argv = [PODNET_BIN, 'agent', '--socket', socket, ...args];
   const proc = opts.underNetns
-    ? spawn('nsenter', [`--net=/run/netns/${opts.underNetns}`, '--', process.execPath, ...argv], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
+    ? spawnInNetns(opts.underNetns, [process.execPath, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] })
     : spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
   let logs = '';
   proc.stderr?.on('data', (b: Buffer) => {

@@ -3,14 +3,12 @@
  * re-executing itself inside it (`nsenter --net`), so every `ip`/`nft` call and /proc/sys/net write of the
  * agent acts on that node; the unix socket is a filesystem path and stays reachable from everywhere.
  */
-import { spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { AGENT_DEFAULTS, type AgentFlags, parseAgentFlags } from '../../agent/config.js';
 import { parentGone, runAgent, terminationSignal } from '../../agent/daemon.js';
-import { PodnetError } from '../../errors/index.js';
-import { netnsPath } from '../../kernel/exec.js';
-import { netnsExists, requireNetns } from '../../kernel/netns.js';
+import { netnsExists, netnsPath, requireNetns } from '../../kernel/netns.js';
+import { exitCodeOf, spawnInNetns } from '../../kernel/process.js';
 import { DEFAULT_STORE_URL, storeUrl } from '../../store/open.js';
 import type { CliContext } from '../main.js';
 
@@ -84,25 +82,15 @@ function insideNetns(netns: string): boolean {
 /** Runs this same command inside the namespace and relays its signals and exit code. */
 async function reexecInNetns(netns: string): Promise<number> {
   requireNetns(netns);
-  const child = spawn(
-    'nsenter',
-    [`--net=${netnsPath(netns)}`, '--', process.execPath, ...process.execArgv, ...process.argv.slice(1)],
-    { stdio: 'inherit', env: { ...process.env, [IN_NETNS_ENV]: netns } },
-  );
+  const child = spawnInNetns(netns, [process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, [IN_NETNS_ENV]: netns },
+  });
   const relay = (sig: NodeJS.Signals) => child.kill(sig);
   process.on('SIGTERM', relay);
   process.on('SIGINT', relay);
   try {
-    return await new Promise<number>((resolve, reject) => {
-      child.once('error', (e) =>
-        reject(
-          new PodnetError('KernelToolMissing', `cannot run nsenter: ${e.message}`, {
-            hint: 'install util-linux',
-          }),
-        ),
-      );
-      child.once('exit', (code, signal) => resolve(code ?? (signal ? 128 : 1)));
-    });
+    return await exitCodeOf(child);
   } finally {
     process.off('SIGTERM', relay);
     process.off('SIGINT', relay);

@@ -6,7 +6,6 @@ import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { PodnetError } from '../../errors/index.js';
-import { runFabric } from '../../lab/fabric.js';
 import {
   type LabCheckResult,
   type StatusJson,
@@ -14,6 +13,7 @@ import {
   labCheckPassed,
   labDown,
   labExec,
+  labFabric,
   labPodAdd,
   labPodDel,
   labRestartAgent,
@@ -280,6 +280,6 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .description('the VNet fabric router of one lab cluster (started by lab up)')
     .requiredOption('--state <path>', 'lab state file')
     .action(async (o) => {
-      await runFabric(o.state);
+      await labFabric(o.state);
     });
 }

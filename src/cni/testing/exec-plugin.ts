@@ -2,8 +2,8 @@
  * Execs a CNI plugin the way libcni does: CNI_* in the environment, the plugin config (with `name` and
  * `cniVersion` injected) on stdin, the result or error object on stdout.
  */
-import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { execInNetns } from '../../kernel/process.js';
 
 /** `bin/podnet-cni` of this checkout (dist/src/cni/testing → repo root). */
 export const SHIM_PATH = fileURLToPath(new URL('../../../../bin/podnet-cni', import.meta.url));
@@ -27,11 +27,16 @@ export interface PluginCall {
   config: Record<string, unknown> | string;
   /** Extra or overriding environment (e.g. to remove a variable: `{CNI_NETNS: ''}`). */
   env?: Record<string, string>;
+  /** The node's network namespace to exec the plugin in; omitted = this process's. */
+  runIn?: string;
 }
 
-/** Runs `plugin` (a path, or a command with arguments such as `[node, script]`). */
-export function execPlugin(plugin: string | string[], call: PluginCall): Promise<PluginRun> {
-  const [file, ...argv] = typeof plugin === 'string' ? [plugin] : plugin;
+/**
+ * Runs `plugin` (a path, or a command with arguments such as `[node, script]`), in `call.runIn`'s network
+ * namespace when given (where a runtime on that node would exec it), else in this process's.
+ */
+export async function execPlugin(plugin: string | string[], call: PluginCall): Promise<PluginRun> {
+  const argv = typeof plugin === 'string' ? [plugin] : plugin;
   const env: Record<string, string> = {
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     CNI_COMMAND: call.command,
@@ -42,24 +47,13 @@ export function execPlugin(plugin: string | string[], call: PluginCall): Promise
     CNI_PATH: call.path ?? '/usr/lib/cni',
     ...call.env,
   };
-  return new Promise((resolve, reject) => {
-    const child = spawn(file, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const stdout = Buffer.concat(out).toString();
-      let json: PluginRun['json'];
-      try {
-        json = stdout.trim() === '' ? undefined : JSON.parse(stdout);
-      } catch {
-        json = undefined;
-      }
-      resolve({ stdout, stderr: Buffer.concat(err).toString(), code: code ?? 1, json });
-    });
-    child.stdin.on('error', () => {});
-    child.stdin.end(typeof call.config === 'string' ? call.config : JSON.stringify(call.config));
-  });
+  const input = typeof call.config === 'string' ? call.config : JSON.stringify(call.config);
+  const r = await execInNetns(call.runIn ?? null, argv, { env, input });
+  let json: PluginRun['json'];
+  try {
+    json = r.stdout.trim() === '' ? undefined : JSON.parse(r.stdout);
+  } catch {
+    json = undefined;
+  }
+  return { ...r, json };
 }
