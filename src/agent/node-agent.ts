@@ -14,8 +14,10 @@ import { type NodeIpamFinding, checkNodeIpam, lastingFindings } from '../ipam/no
 import type { PodAddress, PodIpam } from '../ipam/types.js';
 import type { ClusterProfile } from '../profile/types.js';
 import type { BlockLease, ClusterStore } from '../store/types.js';
+import type { VersionedStore } from '../store/versioned.js';
 import type { AgentConfig } from './config.js';
 import { desiredNodeState } from './desired.js';
+import { EndpointPublisher } from './endpoints.js';
 import { type Logger, errFields } from './log.js';
 import { AgentMetrics, PODNET_VERSION } from './metrics.js';
 
@@ -26,6 +28,8 @@ export interface NodeAgentDeps {
   log: Logger;
   /** The node's namespace when this process does not run inside it (in-process tests); unset for the daemon. */
   nodeNetns?: string;
+  /** Where the node publishes its pods' endpoints; none = not published. */
+  objects?: VersionedStore | null;
 }
 
 export interface ReconcileReport {
@@ -96,6 +100,7 @@ export class NodeAgent {
   /** The last IPAM audit's findings, and those the audit before it also saw (the ones reported). */
   private auditSeen: NodeIpamFinding[] = [];
   private ipamProblems: NodeIpamFinding[] = [];
+  private endpoints: EndpointPublisher | null = null;
 
   constructor(
     readonly config: AgentConfig,
@@ -158,6 +163,12 @@ export class NodeAgent {
         this.trigger('profile');
       }),
     );
+    if (this.deps.objects) {
+      const { node, nodeIp } = this.config;
+      const addresses = () => this.podIpam?.list() ?? [];
+      this.endpoints = new EndpointPublisher({ store: this.deps.objects, node, nodeIp, addresses, log });
+      this.endpoints.start();
+    }
     this.timers.push(setInterval(() => void this.resync(), this.config.resyncSeconds * 1000));
     const renewS = Math.max(1, Math.min(this.config.leaseTtlSeconds / 3, MAX_RENEW_INTERVAL_S));
     this.timers.push(setInterval(() => void this.renew(), renewS * 1000));
@@ -170,6 +181,7 @@ export class NodeAgent {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     for (const stop of this.stopWatches) stop();
+    await this.endpoints?.stop();
     await this.running;
     this.podIpam?.close();
     this.podIpam = null;
@@ -194,6 +206,7 @@ export class NodeAgent {
       ipam: () => this.podIpam,
       podCidrs: () => this.profile?.network.podCidrs ?? [],
       uplinkMtu: () => this.mtu,
+      podsChanged: () => this.endpoints?.podsChanged(),
       ...(this.deps.nodeNetns ? { nodeNetns: this.deps.nodeNetns } : {}),
     };
   }
