@@ -1,38 +1,11 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { decodeEndpoint, nodeEndpointsPrefix } from '../endpoints/record.js';
-import { PodnetError } from '../errors/index.js';
+import { FlakyStore } from '../endpoints/testing/flaky-store.js';
 import type { PodAddress } from '../ipam/types.js';
-import { MemoryVersionedStore } from '../store/versioned-memory.js';
-import type { Compare, TxnOp, VersionedStore } from '../store/versioned.js';
+import type { VersionedStore } from '../store/versioned.js';
 import { EndpointPublisher } from './endpoints.js';
 import { agentLogger } from './log.js';
-
-/** The memory store, counting write transactions, and unreachable while `down` is set. */
-class FlakyStore extends MemoryVersionedStore {
-  writes = 0;
-  down = false;
-  private check(): void {
-    if (this.down) throw new PodnetError('StoreUnavailable', 'store unreachable', { retryable: true });
-  }
-  override async txn(c: Compare[], ops: TxnOp[]) {
-    this.check();
-    this.writes++;
-    return super.txn(c, ops);
-  }
-  override async list(prefix: string) {
-    this.check();
-    return super.list(prefix);
-  }
-  override async grantLease(ttl: number) {
-    this.check();
-    return super.grantLease(ttl);
-  }
-  override async keepAlive(lease: string) {
-    this.check();
-    return super.keepAlive(lease);
-  }
-}
 
 const log = agentLogger('silent');
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
