@@ -140,7 +140,7 @@ describe('the endpoint publisher', () => {
     p.podsChanged();
     assert.ok(performance.now() - t0 < 5, 'podsChanged returns at once');
     await p.settled();
-    assert.equal(p.status().lastError?.code, 'StoreUnavailable');
+    assert.equal(p.status().lastError?.code, 'StoreUnreachable');
     store.down = false;
     await eventually('the endpoint after the outage', async () =>
       (await published(store)).length === 1 ? true : undefined,
