@@ -10,7 +10,8 @@ export class FlakyStore extends MemoryVersionedStore {
   writes = 0;
   down = false;
   private check(): void {
-    if (this.down) throw new PodnetError('StoreUnreachable', 'the store is unreachable (test)', { retryable: true });
+    if (this.down)
+      throw new PodnetError('StoreUnreachable', 'the store is unreachable (test)', { retryable: true });
   }
   override async txn(c: Compare[], ops: TxnOp[]) {
     this.check();
