@@ -163,14 +163,15 @@ export class EndpointPublisher {
   private async pass(): Promise<void> {
     const { store, node, nodeIp } = this.o;
     this.passes++;
-    if (this.published === null) {
+    // Held here: a failed renewal meanwhile resets the fields for the next pass, not this one.
+    let published = this.published;
+    if (published === null) {
       const { items } = await store.list(nodeEndpointsPrefix(node));
       if (this.lease === null) this.lease = await this.adoptLease(items);
-      this.published = new Map(items.map((kv) => [kv.key, { value: kv.value, lease: kv.lease }]));
+      published = new Map(items.map((kv) => [kv.key, { value: kv.value, lease: kv.lease }]));
+      this.published = published;
     }
     this.lease ??= (await store.grantLease(this.ttl)).id;
-    // Held here: a failed renewal meanwhile resets the fields for the next pass, not this one.
-    const published = this.published;
     const lease = this.lease;
     const addresses = this.o.addresses();
     await this.followLabels(addresses);
