@@ -17,6 +17,8 @@ have podman || need+=(podman)
 have runc || need+=(runc)
 have curl || need+=(curl)
 have nsenter || need+=(util-linux)
+# SCTP for lab pods' responders (Node.js has no SCTP sockets).
+have socat || need+=(socat)
 [[ -x /bin/busybox ]] || need+=(busybox-static)
 [[ -x /usr/lib/cni/ptp && -x /usr/lib/cni/host-local ]] || need+=(containernetworking-plugins)
 

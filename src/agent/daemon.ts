@@ -5,6 +5,7 @@
  */
 import type { Server } from 'node:http';
 import { kernelDataplane } from '../dataplane/node-dataplane.js';
+import { objectStoreOf } from '../endpoints/object-store.js';
 import { openPodIpam, podIpamPath } from '../ipam/pod-ipam.js';
 import { openStore } from '../store/open.js';
 import type { AgentConfig } from './config.js';
@@ -24,6 +25,7 @@ export async function runAgent(
     openIpam: (block, maxPods) => openPodIpam({ path: podIpamPath(cfg.stateDir, cfg.node), block, maxPods }),
     dataplane: kernelDataplane(),
     log,
+    objects: objectStoreOf(store),
   });
   const servers: Server[] = [];
   try {

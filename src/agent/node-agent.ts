@@ -14,8 +14,10 @@ import type { NodeIpamFinding } from '../ipam/node-check.js';
 import type { PodAddress, PodIpam } from '../ipam/types.js';
 import type { ClusterProfile } from '../profile/types.js';
 import type { BlockLease, ClusterStore } from '../store/types.js';
+import type { VersionedStore } from '../store/versioned.js';
 import type { AgentConfig } from './config.js';
 import type { NodeSnapshot } from './desired.js';
+import { EndpointPublisher } from './endpoints.js';
 import { IpamAudit } from './ipam-audit.js';
 import { NodeLease } from './lease.js';
 import { type Logger, errFields } from './log.js';
@@ -30,6 +32,8 @@ export interface NodeAgentDeps {
   log: Logger;
   /** The node's namespace when this process does not run inside it (in-process tests); unset for the daemon. */
   nodeNetns?: string;
+  /** Where the node publishes its pods' endpoints; none = not published. */
+  objects?: VersionedStore | null;
 }
 
 export interface ReconcileReport {
@@ -98,6 +102,7 @@ export class NodeAgent {
   private resyncTimer: NodeJS.Timeout | null = null;
   private readonly stopWatches: (() => void)[] = [];
   private warnedNoUplink = false;
+  private endpoints: EndpointPublisher | null = null;
 
   constructor(
     readonly config: AgentConfig,
@@ -181,6 +186,12 @@ export class NodeAgent {
         this.trigger('profile');
       }),
     );
+    if (this.deps.objects) {
+      const { node, nodeIp } = this.config;
+      const addresses = () => this.podIpam?.list() ?? [];
+      this.endpoints = new EndpointPublisher({ store: this.deps.objects, node, nodeIp, addresses, log });
+      this.endpoints.start();
+    }
     this.resyncTimer = setInterval(() => void this.resync(), this.config.resyncSeconds * 1000);
     this.lease.startRenewing();
     log.info({ block: this.lease.current?.block, pool: this.poolName }, 'agent started');
@@ -193,6 +204,7 @@ export class NodeAgent {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.lease.stop();
     for (const stop of this.stopWatches) stop();
+    await this.endpoints?.stop();
     await this.running;
     this.podIpam?.close();
     this.podIpam = null;
@@ -217,6 +229,7 @@ export class NodeAgent {
       ipam: () => this.podIpam,
       podCidrs: () => this.profile?.network.podCidrs ?? [],
       uplinkMtu: () => this.mtu,
+      podsChanged: () => this.endpoints?.podsChanged(),
       ...(this.deps.nodeNetns ? { nodeNetns: this.deps.nodeNetns } : {}),
     };
   }

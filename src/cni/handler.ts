@@ -82,16 +82,20 @@ export async function handleCni(req: CniRequest, node: NodeRuntime): Promise<Cni
     const conf = parseConfig(req.stdin, command);
     const att = parseEnv(req.env, command);
     switch (command) {
-      case 'ADD':
-        return { stdout: await add(conf, att, node), exitCode: 0 };
+      case 'ADD': {
+        const stdout = await add(conf, att, node);
+        node.podsChanged?.();
+        return { stdout, exitCode: 0 };
+      }
       case 'DEL':
         await del(att, node);
+        node.podsChanged?.();
         return { stdout: '', exitCode: 0 };
       case 'CHECK':
         await check(conf, att, node);
         return { stdout: '', exitCode: 0 };
       case 'GC':
-        await gc(conf, node);
+        await gc(conf, node).finally(() => node.podsChanged?.());
         return { stdout: '', exitCode: 0 };
       case 'STATUS':
         if (!node.ipam()) {

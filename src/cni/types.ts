@@ -12,6 +12,8 @@ export interface NodeRuntime {
   /** MTU of the node's uplink; pod veths get the same. */
   uplinkMtu(): Promise<number> | number;
   nodeName: string;
+  /** Called after an ADD, DEL or GC changed the node's pods (the agent publishes their endpoints); never waits. */
+  podsChanged?(): void;
   /**
    * The node's network namespace when the process serving CNI does not run inside it (tests, tools).
    * The real agent runs inside the node's namespace and leaves this unset.

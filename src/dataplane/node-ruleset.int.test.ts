@@ -53,9 +53,12 @@ describe('node ruleset in the kernel', () => {
     assert.equal(await list(), null);
     assert.equal(await rs.ensure(input), 'repaired');
     assert.notEqual(await list(), null);
-    await nftApply(`add rule ${NODE_TABLE.family} ${NODE_TABLE.name} snat_postrouting ip daddr 1.2.3.4 accept\n`, {
-      netns,
-    });
+    await nftApply(
+      `add rule ${NODE_TABLE.family} ${NODE_TABLE.name} snat_postrouting ip daddr 1.2.3.4 accept\n`,
+      {
+        netns,
+      },
+    );
     assert.equal(await rs.ensure(input), 'repaired');
     assert.doesNotMatch((await list()) ?? '', /1\.2\.3\.4/);
   });

@@ -195,6 +195,8 @@ export const CATALOGUE = {
   PodNotFound: { area: 'lab', exit: 'problems', cause: 'The lab has no pod (for `lab exec`: no pod, node or external host) of that name.', fix: '`podnet lab status` lists them.' },
   PodExists: { area: 'lab', exit: 'problems', field: '--pod', cause: 'A pod of that name exists in the lab.', fix: 'Pick another name.' },
   InvalidPodName: { area: 'lab', exit: 'usage', field: '--pod', cause: 'The pod name is not a lower-case DNS label of at most 40 characters.', fix: 'Use e.g. `web-1`.' },
+  InvalidNamespaceName: { area: 'lab', exit: 'usage', field: '--namespace', cause: '`--namespace` is not a lower-case DNS label of at most 40 characters.', fix: 'Use e.g. `--namespace shop`.' },
+  InvalidLabel: { area: 'lab', exit: 'usage', field: '--labels', cause: 'A `--labels` pair is not `key=value` in Kubernetes label syntax, or a key is given twice.', fix: 'Write `--labels app=web,tier=front`.' },
   LabCniFailed: { area: 'lab', exit: 'problems', cause: 'The CNI plugin failed (its CNI error code and message are in the text; the agent log is named).', fix: 'Read the agent log named in the hint.' },
   CniNotInstalled: { area: 'lab', exit: 'problems', cause: 'The node has no conflist (install-cni did not run).', fix: '`podnet install-cni` writes it; run `podnet lab down` and `up` again.' },
   LabTimeout: { area: 'lab', exit: 'problems', cause: 'An agent, the fabric routes, etcd or the agents\' pod CIDR did not converge in time.', fix: 'Read the logs in the lab folder (`podnet lab status` shows it).' },

@@ -14,12 +14,14 @@ import { checkNode } from '../ipam/node-observe.js';
 import { podIpamPath } from '../ipam/pod-ipam.js';
 import { deleteNetns, listNetns } from '../kernel/netns.js';
 import { execAttached, spawnDaemon } from '../kernel/process.js';
+import type { ContainerPort, Pod } from '../objects/types.js';
 import { checkPlan } from '../plan/check.js';
 import { loadProfileFile } from '../profile/load.js';
 import type { ClusterProfile } from '../profile/types.js';
 import { desiredPeerRoutes, readPodnetRoutes } from '../routing/routes.js';
 import { openStore } from '../store/open.js';
 import type { BlockLease, ClusterStore } from '../store/types.js';
+import type { VersionedStore } from '../store/versioned.js';
 import { applyVnetFirewall } from '../vnet/firewall.js';
 import type { Vnet } from '../vnet/model.js';
 import { vnetNetns } from '../vnet/names.js';
@@ -41,8 +43,10 @@ import {
   stopAgent,
   waitAgentReady,
 } from './node.js';
+import { createPodObject, deletePodObject, reportRunning, withObjects } from './pod-store.js';
 import { type CniResult, addPod, deletePod, resultIp } from './pod.js';
 import { findProcesses, podnetCommand, stopProcess, waitFor } from './processes.js';
+import { startResponder, stopResponder } from './responders.js';
 import {
   labStatePath,
   readLab,
@@ -210,8 +214,13 @@ async function buildLab(o: UpOptions, name: string, vnetName: string): Promise<L
     progress('vnet: fabric router started (block via node IP, from the store)');
 
     await addNodes(state, vnetPlan, planPoolNodes(profile, name, dir, vnetPlan, []), progress);
+    // Started last: it changes the lab's pods under the lab lock, which `up` does not take.
+    state.kubeletPid = spawnDaemon([...podnetCommand(), 'lab', 'kubelet', '--state', labStatePath(name)], {
+      logFile: join(dir, 'kubelet.log'),
+    });
     state.phase = 'ready';
     writeLab(state);
+    progress('lab kubelet started (Pod objects bound to the lab nodes run as pods)');
     return state;
   } catch (e) {
     const err = asPodnetError(e);
@@ -241,13 +250,15 @@ async function addNodes(state: LabState, vnet: Vnet, nodes: LabNode[], progress:
   for (const n of nodes)
     progress(`node ${n.name}: ready, block ${leases.find((l) => l.nodeName === n.name)?.block}`);
   // Nodes start their pods side by side, each node one pod at a time, as kubelets do.
-  await Promise.all(
-    nodes.map(async (node) => {
-      for (let i = 0; i < state.podsPerNode; i++) {
-        const pod = await addLabPod(state, node.name);
-        progress(`pod ${pod.name}: ${pod.ip} on ${node.name}`);
-      }
-    }),
+  await withObjects(state, (objects) =>
+    Promise.all(
+      nodes.map(async (node) => {
+        for (let i = 0; i < state.podsPerNode; i++) {
+          const pod = await addLabPod(state, node.name, { labels: upPodLabels(node) }, objects);
+          progress(`pod ${pod.name}: ${pod.ip} on ${node.name}`);
+        }
+      }),
+    ),
   );
 }
 
@@ -269,11 +280,29 @@ async function waitFabricRoutes(state: LabState, vnet: Vnet): Promise<BlockLease
 
 const POD_NAME = /^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$/;
 
+/** What to run: a name (default `<node>-p<i>`), namespace, labels, container ports, or a Pod object's. */
+export interface LabPodSpec {
+  name?: string;
+  namespace?: string;
+  labels?: Record<string, string>;
+  ports?: ContainerPort[];
+  /** The Pod object the pod is started for (the lab kubelet); none = the lab writes one itself. */
+  object?: Pod;
+}
+
+/** The labels `lab up` gives its pods. */
+export const upPodLabels = (node: LabNode) => ({ app: 'web', pool: node.pool });
+
+/**
+ * Starts a pod on a node as a runtime does (namespace, CNI ADD, its responder) and keeps its `Pod` object
+ * (when the store has objects): created first when the lab names the pod itself, so a failure leaves
+ * neither the pod nor the object; then its status as kubelet reports it.
+ */
 export async function addLabPod(
   state: LabState,
   nodeName: string,
-  name?: string,
-  namespace = 'default',
+  spec: LabPodSpec = {},
+  objects: VersionedStore | null = null,
 ): Promise<LabPod> {
   const node = state.nodes.find((n) => n.name === nodeName);
   if (!node) {
@@ -282,24 +311,27 @@ export async function addLabPod(
       hint: `nodes: ${state.nodes.map((n) => n.name).join(', ')}`,
     });
   }
-  let podname = name;
+  const namespace = spec.namespace ?? 'default';
+  let podname = spec.name;
   if (podname === undefined) {
     let i = 0;
     while (state.pods.some((p) => p.name === podName(node.name, i))) i++;
     podname = podName(node.name, i);
   }
-  if (!POD_NAME.test(podname)) {
-    throw new PodnetError(
-      'InvalidPodName',
-      `pod name "${podname.slice(0, 64)}" is not a lower-case DNS label of at most 40 characters`,
-      {
-        field: '--pod',
-        hint: 'use e.g. web-1',
-      },
-    );
+  for (const [what, value] of [
+    ['pod', podname],
+    ['namespace', namespace],
+  ]) {
+    if (!POD_NAME.test(value)) {
+      throw new PodnetError(
+        what === 'pod' ? 'InvalidPodName' : 'InvalidNamespaceName',
+        `${what} name "${value.slice(0, 64)}" is not a lower-case DNS label of at most 40 characters`,
+        { field: what === 'pod' ? '--pod' : '--namespace', hint: 'use e.g. web-1' },
+      );
+    }
   }
-  if (state.pods.some((p) => p.name === podname)) {
-    throw new PodnetError('PodExists', `pod "${podname}" already exists in lab ${state.name}`, {
+  if (state.pods.some((p) => p.name === podname && p.namespace === namespace)) {
+    throw new PodnetError('PodExists', `pod "${namespace}/${podname}" already exists in lab ${state.name}`, {
       field: '--pod',
       hint: 'pick another name',
     });
@@ -308,39 +340,61 @@ export async function addLabPod(
     name: podname,
     namespace,
     node: node.name,
-    netns: podNetns(state.name, podname),
+    netns: podNetns(state.name, podname, namespace),
     containerId: randomBytes(16).toString('hex'),
+    ...(spec.labels ? { labels: spec.labels } : {}),
+    ...(spec.ports?.length ? { ports: spec.ports } : {}),
   };
+  const ours = objects && !spec.object ? await createPodObject(objects, pod) : null;
+  const uid = spec.object?.metadata.uid ?? ours?.metadata.uid;
+  if (uid) pod.uid = uid;
   state.pods.push(pod);
   writeLab(state);
   let result: CniResult;
   try {
     result = await addPod(node, pod);
+    pod.ip = resultIp(result);
+    pod.cniResult = result;
+    if (pod.ports) pod.responderPid = startResponder(state, pod);
   } catch (e) {
     // As a runtime does after a failed ADD: DEL (best effort), drop the namespace, forget the pod.
     await deletePod(node, pod).catch(() => deleteNetns(pod.netns));
+    if (ours && objects) await deletePodObject(objects, pod).catch(() => {});
     state.pods = state.pods.filter((p) => p !== pod);
     writeLab(state);
     throw e;
   }
-  pod.ip = resultIp(result);
-  pod.cniResult = result;
   writeLab(state);
+  if (objects && pod.uid) await reportRunning(objects, pod, node);
   return pod;
 }
 
-export async function deleteLabPod(state: LabState, name: string): Promise<void> {
-  const pod = state.pods.find((p) => p.name === name);
+/** `NAME` (in default, else the only pod of that name) or `NAMESPACE/NAME`. */
+export function findLabPod(state: LabState, ref: string): LabPod | undefined {
+  const [ns, name] = ref.includes('/') ? ref.split('/', 2) : [null, ref];
+  const named = state.pods.filter((p) => p.name === name && (ns === null || p.namespace === ns));
+  return named.find((p) => p.namespace === 'default') ?? (named.length === 1 ? named[0] : undefined);
+}
+
+/** Stops a pod (its responder, CNI DEL with its prevResult, its namespace) and deletes its own Pod object. */
+export async function deleteLabPod(
+  state: LabState,
+  ref: string | LabPod,
+  objects: VersionedStore | null = null,
+): Promise<void> {
+  const pod = typeof ref === 'string' ? findLabPod(state, ref) : ref;
   if (!pod) {
-    throw new PodnetError('PodNotFound', `lab ${state.name} has no pod "${name}"`, {
+    throw new PodnetError('PodNotFound', `lab ${state.name} has no pod "${ref}"`, {
       field: 'POD',
-      hint: 'podnet lab status lists the pods',
+      hint: 'podnet lab status lists the pods (NAME, or NAMESPACE/NAME outside default)',
     });
   }
   const node = state.nodes.find((n) => n.name === pod.node) as LabNode;
+  await stopResponder(state, pod);
   await deletePod(node, pod, pod.cniResult);
   state.pods = state.pods.filter((p) => p !== pod);
   writeLab(state);
+  if (objects && pod.uid) await deletePodObject(objects, pod);
 }
 
 /** Sets a pool's node count: new nodes get new blocks (and pods); removed nodes give their block back. */
@@ -386,7 +440,10 @@ export async function labScale(
     state.profile = profile;
     writeLab(state);
     for (const node of removed) {
-      for (const pod of state.pods.filter((x) => x.node === node.name)) await deleteLabPod(state, pod.name);
+      await withObjects(state, async (objects) => {
+        for (const pod of state.pods.filter((x) => x.node === node.name))
+          await deleteLabPod(state, pod, objects);
+      });
       await stopAgent(node);
       await withStore(state, (store) => store.releaseBlock(node.name));
       await removeNodeNetwork(node);
@@ -494,6 +551,7 @@ export async function labDown(name: string, progress: Progress = () => {}): Prom
         }
       }
       const pids = [
+        state.kubeletPid,
         ...state.nodes.map((n) => n.agentPid),
         state.fabricPid,
         state.store.etcd?.pid,
@@ -629,7 +687,7 @@ export async function labExec(name: string, target: string, argv: string[]): Pro
   const state = requireLab(name);
   const vnet = readVnet(state.vnet);
   const netns =
-    state.pods.find((p) => p.name === target)?.netns ??
+    findLabPod(state, target)?.netns ??
     state.nodes.find((n) => n.name === target)?.netns ??
     vnet?.externalHosts.find((h) => h.name === target)?.netns;
   if (!netns) {
@@ -648,13 +706,19 @@ export async function labExec(name: string, target: string, argv: string[]): Pro
 }
 
 /** `lab pod add`: one pod on a node, while no other command changes the lab. */
-export function labPodAdd(name: string, node: string, pod?: string, namespace?: string): Promise<LabPod> {
-  return withLabLock(name, () => addLabPod(requireLab(name), node, pod, namespace));
+export function labPodAdd(name: string, node: string, spec: LabPodSpec = {}): Promise<LabPod> {
+  return withLabLock(name, () => {
+    const state = requireLab(name);
+    return withObjects(state, (objects) => addLabPod(state, node, spec, objects));
+  });
 }
 
 /** `lab pod del`. */
 export function labPodDel(name: string, pod: string): Promise<void> {
-  return withLabLock(name, () => deleteLabPod(requireLab(name), pod));
+  return withLabLock(name, () => {
+    const state = requireLab(name);
+    return withObjects(state, (objects) => deleteLabPod(state, pod, objects));
+  });
 }
 
 /** `podnet lab fabric --state FILE` (hidden, started by `up`): the VNet's fabric router for the lab's cluster. */

@@ -3,6 +3,7 @@
  * creates is recorded here BEFORE it is created, so `lab down` can remove it even after a crashed `up`.
  * The VNet the lab's clusters share is `src/vnet`'s model (`Vnet`), in its own state file.
  */
+import type { ContainerPort } from '../objects/types.js';
 import type { ClusterProfile } from '../profile/types.js';
 import type { LabEtcd } from './etcd.js';
 
@@ -31,6 +32,12 @@ export interface LabPod {
   ip?: string;
   /** The plugin's ADD result, handed back as prevResult on DEL (as a runtime does). */
   cniResult?: unknown;
+  labels?: Record<string, string>;
+  /** Container ports its responder answers on with `<namespace>/<name>`. */
+  ports?: ContainerPort[];
+  responderPid?: number;
+  /** The uid of its `Pod` object once the store holds one: deleting that object stops the pod. */
+  uid?: string;
 }
 
 export type StoreKind = 'sqlite' | 'etcd';
@@ -43,6 +50,8 @@ export interface LabState {
   /** `url` is how host-side lab commands reach the store; agents may need another address (agentStoreUrl). */
   store: { kind: StoreKind; url: string; etcd?: LabEtcd };
   fabricPid?: number;
+  /** The lab kubelet: starts and stops pods as Pod objects bound to the lab's nodes come and go. */
+  kubeletPid?: number;
   table: number;
   /** Pods `up` and `scale` start on each new node. */
   podsPerNode: number;

@@ -44,8 +44,9 @@ export function nodeNetns(cluster: string, node: string): string {
   return `${clusterPrefix(cluster)}${node}`;
 }
 
-export function podNetns(cluster: string, pod: string): string {
-  return `${clusterPrefix(cluster)}pod-${pod}`;
+/** A pod's namespace name; pods outside `default` carry their namespace (no dots in either, so no clash). */
+export function podNetns(cluster: string, pod: string, namespace = 'default'): string {
+  return `${clusterPrefix(cluster)}pod-${namespace === 'default' ? pod : `${namespace}.${pod}`}`;
 }
 
 /** A node's uplink in the (shared) VNet namespace: a hash keeps it unique across clusters and short. */

@@ -6,6 +6,7 @@ import { existsSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { PodnetError } from '../../errors/index.js';
+import { runKubelet } from '../../lab/kubelet.js';
 import {
   type LabCheckResult,
   type StatusJson,
@@ -23,6 +24,7 @@ import {
   labUpdatePodCidr,
 } from '../../lab/lab.js';
 import type { StoreKind } from '../../lab/model.js';
+import { parseLabels } from '../../lab/pod-objects.js';
 import { listLabs, readLab, resolveLabName } from '../../lab/state.js';
 import type { CliContext } from '../main.js';
 import { EXIT, type OutputFormat, parseOutputFormat, table } from '../output.js';
@@ -205,17 +207,41 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .requiredOption('--node <node>', 'node to run it on')
     .option('--pod <pod>', 'pod name (default: <node>-p<i>)')
     .option('--namespace <ns>', 'Kubernetes namespace of the pod', 'default')
+    .option('--labels <k=v,...>', "the Pod object's labels, e.g. app=web,tier=front", '')
     .option('--name <name>', 'lab name (default: the only lab)')
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (o) => {
       const format = parseOutputFormat(o.output);
-      const p = await labPodAdd(resolveLabName(o.name), o.node, o.pod, o.namespace);
-      const view = { name: p.name, namespace: p.namespace, node: p.node, ip: p.ip ?? null, netns: p.netns };
-      out(format, view, table(['pod', 'node', 'ip', 'netns'], [[p.name, p.node, p.ip ?? '-', p.netns]]));
+      const labels = parseLabels(o.labels);
+      const p = await labPodAdd(resolveLabName(o.name), o.node, {
+        name: o.pod,
+        namespace: o.namespace,
+        labels,
+      });
+      const view = {
+        name: p.name,
+        namespace: p.namespace,
+        node: p.node,
+        ip: p.ip ?? null,
+        netns: p.netns,
+        labels: p.labels ?? {},
+      };
+      const shown =
+        Object.entries(view.labels)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(',') || '-';
+      out(
+        format,
+        view,
+        table(
+          ['namespace', 'pod', 'node', 'ip', 'labels', 'netns'],
+          [[p.namespace, p.name, p.node, p.ip ?? '-', shown, p.netns]],
+        ),
+      );
     });
   pod
     .command('del <pod>')
-    .description('delete a pod (CNI DEL with its prevResult, then its namespace)')
+    .description('delete a pod (CNI DEL with its prevResult, then its namespace): NAME or NAMESPACE/NAME')
     .option('--name <name>', 'lab name (default: the only lab)')
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (podName: string, o) => {
@@ -273,6 +299,14 @@ export function registerLab(program: Command, ctx: CliContext): void {
         { name, ...r },
         r.removed.map((x) => `removed ${x}`).join('\n') || `lab ${name}: nothing was left`,
       );
+    });
+
+  lab
+    .command('kubelet', { hidden: true })
+    .description('the lab kubelet of one lab: runs the Pod objects bound to its nodes (started by lab up)')
+    .requiredOption('--state <path>', 'lab state file')
+    .action(async (o) => {
+      await runKubelet(o.state);
     });
 
   lab

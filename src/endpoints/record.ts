@@ -1,0 +1,224 @@
+/**
+ * Pod endpoints as the cluster store holds them: one key per pod attachment, written by the node that runs
+ * the pod, on that node's own store lease (docs/endpoints.md has the figures behind the layout):
+ *
+ *   endpoints/<node>/<containerId>/<ifname>   {"v":1,"namespace","name","ips","nodeIp","labels"}
+ *
+ * The key carries the node and the attachment (CNI's own key, never reused by a later pod of the same name,
+ * so a late DEL of an old pod never removes its successor's endpoint); the value carries the rest. A pod
+ * start is one put, a watcher sees one small event per change, and a dead node's keys go with its lease.
+ *
+ * Pure: encode, decode and validate records, and decide which store operations bring a node's published
+ * endpoints to what its pod address list says.
+ */
+import { formatIp, parseIp } from '../addr/index.js';
+import { PodnetError } from '../errors/index.js';
+import type { PodAddress } from '../ipam/types.js';
+import { objectKey } from '../objects/types.js';
+import { parseJson, storeCorrupt } from '../store/records.js';
+import type { KeyValue, TxnOp } from '../store/versioned.js';
+
+export const ENDPOINTS_PREFIX = 'endpoints/';
+export const ENDPOINT_RECORD_VERSION = 1;
+/** The namespace of a pod whose runtime named it but gave no namespace (podman), as kubectl defaults it. */
+export const DEFAULT_NAMESPACE = 'default';
+
+export interface PodEndpoint {
+  node: string;
+  nodeIp: string;
+  containerId: string;
+  ifname: string;
+  /** The attachment's addresses (one per family). */
+  ips: string[];
+  /** The pod as the runtime named it (K8S_POD_NAMESPACE/K8S_POD_NAME); null when it gave no name. */
+  namespace: string | null;
+  name: string | null;
+  /** The labels of its `Pod` object; empty when there is none. */
+  labels: Record<string, string>;
+}
+
+/** What a stored value holds: the rest is in the key. */
+interface StoredEndpoint {
+  v: number;
+  namespace: string | null;
+  name: string | null;
+  ips: string[];
+  nodeIp: string;
+  labels: Record<string, string>;
+}
+
+export const nodeEndpointsPrefix = (node: string) => `${ENDPOINTS_PREFIX}${node}/`;
+
+export function endpointKey(e: Pick<PodEndpoint, 'node' | 'containerId' | 'ifname'>): string {
+  return `${nodeEndpointsPrefix(e.node)}${e.containerId}/${e.ifname}`;
+}
+
+export function encodeEndpoint(e: PodEndpoint): string {
+  const v: StoredEndpoint = {
+    v: ENDPOINT_RECORD_VERSION,
+    namespace: e.namespace,
+    name: e.name,
+    ips: e.ips,
+    nodeIp: e.nodeIp,
+    labels: sortedLabels(e.labels),
+  };
+  return JSON.stringify(v);
+}
+
+const KEY_PART = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+const isStringMap = (v: unknown): v is Record<string, string> =>
+  typeof v === 'object' &&
+  v !== null &&
+  !Array.isArray(v) &&
+  Object.values(v).every((x) => typeof x === 'string');
+
+const isIp = (v: unknown): boolean => {
+  try {
+    return typeof v === 'string' && formatIp(parseIp(v)) === v;
+  } catch {
+    return false;
+  }
+};
+
+/** Decodes one stored endpoint; foreign or edited data is `StoreCorrupt` naming the key and what is wrong. */
+export function decodeEndpoint(kv: Pick<KeyValue, 'key' | 'value'>): PodEndpoint {
+  const parts = kv.key.startsWith(ENDPOINTS_PREFIX) ? kv.key.slice(ENDPOINTS_PREFIX.length).split('/') : [];
+  if (parts.length !== 3 || !parts.every((p) => KEY_PART.test(p))) {
+    throw storeCorrupt(kv.key, 'it is not an endpoint key (endpoints/<node>/<containerId>/<ifname>)');
+  }
+  const raw = parseJson(kv.value, kv.key) as Partial<StoredEndpoint> | null;
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw storeCorrupt(kv.key, 'an endpoint record must be a JSON object');
+  }
+  if (typeof raw.v === 'number' && raw.v > ENDPOINT_RECORD_VERSION) {
+    throw new PodnetError(
+      'StoreSchemaMismatch',
+      `the endpoint at ${kv.key} has record version ${raw.v}; this podnet reads version ${ENDPOINT_RECORD_VERSION}`,
+      { field: kv.key, hint: 'a newer podnet wrote it: upgrade podnet on this host' },
+    );
+  }
+  const nameOk = (x: unknown) => x === null || (typeof x === 'string' && x !== '');
+  const why =
+    raw.v !== ENDPOINT_RECORD_VERSION
+      ? `"v" must be ${ENDPOINT_RECORD_VERSION}`
+      : !nameOk(raw.namespace) || !nameOk(raw.name)
+        ? '"namespace" and "name" must be non-empty text or null'
+        : !Array.isArray(raw.ips) || raw.ips.length === 0 || !raw.ips.every(isIp)
+          ? '"ips" must be a non-empty list of addresses in canonical form'
+          : !isIp(raw.nodeIp)
+            ? '"nodeIp" must be an address in canonical form'
+            : !isStringMap(raw.labels)
+              ? '"labels" must map text to text'
+              : null;
+  if (why) throw storeCorrupt(kv.key, why);
+  const [node, containerId, ifname] = parts;
+  return {
+    node,
+    nodeIp: raw.nodeIp as string,
+    containerId,
+    ifname,
+    ips: raw.ips as string[],
+    namespace: raw.namespace as string | null,
+    name: raw.name as string | null,
+    labels: raw.labels as Record<string, string>,
+  };
+}
+
+function sortedLabels(labels: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** The pod an attachment belongs to, as the runtime named it; a name without a namespace is in `default`. */
+export function podOf(
+  a: Pick<PodAddress, 'podName' | 'podNamespace'>,
+): { namespace: string; name: string } | null {
+  if (!a.podName) return null;
+  return { namespace: a.podNamespace || DEFAULT_NAMESPACE, name: a.podName };
+}
+
+/** The store key of the `Pod` object whose labels an attachment's endpoint carries. */
+export const podObjectKey = (pod: { namespace: string; name: string }) =>
+  objectKey('pods', pod.name, pod.namespace);
+
+/**
+ * The labels of a stored `Pod` object (`metadata.labels`, empty when it has none); a value that is not a
+ * Kubernetes object with text labels is `StoreCorrupt`.
+ */
+export function podObjectLabels(kv: Pick<KeyValue, 'key' | 'value'>): Record<string, string> {
+  const o = parseJson(kv.value, kv.key) as { kind?: unknown; metadata?: { labels?: unknown } } | null;
+  if (typeof o !== 'object' || o === null || o.kind !== 'Pod' || typeof o.metadata !== 'object') {
+    throw storeCorrupt(kv.key, 'it is not a Pod object (kind Pod with metadata)');
+  }
+  const labels = o.metadata?.labels ?? {};
+  if (!isStringMap(labels)) throw storeCorrupt(kv.key, 'metadata.labels must map text to text');
+  return labels;
+}
+
+export interface NodeEndpointsInput {
+  node: string;
+  nodeIp: string;
+  /** The node's pod address list: the truth the published endpoints follow. */
+  addresses: PodAddress[];
+  /** Labels of the pod's `Pod` object; undefined when none is known. */
+  labelsOf(pod: { namespace: string; name: string }): Record<string, string> | undefined;
+}
+
+/** Every endpoint the node should publish: one per attachment that holds an address. */
+export function desiredEndpoints(input: NodeEndpointsInput): PodEndpoint[] {
+  const byKey = new Map<string, PodEndpoint>();
+  for (const a of input.addresses) {
+    const e: PodEndpoint = {
+      node: input.node,
+      nodeIp: input.nodeIp,
+      containerId: a.containerId,
+      ifname: a.ifname,
+      ips: [a.ip],
+      namespace: null,
+      name: null,
+      labels: {},
+    };
+    const pod = podOf(a);
+    if (pod) Object.assign(e, pod, { labels: input.labelsOf(pod) ?? {} });
+    byKey.set(endpointKey(e), e);
+  }
+  return [...byKey.values()];
+}
+
+/** A published key as the publisher last saw it: its value and the store lease it lives on. */
+export interface PublishedKey {
+  value: string;
+  lease: string | null;
+}
+
+/**
+ * The puts and deletes that turn `published` (the node's keys in the store) into `desired`: a put for each
+ * endpoint that is missing, different, or not on the node's current lease (so it would outlive the node);
+ * a delete for each key no pod holds any more. Unchanged endpoints cost nothing.
+ */
+export function endpointChanges(
+  desired: PodEndpoint[],
+  published: ReadonlyMap<string, PublishedKey>,
+  lease: string,
+): TxnOp[] {
+  const ops: TxnOp[] = [];
+  const wanted = new Set<string>();
+  for (const e of desired) {
+    const key = endpointKey(e);
+    wanted.add(key);
+    const value = encodeEndpoint(e);
+    const have = published.get(key);
+    if (have?.value !== value || have.lease !== lease) ops.push({ type: 'put', key, value, lease });
+  }
+  for (const key of [...published.keys()].sort()) {
+    if (!wanted.has(key)) ops.push({ type: 'delete', key });
+  }
+  return ops;
+}
+
+/** Splits operations into transactions of at most `size` (etcd refuses more than 128 per transaction). */
+export function batches<T>(ops: T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < ops.length; i += size) out.push(ops.slice(i, i + size));
+  return out;
+}
