@@ -80,7 +80,7 @@ export function decodeManifest(text: string, file: string): Decoded {
       );
       return;
     }
-    if (value === undefined || (isObj(value) && Object.keys(value).length === 0)) return;
+    if (value === undefined || value === null || (isObj(value) && Object.keys(value).length === 0)) return;
     if (!isObj(value)) {
       problems.push(
         malformed(
