@@ -266,6 +266,20 @@ describe('planApply', () => {
     assert.deepEqual(run(new Map(), ns('b'), pod('web', { namespace: 'b' })).plan.problems, []);
     assert.deepEqual(run(new Map(), pod('web', { namespace: 'kube-system' })).plan.problems, []);
   });
+  it('problems that need the store are found for documents that already have others', () => {
+    const prepared = prepareApply(docs(pod('Bad_Name', { namespace: 'nope' })));
+    const current = new Map(applyReads(prepared.candidates).map((k) => [k, null]));
+    const plan = planApply(prepared.candidates, current, facts);
+    assert.deepEqual(
+      [...prepared.problems, ...plan.problems].map((p) => `${p.field}: ${p.type}`),
+      ['metadata.name: Invalid', 'metadata.namespace: NotFound'],
+    );
+    assert.deepEqual(
+      plan.ops.filter((o) => o.key.startsWith('objects/pods/')),
+      [],
+      'an invalid object is never written',
+    );
+  });
   it('a stale resourceVersion is a conflict; one on a create is invalid', () => {
     const state = new Map<string, KeyValue | null>();
     commit(state, run(state, pod('web')).plan, 5);

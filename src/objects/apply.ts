@@ -40,6 +40,11 @@ export interface Candidate {
   /** `metadata.resourceVersion` as the manifest gave it: the precondition of an update. */
   resourceVersion?: string;
   uid?: string;
+  /**
+   * False when the document already has problems: it is still planned far enough to find the problems that
+   * need the store (a missing namespace, a duplicate), so that one run reports everything.
+   */
+  valid: boolean;
 }
 
 export interface ApplyOptions {
@@ -124,8 +129,9 @@ export function prepareApply(
     own.push(...metaProblems(kind, object), ...kind.validate(kind.prepare(object, null)));
     const label = describe(kind, object);
     problems.push(...withSource(source, label, own));
-    if (own.length) continue;
+    if (!object.metadata.name) continue;
     candidates.push({
+      valid: own.length === 0,
       source,
       kind,
       key: objectKey(
@@ -241,6 +247,7 @@ export function planApply(
       }
       if (current.get(nsKey)) compare(nsKey);
     }
+    if (!c.valid) continue;
     const kv = current.get(c.key) ?? null;
     const old = kv ? fromStored(kv) : null;
     if (c.resourceVersion !== undefined && !old) {

@@ -4,10 +4,12 @@
  * by a failed apply, kubectl's conflict on a stale resourceVersion or a concurrent change.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { PodnetError } from '../../errors/index.js';
 import { decodeManifest } from '../../objects/decode.js';
 import { applyDocuments } from '../../objects/store.js';
@@ -377,5 +379,23 @@ describe('store selection', () => {
     assert.deepEqual([both.code, both.error.code], [2, 'UsageError']);
     const lab = await jsonError(['get', 'pods', '--lab', 'nolabobj9']);
     assert.equal(lab.error.code, 'LabNotFound');
+  });
+});
+
+describe('the podnet executable', () => {
+  const bin = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../../..'), 'bin/podnet.js');
+  it('applies manifests from standard input (-f -) and shows examples in --help', () => {
+    const r = spawnSync(process.execPath, [bin, 'apply', '-f', '-', '--store', 'memory:stdin'], {
+      input: podYaml('from-stdin', 'a: b'),
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, 'pod/from-stdin created\n');
+    for (const verb of ['apply', 'get', 'delete']) {
+      const help = spawnSync(process.execPath, [bin, verb, '--help'], { encoding: 'utf8', timeout: 30_000 });
+      assert.equal(help.status, 0);
+      assert.match(help.stdout, /Examples:\n\s+podnet /, verb);
+    }
   });
 });
