@@ -325,6 +325,18 @@ describe('planApply', () => {
     const move = run(state, pod('web', {}, { nodeName: 'node-2' }));
     assert.equal(move.plan.problems[0].field, 'spec.nodeName');
   });
+  it("uid and creationTimestamp are the server's: kept on update, a different given uid is refused", () => {
+    const state = new Map<string, KeyValue | null>();
+    commit(state, run(state, pod('web')).plan, 1);
+    const given = run(state, pod('web', { creationTimestamp: '2000-01-01T00:00:00Z', labels: { a: 'b' } }));
+    const put = given.plan.ops.find((o) => o.key === 'objects/pods/default/web');
+    assert.equal(
+      put?.type === 'put' && JSON.parse(put.value).metadata.creationTimestamp,
+      facts().creationTimestamp,
+    );
+    const uid = run(state, pod('web', { uid: 'another' }));
+    assert.equal(uid.plan.problems[0].message, 'metadata.uid: Invalid value: "another": field is immutable');
+  });
   it('the same object twice in one apply is refused (an etcd txn cannot put a key twice)', () => {
     const { plan } = run(new Map(), pod('web'), pod('web'));
     assert.equal(plan.problems[0].type, 'Duplicate');

@@ -8,7 +8,14 @@
 import type { Compare, KeyValue, TxnOp } from '../store/versioned.js';
 import type { Document } from './decode.js';
 import { firstDifference, isPlainObject } from './json.js';
-import { type ObjectKind, type ServerFacts, metaProblems, shapeProblems, typeName } from './kind.js';
+import {
+  type ObjectKind,
+  type ServerFacts,
+  immutable,
+  metaProblems,
+  shapeProblems,
+  typeName,
+} from './kind.js';
 import { namespaceKind } from './kinds/namespace.js';
 import { checkTxnSize } from './limits.js';
 import {
@@ -263,15 +270,7 @@ export function planApply(
       continue;
     }
     if (old && c.uid !== undefined && c.uid !== old.metadata.uid) {
-      problem(
-        c,
-        invalid(
-          'metadata.uid',
-          c.uid,
-          'field is immutable',
-          "remove metadata.uid or use the stored object's",
-        ),
-      );
+      problem(c, immutable('metadata.uid', c.uid));
       continue;
     }
     if (old && c.resourceVersion !== undefined && c.resourceVersion !== old.metadata.resourceVersion) {
@@ -290,9 +289,9 @@ export function planApply(
       : facts();
     const next = c.kind.prepare({ ...c.object, metadata: { ...c.object.metadata, ...server } }, old);
     if (old) {
-      const immutable = c.kind.validateUpdate(next, old);
-      if (immutable.length) {
-        for (const p of immutable) problem(c, p);
+      const refused = c.kind.validateUpdate(next, old);
+      if (refused.length) {
+        for (const p of refused) problem(c, p);
         continue;
       }
     }
