@@ -49,19 +49,10 @@ export function namespaceContentPrefixes(ns: string): string[] {
   return KINDS.filter((k) => k.namespaced).map((k) => objectPrefix(k.resource, ns));
 }
 
-/**
- * `current` holds each target's key (null = absent); `contents` the objects in each namespace being deleted.
- * Missing objects are `ObjectNotFound` (all named at once) unless `ignoreNotFound`.
- */
-export function planDelete(
-  targets: DeleteTarget[],
-  current: ReadonlyMap<string, KeyValue | null>,
-  contents: ReadonlyMap<string, KeyValue[]>,
-  ignoreNotFound: boolean,
-): DeletePlan {
+/** A plan being built: each key deleted once, with a compare on the revision it was read at. */
+function builder() {
   const plan: DeletePlan = { compares: [], ops: [], outcomes: [] };
   const done = new Set<string>();
-  const missing: DeleteTarget[] = [];
   const remove = (
     kv: KeyValue,
     kind: ObjectKind,
@@ -81,6 +72,27 @@ export function planDelete(
       cascaded,
     });
   };
+  const removeContents = (ns: string, items: KeyValue[]) => {
+    for (const item of items) {
+      const kind = KINDS.find((k) => k.namespaced && item.key.startsWith(objectPrefix(k.resource, ns)));
+      if (kind) remove(item, kind, item.key.slice(objectPrefix(kind.resource, ns).length), ns, true);
+    }
+  };
+  return { plan, remove, removeContents };
+}
+
+/**
+ * `current` holds each target's key (null = absent); `contents` the objects in each namespace being deleted.
+ * Missing objects are `ObjectNotFound` (all named at once) unless `ignoreNotFound`.
+ */
+export function planDelete(
+  targets: DeleteTarget[],
+  current: ReadonlyMap<string, KeyValue | null>,
+  contents: ReadonlyMap<string, KeyValue[]>,
+  ignoreNotFound: boolean,
+): DeletePlan {
+  const { plan, remove, removeContents } = builder();
+  const missing: DeleteTarget[] = [];
   for (const t of targets) {
     if (t.kind === namespaceKind && UNDELETABLE_NAMESPACES.includes(t.name)) {
       throw new PodnetError(
@@ -98,13 +110,7 @@ export function planDelete(
       continue;
     }
     remove(kv, t.kind, t.name, t.namespace, false);
-    if (t.kind === namespaceKind) {
-      for (const item of contents.get(t.name) ?? []) {
-        const kind = KINDS.find((k) => k.namespaced && item.key.startsWith(objectPrefix(k.resource, t.name)));
-        if (kind)
-          remove(item, kind, item.key.slice(objectPrefix(kind.resource, t.name).length), t.name, true);
-      }
-    }
+    if (t.kind === namespaceKind) removeContents(t.name, contents.get(t.name) ?? []);
   }
   if (missing.length && !ignoreNotFound) {
     const lines = missing.map(
@@ -161,4 +167,19 @@ export function deleteTargetsOf(
     });
   }
   return { targets, problems };
+}
+
+/**
+ * A delete's guard covers the keys it read, not keys created after its list: an apply that put an object into
+ * the namespace between that list and the commit would leave it behind. So once the namespace is gone, its
+ * leftovers are deleted in one more transaction guarded on the namespace still being absent (a namespace
+ * created again under the same name in between keeps its objects). No apply can add to a namespace that does
+ * not exist, so one sweep is enough.
+ */
+export function planSweep(namespace: string, leftovers: KeyValue[]): DeletePlan {
+  const { plan, removeContents } = builder();
+  removeContents(namespace, leftovers);
+  if (plan.ops.length)
+    plan.compares.unshift({ key: objectKey(namespaceKind.resource, namespace), modRevision: 0 });
+  return plan;
 }

@@ -19,6 +19,7 @@ import {
   type DeleteTarget,
   namespaceContentPrefixes,
   planDelete,
+  planSweep,
   targetKey,
 } from './delete.js';
 import type { ObjectKind, ServerFacts } from './kind.js';
@@ -95,19 +96,26 @@ export async function deleteObjects(
   ignoreNotFound: boolean,
 ): Promise<DeleteOutcome[]> {
   const current = await readKeys(store, targets.map(targetKey));
+  const namespaces = targets
+    .filter((t) => t.kind === namespaceKind && current.get(targetKey(t)))
+    .map((t) => t.name);
   const contents = new Map<string, KeyValue[]>();
-  for (const t of targets) {
-    if (t.kind !== namespaceKind || !current.get(targetKey(t))) continue;
-    const lists = await Promise.all(namespaceContentPrefixes(t.name).map((p) => store.list(p)));
-    contents.set(
-      t.name,
-      lists.flatMap((l) => l.items),
-    );
-  }
+  for (const ns of namespaces) contents.set(ns, await namespaceContents(store, ns));
   const plan = planDelete(targets, current, contents, ignoreNotFound);
   const result = await store.txn(plan.compares, plan.ops);
   if (!result.succeeded) throw casConflict(result, plan.compares);
-  return plan.outcomes;
+  const outcomes = [...plan.outcomes];
+  for (const ns of namespaces) {
+    const sweep = planSweep(ns, await namespaceContents(store, ns));
+    if (sweep.ops.length && (await store.txn(sweep.compares, sweep.ops)).succeeded)
+      outcomes.push(...sweep.outcomes);
+  }
+  return outcomes;
+}
+
+async function namespaceContents(store: VersionedStore, ns: string): Promise<KeyValue[]> {
+  const lists = await Promise.all(namespaceContentPrefixes(ns).map((p) => store.list(p)));
+  return lists.flatMap((l) => l.items);
 }
 
 export interface GetQuery {

@@ -12,7 +12,8 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { PodnetError } from '../../errors/index.js';
 import { decodeManifest } from '../../objects/decode.js';
-import { applyDocuments } from '../../objects/store.js';
+import { resolveResource } from '../../objects/registry.js';
+import { applyDocuments, deleteObjects } from '../../objects/store.js';
 import { openVersionedStore } from '../../store/open.js';
 import type { VersionedStore } from '../../store/versioned.js';
 import { main } from '../main.js';
@@ -340,6 +341,41 @@ describe('podnet delete', () => {
     assert.equal(await dump(store), before, 'atomic: nothing deleted when one object is missing');
     const ignoring = await podnet(['delete', '-f', f, '--ignore-not-found', '--store', store]);
     assert.equal(ignoring.out, 'namespace "team-a" deleted\npod "web" deleted (in namespace team-a)\n');
+  });
+
+  it('an object created in a namespace while it is being deleted is swept with it', async () => {
+    const shared = await openVersionedStore(newStore());
+    await applyDocuments(shared, decodeManifest(NS_AND_PODS, 'n.yaml'));
+    let raced = false;
+    // Another apply commits a pod into team-a after the delete listed the namespace, before it commits.
+    const racing: VersionedStore = {
+      ...shared,
+      txn: async (compares, ops) => {
+        if (!raced && ops.some((o) => o.type === 'delete' && o.key === 'objects/namespaces/team-a')) {
+          raced = true;
+          await applyDocuments(
+            shared,
+            decodeManifest(
+              podYaml('late', 'a: b').replace('name: late', 'name: late\n  namespace: team-a'),
+              'late.yaml',
+            ),
+          );
+        }
+        return shared.txn(compares, ops);
+      },
+    };
+    const outcomes = await deleteObjects(racing, [{ kind: resolveResource('ns'), name: 'team-a' }], false);
+    assert.ok(raced);
+    assert.deepEqual(
+      outcomes.map((o) => o.text),
+      [
+        'namespace "team-a" deleted',
+        'pod "db" deleted (in namespace team-a)',
+        'pod "web" deleted (in namespace team-a)',
+        'pod "late" deleted (in namespace team-a)',
+      ],
+    );
+    assert.deepEqual((await shared.list('objects/pods/team-a/')).items, []);
   });
 
   it('deleting a namespace deletes its objects; default may not be deleted', async () => {
