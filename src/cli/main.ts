@@ -10,6 +10,7 @@ import { registerCni } from './commands/cni.js';
 import { registerDemo } from './commands/demo.js';
 import { registerIpam } from './commands/ipam.js';
 import { registerLab } from './commands/lab.js';
+import { registerObjects } from './commands/objects.js';
 import { registerPlan } from './commands/plan.js';
 import { EXIT, type Io, processIo, renderError, wantsJson } from './output.js';
 
@@ -43,6 +44,7 @@ export function buildProgram(ctx: CliContext): Command {
     registerCni,
     registerLab,
     registerDemo,
+    registerObjects,
   ]) {
     register(program, ctx);
   }

@@ -42,12 +42,17 @@ export interface ContainerPort {
   name?: string;
   containerPort: number;
   protocol?: L4Protocol;
+  hostPort?: number;
+  hostIP?: string;
 }
 
 export interface Container {
   name: string;
   image?: string;
   ports?: ContainerPort[];
+  imagePullPolicy?: 'Always' | 'IfNotPresent' | 'Never';
+  terminationMessagePath?: string;
+  terminationMessagePolicy?: 'File' | 'FallbackToLogsOnError';
 }
 
 export interface PodSpec {
@@ -56,6 +61,12 @@ export interface PodSpec {
   hostNetwork?: boolean;
   hostname?: string;
   subdomain?: string;
+  restartPolicy?: 'Always' | 'OnFailure' | 'Never';
+  dnsPolicy?: 'ClusterFirst' | 'ClusterFirstWithHostNet' | 'Default' | 'None';
+  terminationGracePeriodSeconds?: number;
+  activeDeadlineSeconds?: number;
+  schedulerName?: string;
+  enableServiceLinks?: boolean;
 }
 
 export interface PodStatus {
@@ -76,4 +87,32 @@ export interface Pod extends KubeObject {
 /** The store key of an object of `resource` (e.g. `pods`), namespaced or cluster-scoped. */
 export function objectKey(resource: string, name: string, namespace?: string): string {
   return namespace === undefined ? `objects/${resource}/${name}` : `objects/${resource}/${namespace}/${name}`;
+}
+
+/** `objects/<resource>/` or, for a namespaced kind in one namespace, `objects/<resource>/<namespace>/`. */
+export function objectPrefix(resource: string, namespace?: string): string {
+  return namespace === undefined ? `objects/${resource}/` : `objects/${resource}/${namespace}/`;
+}
+
+/**
+ * The stored text of an object: everything but `metadata.resourceVersion`, which is the key's mod revision and
+ * so only known once the write commits.
+ */
+export function storedValue(obj: KubeObject): string {
+  const { resourceVersion: _, ...metadata } = obj.metadata;
+  return JSON.stringify({ ...obj, metadata });
+}
+
+/** An object as read: its stored text with `metadata.resourceVersion` set from the key's mod revision. */
+export function fromStored(kv: { value: string; modRevision: number }): KubeObject {
+  const obj = JSON.parse(kv.value) as KubeObject;
+  return { ...obj, metadata: { ...obj.metadata, resourceVersion: String(kv.modRevision) } };
+}
+
+/** A `v1 List` of objects, as `kubectl get -o json|yaml` prints several. */
+export interface KubeList {
+  apiVersion: 'v1';
+  kind: 'List';
+  metadata: { resourceVersion: string };
+  items: KubeObject[];
 }

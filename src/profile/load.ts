@@ -20,7 +20,7 @@ export { type PlanFlags, flagForField, profileFromFlags } from './flags.js';
 /** Profiles are a few KiB; a cap keeps a wrong file (a log, an image) from being read into memory. */
 export const PROFILE_MAX_BYTES = 1024 * 1024;
 /** YAML aliases expand on read; a low cap stops "billion laughs" documents long before they cost memory. */
-const MAX_ALIASES = 100;
+export const MAX_ALIASES = 100;
 /**
  * Real profiles nest about six levels. The YAML parser's memory grows with nesting (a 100 KB line of "- - - ..."
  * exhausts the heap), so absurd nesting is refused before parsing: flow brackets deeper than this, or a line
@@ -29,7 +29,7 @@ const MAX_ALIASES = 100;
 const MAX_FLOW_DEPTH = 64;
 const MAX_LINE_PREFIX = 256;
 
-function nestedTooDeeply(text: string): boolean {
+export function nestedTooDeeply(text: string): boolean {
   let depth = 0;
   for (let i = 0; i < text.length; i++) {
     const ch = text.charCodeAt(i);

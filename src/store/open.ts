@@ -7,6 +7,8 @@ import { PodnetError } from '../errors/index.js';
 import { type StoreOptions, clusterNotFound } from './records.js';
 import { SqliteStore } from './sqlite.js';
 import type { ClusterStore } from './types.js';
+import { MemoryVersionedStore } from './versioned-memory.js';
+import type { VersionedStore } from './versioned.js';
 
 /** Default etcd key prefix (kept here so parsing a URL does not load the etcd client). */
 export const DEFAULT_ETCD_PREFIX = '/podnet/v1/';
@@ -90,4 +92,45 @@ export async function openStore(url: string, opts: StoreOptions = {}): Promise<C
     throw e;
   }
   return store;
+}
+
+/*
+ * MERGE POINT (issue 9): a memory-only openVersionedStore, so that `podnet apply|get|delete` and their tests
+ * run before the sqlite and etcd versioned backends land. The store engineer's openVersionedStore(url), which
+ * opens memory:, sqlite: and etcd: URLs, replaces this block whole; callers need no change.
+ */
+const memoryStores = new Map<string, MemoryVersionedStore>();
+
+/**
+ * Opens the versioned store `url` names. `memory:NAME` is a store in this process, shared by every open of
+ * the same NAME (so several in-process CLI calls see one store); closing a handle leaves the store alive.
+ */
+export async function openVersionedStore(url: string): Promise<VersionedStore> {
+  if (!url.startsWith('memory:')) {
+    throw new PodnetError(
+      'InvalidStoreUrl',
+      `store URL "${url}" is not usable for cluster objects in this build`,
+      {
+        field: '--store',
+        hint: 'use memory:NAME (the sqlite and etcd object stores are not merged yet)',
+      },
+    );
+  }
+  let store = memoryStores.get(url);
+  if (!store) {
+    store = new MemoryVersionedStore();
+    memoryStores.set(url, store);
+  }
+  const s = store;
+  return {
+    url,
+    get: (key) => s.get(key),
+    list: (prefix) => s.list(prefix),
+    txn: (compares, ops) => s.txn(compares, ops),
+    grantLease: (ttl) => s.grantLease(ttl),
+    keepAlive: (lease) => s.keepAlive(lease),
+    revokeLease: (lease) => s.revokeLease(lease),
+    watch: (prefix, onUpdate, opts) => s.watch(prefix, onUpdate, opts),
+    close: async () => {},
+  };
 }

@@ -1,0 +1,113 @@
+/**
+ * What is wrong with an object, in the shape of the API server's field.Error
+ * (k8s.io/apimachinery/pkg/util/validation/field/errors.go): the field path, the error type and the detail,
+ * rendered as kube-apiserver renders them (`spec.containers[0].name: Required value`), plus a hint. An
+ * apply collects every problem of every document before it refuses, so one run names them all.
+ */
+import { PodnetError } from '../errors/index.js';
+
+export type ProblemType =
+  | 'Required'
+  | 'Invalid'
+  | 'Duplicate'
+  | 'NotSupported'
+  | 'Forbidden'
+  | 'TooLong'
+  | 'NotFound'
+  | 'FieldUnknown'
+  | 'Malformed';
+
+export interface FieldProblem {
+  type: ProblemType;
+  /** The field path, e.g. `spec.containers[0].ports[1].protocol`; empty for the document as a whole. */
+  field: string;
+  /** As kube-apiserver says it, including the field path. */
+  message: string;
+  hint: string;
+}
+
+/** Where a problem is: the file and the document's index in it (0-based), and the List item if any. */
+export interface DocSource {
+  file: string;
+  index: number;
+  item?: number;
+}
+
+export interface Problem extends FieldProblem {
+  source: DocSource;
+  /** `Pod default/web`, when the document got far enough to name its object. */
+  object?: string;
+}
+
+export function sourceText(s: DocSource): string {
+  return `${s.file}#${s.index}${s.item === undefined ? '' : ` items[${s.item}]`}`;
+}
+
+const show = (v: unknown) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
+const at = (field: string, text: string) => (field ? `${field}: ${text}` : text);
+
+export function required(field: string, hint: string): FieldProblem {
+  return { type: 'Required', field, message: at(field, 'Required value'), hint };
+}
+
+export function invalid(field: string, value: unknown, detail: string, hint: string): FieldProblem {
+  return { type: 'Invalid', field, message: at(field, `Invalid value: ${show(value)}: ${detail}`), hint };
+}
+
+export function duplicate(field: string, value: unknown, hint: string): FieldProblem {
+  return { type: 'Duplicate', field, message: at(field, `Duplicate value: ${show(value)}`), hint };
+}
+
+export function notSupported(field: string, value: unknown, supported: readonly string[]): FieldProblem {
+  const list = supported.map((s) => JSON.stringify(s)).join(', ');
+  return {
+    type: 'NotSupported',
+    field,
+    message: at(field, `Unsupported value: ${show(value)}: supported values: ${list}`),
+    hint: `use one of ${supported.join(', ')}`,
+  };
+}
+
+export function forbidden(field: string, detail: string, hint: string): FieldProblem {
+  return { type: 'Forbidden', field, message: at(field, `Forbidden: ${detail}`), hint };
+}
+
+export function tooLong(field: string, maxBytes: number, hint: string): FieldProblem {
+  return {
+    type: 'TooLong',
+    field,
+    message: at(field, `Too long: may not be more than ${maxBytes} bytes`),
+    hint,
+  };
+}
+
+export function notFound(field: string, value: unknown, detail: string, hint: string): FieldProblem {
+  return {
+    type: 'NotFound',
+    field,
+    message: at(field, `Not found: ${show(value)}${detail ? `: ${detail}` : ''}`),
+    hint,
+  };
+}
+
+/** The messages of one apimachinery check, each as an Invalid problem of `field`. */
+export function invalids(field: string, value: string, messages: string[], hint: string): FieldProblem[] {
+  return messages.map((m) => invalid(field, value, m, hint));
+}
+
+/** Refuses a whole apply: every problem in the message (one per line) and in `details.problems`. */
+export function objectsInvalid(problems: Problem[]): PodnetError {
+  const docs = new Set(problems.map((p) => sourceText({ ...p.source, item: undefined })));
+  const lines = problems.map(
+    (p) => `  ${sourceText(p.source)}${p.object ? ` (${p.object})` : ''}: ${p.message}\n    hint: ${p.hint}`,
+  );
+  return new PodnetError(
+    'ObjectsInvalid',
+    `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${docs.size} document${docs.size === 1 ? '' : 's'}; nothing was applied:\n${lines.join('\n')}`,
+    {
+      field: problems[0]?.field || '--filename',
+      hint: 'fix every problem listed (file#document: field: rule) and apply again; the store is unchanged',
+      details: { problems },
+    },
+  );
+}
