@@ -44,6 +44,7 @@ export const AREAS = {
   kernel: { title: 'Kernel tools (`ip`, `nft`, `nsenter`)', page: 'agent.md#error-codes' },
   cni: { title: 'CNI plugin and pod plumbing', page: 'cni.md#error-codes' },
   lab: { title: 'Lab', page: 'lab.md#error-codes' },
+  objects: { title: 'Cluster objects (`podnet apply`, `get`, `delete`)', page: 'objects.md#error-codes' },
   cli: { title: 'Any command', page: null },
 } as const;
 
@@ -202,6 +203,16 @@ export const CATALOGUE = {
   LabTimeout: { area: 'lab', exit: 'problems', cause: 'An agent, the fabric routes, etcd or the agents\' pod CIDR did not converge in time.', fix: 'Read the logs in the lab folder (`podnet lab status` shows it).' },
   LabSpawnFailed: { area: 'lab', exit: 'problems', cause: 'A lab daemon could not be started.', fix: 'Read the logs in the lab folder.' },
   LabBusy: { area: 'lab', exit: 'problems', cause: 'Another lab command is changing the same lab or VNet (its pid is named); a lock left by a crashed command is taken over on its own.', fix: 'Wait for that lab command to finish, then try again.' },
+  ObjectsInvalid: { area: 'objects', exit: 'problems', cause: 'An apply (or `delete -f`) whose documents break the API server\'s rules: unknown fields (with the nearest known one), wrong types, invalid names, labels or ports, a namespace that does not exist, an immutable field changed, the same object twice; every problem is in the message and in `details.problems` (file#document, field, rule, hint). Nothing was applied.', fix: 'Fix every problem listed and apply again.' },
+  ObjectConflict: { area: 'objects', exit: 'problems', field: 'metadata.resourceVersion', cause: 'kubectl\'s "the object has been modified": the manifest\'s `metadata.resourceVersion` is not the stored one, or a key the command read changed before its transaction committed. Nothing was changed.', fix: 'Get the object again, reapply the change to it, and apply again.' },
+  ObjectNotFound: { area: 'objects', exit: 'problems', cause: '`get` or `delete` of an object that does not exist (a delete of several names none of them).', fix: 'Check the name and namespace (`podnet get KIND -A`), or pass `--ignore-not-found` to delete.' },
+  NamespaceUndeletable: { area: 'objects', exit: 'problems', field: 'NAME', cause: 'Deleting `default`, `kube-system` or `kube-public`, which the NamespaceLifecycle admission plugin refuses.', fix: 'Delete the objects in it instead.' },
+  TransactionTooLarge: { area: 'objects', exit: 'usage', cause: 'One apply or delete would need more than the 128 operations or 1.5 MiB that etcd takes in one transaction.', fix: 'Split the manifests into several applies; delete a large namespace\'s objects in groups first.' },
+  UnknownResourceType: { area: 'objects', exit: 'usage', field: 'KIND', cause: '`podnet get|delete` of a type podnet does not know.', fix: 'Use one of the types the hint lists (pods|pod|po, namespaces|namespace|ns).' },
+  InvalidLabelSelector: { area: 'objects', exit: 'usage', field: '--selector', cause: 'A `-l` selector that does not parse, or whose key or value breaks the label rules; the message gives the position.', fix: 'Write requirements like `app=web,tier!=db,env in (prod,staging),!canary`.' },
+  ManifestUnreadable: { area: 'objects', exit: 'usage', field: '--filename', cause: 'A `-f` path that does not exist or cannot be read.', fix: 'Give a YAML/JSON file, a directory of them, or `-` for stdin.' },
+  ManifestTooLarge: { area: 'objects', exit: 'usage', field: '--filename', cause: 'A manifest over 8 MiB.', fix: 'Check the path; split very large manifests.' },
+  ManifestEmpty: { area: 'objects', exit: 'usage', field: '--filename', cause: 'The manifests hold no objects (only comments or empty documents; a directory is read for .yaml, .yml and .json only).', fix: 'Check the files named.' },
   Internal: { area: 'cli', exit: 'problems', cause: 'An exception that is not a podnet error: a bug.', fix: 'Report it with the command you ran.' },
 } as const satisfies Record<string, CatalogueEntry>;
 

@@ -2,10 +2,11 @@
  * Reads the manifests `-f` names, as kubectl does: a file, a directory (its .yaml, .yml and .json files,
  * sorted, not recursive), or `-` for standard input. The thin edge before decode.ts.
  */
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { truncate } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
+import { InputTooLarge, readCapped } from '../io/capped.js';
 import { type Decoded, decodeManifest } from './decode.js';
 
 /** A manifest file larger than this is not a manifest (a log, an image); a whole apply fits in 1.5 MiB. */
@@ -22,19 +23,18 @@ function unreadable(path: string, why: string, e?: unknown): PodnetError {
 
 function readText(path: string): string {
   try {
-    if (path !== '-' && statSync(path).size > MANIFEST_MAX_BYTES) {
+    return readCapped(path, MANIFEST_MAX_BYTES).toString('utf8');
+  } catch (e) {
+    if (e instanceof InputTooLarge) {
       throw new PodnetError(
         'ManifestTooLarge',
-        `"${truncate(path)}" is larger than ${MANIFEST_MAX_BYTES} bytes`,
+        `"${truncate(path)}" is ${e.stream ? 'more than ' : ''}${e.bytes} bytes; a manifest may have at most ${MANIFEST_MAX_BYTES}`,
         {
           field: '--filename',
           hint: 'check that the path names a manifest',
         },
       );
     }
-    return readFileSync(path === '-' ? 0 : path, 'utf8');
-  } catch (e) {
-    if (e instanceof PodnetError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     throw unreadable(
       path,
