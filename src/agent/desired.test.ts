@@ -31,6 +31,7 @@ function snapshot(over: Partial<NodeSnapshot> = {}): NodeSnapshot {
     selfNode: 'n1',
     attachedSubnets: ['10.224.0.0/16'],
     peerRoutes: 'direct',
+    storeEndpoints: [],
     ...over,
   };
 }
@@ -49,6 +50,7 @@ describe('desired node state', () => {
     const profile = testProfile({ podCidrs: ['10.244.0.0/15'], nonMasqueradeCidrs: ['192.168.0.0/16'] });
     assert.deepEqual(desiredNodeTable(snapshot({ profile, leases: [] })), {
       antiSpoof: { families: [4] },
+      guard: { storeEndpoints: [] },
       snat: {
         families: [{ family: 4, podCidrs: ['10.244.0.0/15'], nonMasqueradeCidrs: ['192.168.0.0/16'] }],
       },

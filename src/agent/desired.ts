@@ -3,7 +3,7 @@
  * leases, what the node is attached to): pure, so every reconcile decision is unit-tested without root.
  * One function per dataplane part (`parts.ts`), each from the same snapshot.
  */
-import { type NodeTableInput, nodeTableInput } from '../dataplane/ruleset.js';
+import { type NodeTableInput, type StoreEndpoint, nodeTableInput } from '../dataplane/ruleset.js';
 import type { ClusterProfile } from '../profile/types.js';
 import { type PeerRoute, desiredPeerRoutes } from '../routing/routes.js';
 import type { BlockLease } from '../store/types.js';
@@ -17,11 +17,16 @@ export interface NodeSnapshot {
   /** The subnets the node has addresses on (direct peer routes need a connected next hop). */
   attachedSubnets: readonly string[];
   peerRoutes: PeerRoutesMode;
+  /** Where the cluster store listens: pods are kept from it. */
+  storeEndpoints: readonly StoreEndpoint[];
 }
 
-/** The node table's sections: SNAT exemptions and anti-spoofing per family of the profile's pod CIDRs. */
+/**
+ * The node table's sections: SNAT exemptions and anti-spoofing per family of the profile's pod CIDRs, and the
+ * guard that keeps pods from the store's endpoints.
+ */
 export function desiredNodeTable(s: NodeSnapshot): NodeTableInput {
-  return nodeTableInput(s.profile.network);
+  return nodeTableInput(s.profile.network, [...s.storeEndpoints]);
 }
 
 /**

@@ -9,6 +9,7 @@
 import type { NodeRuntime } from '../cni/types.js';
 import type { NodeDataplane } from '../dataplane/node-dataplane.js';
 import { attachedSubnets, uplinkOf } from '../dataplane/node-interfaces.js';
+import type { StoreEndpoint } from '../dataplane/ruleset.js';
 import { PodnetError, asPodnetError } from '../errors/index.js';
 import type { NodeIpamFinding } from '../ipam/node-check.js';
 import type { PodAddress, PodIpam } from '../ipam/types.js';
@@ -23,6 +24,7 @@ import { NodeLease } from './lease.js';
 import { type Logger, errFields } from './log.js';
 import { AgentMetrics, PODNET_VERSION } from './metrics.js';
 import { type DataplanePart, type PartReport, nodeDataplaneParts, runParts } from './parts.js';
+import { resolveStoreEndpoints } from './store-endpoints.js';
 import { StoreHealth } from './store-health.js';
 
 export interface NodeAgentDeps {
@@ -103,6 +105,7 @@ export class NodeAgent {
   private readonly stopWatches: (() => void)[] = [];
   private warnedNoUplink = false;
   private endpoints: EndpointPublisher | null = null;
+  private storeEndpoints: StoreEndpoint[] = [];
 
   constructor(
     readonly config: AgentConfig,
@@ -143,6 +146,7 @@ export class NodeAgent {
    */
   async start(): Promise<void> {
     const { store, log } = this.deps;
+    this.storeEndpoints = await resolveStoreEndpoints(this.config.store);
     const rec = await store.getCluster();
     if (!rec) {
       throw new PodnetError('ClusterNotFound', `the store ${store.url} holds no cluster profile yet`, {
@@ -315,6 +319,7 @@ export class NodeAgent {
       selfNode: this.config.node,
       attachedSubnets: attachedSubnets(ifaces),
       peerRoutes: this.config.peerRoutes,
+      storeEndpoints: this.storeEndpoints,
     };
   }
 

@@ -11,6 +11,7 @@ const snapshot: NodeSnapshot = {
   selfNode: 'n1',
   attachedSubnets: ['10.224.0.0/16'],
   peerRoutes: 'direct',
+  storeEndpoints: [],
 };
 
 function part(name: string, ensure: () => Promise<never> | Promise<{ change: 'applied' }>): DataplanePart {

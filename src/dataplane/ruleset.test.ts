@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { antiSpoofSection, nodeTableInput, normalizeCidrs, renderNodeTable, snatSection } from './ruleset.js';
+import {
+  antiSpoofSection,
+  guardSection,
+  nodeTableInput,
+  normalizeCidrs,
+  renderNodeTable,
+  snatSection,
+} from './ruleset.js';
 
 const GOLDEN_V4 = `table inet podnet_node {
 \tchain antispoof_prerouting {
@@ -93,11 +100,35 @@ describe('node table input', () => {
       nodeTableInput({ podCidrs: ['10.244.0.0/16'], nonMasqueradeCidrs: ['fd00::/8', '192.168.0.0/16'] }),
       {
         antiSpoof: { families: [4] },
+        guard: { storeEndpoints: [] },
         snat: {
           families: [{ family: 4, podCidrs: ['10.244.0.0/16'], nonMasqueradeCidrs: ['192.168.0.0/16'] }],
         },
       },
     );
+  });
+
+  // Issue 14, fault 1: from inside a pod, one HTTP PUT to the lab etcd's gateway API rewrote another node's lease.
+  it('guard: drops pod traffic to the store endpoints on forward and input, per family; nothing for a file store', () => {
+    const s = guardSection({
+      storeEndpoints: [
+        { family: 4, ip: '10.224.0.1', port: 2379 },
+        { family: 4, ip: '10.224.1.1', port: 2379 },
+        { family: 6, ip: 'fd00::1', port: 2379 },
+      ],
+    });
+    assert.deepEqual(
+      s.chains.map((c) => [c.name, c.base?.hook, c.base?.priority]),
+      [
+        ['guard_forward', 'forward', 'filter'],
+        ['guard_input', 'input', 'filter'],
+      ],
+    );
+    assert.deepEqual(s.chains[0].rules, [
+      'meta nfproto ipv4 iifname "pnv*" ip daddr . tcp dport { 10.224.0.1 . 2379, 10.224.1.1 . 2379 } counter drop comment "podnet: pods never reach the cluster store"',
+      'meta nfproto ipv6 iifname "pnv*" ip6 daddr . tcp dport { fd00::1 . 2379 } counter drop comment "podnet: pods never reach the cluster store"',
+    ]);
+    assert.deepEqual(guardSection({ storeEndpoints: [] }).chains, []);
   });
 
   it('refuses a malformed CIDR with the profile field named', () => {

@@ -4,6 +4,7 @@
  *
  * Sections and where they hook, in the order a forwarded pod packet meets them:
  *   antispoof  filter prerouting, priority raw (-300): before conntrack, so spoofed packets leave no state
+ *   guard      filter forward and input, priority filter (0): pods never reach the cluster store
  *   (services  nat prerouting and output, priority dstnat (-100): ClusterIP DNAT, a later issue)
  *   (policy    filter forward, priority filter (0): after DNAT, so it sees the chosen endpoint, a later issue)
  *   snat       nat postrouting, priority srcnat (100): last, after routing chose the way out
@@ -39,9 +40,22 @@ export interface AntiSpoofInput {
   families: Family[];
 }
 
+/** An address and TCP port the cluster store listens on (an etcd member). */
+export interface StoreEndpoint {
+  family: Family;
+  ip: string;
+  port: number;
+}
+
+export interface GuardInput {
+  /** The cluster store's endpoints: a pod that could write there could rewrite any node's lease. */
+  storeEndpoints: StoreEndpoint[];
+}
+
 /** Everything the node table is rendered from, one input per section. */
 export interface NodeTableInput {
   antiSpoof: AntiSpoofInput;
+  guard: GuardInput;
   snat: SnatInput;
 }
 
@@ -76,10 +90,13 @@ export function normalizeCidrs(cidrs: string[], field: string): { v4: string[]; 
  * The table input for a cluster's pod CIDRs and non-masquerade list (profile fields, named in errors): a
  * family takes part when the cluster has pod CIDRs in it.
  */
-export function nodeTableInput(network: {
-  podCidrs: string[];
-  nonMasqueradeCidrs: string[];
-}): NodeTableInput {
+export function nodeTableInput(
+  network: {
+    podCidrs: string[];
+    nonMasqueradeCidrs: string[];
+  },
+  storeEndpoints: StoreEndpoint[] = [],
+): NodeTableInput {
   const pod = normalizeCidrs(network.podCidrs, 'network.podCidrs');
   const nonMasq = normalizeCidrs(network.nonMasqueradeCidrs, 'network.nonMasqueradeCidrs');
   const families = ([4, 6] as const)
@@ -89,7 +106,11 @@ export function nodeTableInput(network: {
       nonMasqueradeCidrs: nonMasq[NFT_FAMILY[family].v],
     }))
     .filter((f) => f.podCidrs.length > 0);
-  return { antiSpoof: { families: families.map((f) => f.family) }, snat: { families } };
+  return {
+    antiSpoof: { families: families.map((f) => f.family) },
+    guard: { storeEndpoints },
+    snat: { families },
+  };
 }
 
 /**
@@ -110,6 +131,35 @@ export function antiSpoofSection(input: AntiSpoofInput): TableSection {
         ),
       },
     ],
+  };
+}
+
+/**
+ * Pods never reach the cluster store: packets from a pod veth to a store endpoint are dropped whether the store
+ * is elsewhere (forward) or on this node (input). Without this, one HTTP PUT from a pod to etcd's gateway API
+ * rewrote another node's lease (issue 14). Chains only when the store has network endpoints (etcd; a sqlite
+ * store is a root-only file).
+ */
+export function guardSection(input: GuardInput): TableSection {
+  const families = ([4, 6] as const)
+    .map((family) => ({ family, eps: input.storeEndpoints.filter((e) => e.family === family) }))
+    .filter((f) => f.eps.length > 0);
+  const rules = families.map(({ family, eps }) => {
+    const { nfproto, match } = NFT_FAMILY[family];
+    const elements = eps.map((e) => `${e.ip} . ${e.port}`).join(', ');
+    return `meta nfproto ${nfproto} iifname "${HOST_VETH_PREFIX}*" ${match} daddr . tcp dport { ${elements} } counter drop comment "podnet: pods never reach the cluster store"`;
+  });
+  return {
+    name: 'guard',
+    sets: [],
+    chains:
+      rules.length === 0
+        ? []
+        : (['forward', 'input'] as const).map((hook) => ({
+            name: `guard_${hook}`,
+            base: { type: 'filter' as const, hook, priority: 'filter' },
+            rules,
+          })),
   };
 }
 
@@ -139,7 +189,7 @@ export function snatSection(input: SnatInput): TableSection {
 
 /** The sections of the node table, in packet order (see the top of this file); a new section goes here. */
 export function nodeTableSections(input: NodeTableInput): TableSection[] {
-  return [antiSpoofSection(input.antiSpoof), snatSection(input.snat)];
+  return [antiSpoofSection(input.antiSpoof), guardSection(input.guard), snatSection(input.snat)];
 }
 
 /** The node table's text (`table inet podnet_node { ... }`). */

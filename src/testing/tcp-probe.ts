@@ -6,16 +6,16 @@ import { randomBytes } from 'node:crypto';
 import { execInNetns } from '../kernel/process.js';
 
 /**
- * Listens on `toIp` in `toNetns` (for `listenS` seconds at most), connects from `fromNetns` (from the address
- * `from` when given), and returns the source the listener saw, or 'nothing'.
+ * Listens on `toIp` (at `port`, else a random one) in `toNetns` (for `listenS` seconds at most), connects from
+ * `fromNetns` (from the address `from` when given), and returns the source the listener saw, or 'nothing'.
  */
 export async function sourceSeenBy(
   fromNetns: string,
   toNetns: string,
   toIp: string,
-  opts: { from?: string; listenS?: number } = {},
+  opts: { from?: string; listenS?: number; port?: number } = {},
 ): Promise<string> {
-  const port = 5000 + (randomBytes(2).readUInt16BE() % 1000);
+  const port = opts.port ?? 5000 + (randomBytes(2).readUInt16BE() % 1000);
   const listener = execInNetns(toNetns, [
     'timeout',
     String(opts.listenS ?? 8),
