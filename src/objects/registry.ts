@@ -5,9 +5,10 @@
 import { PodnetError } from '../errors/index.js';
 import type { ObjectKind } from './kind.js';
 import { namespaceKind } from './kinds/namespace.js';
+import { networkPolicyKind } from './kinds/networkpolicy.js';
 import { podKind } from './kinds/pod.js';
 
-export const KINDS: readonly ObjectKind[] = [namespaceKind, podKind];
+export const KINDS: readonly ObjectKind[] = [namespaceKind, podKind, networkPolicyKind];
 
 /** The kind of a document's apiVersion and kind, or undefined when podnet does not know it. */
 export function kindOf(apiVersion: string, kind: string): ObjectKind | undefined {

@@ -435,3 +435,56 @@ describe('the podnet executable', () => {
     }
   });
 });
+
+// Issue 10, point 1: NetworkPolicy taken as the Kubernetes API takes it, defaulted and refused as it refuses.
+describe('podnet apply|get of NetworkPolicy', () => {
+  const netpol = (spec: string) => `apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata:
+  name: db
+  namespace: default
+spec:
+${spec}`;
+
+  it('stores it with the API defaults (policyTypes, protocol TCP) and lists it as kubectl does', async () => {
+    const store = newStore();
+    const spec = `  podSelector: {matchLabels: {role: db}}
+  egress: [{to: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}}], ports: [{port: 5432}]}]
+`;
+    const r = await podnet(['apply', '-f', file('np.yaml', netpol(spec)), '--store', store]);
+    assert.equal(r.code, 0, r.err);
+    assert.equal(r.out, 'networkpolicy.networking.k8s.io/db created\n');
+    const got = JSON.parse((await podnet(['get', 'netpol', 'db', '--store', store, '-o', 'json'])).out);
+    assert.deepEqual(got.spec.policyTypes, ['Ingress', 'Egress'], 'Egress because egress rules are given');
+    assert.deepEqual(got.spec.egress[0].ports, [{ port: 5432, protocol: 'TCP' }]);
+    const table = (await podnet(['get', 'networkpolicies', '--store', store])).out;
+    assert.match(table, /^NAME\s+POD-SELECTOR\s+AGE\ndb\s+role=db\s+/);
+  });
+
+  it('refuses what the API server refuses, naming the field, and applies nothing', async () => {
+    const store = newStore();
+    const before = await dump(store);
+    const bad = await jsonError([
+      'apply',
+      '-f',
+      file(
+        'np-bad.yaml',
+        netpol(
+          '  podSelector: {}\n  ingress: [{ports: [{port: http, endPort: 90}], from: [{ipBlock: {cidr: 10.0.0.0/8, except: [11.0.0.0/16]}}]}]\n',
+        ),
+      ),
+      '--store',
+      store,
+    ]);
+    assert.equal(bad.error.code, 'ObjectsInvalid');
+    assert.match(
+      bad.error.message,
+      /spec\.ingress\[0\]\.ports\[0\]\.endPort: Invalid value: 90: may not be specified when `port` is non-numeric/,
+    );
+    assert.match(
+      bad.error.message,
+      /spec\.ingress\[0\]\.from\[0\]\.ipBlock\.except\[0\]: Invalid value: "11\.0\.0\.0\/16": must be a strict subset of `cidr`/,
+    );
+    assert.equal(await dump(store), before);
+  });
+});
