@@ -2,7 +2,7 @@
  * The embedded cluster store: one SQLite file (better-sqlite3), WAL, every mutation in BEGIN IMMEDIATE, so
  * several processes on one host (agents, the CLI) share it safely; the busy timeout queues writers.
  */
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import { PodnetError } from '../errors/index.js';
@@ -59,7 +59,11 @@ interface BlockRow {
 /** Opens a SQLite file with WAL and a busy timeout; retries the few moments a first open may find it locked. */
 export function openSqliteFile(path: string, what: string): Database.Database {
   try {
-    mkdirSync(dirname(path), { recursive: true });
+    // Only root (the agents, the operator) may read or change the store: folders it creates are 0700, the
+    // file 0600 (SQLite gives its -wal and -shm files the file's mode).
+    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
+    closeSync(openSync(path, 'a', 0o600));
+    chmodSync(path, 0o600); // a file an older podnet left readable is closed too
   } catch {
     // the open below reports the unusable path
   }
@@ -74,6 +78,17 @@ export function openSqliteFile(path: string, what: string): Database.Database {
     } catch (e) {
       db?.close();
       lastError = e;
+      if ((e as { code?: string }).code === 'SQLITE_NOTADB') {
+        throw new PodnetError(
+          'StoreCorrupt',
+          `the file ${path} is not a podnet ${what}: ${(e as Error).message}`,
+          {
+            field: '--store',
+            hint: 'point --store at a podnet store file, or a new path to create one',
+            cause: e,
+          },
+        );
+      }
       if ((e as { code?: string }).code !== 'SQLITE_BUSY') break;
     }
   }
