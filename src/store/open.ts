@@ -5,8 +5,8 @@
  */
 import { existsSync } from 'node:fs';
 import { PodnetError } from '../errors/index.js';
+import { KvClusterStore } from './cluster-store.js';
 import { type StoreOptions, clusterNotFound } from './records.js';
-import { SqliteStore } from './sqlite.js';
 import type { ClusterStore } from './types.js';
 import { storeClosed } from './versioned-errors.js';
 import { MemoryVersionedStore } from './versioned-memory.js';
@@ -164,21 +164,15 @@ class MemoryClient implements VersionedStore {
   }
 }
 
+/**
+ * Opens the cluster store a URL names: the cluster record and block leases over the versioned store. With
+ * `create: false` a missing sqlite file or memory store is ClusterNotFound (no file means no cluster).
+ */
 export async function openStore(url: string, opts: StoreOptions = {}): Promise<ClusterStore> {
-  const p = parseStoreUrl(url);
-  if (p.kind === 'sqlite') {
-    // A read must not leave an empty store behind a mistyped path: no file means no cluster.
-    if (opts.create === false && !existsSync(p.path as string)) throw clusterNotFound(url);
-    return new SqliteStore(p.path as string, opts);
-  }
-  // Loaded on demand: the etcd client (gRPC) costs a few hundred ms of start-up that sqlite users skip.
-  const { EtcdStore } = await import('./etcd.js');
-  const store = new EtcdStore(url, p.hosts as string[], p.prefix as string, opts);
   try {
-    await store.ping();
+    return new KvClusterStore(await openVersionedStore(url, opts), opts);
   } catch (e) {
-    await store.close();
+    if (e instanceof PodnetError && e.code === 'StoreNotFound') throw clusterNotFound(url);
     throw e;
   }
-  return store;
 }

@@ -48,6 +48,7 @@ export function blockState(row: StoredBlock, now: number): BlockState {
 export function toLease(row: StoredBlock): BlockLease {
   return {
     block: row.block,
+    family: row.block.includes(':') ? 6 : 4,
     nodeName: row.nodeName,
     nodeIp: row.nodeIp,
     pool: row.pool,

@@ -6,8 +6,8 @@ import { after, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { PodnetError } from '../errors/index.js';
 import { openStore } from './open.js';
-import { SqliteStore } from './sqlite.js';
 import { storeContract } from './testing/contract.js';
+import { SqliteVersionedStore } from './versioned-sqlite.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'podnet-sqlite-test-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -15,23 +15,41 @@ let n = 0;
 
 storeContract('sqlite', {
   open: async (opts) => openStore(`sqlite:${join(dir, `store-${n++}.db`)}`, opts),
+  // The records are rows of the versioned store's kv table, as a hand edit or another program would change them.
   corrupt: async (store, kind) => {
     const db = new Database(store.url.slice('sqlite:'.length));
     try {
+      const put = (key: string, value: string) =>
+        db.transaction(() => {
+          const revision =
+            Number(db.prepare("SELECT value FROM meta WHERE key = 'revision'").pluck().get()) + 1;
+          db.prepare(
+            'INSERT OR REPLACE INTO kv (key, value, create_revision, mod_revision, lease) VALUES (?, ?, ?, ?, NULL)',
+          ).run(key, value, revision, revision);
+          db.prepare("UPDATE meta SET value = ? WHERE key = 'revision'").run(String(revision));
+        })();
       if (kind === 'foreign-block') {
-        db.prepare(
-          `INSERT INTO blocks (block, node_name, node_ip, pool, max_pods, claimed_at, renewed_at, expires_at, quarantine_until)
-           VALUES ('192.168.9.0/24', 'foreign', '10.0.0.9', 'p', 30, 0, 0, NULL, NULL)`,
-        ).run();
-        return 'blocks row "192.168.9.0/24"';
+        const row = {
+          block: '192.168.9.0/24',
+          nodeName: 'foreign',
+          nodeIp: '10.0.0.9',
+          pool: 'p',
+          maxPods: 30,
+        };
+        put(
+          'blocks/192.168.9.0-24',
+          JSON.stringify({ ...row, claimedAt: 0, renewedAt: 0, expiresAt: null, quarantineUntil: null }),
+        );
+        return 'key blocks/192.168.9.0-24';
       }
       const rec = JSON.parse(
-        (db.prepare("SELECT value FROM meta WHERE key = 'cluster'").get() as { value: string }).value,
+        db.prepare("SELECT value FROM kv WHERE key = 'cluster'").pluck().get() as string,
       );
-      const value =
-        kind === 'bad-json' ? '{"schemaVersion":1,' : JSON.stringify({ ...rec, schemaVersion: 99 });
-      db.prepare("UPDATE meta SET value = ? WHERE key = 'cluster'").run(value);
-      return 'meta row "cluster"';
+      put(
+        'cluster',
+        kind === 'bad-json' ? '{"schemaVersion":1,' : JSON.stringify({ ...rec, schemaVersion: 99 }),
+      );
+      return 'key cluster';
     } finally {
       db.close();
     }
@@ -40,14 +58,14 @@ storeContract('sqlite', {
   quarantineSlackMs: 0,
 });
 
-it('refuses a store file written by another schema version, naming the row', async () => {
+it('refuses a store file written by a newer schema version, naming the row', async () => {
   const path = join(dir, 'old.db');
   (await openStore(`sqlite:${path}`)).close();
   const db = new Database(path);
   db.prepare("UPDATE meta SET value = '7' WHERE key = 'schema_version'").run();
   db.close();
   assert.throws(
-    () => new SqliteStore(path),
+    () => new SqliteVersionedStore(path),
     (e: unknown) =>
       e instanceof PodnetError && e.code === 'StoreSchemaMismatch' && e.field === 'meta.schema_version',
   );
