@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { PodnetError } from '../errors/index.js';
 import { KvClusterStore } from './cluster-store.js';
+import { migrateSqliteV1 } from './migrate-v1.js';
 import { type StoreOptions, clusterNotFound } from './records.js';
 import type { ClusterStore } from './types.js';
 import { storeClosed } from './versioned-errors.js';
@@ -108,7 +109,7 @@ export async function openVersionedStore(url: string, opts: StoreOptions = {}): 
   if (p.kind === 'sqlite') {
     // A read must not leave an empty store behind a mistyped path.
     if (opts.create === false && !existsSync(p.path as string)) throw storeNotFound(url);
-    return new SqliteVersionedStore(p.path as string);
+    return new SqliteVersionedStore(p.path as string, { migrate: migrateSqliteV1 });
   }
   // Loaded on demand: the etcd client (gRPC) costs a few hundred ms of start-up that sqlite users skip.
   const { EtcdVersionedStore } = await import('./versioned-etcd.js');

@@ -89,9 +89,14 @@ export interface SqliteVersionedOptions {
   /**
    * Runs inside the opening transaction when the file holds an older podnet layout (its meta.schema_version
    * is below SQLITE_SCHEMA_VERSION, after the version 2 tables were created): moves the old data into `kv`
-   * with `put` and drops the old tables and meta rows.
+   * with `put` (`until`: the key lives on a lease ending then; null: until deleted) and drops the old tables
+   * and meta rows. It runs in the opening transaction: when it throws, the file stays as it was.
    */
-  migrate?: (db: Database.Database, fromVersion: number, put: (key: string, value: string) => void) => void;
+  migrate?: (
+    db: Database.Database,
+    fromVersion: number,
+    put: (key: string, value: string, until: number | null) => void,
+  ) => void;
 }
 
 /** The smallest text greater than every text starting with `prefix` (UTF-8 order is code point order). */
@@ -235,9 +240,17 @@ export class SqliteVersionedStore implements VersionedStore {
       this.db.exec(TABLES);
       this.initMeta();
       const put = this.db.prepare(
-        'INSERT INTO kv (key, value, create_revision, mod_revision, lease) VALUES (?, ?, 1, 1, NULL)',
+        'INSERT INTO kv (key, value, create_revision, mod_revision, lease) VALUES (?, ?, 1, 1, ?)',
       );
-      migrate(this.db, version, (key, value) => put.run(key, value));
+      const grant = this.db.prepare('INSERT INTO leases (ttl_seconds, expires_at) VALUES (?, ?)');
+      const now = Date.now();
+      migrate(this.db, version, (key, value, until) => {
+        const lease =
+          until === null
+            ? null
+            : grant.run(Math.max(1, Math.ceil((until - now) / 1000)), until).lastInsertRowid;
+        put.run(key, value, lease);
+      });
       const migrated = this.db.prepare('SELECT count(*) FROM kv').pluck().get() as number;
       // Everything carried over is the store's first revision, so a fresh watcher gets it as its snapshot.
       if (migrated > 0) this.db.prepare("UPDATE meta SET value = '1' WHERE key = 'revision'").run();
