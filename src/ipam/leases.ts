@@ -53,7 +53,7 @@ const MAX_ATTEMPTS = 30;
  * each loss, so hosts joining at once without a lock rarely race twice (flannel picks among 100). A lone
  * claimer takes the next free block.
  */
-export const spreadAfter = (lostRaces: number) => (lostRaces === 0 ? 1 : Math.min(1024, 64 << lostRaces));
+export const spreadAfter = (lostRaces: number) => (lostRaces === 0 ? 1 : 64 * 2 ** Math.min(4, lostRaces));
 
 /** The cluster record as the lease rules need it: the block space, and its mod revision to guard claims. */
 export interface ClusterView {
@@ -221,11 +221,7 @@ export class BlockLeases {
         // The cache may lag behind blocks freed since, or the cluster may have grown: decide again on
         // fresh data.
         cluster = this.opts.useCluster(await this.kv.get('cluster'));
-        const fresh = await this.kv.list(BLOCKS_PREFIX);
-        const listed = new Set(fresh.items.map((kv) => kv.key));
-        for (const [key, t] of taken)
-          if (!listed.has(key) && (t?.modRevision ?? 0) <= fresh.revision) taken.delete(key);
-        for (const kv of fresh.items) noteRow(taken, kv);
+        await this.relist(taken);
         refreshed = true;
         continue;
       }
@@ -261,10 +257,22 @@ export class BlockLeases {
       } else {
         // Another node won the block: note its row now rather than wait for the watch.
         if (blockKv) noteRow(taken, blockKv);
-        lost++;
+        // Losing again and again means the cache lags far behind (a sqlite store's watch polls only between
+        // claims): read the blocks afresh.
+        if (++lost % 3 === 0) await this.relist(taken);
       }
     }
     throw contention(`claim a block for ${req.nodeName}`);
+  }
+
+  /** Brings the cache up to a fresh list of the block keys. */
+  private async relist(taken: Map<string, Row | null>): Promise<void> {
+    const fresh = await this.kv.list(BLOCKS_PREFIX);
+    const listed = new Set(fresh.items.map((kv) => kv.key));
+    for (const [key, t] of taken) {
+      if (!listed.has(key) && (t?.modRevision ?? 0) <= fresh.revision) taken.delete(key);
+    }
+    for (const kv of fresh.items) noteRow(taken, kv);
   }
 
   /**
