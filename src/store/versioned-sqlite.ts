@@ -198,7 +198,6 @@ export class SqliteVersionedStore implements VersionedStore {
   /** This connection's commits: data_version only counts other connections'. */
   private localWrites = 0;
   private polledAt = '';
-  private kicked = false;
   /** Earliest lease expiry seen at the last poll: a sweep is due then though nobody writes. */
   private sweepAt = Number.POSITIVE_INFINITY;
 
@@ -268,7 +267,7 @@ export class SqliteVersionedStore implements VersionedStore {
     return Number(this.stmt.getMeta.get(key));
   }
 
-  /** Runs `fn` in BEGIN IMMEDIATE after sweeping expired leases; wakes this process's watchers after. */
+  /** Runs `fn` in BEGIN IMMEDIATE after sweeping expired leases, then tells this process's watchers. */
   private write<T>(fn: (now: number) => T): T {
     if (!this.db.open) throw storeClosed(this.url);
     const result = immediate(this.db, this.url, () => {
@@ -277,7 +276,8 @@ export class SqliteVersionedStore implements VersionedStore {
       return fn(now);
     });
     this.localWrites++;
-    this.kick();
+    // This process's watchers hear of its own commit at once (as the memory store's do), not at the next tick.
+    if (this.watchers.size > 0) this.poll();
     return result;
   }
 
@@ -428,16 +428,6 @@ export class SqliteVersionedStore implements VersionedStore {
       w.seen = Math.max(w.seen, u.revision);
       w.onUpdate(u);
     }
-  }
-
-  /** Wakes this process's watchers right after its own commit instead of at the next tick. */
-  private kick(): void {
-    if (this.kicked || this.watchers.size === 0) return;
-    this.kicked = true;
-    setImmediate(() => {
-      this.kicked = false;
-      this.poll();
-    });
   }
 
   private poll(): void {
