@@ -349,11 +349,11 @@ export class SqliteVersionedStore implements VersionedStore {
       });
       const holds = compares.every((c, i) => (current[i]?.modRevision ?? 0) === c.modRevision);
       if (!holds) return { succeeded: false, revision: this.meta('revision'), current };
-      for (const op of ops) {
-        if (op.type === 'put' && op.lease) {
-          const id = leaseId(op.lease);
-          if (id === null || !this.stmt.lease.get(id, now)) throw leaseNotFound(op.lease);
-        }
+      const leases = new Set(ops.map((op) => (op.type === 'put' && op.lease) || null));
+      for (const lease of leases) {
+        if (lease === null) continue;
+        const id = leaseId(lease);
+        if (id === null || !this.stmt.lease.get(id, now)) throw leaseNotFound(lease);
       }
       this.commit(ops);
       return { succeeded: true, revision: this.meta('revision'), current: [] };
@@ -413,27 +413,33 @@ export class SqliteVersionedStore implements VersionedStore {
 
   /** Tells the watcher what happened after the last revision it saw: the events, or a snapshot when they are gone. */
   private catchUp(w: Watcher): void {
-    const updates = this.db.transaction((): WatchUpdate[] => {
-      const revision = this.meta('revision');
-      if (w.seen < this.meta('compacted')) {
-        return [{ type: 'snapshot', revision, items: this.under(w.prefix, w.hi) }];
-      }
-      const rows = (this.stmt.eventsAfter.all(w.seen) as EventRow[]).filter((r) =>
-        r.key.startsWith(w.prefix),
-      );
-      w.seen = revision;
-      return byRevision(rows);
-    })();
-    for (const u of updates) {
-      w.seen = Math.max(w.seen, u.revision);
-      w.onUpdate(u);
+    // The events first, then whether they were complete: a trim by another process in between shows in
+    // `compacted`, and then the watcher gets a snapshot instead.
+    const rows = this.stmt.eventsAfter.all(w.seen) as EventRow[];
+    if (w.seen < this.meta('compacted')) {
+      const snapshot = this.db.transaction(
+        (): WatchUpdate => ({
+          type: 'snapshot',
+          revision: this.meta('revision'),
+          items: this.under(w.prefix, w.hi),
+        }),
+      )();
+      w.seen = snapshot.revision;
+      w.onUpdate(snapshot);
+      return;
     }
+    if (rows.length === 0) return;
+    w.seen = rows[rows.length - 1].revision;
+    for (const u of byRevision(rows.filter((r) => r.key.startsWith(w.prefix)))) w.onUpdate(u);
   }
 
   private poll(): void {
     if (!this.db.open) return;
     try {
-      if (Date.now() >= this.sweepAt) this.write(() => {});
+      if (Date.now() >= this.sweepAt) {
+        this.sweepAt = Number.POSITIVE_INFINITY; // recomputed below; the sweep's own write polls again
+        this.write(() => {});
+      }
       const marker = `${this.db.pragma('data_version', { simple: true })}:${this.localWrites}`;
       if (marker === this.polledAt) return;
       this.polledAt = marker;
