@@ -24,11 +24,10 @@ storeContract('sqlite', {
       const put = (key: string, value: string) =>
         db.transaction(() => {
           const revision =
-            Number(db.prepare("SELECT value FROM meta WHERE key = 'revision'").pluck().get()) + 1;
+            Number(db.prepare('SELECT coalesce(max(mod_revision), 0) FROM kv').pluck().get()) + 1;
           db.prepare(
             'INSERT OR REPLACE INTO kv (key, value, create_revision, mod_revision, lease) VALUES (?, ?, ?, ?, NULL)',
           ).run(key, value, revision, revision);
-          db.prepare("UPDATE meta SET value = ? WHERE key = 'revision'").run(String(revision));
         })();
       if (kind === 'foreign-block') {
         const row = {

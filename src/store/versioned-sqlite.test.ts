@@ -112,7 +112,8 @@ it('bounds the events log: a watcher further behind than the history gets a snap
   try {
     for (let i = 0; i < 12; i++) await s.txn([], [{ type: 'put', key: `h/${i % 3}`, value: `${i}` }]);
     const db = new Database(pathOf(s.url), { readonly: true });
-    assert.equal(db.prepare('SELECT count(*) FROM events').pluck().get(), 5);
+    const kept = db.prepare('SELECT count(*) FROM events').pluck().get() as number;
+    assert.ok(kept >= 5 && kept <= 10, `${kept} events kept: the last 5 revisions, cut in steps of 5`);
     db.close();
     const seen: WatchUpdate[] = [];
     (await s.watch('h/', (u) => seen.push(u), { afterRevision: 3 }))();

@@ -1,9 +1,9 @@
 /**
  * The versioned store in one SQLite file: the contract of versioned.ts for one host, shared by every process
  * on it (agents, the CLI). WAL, every write in BEGIN IMMEDIATE (writers queue on the busy timeout), the
- * revision counter a row of `meta`, so processes that write in turn see one history.
+ * revision the last one in the events log, so processes that write in turn see one history.
  *
- *   meta    schema_version, revision (the store's last revision), compacted (events up to it are gone)
+ *   meta    schema_version, compacted (events up to it are gone; the revision when the log is empty)
  *   kv      key, value, create_revision, mod_revision, lease
  *   leases  id (never reused), ttl_seconds, expires_at (epoch ms)
  *   events  revision, seq, type, key, value, create_revision, lease: the last HISTORY revisions, for watches
@@ -34,10 +34,14 @@ export const SQLITE_SCHEMA_VERSION = 2;
 /** Revisions of events kept for watchers; one further behind gets a snapshot, as after an etcd compaction. */
 export const DEFAULT_HISTORY_REVISIONS = 10_000;
 
+/** The log is cut in steps of this many revisions, so a commit rarely rewrites the `compacted` row. */
+const TRIM_BATCH = 64;
+
 /** How often a watcher looks for commits of other processes (a read of one pragma when nothing changed). */
 const POLL_MS = 20;
 
 const META = 'CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);';
+// Keyed tables without a rowid: one b-tree each, so a write touches fewer pages.
 const TABLES = `
 CREATE TABLE kv (
   key TEXT PRIMARY KEY,
@@ -45,7 +49,7 @@ CREATE TABLE kv (
   create_revision INTEGER NOT NULL,
   mod_revision INTEGER NOT NULL,
   lease INTEGER
-);
+) WITHOUT ROWID;
 CREATE INDEX kv_lease ON kv (lease) WHERE lease IS NOT NULL;
 CREATE TABLE leases (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -62,7 +66,7 @@ CREATE TABLE events (
   create_revision INTEGER,
   lease INTEGER,
   PRIMARY KEY (revision, seq)
-);`;
+) WITHOUT ROWID;`;
 
 interface KvRow {
   key: string;
@@ -169,6 +173,7 @@ function prepare(db: Database.Database) {
     logEvent: db.prepare(
       'INSERT INTO events (revision, seq, type, key, value, create_revision, lease) VALUES (?, ?, ?, ?, ?, ?, ?)',
     ),
+    lastRevision: db.prepare('SELECT max(revision) FROM events').pluck(),
     eventsAfter: db.prepare('SELECT * FROM events WHERE revision > ? ORDER BY revision, seq'),
     trimEvents: db.prepare('DELETE FROM events WHERE revision <= ?'),
     lease: db.prepare('SELECT * FROM leases WHERE id = ? AND expires_at > ?'),
@@ -252,19 +257,26 @@ export class SqliteVersionedStore implements VersionedStore {
       });
       const migrated = this.db.prepare('SELECT count(*) FROM kv').pluck().get() as number;
       // Everything carried over is the store's first revision, so a fresh watcher gets it as its snapshot.
-      if (migrated > 0) this.db.prepare("UPDATE meta SET value = '1' WHERE key = 'revision'").run();
+      if (migrated > 0) this.db.prepare("UPDATE meta SET value = '1' WHERE key = 'compacted'").run();
     });
   }
 
   private initMeta(): void {
     const set = this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)');
     set.run('schema_version', String(SQLITE_SCHEMA_VERSION));
-    set.run('revision', '0');
     set.run('compacted', '0');
   }
 
-  private meta(key: 'revision' | 'compacted'): number {
+  private meta(key: 'compacted'): number {
     return Number(this.stmt.getMeta.get(key));
+  }
+
+  /**
+   * The store's revision: the last one logged, or where the log was cut when it is empty (every revision logs
+   * at least one event, so no counter row has to be written with each commit).
+   */
+  private revision(): number {
+    return (this.stmt.lastRevision.get() as number | null) ?? this.meta('compacted');
   }
 
   /** Runs `fn` in BEGIN IMMEDIATE after sweeping expired leases, then tells this process's watchers. */
@@ -277,13 +289,13 @@ export class SqliteVersionedStore implements VersionedStore {
     });
     this.localWrites++;
     // This process's watchers hear of its own commit at once (as the memory store's do), not at the next tick.
-    if (this.watchers.size > 0) this.poll();
+    for (const w of [...this.watchers]) if (this.watchers.has(w)) this.catchUp(w);
     return result;
   }
 
   /** Applies `ops` as the next revision; returns it, or null when nothing changed (a delete of nothing). */
   private commit(ops: TxnOp[]): number | null {
-    const revision = this.meta('revision') + 1;
+    const revision = this.revision() + 1;
     let seq = 0;
     for (const op of ops) {
       const old = this.stmt.getRaw.get(op.key) as KvRow | undefined;
@@ -298,9 +310,8 @@ export class SqliteVersionedStore implements VersionedStore {
       }
     }
     if (seq === 0) return null;
-    this.stmt.setMeta.run('revision', String(revision));
     const forget = revision - this.history;
-    if (forget > this.meta('compacted')) {
+    if (forget > this.meta('compacted') + Math.min(TRIM_BATCH, this.history)) {
       this.stmt.trimEvents.run(forget);
       this.stmt.setMeta.run('compacted', String(forget));
     }
@@ -327,7 +338,7 @@ export class SqliteVersionedStore implements VersionedStore {
 
   async list(prefix: string): Promise<{ revision: number; items: KeyValue[] }> {
     this.open();
-    return this.db.transaction(() => ({ revision: this.meta('revision'), items: this.under(prefix) }))();
+    return this.db.transaction(() => ({ revision: this.revision(), items: this.under(prefix) }))();
   }
 
   private under(prefix: string, hi = prefixEnd(prefix)): KeyValue[] {
@@ -348,7 +359,7 @@ export class SqliteVersionedStore implements VersionedStore {
         return row ? toKv(row) : null;
       });
       const holds = compares.every((c, i) => (current[i]?.modRevision ?? 0) === c.modRevision);
-      if (!holds) return { succeeded: false, revision: this.meta('revision'), current };
+      if (!holds) return { succeeded: false, revision: this.revision(), current };
       const leases = new Set(ops.map((op) => (op.type === 'put' && op.lease) || null));
       for (const lease of leases) {
         if (lease === null) continue;
@@ -356,7 +367,7 @@ export class SqliteVersionedStore implements VersionedStore {
         if (id === null || !this.stmt.lease.get(id, now)) throw leaseNotFound(lease);
       }
       this.commit(ops);
-      return { succeeded: true, revision: this.meta('revision'), current: [] };
+      return { succeeded: true, revision: this.revision(), current: [] };
     });
   }
 
@@ -420,7 +431,7 @@ export class SqliteVersionedStore implements VersionedStore {
       const snapshot = this.db.transaction(
         (): WatchUpdate => ({
           type: 'snapshot',
-          revision: this.meta('revision'),
+          revision: this.revision(),
           items: this.under(w.prefix, w.hi),
         }),
       )();
