@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { PodnetError } from '../errors/index.js';
+import { runTogether } from './testing/procs.js';
 import { versionedContract } from './testing/versioned-contract.js';
 import { SQLITE_SCHEMA_VERSION, SqliteVersionedStore, prefixEnd } from './versioned-sqlite.js';
 import type { WatchUpdate } from './versioned.js';
@@ -138,4 +139,39 @@ it('prefixEnd: the least text above every key with the prefix', () => {
   assert.equal(prefixEnd('\u{d7ff}'), '\u{e000}');
   assert.equal(prefixEnd('x\u{10ffff}'), 'y');
   assert.equal(prefixEnd(''), null);
+});
+
+it('processes share one file: writes of two other processes and this one, one history, all seen by a watcher here', async () => {
+  const url = `sqlite:${path()}`;
+  const s = new SqliteVersionedStore(pathOf(url));
+  try {
+    const seen: string[] = [];
+    const revisions: number[] = [];
+    const stop = await s.watch('p/', (u) => {
+      if (u.type !== 'events') return;
+      revisions.push(u.revision);
+      for (const e of u.events) if (e.type === 'put') seen.push(e.kv.key);
+    });
+    const workers = await runTogether([
+      ['kv-put', url, 'p/a', '50'],
+      ['kv-put', url, 'p/b', '50'],
+    ]);
+    for (let i = 0; i < 50; i++) await s.txn([], [{ type: 'put', key: `p/c-${i}`, value: `${i}` }]);
+    await Promise.all(workers.map((w) => w.exited));
+    const theirs = workers.flatMap((w) => w.results) as { revision: number }[];
+    assert.equal(theirs.length, 100);
+    for (let i = 0; i < 100 && seen.length < 150; i++) await new Promise((r) => setTimeout(r, 50));
+    stop();
+    assert.equal(seen.length, 150, 'every write of every process, once');
+    assert.equal(new Set(seen).size, 150);
+    assert.deepEqual(
+      revisions,
+      [...revisions].sort((x, y) => x - y),
+      'in revision order',
+    );
+    assert.equal(new Set(revisions).size, 150, 'one revision per write, none shared between processes');
+    assert.equal((await s.list('p/')).revision, Math.max(...revisions));
+  } finally {
+    await s.close();
+  }
 });
