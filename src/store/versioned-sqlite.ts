@@ -50,7 +50,6 @@ CREATE TABLE kv (
   mod_revision INTEGER NOT NULL,
   lease INTEGER
 ) WITHOUT ROWID;
-CREATE INDEX kv_lease ON kv (lease) WHERE lease IS NOT NULL;
 CREATE TABLE leases (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   ttl_seconds INTEGER NOT NULL,
@@ -318,7 +317,10 @@ export class SqliteVersionedStore implements VersionedStore {
     return revision;
   }
 
-  /** Ends the given leases: their keys are deleted as one revision. */
+  /**
+   * Ends the given leases: their keys are deleted as one revision. Finding them scans `kv` (no index on the
+   * lease: it would cost every write a page, and ending a lease is rare), which is fine at one host's scale.
+   */
   private endLeases(ids: number[]): void {
     if (ids.length === 0) return;
     const keys = this.stmt.keysOnLeases.all(JSON.stringify(ids)) as string[];
