@@ -67,7 +67,7 @@ async function round(): Promise<Round> {
   const store = new MemoryStore();
   await store.putCluster(testProfile({ podCidrs: ['10.64.0.0/11'] }), 0);
   for (let i = 0; i < PEERS; i++) {
-    store.claimSync({
+    await store.claimBlock({
       nodeName: `peer-${i}`,
       nodeIp: numberToIpv4(NODE_NET + 2 + i),
       pool: 'system',
@@ -96,7 +96,7 @@ async function round(): Promise<Round> {
     await agent.start();
     const install = agent.status().lastReconcile as ReconcileReport;
     await store.releaseBlock('peer-17');
-    store.claimSync({
+    await store.claimBlock({
       nodeName: 'peer-new',
       nodeIp: numberToIpv4(NODE_NET + 2 + PEERS),
       pool: 'system',

@@ -63,7 +63,7 @@ async function inProcess(): Promise<PartResult> {
   const used = new Uint8Array(256);
   const t0 = ms();
   for (let n = 0; n < NODES; n++) {
-    const base = Number(parseCidr(store.claimSync(req(n)).block).network);
+    const base = Number(parseCidr((await store.claimBlock(req(n))).block).network);
     used.fill(0);
     let cursor = 0;
     for (let p = 0; p < PODS_PER_NODE; p++) {

@@ -8,6 +8,7 @@ function lease(nodeName: string, block: string, nodeIp: string): BlockLease {
   const t = '2026-01-01T00:00:00.000Z';
   return {
     block,
+    family: 4,
     nodeName,
     nodeIp,
     pool: 'system',

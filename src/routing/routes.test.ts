@@ -5,7 +5,17 @@ import { desiredPeerRoutes, diffRoutes, renderRouteBatch } from './routes.js';
 
 function lease(nodeName: string, block: string, nodeIp: string): BlockLease {
   const t = '2026-01-01T00:00:00.000Z';
-  return { block, nodeName, nodeIp, pool: 'p1', maxPods: 250, claimedAt: t, renewedAt: t, expiresAt: null };
+  return {
+    block,
+    family: 4,
+    nodeName,
+    nodeIp,
+    pool: 'p1',
+    maxPods: 250,
+    claimedAt: t,
+    renewedAt: t,
+    expiresAt: null,
+  };
 }
 
 const leases = [

@@ -1,6 +1,7 @@
 /**
- * etcd lease reuse for block keys. Every block row lives on an etcd lease that ends with its quarantine, so
- * a key outlives its row's own timestamps only by a bounded margin and etcd deletes it with no sweeper. A
+ * Store lease reuse for block keys (on every backend; the trick matters for etcd). Every block row lives on a
+ * store lease that ends with its quarantine, so a key outlives its row's own timestamps only by a bounded
+ * margin and the store deletes it with no sweeper. A
  * fresh lease per claim would make a join two round trips (grant, then the transaction); instead, keys whose
  * lifetimes end close together share one lease, as the Kubernetes API server does for its etcd leases: a
  * lease is granted a little longer than asked (5% of the TTL, at most 60 s) and then serves every key that

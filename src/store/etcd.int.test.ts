@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { after, before, it } from 'node:test';
 import { Etcd3 } from 'etcd3';
+import { blockKey } from '../ipam/leases.js';
 import { reuseMarginSeconds } from './etcd-leases.js';
-import { blockKey } from './etcd.js';
 import { openStore, parseStoreUrl } from './open.js';
 import { storeContract } from './testing/contract.js';
 import { type EtcdCluster, startEtcd } from './testing/etcd-server.js';

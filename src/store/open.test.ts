@@ -18,7 +18,8 @@ function refused(url: string, why: RegExp): void {
 }
 
 describe('parseStoreUrl', () => {
-  it('reads sqlite paths and etcd endpoints with their prefix', () => {
+  it('reads sqlite paths, etcd endpoints with their prefix, and memory store names', () => {
+    assert.deepEqual(parseStoreUrl('memory:cli-test_1'), { kind: 'memory', name: 'cli-test_1' });
     assert.deepEqual(parseStoreUrl('sqlite:/var/lib/podnet/cluster.db'), {
       kind: 'sqlite',
       path: '/var/lib/podnet/cluster.db',
@@ -35,7 +36,9 @@ describe('parseStoreUrl', () => {
   it('refuses what it would otherwise drop or misread, saying what is wrong', () => {
     refused('sqlite:', /file path is missing/);
     refused('sqlite:/tmp/a\0b', /NUL/);
-    refused('mysql://x', /must start with sqlite: or etcd:/);
+    refused('mysql://x', /must start with sqlite:, etcd: or memory:/);
+    refused('memory:', /the name must be/);
+    refused('memory:a/b', /the name must be/);
     refused('etcd:', /endpoint is empty/);
     refused('etcd:http://a:1,,http://b:1', /endpoint is empty/);
     refused('etcd:127.0.0.1:2379', /is not a URL like http:\/\/127.0.0.1:2379/);
@@ -57,7 +60,7 @@ describe('parseStoreUrl', () => {
     ];
     const alphabet = 'sqlite:etcd/?&=,#@[]:.0123456789 htps\0%';
     const rnd = mulberry32(5);
-    const seen = { sqlite: 0, etcd: 0, refused: 0 };
+    const seen = { sqlite: 0, etcd: 0, memory: 0, refused: 0 };
     for (let i = 0; i < 20_000; i++) {
       const url = mutateChars(seeds[below(rnd, seeds.length)], alphabet, rnd, 3);
       let parsed: ReturnType<typeof parseStoreUrl>;
@@ -70,6 +73,7 @@ describe('parseStoreUrl', () => {
         continue;
       }
       seen[parsed.kind]++;
+      if (parsed.kind === 'memory') continue;
       if (parsed.kind === 'sqlite') {
         assert.ok(
           parsed.path?.trim() && !parsed.path.includes('\0'),
@@ -89,6 +93,7 @@ describe('parseStoreUrl', () => {
         assert.ok(!u.username && !u.password && !u.search && !u.hash && u.pathname === '/', h);
       }
     }
-    for (const [what, n] of Object.entries(seen)) assert.ok(n > 1000, `${what}: ${n} times`);
+    for (const what of ['sqlite', 'etcd', 'refused'] as const)
+      assert.ok(seen[what] > 1000, `${what}: ${seen[what]} times`);
   });
 });

@@ -1,13 +1,17 @@
 /**
- * Opens the cluster store a `--store` URL names: `sqlite:PATH` (embedded default, one host) or
- * `etcd:URL[,URL...]` (many hosts), optionally with `?prefix=/key/prefix/` for etcd.
+ * Opens the store a `--store` URL names: `sqlite:PATH` (embedded default, one host),
+ * `etcd:URL[,URL...]` (many hosts), optionally with `?prefix=/key/prefix/` for etcd, or `memory:NAME` (a
+ * named store in this process, for tests of commands).
  */
 import { existsSync } from 'node:fs';
 import { PodnetError } from '../errors/index.js';
+import { KvClusterStore } from './cluster-store.js';
+import { migrateSqliteV1 } from './migrate-v1.js';
 import { type StoreOptions, clusterNotFound } from './records.js';
-import { SqliteStore } from './sqlite.js';
 import type { ClusterStore } from './types.js';
+import { storeClosed } from './versioned-errors.js';
 import { MemoryVersionedStore } from './versioned-memory.js';
+import { SqliteVersionedStore } from './versioned-sqlite.js';
 import type { VersionedStore } from './versioned.js';
 
 /** Default etcd key prefix (kept here so parsing a URL does not load the etcd client). */
@@ -23,13 +27,15 @@ export function storeUrl(flag?: string): string {
 function invalid(url: string, why: string): PodnetError {
   return new PodnetError('InvalidStoreUrl', `store URL "${url}" is not usable: ${why}`, {
     field: '--store',
-    hint: 'use sqlite:/path/to/cluster.db or etcd:http://HOST:PORT[,http://HOST:PORT...] (optionally ?prefix=/podnet/v1/)',
+    hint: 'use sqlite:/path/to/cluster.db or etcd:http://HOST:PORT[,http://HOST:PORT...] (optionally ?prefix=/podnet/v1/), or memory:NAME in tests',
   });
 }
 
 export interface ParsedStoreUrl {
-  kind: 'sqlite' | 'etcd';
+  kind: 'sqlite' | 'etcd' | 'memory';
   path?: string;
+  /** memory: the store's name in this process. */
+  name?: string;
   hosts?: string[];
   prefix?: string;
 }
@@ -72,19 +78,42 @@ export function parseStoreUrl(url: string): ParsedStoreUrl {
       throw invalid(url, 'the prefix must start and end with "/"');
     return { kind: 'etcd', hosts, prefix };
   }
-  throw invalid(url, 'it must start with sqlite: or etcd:');
+  if (url.startsWith('memory:')) {
+    const name = url.slice('memory:'.length);
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name))
+      throw invalid(url, 'the name must be letters, digits, ".", "_", "-"');
+    return { kind: 'memory', name };
+  }
+  throw invalid(url, 'it must start with sqlite:, etcd: or memory:');
 }
 
-export async function openStore(url: string, opts: StoreOptions = {}): Promise<ClusterStore> {
+/** Named in-process stores: every `memory:NAME` opened in this process shares one. */
+const memoryStores = new Map<string, MemoryVersionedStore>();
+
+/**
+ * Opens the versioned store a URL names (the storage every podnet record goes through). A `memory:NAME`
+ * store lives as long as the process: closing one client of it ends only that client's watches.
+ */
+export async function openVersionedStore(url: string, opts: StoreOptions = {}): Promise<VersionedStore> {
   const p = parseStoreUrl(url);
+  if (p.kind === 'memory') {
+    const name = p.name as string;
+    let shared = memoryStores.get(name);
+    if (!shared) {
+      if (opts.create === false) throw storeNotFound(url);
+      shared = new MemoryVersionedStore();
+      memoryStores.set(name, shared);
+    }
+    return new MemoryClient(url, shared);
+  }
   if (p.kind === 'sqlite') {
-    // A read must not leave an empty store behind a mistyped path: no file means no cluster.
-    if (opts.create === false && !existsSync(p.path as string)) throw clusterNotFound(url);
-    return new SqliteStore(p.path as string, opts);
+    // A read must not leave an empty store behind a mistyped path.
+    if (opts.create === false && !existsSync(p.path as string)) throw storeNotFound(url);
+    return new SqliteVersionedStore(p.path as string, { migrate: migrateSqliteV1 });
   }
   // Loaded on demand: the etcd client (gRPC) costs a few hundred ms of start-up that sqlite users skip.
-  const { EtcdStore } = await import('./etcd.js');
-  const store = new EtcdStore(url, p.hosts as string[], p.prefix as string, opts);
+  const { EtcdVersionedStore } = await import('./versioned-etcd.js');
+  const store = new EtcdVersionedStore(url, p.hosts as string[], p.prefix as string);
   try {
     await store.ping();
   } catch (e) {
@@ -94,43 +123,57 @@ export async function openStore(url: string, opts: StoreOptions = {}): Promise<C
   return store;
 }
 
-/*
- * MERGE POINT (issue 9): a memory-only openVersionedStore, so that `podnet apply|get|delete` and their tests
- * run before the sqlite and etcd versioned backends land. The store engineer's openVersionedStore(url), which
- * opens memory:, sqlite: and etcd: URLs, replaces this block whole; callers need no change.
- */
-const memoryStores = new Map<string, MemoryVersionedStore>();
+function storeNotFound(url: string): PodnetError {
+  return new PodnetError('StoreNotFound', `there is no store at ${url}`, {
+    field: '--store',
+    hint: 'check the --store URL (or $PODNET_STORE); a store is created by the first command that writes to it',
+  });
+}
+
+/** One client of a named memory store: its own watches, which its close() ends; the data stays. */
+class MemoryClient implements VersionedStore {
+  private readonly stops = new Set<() => void>();
+  private closed = false;
+
+  constructor(
+    readonly url: string,
+    private readonly shared: MemoryVersionedStore,
+  ) {}
+
+  private use(): MemoryVersionedStore {
+    if (this.closed) throw storeClosed(this.url);
+    return this.shared;
+  }
+  get: VersionedStore['get'] = async (key) => this.use().get(key);
+  list: VersionedStore['list'] = async (prefix) => this.use().list(prefix);
+  txn: VersionedStore['txn'] = async (compares, ops) => this.use().txn(compares, ops);
+  grantLease: VersionedStore['grantLease'] = async (ttl) => this.use().grantLease(ttl);
+  keepAlive: VersionedStore['keepAlive'] = async (lease) => this.use().keepAlive(lease);
+  revokeLease: VersionedStore['revokeLease'] = async (lease) => this.use().revokeLease(lease);
+  watch: VersionedStore['watch'] = async (prefix, onUpdate, opts) => {
+    const stop = await this.use().watch(prefix, onUpdate, opts);
+    const once = () => {
+      this.stops.delete(once);
+      stop();
+    };
+    this.stops.add(once);
+    return once;
+  };
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const stop of [...this.stops]) stop();
+  }
+}
 
 /**
- * Opens the versioned store `url` names. `memory:NAME` is a store in this process, shared by every open of
- * the same NAME (so several in-process CLI calls see one store); closing a handle leaves the store alive.
+ * Opens the cluster store a URL names: the cluster record and block leases over the versioned store. With
+ * `create: false` a missing sqlite file or memory store is ClusterNotFound (no file means no cluster).
  */
-export async function openVersionedStore(url: string): Promise<VersionedStore> {
-  if (!url.startsWith('memory:')) {
-    throw new PodnetError(
-      'InvalidStoreUrl',
-      `store URL "${url}" is not usable for cluster objects in this build`,
-      {
-        field: '--store',
-        hint: 'use memory:NAME (the sqlite and etcd object stores are not merged yet)',
-      },
-    );
+export async function openStore(url: string, opts: StoreOptions = {}): Promise<ClusterStore> {
+  try {
+    return new KvClusterStore(await openVersionedStore(url, opts), opts);
+  } catch (e) {
+    if (e instanceof PodnetError && e.code === 'StoreNotFound') throw clusterNotFound(url);
+    throw e;
   }
-  let store = memoryStores.get(url);
-  if (!store) {
-    store = new MemoryVersionedStore();
-    memoryStores.set(url, store);
-  }
-  const s = store;
-  return {
-    url,
-    get: (key) => s.get(key),
-    list: (prefix) => s.list(prefix),
-    txn: (compares, ops) => s.txn(compares, ops),
-    grantLease: (ttl) => s.grantLease(ttl),
-    keepAlive: (lease) => s.keepAlive(lease),
-    revokeLease: (lease) => s.revokeLease(lease),
-    watch: (prefix, onUpdate, opts) => s.watch(prefix, onUpdate, opts),
-    close: async () => {},
-  };
 }

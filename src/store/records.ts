@@ -8,7 +8,10 @@ import { type BlockSpace, blockSpace, isBlockOf } from '../ipam/blocks.js';
 import type { ClusterProfile } from '../profile/types.js';
 import type { BlockLease, ClaimRequest, ClusterRecord, QuarantinedBlock } from './types.js';
 
-/** Version of the stored data layout; a store written by another layout is refused, never rewritten. */
+/**
+ * Version of the cluster record's layout (`schemaVersion` in it, unchanged since the first release); a record
+ * of another version is refused, never rewritten. The sqlite file's own layout has its own version.
+ */
 export const SCHEMA_VERSION = 1;
 
 /** How long a freed block waits before another node may claim it (stale routes to it must age out first). */
@@ -48,6 +51,7 @@ export function blockState(row: StoredBlock, now: number): BlockState {
 export function toLease(row: StoredBlock): BlockLease {
   return {
     block: row.block,
+    family: row.block.includes(':') ? 6 : 4,
     nodeName: row.nodeName,
     nodeIp: row.nodeIp,
     pool: row.pool,

@@ -1,12 +1,13 @@
 /**
- * The cluster store contract. Two backends implement it (sqlite: embedded default; etcd: many hosts) and one
- * behavioural test suite runs against both. Only per-node data goes through it (the profile, block leases):
+ * The cluster store contract, implemented once (store/cluster-store.ts) over the versioned store of any
+ * backend (memory, sqlite: embedded default, etcd: many hosts); one behavioural test suite runs against all. Only per-node data goes through it (the profile, block leases):
  * per-pod allocation stays on the node (src/ipam/pod-ipam), so pod churn never loads the cluster store.
  *
  * Blocks and IPs are keyed by absolute CIDR text (e.g. "10.244.3.0/24"), never by an index relative to the
  * pod CIDR, so growing the pod CIDR never renumbers anything.
  */
 import type { ClusterProfile } from '../profile/types.js';
+import type { VersionedStore } from './versioned.js';
 
 /** The cluster record: the validated profile plus a generation bumped on every accepted update (CAS). */
 export interface ClusterRecord {
@@ -21,6 +22,8 @@ export interface ClusterRecord {
 export interface BlockLease {
   /** The block, canonical CIDR text ("10.244.3.0/24"). */
   block: string;
+  /** The block's address family (derived from `block`, never stored). */
+  family: 4 | 6;
   nodeName: string;
   /** The node's VNet address: where the routing domain sends the block's traffic. */
   nodeIp: string;
@@ -52,8 +55,10 @@ export interface ClaimRequest {
 }
 
 export interface ClusterStore {
-  /** `sqlite:PATH` or `etcd:URL[,URL...]`, for messages. */
+  /** `sqlite:PATH`, `etcd:URL[,URL...]` or `memory:NAME`, for messages. */
   readonly url: string;
+  /** The versioned store underneath, for the records written beside the leases (cluster objects, endpoints). */
+  readonly kv: VersionedStore;
   getCluster(): Promise<ClusterRecord | null>;
   /** Writes the cluster record if the stored generation is still `expectedGeneration` (0 = create). */
   putCluster(profile: ClusterProfile, expectedGeneration: number): Promise<ClusterRecord>;

@@ -3,7 +3,7 @@
  * revisions, leases and watch semantics as the sqlite and etcd backends. Nothing survives the process; it
  * serves tests of the rules written over the contract and the in-process benchmarks.
  */
-import { PodnetError } from '../errors/index.js';
+import { leaseNotFound, storeClosed } from './versioned-errors.js';
 import type {
   Compare,
   KeyValue,
@@ -166,17 +166,8 @@ export class MemoryVersionedStore implements VersionedStore {
   }
 
   private open(): void {
-    if (this.closed) {
-      throw new PodnetError('StoreClosed', 'the memory store was closed', {
-        hint: 'this is a bug in the caller: it used a store after closing it',
-      });
-    }
+    if (this.closed) throw storeClosed(this.url);
   }
 }
 
-export function leaseNotFound(lease: string): PodnetError {
-  return new PodnetError('StoreLeaseNotFound', `store lease ${lease} expired or was revoked`, {
-    field: 'lease',
-    hint: 'grant a new lease and put the keys on it again',
-  });
-}
+export { leaseNotFound } from './versioned-errors.js';

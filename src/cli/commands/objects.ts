@@ -39,8 +39,16 @@ export function objectStoreUrl(opts: StoreOpts): string {
   return storeUrl(opts.store);
 }
 
-async function withObjectStore<T>(opts: StoreOpts, fn: (store: VersionedStore) => Promise<T>): Promise<T> {
-  const store = await openVersionedStore(objectStoreUrl(opts));
+/**
+ * Opens the store for `fn`. Only apply may create a sqlite store: a read or a delete must not leave an empty
+ * file behind a mistyped path.
+ */
+async function withObjectStore<T>(
+  opts: StoreOpts,
+  fn: (store: VersionedStore) => Promise<T>,
+  create = false,
+): Promise<T> {
+  const store = await openVersionedStore(objectStoreUrl(opts), { create });
   try {
     return await fn(store);
   } finally {
@@ -116,8 +124,10 @@ export function registerObjects(program: Command, ctx: CliContext): void {
     .action(async (o: StoreOpts & { filename: string[]; namespace?: string; output: string }) => {
       const format = parseOutputFormat(o.output);
       const decoded = readManifests(o.filename);
-      const outcomes = await withObjectStore(o, (store) =>
-        applyDocuments(store, decoded, { namespace: o.namespace }),
+      const outcomes = await withObjectStore(
+        o,
+        (store) => applyDocuments(store, decoded, { namespace: o.namespace }),
+        true,
       );
       ctx.io.out(
         format === 'json'

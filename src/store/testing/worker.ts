@@ -7,6 +7,7 @@
  *   node worker.js claim-storm STORE_URL PREFIX    claims for PREFIX-0, PREFIX-1, ... until killed
  *   node worker.js alloc PATH BLOCK MAXPODS ID     one pod address
  *   node worker.js alloc-storm PATH BLOCK MAXPODS PREFIX   addresses for PREFIX-0, ... until killed or full
+ *   node worker.js kv-put STORE_URL KEY COUNT      COUNT versioned-store puts of KEY-0, KEY-1, ... (revisions printed)
  */
 import { createInterface } from 'node:readline';
 import { asPodnetError } from '../../errors/index.js';
@@ -92,6 +93,16 @@ if (mode === 'claim' || mode === 'claim-storm') {
     }
   }
   ipam.close();
+} else if (mode === 'kv-put') {
+  const [url, key, count] = args;
+  const { openVersionedStore } = await import('../open.js');
+  const store = await openVersionedStore(url);
+  await go();
+  for (let i = 0; i < Number(count); i++) {
+    const res = await store.txn([], [{ type: 'put', key: `${key}-${i}`, value: JSON.stringify(i) }]);
+    say({ key: `${key}-${i}`, revision: res.revision });
+  }
+  await store.close();
 } else {
   process.stderr.write(`unknown mode ${mode}\n`);
   process.exitCode = 2;
