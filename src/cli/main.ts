@@ -12,6 +12,7 @@ import { registerIpam } from './commands/ipam.js';
 import { registerLab } from './commands/lab.js';
 import { registerObjects } from './commands/objects.js';
 import { registerPlan } from './commands/plan.js';
+import { registerTrace } from './commands/trace.js';
 import { EXIT, type Io, processIo, renderError, wantsJson } from './output.js';
 
 export interface CliContext {
@@ -45,6 +46,7 @@ export function buildProgram(ctx: CliContext): Command {
     registerLab,
     registerDemo,
     registerObjects,
+    registerTrace,
   ]) {
     register(program, ctx);
   }

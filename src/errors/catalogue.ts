@@ -45,6 +45,7 @@ export const AREAS = {
   cni: { title: 'CNI plugin and pod plumbing', page: 'cni.md#error-codes' },
   lab: { title: 'Lab', page: 'lab.md#error-codes' },
   objects: { title: 'Cluster objects (`podnet apply`, `get`, `delete`)', page: 'objects.md#error-codes' },
+  trace: { title: '`podnet trace`, NSGs', page: 'trace.md#error-codes' },
   cli: { title: 'Any command', page: null },
 } as const;
 
@@ -214,6 +215,10 @@ export const CATALOGUE = {
   ManifestUnreadable: { area: 'objects', exit: 'usage', field: '--filename', cause: 'A `-f` path that does not exist or cannot be read.', fix: 'Give a YAML/JSON file, a directory of them, or `-` for stdin.' },
   ManifestTooLarge: { area: 'objects', exit: 'usage', field: '--filename', cause: 'A manifest over 8 MiB.', fix: 'Check the path; split very large manifests.' },
   ManifestEmpty: { area: 'objects', exit: 'usage', field: '--filename', cause: 'The manifests hold no objects (only comments or empty documents; a directory is read for .yaml, .yml and .json only).', fix: 'Check the files named.' },
+  TraceUnknownPod: { area: 'trace', exit: 'usage', field: '--from', cause: '`--from` or `--to` names a pod the objects do not hold, or one without `status.podIP`.', fix: 'List the pods with `podnet get pods -A`; give a running pod or its address.' },
+  TraceUnknownNamespace: { area: 'trace', exit: 'usage', field: '--from', cause: '`--from` or `--to` names a namespace no object is in.', fix: 'Give the pod as NAMESPACE/NAME.' },
+  TraceBadFlow: { area: 'trace', exit: 'usage', field: '--protocol', cause: 'The flow is not one podnet can trace: no `--from`/`--to`, an unknown protocol or state, a port out of range, a port for ICMP, no port for TCP/UDP/SCTP, or an end that is neither a pod nor an address.', fix: 'The message names the flag; `podnet trace --help` shows the forms.' },
+  NsgInvalid: { area: 'trace', exit: 'usage', cause: 'An NSG that Azure would refuse: a rule name, priority (100-4096, unique per direction), direction, access, protocol, prefix, service tag or port range; every problem is listed with its field.', fix: 'Fix each rule named and run again.' },
   Internal: { area: 'cli', exit: 'problems', cause: 'An exception that is not a podnet error: a bug.', fix: 'Report it with the command you ran.' },
 } as const satisfies Record<string, CatalogueEntry>;
 

@@ -23,7 +23,7 @@ function malformed(source: DocSource, message: string, hint: string): Problem {
   return { type: 'Malformed', field: '', message, hint, source };
 }
 
-/** A `List` (or `PodList`, ...) with an `items` list: kubectl applies its items. */
+/** A `List` (or `PodList`, ...) with an `items` list: kubectl applies its items (so does a bare JSON list). */
 function isList(v: Record<string, unknown>): boolean {
   return typeof v.kind === 'string' && v.kind.endsWith('List') && Array.isArray(v.items);
 }
@@ -81,6 +81,8 @@ export function decodeManifest(text: string, file: string): Decoded {
       return;
     }
     if (value === undefined || value === null || (isObj(value) && Object.keys(value).length === 0)) return;
+    // A top-level JSON list, as `az network nsg list -o json` prints Azure resources: each item a document.
+    if (Array.isArray(value)) value = { kind: 'List', items: value };
     if (!isObj(value)) {
       problems.push(
         malformed(

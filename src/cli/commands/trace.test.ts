@@ -1,0 +1,119 @@
+/**
+ * `podnet trace` end to end on the example files (examples/trace: a profile, pods, a NetworkPolicy and an NSG in
+ * the shape `az network nsg show -o json` prints), through main(argv, io): the verdicts a user reads, the JSON a
+ * script reads, and coded errors for unusable input.
+ */
+import assert from 'node:assert/strict';
+import { dirname, join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { main } from '../main.js';
+
+const EXAMPLES = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../../..'), 'examples/trace');
+
+async function podnet(args: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+const traceJson = async (...flow: string[]) => {
+  const r = await podnet(['trace', '-f', EXAMPLES, ...flow, '-o', 'json']);
+  assert.equal(r.code, 0, r.out + r.err);
+  return JSON.parse(r.out);
+};
+
+describe('podnet trace', () => {
+  it('a flow a NetworkPolicy blocks: default-deny, exit 0 all the same', async () => {
+    const r = await traceJson(
+      '--from',
+      'shop/cache',
+      '--to',
+      'shop/db',
+      '--protocol',
+      'TCP',
+      '--port',
+      '5432',
+    );
+    assert.equal(r.verdict, 'deny');
+    assert.deepEqual(r.decidedBy, [{ layer: 'networkpolicy', object: null, rule: 'default-deny' }]);
+    assert.deepEqual(r.notEvaluated, []);
+  });
+
+  it('a flow an NSG blocks: the NSG and its rule by name', async () => {
+    const r = await traceJson('--from', 'shop/web', '--to', 'shop/db', '--protocol', 'TCP', '--port', '6379');
+    assert.equal(r.verdict, 'deny');
+    assert.deepEqual(r.decidedBy, [{ layer: 'nsg', object: 'user-nsg', rule: 'deny-sys-subnet' }]);
+  });
+
+  it('an allowed flow lists what admitted it at each layer, and the table reads hop by hop', async () => {
+    const r = await traceJson('--from', 'shop/web', '--to', 'shop/db', '--protocol', 'TCP', '--port', '5432');
+    assert.equal(r.verdict, 'allow');
+    assert.deepEqual(r.decidedBy, [
+      { layer: 'nsg', object: 'user-nsg', rule: 'AllowVnetInBound' },
+      { layer: 'networkpolicy', object: 'shop/db-from-web', rule: 'ingress[0]' },
+    ]);
+    const t = await podnet([
+      'trace',
+      '-f',
+      EXAMPLES,
+      '--from',
+      'shop/web',
+      '--to',
+      'shop/db',
+      '--protocol',
+      'tcp',
+      '--port',
+      '5432',
+    ]);
+    assert.match(t.out, /^VERDICT\s+LAYER\s+AT\s+WHAT\n/);
+    assert.match(t.out, /\nVERDICT: ALLOW \(source seen as 10\.244\.0\.5\)/);
+  });
+
+  it('unusable input exits 2 with a code: unknown pod, missing port, bad protocol, no objects', async () => {
+    const err = async (args: string[]) => {
+      const r = await podnet([...args, '-o', 'json']);
+      return [r.code, JSON.parse(r.out).error.code];
+    };
+    assert.deepEqual(
+      await err([
+        'trace',
+        '-f',
+        EXAMPLES,
+        '--from',
+        'shop/nope',
+        '--to',
+        'shop/db',
+        '--protocol',
+        'TCP',
+        '--port',
+        '1',
+      ]),
+      [2, 'TraceUnknownPod'],
+    );
+    assert.deepEqual(
+      await err(['trace', '-f', EXAMPLES, '--from', 'shop/web', '--to', 'shop/db', '--protocol', 'TCP']),
+      [2, 'TraceBadFlow'],
+    );
+    assert.deepEqual(
+      await err([
+        'trace',
+        '-f',
+        EXAMPLES,
+        '--from',
+        'shop/web',
+        '--to',
+        'shop/db',
+        '--protocol',
+        'GRE',
+        '--port',
+        '1',
+      ]),
+      [2, 'TraceBadFlow'],
+    );
+    assert.deepEqual(
+      await err(['trace', '--from', 'shop/web', '--to', 'shop/db', '--protocol', 'TCP', '--port', '1']),
+      [2, 'UsageError'],
+    );
+  });
+});

@@ -1,0 +1,383 @@
+/**
+ * `podnet trace`: the verdict one flow gets through every layer podnet has objects for, and why. Pure: a
+ * world of plain data in, the decision out. It runs the same engines the dataplane is made from (the
+ * NetworkPolicy engine of src/policy, the NSG engine of src/nsg, the overlay's SNAT rule), in the order a packet
+ * meets them:
+ *
+ *   route          outside hosts cannot open connections to pod addresses (the overlay is not routed to them)
+ *   nat            traffic leaving the pod CIDR takes its node's address (what the next layers see)
+ *   networkpolicy  egress of the source pod, on its node
+ *   nsg            the NSGs the packet crosses between two hosts: source NIC, source subnet, then destination
+ *                  subnet, destination NIC (Azure's order; pods count as their node's NIC and subnet)
+ *   networkpolicy  ingress of the destination pod, on its node
+ *
+ * A layer with no objects is not evaluated and does not change the verdict. Replies of an allowed connection
+ * and connections admitted before the objects changed pass the stateful layers (NSGs, NetworkPolicy).
+ */
+import { containsIp, formatIp, parseCidr, parseIp } from '../addr/index.js';
+import { PodnetError } from '../errors/index.js';
+import { evaluateNsg } from '../nsg/evaluate.js';
+import { vnetTagContext } from '../nsg/tags.js';
+import type { Nsg, NsgDirection, NsgPacketProtocol } from '../nsg/types.js';
+import {
+  type CompiledPolicies,
+  type DirectionOutcome,
+  type FlowEnd,
+  compilePolicies,
+  evaluatePolicies,
+} from '../policy/engine.js';
+import type { NetworkPolicy, PolicyPod } from '../policy/types.js';
+import type { ClusterProfile } from '../profile/types.js';
+
+export type TraceLayer = 'route' | 'nat' | 'nsg' | 'networkpolicy';
+export const TRACE_LAYERS: readonly TraceLayer[] = ['route', 'nat', 'nsg', 'networkpolicy'];
+
+/** A pod as trace sees it: identity, labels, ports, where it runs. */
+export interface TracePod extends PolicyPod {
+  /** Its node's address (`status.hostIP`): SNAT's source and its NIC and subnet for NSGs. */
+  hostIP?: string;
+}
+
+/** A network interface: the address it holds and the NSG on it (`az network nic show`). */
+export interface TraceNic {
+  name: string;
+  ips: string[];
+  nsg?: string;
+}
+
+export interface TraceWorld {
+  profile?: ClusterProfile;
+  namespaces: Map<string, Record<string, string>>;
+  pods: TracePod[];
+  policies: NetworkPolicy[];
+  nsgs: Nsg[];
+  nics: TraceNic[];
+}
+
+export type TraceState = 'new' | 'reply' | 'established';
+
+export interface TraceFlow {
+  /** `NS/POD` or an address. */
+  from: string;
+  to: string;
+  protocol: NsgPacketProtocol;
+  port?: number;
+  sourcePort?: number;
+  state: TraceState;
+}
+
+export interface Decision {
+  layer: TraceLayer;
+  object: string | null;
+  rule: string | number | null;
+}
+
+export interface Hop {
+  layer: TraceLayer | 'endpoint';
+  at: string;
+  verdict: 'allow' | 'deny' | 'info';
+  detail: string;
+}
+
+export interface TraceResult {
+  verdict: 'allow' | 'deny';
+  sourceSeen: string;
+  decidedBy: Decision[];
+  hops: Hop[];
+  notEvaluated: TraceLayer[];
+}
+
+/** One end of the flow, resolved: a pod, a node of the profile's subnets, or a host outside the cluster. */
+interface End {
+  ip: string;
+  pod?: TracePod;
+  /** The subnet (profile name) the address, or its pod's node, sits on. */
+  subnet?: string;
+  kind: 'pod' | 'node' | 'external';
+}
+
+function inCidrs(cidrs: readonly string[], ip: string): boolean {
+  const a = parseIp(ip);
+  return cidrs.some((c) => {
+    const p = parseCidr(c);
+    return p.family === a.family && containsIp(p, a);
+  });
+}
+
+function subnetOf(profile: ClusterProfile | undefined, ip: string | undefined): string | undefined {
+  if (!profile || !ip) return undefined;
+  return profile.vnet.subnets.find((s) => inCidrs([s.cidr], ip))?.name;
+}
+
+function resolveEnd(world: TraceWorld, text: string, field: string): End {
+  if (text.includes('/') && !/^[0-9a-fA-F:.]+\/\d+$/.test(text)) {
+    const [ns, name] = text.split('/');
+    if (!world.namespaces.has(ns) && !world.pods.some((p) => p.namespace === ns)) {
+      throw new PodnetError('TraceUnknownNamespace', `no namespace "${ns}" in the objects given`, {
+        field,
+        hint: 'give the pod as NAMESPACE/NAME of a Pod in the files or the store',
+      });
+    }
+    const pod = world.pods.find((p) => p.namespace === ns && p.name === name);
+    if (!pod) {
+      throw new PodnetError('TraceUnknownPod', `no pod "${text}" in the objects given`, {
+        field,
+        hint: 'list them with podnet get pods -A; a Pod needs status.podIP to be traced',
+      });
+    }
+    if (pod.ips.length === 0) {
+      throw new PodnetError('TraceUnknownPod', `pod "${text}" has no address (status.podIP)`, {
+        field,
+        hint: 'trace a pod that runs, or give its address',
+      });
+    }
+    return { ip: pod.ips[0], pod, kind: 'pod', subnet: subnetOf(world.profile, pod.hostIP) };
+  }
+  let ip: string;
+  try {
+    ip = formatIp(parseIp(text));
+  } catch {
+    throw new PodnetError('TraceBadFlow', `"${text}" is neither NAMESPACE/POD nor an IP address`, {
+      field,
+      hint: 'e.g. default/web or 10.244.1.7',
+    });
+  }
+  const pod = world.pods.find((p) => p.ips.includes(ip));
+  if (pod) return { ip, pod, kind: 'pod', subnet: subnetOf(world.profile, pod.hostIP) };
+  const subnet = subnetOf(world.profile, ip);
+  return { ip, kind: subnet ? 'node' : 'external', subnet };
+}
+
+function describe(e: End): string {
+  return e.pod ? `pod/${e.pod.namespace}/${e.pod.name} (${e.ip})` : `${e.kind} ${e.ip}`;
+}
+
+function policyHop(direction: 'egress' | 'ingress', d: DirectionOutcome, at: string): Hop {
+  const detail: Record<DirectionOutcome['outcome'], string> = {
+    allowed: d.outcome === 'allowed' ? `admitted by ${d.by.policy} ${direction}[${d.by.index}]` : '',
+    denied:
+      d.outcome === 'denied' ? `isolated by ${d.isolatedBy.join(', ')}, and no rule admits the flow` : '',
+    'not-isolated': `no policy isolates it for ${direction}`,
+    'not-a-pod': 'not a pod: no NetworkPolicy applies',
+    'node-local': "from the pod's own node: always allowed",
+    self: 'a pod to itself: always allowed',
+  };
+  return {
+    layer: 'networkpolicy',
+    at,
+    verdict: d.outcome === 'denied' ? 'deny' : d.outcome === 'allowed' ? 'allow' : 'info',
+    detail: `${direction}: ${detail[d.outcome]}`,
+  };
+}
+
+/** The NSGs a packet between two ends crosses, in Azure's order, with the direction each sees it in. */
+function nsgPath(
+  world: TraceWorld,
+  src: End,
+  dst: End,
+): { nsg: Nsg; direction: NsgDirection; where: string }[] {
+  const nicOf = (e: End) => {
+    const ip = e.pod?.hostIP ?? (e.kind === 'node' ? e.ip : undefined);
+    return ip ? world.nics.find((n) => n.ips.includes(ip)) : undefined;
+  };
+  const bySubnet = (s?: string) => (s ? world.nsgs.find((n) => n.subnets.includes(s)) : undefined);
+  const byName = (n?: string) => (n ? world.nsgs.find((x) => x.name === n) : undefined);
+  const path: { nsg: Nsg; direction: NsgDirection; where: string }[] = [];
+  const push = (nsg: Nsg | undefined, direction: NsgDirection, where: string) => {
+    if (nsg) path.push({ nsg, direction, where });
+  };
+  const [srcNic, dstNic] = [nicOf(src), nicOf(dst)];
+  push(byName(srcNic?.nsg), 'Outbound', `NIC ${srcNic?.name}`);
+  push(bySubnet(src.subnet), 'Outbound', `subnet ${src.subnet}`);
+  push(bySubnet(dst.subnet), 'Inbound', `subnet ${dst.subnet}`);
+  push(byName(dstNic?.nsg), 'Inbound', `NIC ${dstNic?.name}`);
+  return path;
+}
+
+export function compileWorld(world: TraceWorld): CompiledPolicies {
+  return compilePolicies({ namespaces: world.namespaces, pods: world.pods, policies: world.policies });
+}
+
+/** The flow's verdict, layer by layer. `compiled` may be given to trace many flows over one world. */
+export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorld(world)): TraceResult {
+  if (flow.protocol !== 'ICMP' && flow.port === undefined) {
+    throw new PodnetError('TraceBadFlow', `--port is required for ${flow.protocol}`, {
+      field: '--port',
+      hint: 'give the destination port, e.g. --port 80',
+    });
+  }
+  const src = resolveEnd(world, flow.from, '--from');
+  const dst = resolveEnd(world, flow.to, '--to');
+  const hops: Hop[] = [
+    {
+      layer: 'endpoint',
+      at: describe(src),
+      verdict: 'info',
+      detail: `sends ${flow.protocol}${flow.port ? ` to port ${flow.port}` : ''} (${flow.state})`,
+    },
+  ];
+  const decidedBy: Decision[] = [];
+  const notEvaluated: TraceLayer[] = [];
+  const state: { verdict: 'allow' | 'deny' } = { verdict: 'allow' };
+  // A call, not a property test: TypeScript would keep a test's narrowing across the deny() calls in between.
+  const denied = () => state.verdict === 'deny';
+  const deny = (d: Decision, hop: Hop) => {
+    state.verdict = 'deny';
+    decidedBy.push(d);
+    hops.push(hop);
+  };
+  const profile = world.profile;
+  const podCidrs = profile?.network.podCidrs ?? [];
+  const stateful = flow.state !== 'new';
+
+  // route: an outside host has no route to the pod CIDR; only replies of connections the pod opened come back.
+  if (!profile) notEvaluated.push('route');
+  else if (dst.kind === 'pod' && src.kind === 'external' && flow.state !== 'reply') {
+    deny(
+      { layer: 'route', object: null, rule: 'pod-cidr-not-routed' },
+      {
+        layer: 'route',
+        at: 'vnet',
+        verdict: 'deny',
+        detail: `outside hosts cannot reach pod addresses: ${dst.ip} is in the pod CIDR ${podCidrs.join(', ')}`,
+      },
+    );
+  } else
+    hops.push({
+      layer: 'route',
+      at: 'vnet',
+      verdict: 'allow',
+      detail: `${dst.ip} is reachable from ${src.ip}`,
+    });
+
+  // nat: the address every later layer sees.
+  let sourceSeen = src.ip;
+  if (!profile) notEvaluated.push('nat');
+  else if (src.pod && !inCidrs([...podCidrs, ...profile.network.nonMasqueradeCidrs], dst.ip)) {
+    if (src.pod.hostIP) sourceSeen = src.pod.hostIP;
+    hops.push({
+      layer: 'nat',
+      at: `node ${src.pod.node ?? src.pod.hostIP}`,
+      verdict: 'info',
+      detail: `SNAT to the node address ${sourceSeen}: ${dst.ip} is outside the pod CIDR`,
+    });
+    decidedBy.push({ layer: 'nat', object: null, rule: 'masquerade' });
+  } else
+    hops.push({
+      layer: 'nat',
+      at: 'node',
+      verdict: 'info',
+      detail: `no SNAT: the source stays ${sourceSeen}`,
+    });
+
+  const policiesGiven = world.policies.length > 0;
+  const policyFlow = {
+    src: { ip: src.ip, pod: src.pod } as FlowEnd,
+    dst: { ip: dst.ip, pod: dst.pod } as FlowEnd,
+    protocol: flow.protocol,
+    ...(flow.port === undefined ? {} : { port: flow.port }),
+  };
+  // Ingress ipBlock peers see the source as it arrives (after SNAT); a node's own address is node traffic.
+  if (!src.pod)
+    policyFlow.src = { ip: sourceSeen, ...(src.kind === 'node' ? { node: nodeOfIp(world, src.ip) } : {}) };
+  const policy = policiesGiven ? evaluatePolicies(compiled, policyFlow) : null;
+
+  if (policy && !denied()) {
+    const hop = policyHop('egress', policy.egress, src.pod ? `node ${src.pod.node ?? ''}`.trim() : 'source');
+    if (policy.egress.outcome === 'denied' && !stateful)
+      deny({ layer: 'networkpolicy', object: null, rule: 'default-deny' }, hop);
+    else {
+      hops.push(hop);
+      if (policy.egress.outcome === 'allowed')
+        decidedBy.push({
+          layer: 'networkpolicy',
+          object: policy.egress.by.policy,
+          rule: `egress[${policy.egress.by.index}]`,
+        });
+    }
+  }
+
+  if (world.nsgs.length === 0) notEvaluated.push('nsg');
+  else if (!denied()) {
+    const sameNode = src.pod?.hostIP !== undefined && src.pod.hostIP === dst.pod?.hostIP;
+    const path = sameNode ? [] : nsgPath(world, src, dst);
+    if (path.length === 0)
+      hops.push({
+        layer: 'nsg',
+        at: 'vnet',
+        verdict: 'info',
+        detail: sameNode ? 'stays on one node: no NSG sees it' : 'crosses no NSG',
+      });
+    for (const step of path) {
+      if (denied()) break;
+      const packet = {
+        src: sourceSeen,
+        dst: dst.ip,
+        protocol: flow.protocol,
+        srcPort: flow.sourcePort ?? 40000,
+        ...(flow.port === undefined ? {} : { dstPort: flow.port }),
+      };
+      const v = evaluateNsg(
+        step.nsg,
+        step.direction,
+        packet,
+        vnetTagContext(
+          profile ?? { vnet: { addressSpaces: [] }, connectedNetworks: [], network: { podCidrs: [] } },
+        ),
+      );
+      const rule = v.rule ?? 'platform';
+      const hop: Hop = {
+        layer: 'nsg',
+        at: `${step.nsg.name} (${step.where}, ${step.direction})`,
+        verdict: v.access === 'Allow' || stateful ? 'allow' : 'deny',
+        detail: stateful
+          ? `${v.access} by ${rule}, but the connection is tracked: it passes`
+          : `${v.access} by ${rule}${v.priority ? ` (priority ${v.priority})` : ''}`,
+      };
+      if (v.access === 'Deny' && !stateful) deny({ layer: 'nsg', object: step.nsg.name, rule }, hop);
+      else {
+        hops.push(hop);
+        decidedBy.push({ layer: 'nsg', object: step.nsg.name, rule: stateful ? 'stateful' : rule });
+      }
+    }
+  }
+
+  if (!policiesGiven) notEvaluated.push('networkpolicy');
+  else if (policy && !denied()) {
+    const hop = policyHop(
+      'ingress',
+      policy.ingress,
+      dst.pod ? `node ${dst.pod.node ?? ''}`.trim() : 'destination',
+    );
+    if (policy.ingress.outcome === 'denied' && !stateful)
+      deny({ layer: 'networkpolicy', object: null, rule: 'default-deny' }, hop);
+    else {
+      hops.push(hop);
+      if (policy.ingress.outcome === 'allowed')
+        decidedBy.push({
+          layer: 'networkpolicy',
+          object: policy.ingress.by.policy,
+          rule: `ingress[${policy.ingress.by.index}]`,
+        });
+    }
+  }
+  if (!denied())
+    hops.push({
+      layer: 'endpoint',
+      at: describe(dst),
+      verdict: 'allow',
+      detail: `receives it from ${sourceSeen}`,
+    });
+  return {
+    verdict: state.verdict,
+    sourceSeen,
+    decidedBy: denied() ? decidedBy.slice(-1) : decidedBy,
+    hops,
+    notEvaluated,
+  };
+}
+
+/** The node whose address `ip` is (a pod's hostIP), for "traffic from a pod's own node". */
+function nodeOfIp(world: TraceWorld, ip: string): string | undefined {
+  return world.pods.find((p) => p.hostIP === ip)?.node;
+}

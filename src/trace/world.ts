@@ -1,0 +1,120 @@
+/**
+ * The world `podnet trace` decides over, from documents in any order: a podnet cluster profile, Kubernetes
+ * objects (Namespaces, Pods with `status.podIP`, `status.hostIP` and `spec.nodeName`, NetworkPolicies) checked
+ * and defaulted as `podnet apply` checks them, and Azure NSGs and NICs in the shape `az ... show -o json`
+ * prints. Unusable input fails with the objects' or the NSGs' own codes, every problem named.
+ */
+import { PodnetError } from '../errors/index.js';
+import { type NsgProblem, parseNsg } from '../nsg/parse.js';
+import { prepareApply } from '../objects/apply.js';
+import type { Document } from '../objects/decode.js';
+import { isPlainObject } from '../objects/json.js';
+import { NAMESPACE_NAME_LABEL } from '../objects/kinds/namespace.js';
+import { objectsInvalid } from '../objects/problems.js';
+import type { Pod } from '../objects/types.js';
+import type { NetworkPolicy } from '../policy/types.js';
+import { profileFromObject } from '../profile/load.js';
+import type { TraceNic, TracePod, TraceWorld } from './trace.js';
+
+type Obj = Record<string, unknown>;
+const props = (o: Obj): Obj => (isPlainObject(o.properties) ? { ...o, ...(o.properties as Obj) } : o);
+const armType = (o: Obj) => (typeof o.type === 'string' ? o.type.toLowerCase() : '');
+
+function isProfile(o: Obj): boolean {
+  return (
+    o.kind === 'ClusterProfile' ||
+    (o.apiVersion === undefined && ('networkProfile' in o || 'agentPoolProfiles' in o))
+  );
+}
+function isNsg(o: Obj): boolean {
+  return (
+    armType(o) === 'microsoft.network/networksecuritygroups' ||
+    (o.kind === undefined && 'securityRules' in props(o))
+  );
+}
+function isNic(o: Obj): boolean {
+  return (
+    armType(o) === 'microsoft.network/networkinterfaces' ||
+    (o.kind === undefined && 'ipConfigurations' in props(o))
+  );
+}
+
+/** A NIC as `az network nic show` prints it: its name, private addresses and the NSG on it. */
+function readNic(raw: Obj): TraceNic {
+  const o = props(raw);
+  const configs = Array.isArray(o.ipConfigurations) ? (o.ipConfigurations as Obj[]) : [];
+  const ips = configs
+    .map((c) => props(c).privateIPAddress)
+    .filter((ip): ip is string => typeof ip === 'string');
+  const nsgId = isPlainObject(o.networkSecurityGroup) ? (o.networkSecurityGroup as Obj).id : undefined;
+  const nsg = typeof nsgId === 'string' ? /\/networkSecurityGroups\/([^/]+)/i.exec(nsgId)?.[1] : undefined;
+  return { name: String(o.name ?? ''), ips, ...(nsg ? { nsg } : {}) };
+}
+
+function tracePod(p: Pod): TracePod {
+  const status = (p.status ?? {}) as NonNullable<Pod['status']>;
+  const ips = status.podIPs?.map((x) => x.ip) ?? (status.podIP ? [status.podIP] : []);
+  return {
+    namespace: p.metadata.namespace ?? 'default',
+    name: p.metadata.name,
+    labels: p.metadata.labels ?? {},
+    ips,
+    ...(p.spec.nodeName ? { node: p.spec.nodeName } : {}),
+    ...(status.hostIP ? { hostIP: status.hostIP } : {}),
+    ...(p.spec.hostNetwork ? { hostNetwork: true } : {}),
+    ports: p.spec.containers.flatMap((c) =>
+      (c.ports ?? []).map((x) => ({
+        ...(x.name ? { name: x.name } : {}),
+        containerPort: x.containerPort,
+        protocol: x.protocol ?? 'TCP',
+      })),
+    ),
+  };
+}
+
+export function traceWorldFromDocuments(documents: Document[]): TraceWorld {
+  const world: TraceWorld = { namespaces: new Map(), pods: [], policies: [], nsgs: [], nics: [] };
+  const kube: Document[] = [];
+  const nsgProblems: NsgProblem[] = [];
+  for (const d of documents) {
+    const o = d.value as Obj;
+    const where = `${d.source.file}#${d.source.index}${d.source.item === undefined ? '' : ` items[${d.source.item}]`}`;
+    if (isProfile(o)) world.profile = profileFromObject(o);
+    else if (isNsg(o)) {
+      const { nsg, problems } = parseNsg(o, where);
+      nsgProblems.push(...problems);
+      if (nsg) world.nsgs.push(nsg);
+    } else if (isNic(o)) world.nics.push(readNic(o));
+    else kube.push(d);
+  }
+  if (nsgProblems.length > 0) {
+    throw new PodnetError(
+      'NsgInvalid',
+      `${nsgProblems.length} problem${nsgProblems.length === 1 ? '' : 's'} in the NSGs:\n${nsgProblems.map((p) => `  ${p.field}: ${p.message}`).join('\n')}`,
+      {
+        field: nsgProblems[0].field,
+        hint: 'fix every rule listed (Azure refuses them too) and run again',
+        details: { problems: nsgProblems },
+      },
+    );
+  }
+  const { candidates, problems } = prepareApply(kube);
+  if (problems.length > 0) throw objectsInvalid(problems);
+  const original = new Map(kube.map((d) => [d.source, d.value as Obj]));
+  for (const c of candidates) {
+    const prepared = c.kind.prepare(c.object, null);
+    if (c.kind.kind === 'Namespace')
+      world.namespaces.set(prepared.metadata.name, prepared.metadata.labels ?? {});
+    else if (c.kind.kind === 'Pod') {
+      // The status is the kubelet's report; apply drops it, trace needs it (podIP, hostIP).
+      const status = original.get(c.source)?.status;
+      world.pods.push(
+        tracePod({ ...(prepared as Pod), ...(isPlainObject(status) ? { status } : {}) } as Pod),
+      );
+    } else if (c.kind.kind === 'NetworkPolicy') world.policies.push(prepared as unknown as NetworkPolicy);
+  }
+  for (const ns of new Set(world.pods.map((p) => p.namespace))) {
+    if (!world.namespaces.has(ns)) world.namespaces.set(ns, { [NAMESPACE_NAME_LABEL]: ns });
+  }
+  return world;
+}
