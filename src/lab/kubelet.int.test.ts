@@ -2,8 +2,8 @@
  * Pod objects become real pods, end to end, as root: a real lab (VNet, two nodes with real agents, pods
  * through the real CNI plugin) and the lab kubelet over a versioned store. A Pod applied with
  * `spec.nodeName` and TCP/UDP/SCTP container ports runs on that node and answers on each port with its
- * name; deleting the object removes the pod. The kubelet runs in this process over the in-memory store:
- * the lab's own stores (sqlite, etcd) offer objects once `ClusterStore.kv` is merged.
+ * name; deleting the object removes the pod. Everything goes through the lab's own store and the lab's own
+ * kubelet daemon (started by `lab up`), as `podnet apply --lab` would.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,8 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { listNetns } from '../kernel/netns.js';
 import { execInNetns } from '../kernel/process.js';
 import type { Pod } from '../objects/types.js';
-import { MemoryVersionedStore } from '../store/versioned-memory.js';
-import { LabKubelet } from './kubelet.js';
+import { openVersionedStore } from '../store/open.js';
+import type { VersionedStore } from '../store/versioned.js';
 import { addLabPod, deleteLabPod, labDown, labUp } from './lab.js';
 import type { LabPod } from './model.js';
 import { clusterDir } from './names.js';
@@ -22,8 +22,9 @@ import { isOurs } from './processes.js';
 import { readLab, requireLab, withLabLock } from './state.js';
 
 const name = `ept${randomBytes(2).toString('hex')}`;
-const kv = new MemoryVersionedStore();
-let kubelet: LabKubelet;
+let kv: VersionedStore;
+/** The kubelet daemon resyncs every 5 s: twice that is long enough for it to have acted on any change. */
+const KUBELET_RESYNCS_MS = 10_000;
 
 /** Linux without SCTP (CONFIG_IP_SCTP unset, as in some VM kernels) refuses the socket: nothing to probe. */
 async function kernelHasSctp(): Promise<boolean> {
@@ -84,12 +85,11 @@ describe('Pod objects in a lab', { concurrency: false }, () => {
   before(async () => {
     await labUp({ name, nodes: 2, podsPerNode: 1 });
     client = requireLab(name).pods.find((p) => p.node === 'sys-0') as LabPod;
-    kubelet = new LabKubelet(name, kv);
-    await kubelet.start();
+    kv = await openVersionedStore(requireLab(name).store.url);
   });
 
   after(async () => {
-    await kubelet?.stop();
+    await kv?.close();
     if (readLab(name) || existsSync(clusterDir(name))) await labDown(name).catch(() => {});
   });
 
@@ -175,7 +175,7 @@ describe('Pod objects in a lab', { concurrency: false }, () => {
     assert.equal(o?.metadata.uid, pod.uid);
     assert.equal(o?.status?.podIP, pod.ip);
     assert.ok(await kv.get('objects/namespaces/shop'), 'its namespace object exists');
-    await kubelet.settled();
+    await new Promise((r) => setTimeout(r, KUBELET_RESYNCS_MS));
     assert.ok(podOf('shop', 'cli'), 'the kubelet leaves a pod with a live object alone');
     await withLabLock(name, () => deleteLabPod(requireLab(name), 'shop/cli', kv));
     assert.equal(await storedPod('shop', 'cli'), null);
