@@ -5,8 +5,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { PodnetError } from '../errors/index.js';
+import { namespaceKind } from '../objects/kinds/namespace.js';
+import { podKind } from '../objects/kinds/pod.js';
 import {
   type ContainerPort,
+  type KubeObject,
   type L4Protocol,
   type Pod,
   type PodStatus,
@@ -30,32 +33,43 @@ export function labPodObject(
   node: string,
   now = new Date(),
 ): Pod {
-  return {
-    apiVersion: 'v1',
-    kind: 'Pod',
-    metadata: {
-      name: pod.name,
-      namespace: pod.namespace,
-      uid: randomUUID(),
-      creationTimestamp: timestamp(now),
-      labels: pod.labels ?? {},
+  // Shaped and defaulted as `podnet apply` stores a Pod (the kind's own defaults), so every reader of the
+  // store, trace included, takes the lab's pods as it takes applied ones. The "image" names what runs: the
+  // lab's responder.
+  return podKind.prepare(
+    {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name: pod.name,
+        namespace: pod.namespace,
+        uid: randomUUID(),
+        creationTimestamp: timestamp(now),
+        labels: pod.labels ?? {},
+      },
+      spec: {
+        nodeName: node,
+        containers: [
+          { name: 'main', image: LAB_POD_IMAGE, ...(pod.ports?.length ? { ports: pod.ports } : {}) },
+        ],
+      },
     },
-    spec: {
-      nodeName: node,
-      containers: [{ name: 'main', ...(pod.ports?.length ? { ports: pod.ports } : {}) }],
-    },
-    status: { phase: 'Pending' },
-  };
+    null,
+  ) as Pod;
 }
 
-export function namespaceObject(ns: string, now = new Date()): Record<string, unknown> {
-  return {
-    apiVersion: 'v1',
-    kind: 'Namespace',
-    metadata: { name: ns, uid: randomUUID(), creationTimestamp: timestamp(now) },
-    spec: { finalizers: ['kubernetes'] },
-    status: { phase: 'Active' },
-  };
+/** The image lab pods name: they run podnet's responder, not a container. */
+export const LAB_POD_IMAGE = 'podnet.io/lab-responder:v1';
+
+export function namespaceObject(ns: string, now = new Date()): KubeObject {
+  return namespaceKind.prepare(
+    {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name: ns, uid: randomUUID(), creationTimestamp: timestamp(now) },
+    },
+    null,
+  );
 }
 
 /** The status kubelet reports for a running pod: its address from the CNI result, its node's address. */
