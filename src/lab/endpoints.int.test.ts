@@ -22,6 +22,7 @@ import type { VersionedStore } from '../store/versioned.js';
 import { labDown, labPodAdd, labPodDel, labUp } from './lab.js';
 import { clusterDir } from './names.js';
 import { decodePod, podKey } from './pod-objects.js';
+import { waitFor } from './processes.js';
 import { readLab, requireLab } from './state.js';
 
 const name = `epx${randomBytes(2).toString('hex')}`;
@@ -30,15 +31,9 @@ let store: ClusterStore | null = null;
 let kv: VersionedStore | null = null;
 let stopWatch: () => void = () => {};
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> {
-  const until = Date.now() + 30_000;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined) return v;
-    if (Date.now() > until) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Waits for `probe` to give a value, as the lab itself waits (`waitFor`), 30 s at most. */
+const eventually = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> =>
+  waitFor(what, 30_000, async () => probe());
 
 const endpointOf = (ns: string, pod: string) =>
   [...seen.endpoints.values()].find((e) => e.namespace === ns && e.name === pod);

@@ -18,7 +18,7 @@ import { addLabPod, deleteLabPod, labDown, labUp } from './lab.js';
 import type { LabPod } from './model.js';
 import { clusterDir } from './names.js';
 import { decodePod, podKey } from './pod-objects.js';
-import { isOurs } from './processes.js';
+import { isOurs, waitFor } from './processes.js';
 import { readLab, requireLab, withLabLock } from './state.js';
 
 const name = `ept${randomBytes(2).toString('hex')}`;
@@ -32,20 +32,9 @@ async function kernelHasSctp(): Promise<boolean> {
   return !/Protocol not supported|Address family not supported/.test(r.stderr);
 }
 
-async function eventually<T>(what: string, probe: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
-  const until = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined) return v;
-    } catch (e) {
-      last = e;
-    }
-    if (Date.now() > until) assert.fail(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Waits for `probe` to give a value, as the lab itself waits (`waitFor`), 30 s at most. */
+const eventually = <T>(what: string, probe: () => Promise<T | undefined> | T | undefined): Promise<T> =>
+  waitFor(what, 30_000, async () => probe());
 
 async function storedPod(ns: string, pod: string): Promise<Pod | null> {
   const got = await kv.get(podKey({ namespace: ns, name: pod }));

@@ -282,20 +282,18 @@ export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorl
     policyFlow.src = { ip: sourceSeen, ...(src.kind === 'node' ? { node: nodeOfIp(world, src.ip) } : {}) };
   const policy = policiesGiven ? evaluatePolicies(compiled, policyFlow) : null;
 
-  if (policy && !denied()) {
-    const hop = policyHop('egress', policy.egress, src.pod ? `node ${src.pod.node ?? ''}`.trim() : 'source');
-    if (policy.egress.outcome === 'denied' && !stateful)
+  // One direction of NetworkPolicy at the end's own node: a hop, and the deciding rule or the default deny.
+  const policyStep = (direction: 'egress' | 'ingress', d: DirectionOutcome, end: End, side: string) => {
+    const hop = policyHop(direction, d, end.pod ? `node ${end.pod.node ?? ''}`.trim() : side);
+    if (d.outcome === 'denied' && !stateful) {
       deny({ layer: 'networkpolicy', object: null, rule: 'default-deny' }, hop);
-    else {
-      hops.push(hop);
-      if (policy.egress.outcome === 'allowed')
-        decidedBy.push({
-          layer: 'networkpolicy',
-          object: policy.egress.by.policy,
-          rule: `egress[${policy.egress.by.index}]`,
-        });
+      return;
     }
-  }
+    hops.push(hop);
+    if (d.outcome === 'allowed')
+      decidedBy.push({ layer: 'networkpolicy', object: d.by.policy, rule: `${direction}[${d.by.index}]` });
+  };
+  if (policy && !denied()) policyStep('egress', policy.egress, src, 'source');
 
   if (world.nsgs.length === 0) notEvaluated.push('nsg');
   else if (!denied()) {
@@ -343,24 +341,7 @@ export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorl
   }
 
   if (!policiesGiven) notEvaluated.push('networkpolicy');
-  else if (policy && !denied()) {
-    const hop = policyHop(
-      'ingress',
-      policy.ingress,
-      dst.pod ? `node ${dst.pod.node ?? ''}`.trim() : 'destination',
-    );
-    if (policy.ingress.outcome === 'denied' && !stateful)
-      deny({ layer: 'networkpolicy', object: null, rule: 'default-deny' }, hop);
-    else {
-      hops.push(hop);
-      if (policy.ingress.outcome === 'allowed')
-        decidedBy.push({
-          layer: 'networkpolicy',
-          object: policy.ingress.by.policy,
-          rule: `ingress[${policy.ingress.by.index}]`,
-        });
-    }
-  }
+  else if (policy && !denied()) policyStep('ingress', policy.ingress, dst, 'destination');
   if (!denied())
     hops.push({
       layer: 'endpoint',
