@@ -10,6 +10,7 @@ import { registerCni } from './commands/cni.js';
 import { registerDemo } from './commands/demo.js';
 import { registerIpam } from './commands/ipam.js';
 import { registerLab } from './commands/lab.js';
+import { registerNsg } from './commands/nsg.js';
 import { registerObjects } from './commands/objects.js';
 import { registerPlan } from './commands/plan.js';
 import { registerTrace } from './commands/trace.js';
@@ -47,6 +48,7 @@ export function buildProgram(ctx: CliContext): Command {
     registerDemo,
     registerObjects,
     registerTrace,
+    registerNsg,
   ]) {
     register(program, ctx);
   }

@@ -10,6 +10,7 @@ import { prepareApply } from '../objects/apply.js';
 import type { Document } from '../objects/decode.js';
 import { isPlainObject } from '../objects/json.js';
 import { NAMESPACE_NAME_LABEL } from '../objects/kinds/namespace.js';
+import { readManifests } from '../objects/manifests.js';
 import { objectsInvalid } from '../objects/problems.js';
 import type { Pod } from '../objects/types.js';
 import type { NetworkPolicy } from '../policy/types.js';
@@ -117,4 +118,11 @@ export function traceWorldFromDocuments(documents: Document[]): TraceWorld {
     if (!world.namespaces.has(ns)) world.namespaces.set(ns, { [NAMESPACE_NAME_LABEL]: ns });
   }
   return world;
+}
+
+/** The world of files (`-f FILE|DIR|-`, repeatable), every decoding problem refused at once. */
+export function worldFromFiles(paths: string[]): TraceWorld {
+  const decoded = readManifests(paths);
+  if (decoded.problems.length > 0) throw objectsInvalid(decoded.problems);
+  return traceWorldFromDocuments(decoded.documents);
 }

@@ -4,15 +4,19 @@
  */
 import { type Command, Option } from 'commander';
 import { PodnetError } from '../../errors/index.js';
+import { blockedMessage, checkNsgs } from '../../nsg/check.js';
 import { type PlanReport, checkPlan } from '../../plan/check.js';
 import type { Finding } from '../../plan/check.js';
 import { type PlanFlags, flagForField, loadProfileFile, profileFromFlags } from '../../profile/load.js';
 import type { ClusterProfile } from '../../profile/types.js';
+import { worldFromFiles } from '../../trace/world.js';
 import type { CliContext } from '../main.js';
 import { EXIT, parseOutputFormat, renderError, table } from '../output.js';
 
 interface PlanOptions extends PlanFlags {
   file?: string;
+  /** NSG files (az network nsg show -o json): checked against the flows the cluster needs. */
+  nsg?: string[];
   from?: string;
   previousPodCidr?: string;
   output: string;
@@ -66,6 +70,11 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     .option(
       '--previous-pod-cidr <cidr>',
       'the pod CIDR in use now: check growing it (quick-plan form of --from)',
+    )
+    .option(
+      '--nsg <file>',
+      'an NSG as az network nsg show -o json prints it: the flows the cluster needs must pass (repeatable)',
+      collect,
     )
     .option('-o, --output <format>', 'table or json', 'table')
     .allowExcessArguments(false)
@@ -124,16 +133,40 @@ export function runPlan(opts: PlanOptions): { report: PlanReport; profile: Clust
   if (opts.file !== undefined) {
     const profile = loadProfileFile(opts.file);
     const previous = opts.from === undefined ? undefined : loadCurrentProfile(opts.from);
-    return { report: checkPlan(profile, { previous, previousPodCidr: opts.previousPodCidr }), profile };
+    const report = checkPlan(profile, { previous, previousPodCidr: opts.previousPodCidr });
+    return { report: withNsgFindings(report, profile, opts.nsg), profile };
   }
   const profile = profileFromFlags(opts);
-  const report = checkPlan(profile, { previousPodCidr: opts.previousPodCidr });
+  const report = withNsgFindings(
+    checkPlan(profile, { previousPodCidr: opts.previousPodCidr }),
+    profile,
+    opts.nsg,
+  );
   // In the quick plan a finding names the flag to change, not the profile path it stands for.
   const toFlag = (f: Finding): Finding => ({ ...f, field: flagForField(f.field, f.code) });
   return {
     report: { ...report, errors: report.errors.map(toFlag), warnings: report.warnings.map(toFlag) },
     profile,
   };
+}
+
+/** `--nsg`: every flow the cluster needs that the NSGs block is an error of the plan (`podnet nsg check`). */
+function withNsgFindings(
+  report: PlanReport,
+  profile: ClusterProfile,
+  files: string[] | undefined,
+): PlanReport {
+  if (!files || files.length === 0) return report;
+  const blocked = checkNsgs(profile, worldFromFiles(files).nsgs);
+  const errors = [
+    ...report.errors,
+    ...blocked.map((b) => ({
+      code: 'NsgBlocksRequiredFlow' as const,
+      field: `--nsg ${b.nsg}`,
+      message: blockedMessage(b),
+    })),
+  ];
+  return { ...report, errors, valid: errors.length === 0 };
 }
 
 /** Loads the `--from` profile; its errors say they are about that file, not the new one. */

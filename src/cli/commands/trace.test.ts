@@ -117,3 +117,61 @@ describe('podnet trace', () => {
     );
   });
 });
+
+describe('podnet nsg check and podnet plan --nsg', () => {
+  it('names each needed flow the NSG blocks, the rule and the rule to add; exit 1', async () => {
+    const r = await podnet([
+      'nsg',
+      'check',
+      '-f',
+      join(EXAMPLES, 'cluster.yaml'),
+      '-f',
+      join(EXAMPLES, 'nsg.json'),
+      '-o',
+      'json',
+    ]);
+    assert.equal(r.code, 1);
+    const { nsgs, blocked } = JSON.parse(r.out);
+    assert.deepEqual(nsgs, ['user-nsg']);
+    assert.deepEqual(
+      blocked.map((b: { flow: string; rule: string; fix: { priority: number } }) => [
+        b.flow,
+        b.rule,
+        b.fix.priority,
+      ]),
+      [
+        ['pod-to-pod sys -> user', 'deny-sys-subnet', 299],
+        ['pod-to-pod user -> user', 'deny-sys-subnet', 299],
+      ],
+    );
+    const ok = await podnet(['nsg', 'check', '-f', join(EXAMPLES, 'cluster.yaml')]);
+    assert.deepEqual([ok.code, ok.out], [0, 'ok: 0 NSGs let every flow the cluster needs through']);
+  });
+
+  it('plan --nsg makes a blocked flow an error of the plan (exit 1)', async () => {
+    const r = await podnet([
+      'plan',
+      '-f',
+      join(EXAMPLES, 'cluster.yaml'),
+      '--nsg',
+      join(EXAMPLES, 'nsg.json'),
+      '-o',
+      'json',
+    ]);
+    assert.equal(r.code, 1);
+    const report = JSON.parse(r.out);
+    assert.equal(report.valid, false);
+    assert.deepEqual(
+      report.errors.map((e: { code: string; field: string }) => [e.code, e.field]),
+      [
+        ['NsgBlocksRequiredFlow', '--nsg user-nsg'],
+        ['NsgBlocksRequiredFlow', '--nsg user-nsg'],
+      ],
+    );
+    assert.equal(
+      (await podnet(['plan', '-f', join(EXAMPLES, 'cluster.yaml')])).code,
+      0,
+      'valid without the NSG',
+    );
+  });
+});

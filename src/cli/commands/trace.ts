@@ -8,11 +8,9 @@ import { stringify } from 'yaml';
 import { PodnetError } from '../../errors/index.js';
 import { requireLab, resolveLabName } from '../../lab/state.js';
 import type { Document } from '../../objects/decode.js';
-import { readManifests } from '../../objects/manifests.js';
-import { objectsInvalid } from '../../objects/problems.js';
 import { openStore, storeUrl } from '../../store/open.js';
 import { type TraceFlow, type TraceResult, type TraceState, trace } from '../../trace/trace.js';
-import { traceWorldFromDocuments } from '../../trace/world.js';
+import { traceWorldFromDocuments, worldFromFiles } from '../../trace/world.js';
 import type { CliContext } from '../main.js';
 import { table } from '../output.js';
 
@@ -161,11 +159,8 @@ export function registerTrace(program: Command, ctx: CliContext): void {
           },
         );
       let world: ReturnType<typeof traceWorldFromDocuments>;
-      if (o.filename.length > 0) {
-        const decoded = readManifests(o.filename);
-        if (decoded.problems.length > 0) throw objectsInvalid(decoded.problems);
-        world = traceWorldFromDocuments(decoded.documents);
-      } else {
+      if (o.filename.length > 0) world = worldFromFiles(o.filename);
+      else {
         const url = o.lab !== undefined ? requireLab(resolveLabName(o.lab)).store.url : storeUrl(o.store);
         const { documents, profile } = await storeDocuments(url);
         world = traceWorldFromDocuments(documents);
