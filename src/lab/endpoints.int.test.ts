@@ -7,11 +7,8 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
-import { objectStoreOf } from '../endpoints/object-store.js';
 import { ENDPOINTS_PREFIX } from '../endpoints/record.js';
 import { applyEndpointUpdate, emptyEndpointView } from '../endpoints/view.js';
 import { execInNetns } from '../kernel/process.js';
@@ -23,12 +20,12 @@ import { labDown, labPodAdd, labPodDel, labUp } from './lab.js';
 import { clusterDir } from './names.js';
 import { decodePod, podKey } from './pod-objects.js';
 import { waitFor } from './processes.js';
-import { readLab, requireLab } from './state.js';
+import { readLab, readVnet, requireLab } from './state.js';
 
 const name = `epx${randomBytes(2).toString('hex')}`;
 const seen = emptyEndpointView();
 let store: ClusterStore | null = null;
-let kv: VersionedStore | null = null;
+let kv: VersionedStore;
 let stopWatch: () => void = () => {};
 
 /** Waits for `probe` to give a value, as the lab itself waits (`waitFor`), 30 s at most. */
@@ -40,17 +37,10 @@ const endpointOf = (ns: string, pod: string) =>
 
 describe('endpoints and Pod objects across processes (lab on etcd)', { concurrency: false }, () => {
   before(async () => {
-    // Both backends gain `kv` together: a scratch sqlite store tells, without building a lab for nothing.
-    const dir = mkdtempSync(join(tmpdir(), 'podnet-epx-'));
-    const probe = await openStore(`sqlite:${join(dir, 'probe.db')}`);
-    const offered = objectStoreOf(probe) !== null;
-    await probe.close();
-    rmSync(dir, { recursive: true, force: true });
-    if (!offered) return;
     const state = await labUp({ name, nodes: 2, podsPerNode: 1, store: 'etcd' });
     store = await openStore(state.store.url);
-    kv = objectStoreOf(store);
-    if (kv) stopWatch = await kv.watch(ENDPOINTS_PREFIX, (u) => applyEndpointUpdate(seen, u));
+    kv = store.kv;
+    stopWatch = await kv.watch(ENDPOINTS_PREFIX, (u) => applyEndpointUpdate(seen, u));
   });
 
   after(async () => {
@@ -59,8 +49,7 @@ describe('endpoints and Pod objects across processes (lab on etcd)', { concurren
     if (readLab(name) || existsSync(clusterDir(name))) await labDown(name).catch(() => {});
   });
 
-  it("every lab pod's endpoint, published by its node's agent, is seen from another process", async (t) => {
-    if (!kv) return t.skip('the lab store offers no versioned object store yet (ClusterStore.kv)');
+  it("every lab pod's endpoint, published by its node's agent, is seen from another process", async () => {
     for (const p of requireLab(name).pods) {
       const e = await eventually(`the endpoint of ${p.name}`, () => endpointOf('default', p.name));
       const node = requireLab(name).nodes.find((n) => n.name === p.node);
@@ -70,8 +59,7 @@ describe('endpoints and Pod objects across processes (lab on etcd)', { concurren
     }
   });
 
-  it('lab pod add publishes, lab pod del withdraws', async (t) => {
-    if (!kv) return t.skip('the lab store offers no versioned object store yet (ClusterStore.kv)');
+  it('lab pod add publishes, lab pod del withdraws', async () => {
     await labPodAdd(name, 'sys-0', { name: 'extra', namespace: 'shop', labels: { tier: 'front' } });
     const e = await eventually('extra published', () => endpointOf('shop', 'extra'));
     assert.deepEqual(e.labels, { tier: 'front' });
@@ -79,8 +67,7 @@ describe('endpoints and Pod objects across processes (lab on etcd)', { concurren
     await eventually('extra withdrawn', () => (endpointOf('shop', 'extra') ? undefined : true));
   });
 
-  it('a Pod applied with spec.nodeName runs through the kubelet daemon and answers with its name', async (t) => {
-    if (!kv) return t.skip('the lab store offers no versioned object store yet (ClusterStore.kv)');
+  it('a Pod applied with spec.nodeName runs through the kubelet daemon and answers with its name', async () => {
     const pod: Pod = {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -110,5 +97,26 @@ describe('endpoints and Pod objects across processes (lab on etcd)', { concurren
     assert.equal(answer, 'default/api');
     await kv.txn([], [{ type: 'delete', key: podKey({ namespace: 'default', name: 'api' }) }]);
     await eventually('api withdrawn', () => (endpointOf('default', 'api') ? undefined : true));
+  });
+
+  // Issue 14, fault 1: from inside a pod, one HTTP PUT to the lab etcd at a subnet gateway rewrote another node's
+  // lease. The agents' guard now drops pod traffic to every gateway etcd listens on; the nodes still reach it.
+  it('a pod cannot open a connection to the store at any gateway; its node can', async () => {
+    const state = requireLab(name);
+    const port = String(state.store.etcd?.clientPort);
+    const gateways = (readVnet(state.vnet)?.subnets ?? [])
+      .filter((s) => s.cluster === name)
+      .map((s) => s.gateway);
+    assert.equal(gateways.length, 2);
+    for (const gw of gateways) {
+      for (const p of state.pods.filter((x) => x.namespace === 'default')) {
+        const r = await execInNetns(p.netns, ['nc', '-z', '-w', '2', gw, port]);
+        assert.notEqual(r.code, 0, `pod ${p.name} reached etcd at ${gw}:${port}`);
+      }
+      for (const n of state.nodes) {
+        const r = await execInNetns(n.netns, ['nc', '-z', '-w', '2', gw, port]);
+        assert.equal(r.code, 0, `node ${n.name} must reach etcd at ${gw}:${port}: ${r.stderr}`);
+      }
+    }
   });
 });

@@ -40,8 +40,14 @@ export const agentStateDir = (node: LabNode) => join(node.dir, 'agent');
  */
 export function agentStoreUrl(state: LabState, vnet: Vnet, node: LabNode): string {
   if (state.store.kind !== 'etcd' || !state.store.etcd) return state.store.url;
-  const gw = vnet.subnets.find((s) => s.cidr === node.subnet)?.gateway;
-  return `etcd:http://${gw}:${state.store.etcd.clientPort}`;
+  const { clientPort } = state.store.etcd;
+  // Every gateway etcd listens on, the node's own first: the agent's guard keeps pods from all of them (a pod
+  // could reach another subnet's gateway through the VNet as well as its own).
+  const gateways = vnet.subnets
+    .filter((s) => s.cluster === state.name)
+    .sort((a, b) => Number(b.cidr === node.subnet) - Number(a.cidr === node.subnet))
+    .map((s) => `http://${s.gateway}:${clientPort}`);
+  return `etcd:${gateways.join(',')}`;
 }
 
 export function agentArgs(state: LabState, vnet: Vnet, node: LabNode): string[] {
