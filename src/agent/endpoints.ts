@@ -20,6 +20,7 @@ import {
 import { asPodnetError } from '../errors/index.js';
 import type { PodAddress } from '../ipam/types.js';
 import type { KeyValue, VersionedStore, WatchUpdate } from '../store/versioned.js';
+import { CoalescedPass } from './coalesce.js';
 import { type Logger, errFields } from './log.js';
 
 /** A dead node's endpoints outlive it by at most this long; renewed every third of it. */
@@ -59,10 +60,6 @@ export class EndpointPublisher {
   /** The node's keys in the store as last listed or written; null = list them again first. */
   private published: Map<string, PublishedKey> | null = null;
   private readonly watches = new Map<string, LabelWatch>();
-  private running: Promise<void> | null = null;
-  /** Set before a pass starts: a watch may call back synchronously from inside the pass it started. */
-  private busy = false;
-  private pending = false;
   private stopped = false;
   private retryMs = RETRY_MIN_MS;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -90,18 +87,12 @@ export class EndpointPublisher {
 
   /** Asks for a pass; passes asked for while one runs coalesce into one more. Never blocks. */
   podsChanged(): void {
-    if (this.stopped) return;
-    if (this.busy) {
-      this.pending = true;
-      return;
-    }
-    this.busy = true;
-    this.running = this.loop();
+    this.runner.request();
   }
 
   /** Resolves when no pass runs or is pending. */
-  async settled(): Promise<void> {
-    while (this.running) await this.running;
+  settled(): Promise<void> {
+    return this.runner.settled();
   }
 
   /**
@@ -112,7 +103,7 @@ export class EndpointPublisher {
     this.stopped = true;
     for (const t of this.timers) clearInterval(t);
     if (this.retryTimer) clearTimeout(this.retryTimer);
-    await this.running;
+    await this.runner.settled();
     for (const w of this.watches.values()) w.stop?.();
     this.watches.clear();
   }
@@ -127,21 +118,21 @@ export class EndpointPublisher {
     };
   }
 
-  private async loop(): Promise<void> {
-    do {
-      this.pending = false;
+  /** One pass; a failure ends the series and is retried with backoff (`fail`). */
+  private readonly runner = new CoalescedPass(
+    async () => {
       try {
         await this.pass();
         this.retryMs = RETRY_MIN_MS;
         this.lastError = null;
+        return undefined;
       } catch (err) {
         this.fail(err);
-        break;
+        return 'stop' as const;
       }
-    } while (this.pending && !this.stopped);
-    this.busy = false;
-    this.running = null;
-  }
+    },
+    () => this.stopped,
+  );
 
   private fail(err: unknown): void {
     const e = asPodnetError(err);

@@ -16,6 +16,7 @@ import type { PodAddress, PodIpam } from '../ipam/types.js';
 import type { ClusterProfile } from '../profile/types.js';
 import type { BlockLease, ClusterStore } from '../store/types.js';
 import type { VersionedStore } from '../store/versioned.js';
+import { CoalescedPass } from './coalesce.js';
 import type { AgentConfig } from './config.js';
 import type { NodeSnapshot } from './desired.js';
 import { EndpointPublisher } from './endpoints.js';
@@ -98,8 +99,14 @@ export class NodeAgent {
   private reconciledOk = false;
   private reconciles = 0;
   private reconcileErrors = 0;
-  private running: Promise<void> | null = null;
-  private pendingTrigger: string | null = null;
+  /** Reconciles, one at a time; triggers during one coalesce into one more run after it (the latest reason). */
+  private readonly runner = new CoalescedPass<string>(
+    async (reason) => {
+      await this.reconcileOnce(reason);
+      return undefined;
+    },
+    () => this.stopped,
+  );
   private stopped = false;
   private resyncTimer: NodeJS.Timeout | null = null;
   private readonly stopWatches: (() => void)[] = [];
@@ -209,7 +216,7 @@ export class NodeAgent {
     this.lease.stop();
     for (const stop of this.stopWatches) stop();
     await this.endpoints?.stop();
-    await this.running;
+    await this.runner.settled();
     this.podIpam?.close();
     this.podIpam = null;
     await this.deps.store.close();
@@ -269,35 +276,19 @@ export class NodeAgent {
 
   /** Asks for a reconcile; triggers during a running one coalesce into one more run after it. */
   trigger(reason: string): void {
-    if (this.stopped) return;
-    if (this.running) {
-      this.pendingTrigger = reason;
-      return;
-    }
-    this.running = this.loop(reason);
+    this.runner.request(reason);
   }
 
   /** Reconciles now (after any running reconcile) and resolves when done. */
   async reconcileNow(reason: string): Promise<ReconcileReport | null> {
     this.trigger(reason);
-    await this.running;
-    return this.last;
+    return this.settled();
   }
 
   /** Resolves when no reconcile is running or pending, with the last report. */
   async settled(): Promise<ReconcileReport | null> {
-    await this.running;
+    await this.runner.settled();
     return this.last;
-  }
-
-  private async loop(reason: string): Promise<void> {
-    let next: string | null = reason;
-    while (next !== null && !this.stopped) {
-      this.pendingTrigger = null;
-      await this.reconcileOnce(next);
-      next = this.pendingTrigger;
-    }
-    this.running = null;
   }
 
   /** What this reconcile knows: the profile, the leases, and the node's interfaces (also its uplink MTU). */

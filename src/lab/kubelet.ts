@@ -8,6 +8,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type Logger, destination, pino } from 'pino';
+import { CoalescedPass } from '../agent/coalesce.js';
 import { agentLogger, errFields } from '../agent/log.js';
 import { objectStoreOf } from '../endpoints/object-store.js';
 import type { Pod } from '../objects/types.js';
@@ -23,9 +24,6 @@ const RESYNC_MS = 5000;
 
 export class LabKubelet {
   private readonly objects = new Map<string, Pod>();
-  private busy = false;
-  private pending = false;
-  private running: Promise<void> | null = null;
   private stopWatch: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private stopped = false;
@@ -46,12 +44,12 @@ export class LabKubelet {
     this.stopped = true;
     this.stopWatch?.();
     if (this.timer) clearInterval(this.timer);
-    while (this.running) await this.running;
+    await this.runner.settled();
   }
 
   /** Resolves when no pass runs or is pending. */
-  async settled(): Promise<void> {
-    while (this.running) await this.running;
+  settled(): Promise<void> {
+    return this.runner.settled();
   }
 
   private onUpdate(u: WatchUpdate): void {
@@ -70,27 +68,21 @@ export class LabKubelet {
   }
 
   private trigger(): void {
-    if (this.stopped) return;
-    if (this.busy) {
-      this.pending = true;
-      return;
-    }
-    this.busy = true;
-    this.running = this.loop();
+    this.runner.request();
   }
 
-  private async loop(): Promise<void> {
-    do {
-      this.pending = false;
+  /** One pass under the lab lock; a failure is retried at the next resync (or the next change). */
+  private readonly runner = new CoalescedPass(
+    async () => {
       try {
         await withLabLock(this.lab, () => this.pass());
       } catch (err) {
         this.log.error(errFields(err), 'kubelet pass failed; retried at the next resync');
       }
-    } while (this.pending && !this.stopped);
-    this.busy = false;
-    this.running = null;
-  }
+      return undefined;
+    },
+    () => this.stopped,
+  );
 
   private async pass(): Promise<void> {
     const state = requireLab(this.lab);
