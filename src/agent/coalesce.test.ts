@@ -8,7 +8,10 @@ it('runs one pass at a time; asks during a pass coalesce into one more, with the
   const c = new CoalescedPass<string>(
     async (arg) => {
       ran.push(arg);
-      if (arg === 'a') await new Promise<void>((r) => (release = r));
+      if (arg === 'a')
+        await new Promise<void>((r) => {
+          release = r;
+        });
       return undefined;
     },
     () => false,
