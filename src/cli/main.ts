@@ -3,6 +3,7 @@
  * ./commands registers its own verbs; this file only parses, dispatches and maps failures to exit codes.
  */
 import { Command, CommanderError } from 'commander';
+import { PODNET_VERSION } from '../agent/metrics.js';
 import { PodnetError } from '../errors/index.js';
 import { registerAgent } from './commands/agent.js';
 import { registerCluster } from './commands/cluster.js';
@@ -14,6 +15,7 @@ import { registerNsg } from './commands/nsg.js';
 import { registerObjects } from './commands/objects.js';
 import { registerPlan } from './commands/plan.js';
 import { registerTrace } from './commands/trace.js';
+import { registerVersion } from './commands/version.js';
 import { EXIT, type Io, processIo, renderError, wantsJson } from './output.js';
 
 export interface CliContext {
@@ -29,6 +31,7 @@ export function buildProgram(ctx: CliContext): Command {
       'after',
       '\nExit codes: 0 ok; 1 problems found (invalid plan, failed check); 2 unusable input; 3 store or agent unreachable.',
     )
+    .version(PODNET_VERSION, '--version', 'print the version of podnet')
     .showSuggestionAfterError(true)
     .exitOverride()
     // Commander's own errors are not printed by commander: main renders them as every podnet error (code,
@@ -49,6 +52,7 @@ export function buildProgram(ctx: CliContext): Command {
     registerObjects,
     registerTrace,
     registerNsg,
+    registerVersion,
   ]) {
     register(program, ctx);
   }

@@ -198,6 +198,7 @@ export const CATALOGUE = {
   PodNotFound: { area: 'lab', exit: 'problems', cause: 'The lab has no pod (for `lab exec`: no pod, node or external host) of that name.', fix: '`podnet lab status` lists them.' },
   PodExists: { area: 'lab', exit: 'problems', field: '--pod', cause: 'A pod of that name exists in the lab.', fix: 'Pick another name.' },
   InvalidPodName: { area: 'lab', exit: 'usage', field: '--pod', cause: 'The pod name is not a lower-case DNS label of at most 40 characters.', fix: 'Use e.g. `web-1`.' },
+  LabNotMadeByDemo: { area: 'lab', exit: 'problems', field: '--name', cause: '`podnet demo` found a lab of that name that it did not make (a `lab up --name demo`, say); the demo replaces only its own labs.', fix: 'Remove that lab with `podnet lab down --name NAME`, or run `podnet demo --name another`.' },
   InvalidNamespaceName: { area: 'lab', exit: 'usage', field: '--namespace', cause: '`--namespace` is not a lower-case DNS label of at most 40 characters.', fix: 'Use e.g. `--namespace shop`.' },
   InvalidLabel: { area: 'lab', exit: 'usage', field: '--labels', cause: 'A `--labels` pair is not `key=value` in Kubernetes label syntax, or a key is given twice.', fix: 'Write `--labels app=web,tier=front`.' },
   LabCniFailed: { area: 'lab', exit: 'problems', cause: 'The CNI plugin failed (its CNI error code and message are in the text; the agent log is named).', fix: 'Read the agent log named in the hint.' },

@@ -109,6 +109,8 @@ export interface UpOptions {
   nodes?: number;
   podsPerNode?: number;
   store?: StoreKind;
+  /** Who asks: `demo` marks the lab as the demo's, which only a later demo may replace. */
+  madeBy?: 'demo';
   progress?: Progress;
 }
 
@@ -182,6 +184,7 @@ async function buildLab(o: UpOptions, name: string, vnetName: string): Promise<L
     nodes: [],
     pods: [],
     phase: 'building',
+    ...(o.madeBy ? { madeBy: o.madeBy } : {}),
   };
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   writeLab(state);

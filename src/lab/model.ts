@@ -59,4 +59,6 @@ export interface LabState {
   pods: LabPod[];
   /** `building` until `up` finished; a lab left in `building` was interrupted and needs `lab down`. */
   phase: 'building' | 'ready';
+  /** Set by `podnet demo`: a later demo may replace this lab, and no other. */
+  madeBy?: 'demo';
 }

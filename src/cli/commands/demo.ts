@@ -1,15 +1,30 @@
 /**
  * `podnet demo` (what `npm run demo` runs): a three-node lab with two pods per node, the probe check, and the
- * lab left up to play with. A demo lab from an earlier run is replaced.
+ * lab left up to play with. A demo lab from an earlier run is replaced; a lab the demo did not make is never
+ * touched.
  */
 import type { Command } from 'commander';
+import { PodnetError } from '../../errors/index.js';
 import { labCheck, labCheckPassed, labDown, labStatus, labUp } from '../../lab/lab.js';
+import type { LabState } from '../../lab/model.js';
+import { checkLabName } from '../../lab/names.js';
 import { readLab } from '../../lab/state.js';
 import type { CliContext } from '../main.js';
 import { EXIT } from '../output.js';
 import { renderCheck, renderStatus, selfCommand } from './lab.js';
 
-const DEMO = 'demo';
+/**
+ * What a demo under `name` does with the lab already there: none, one of its own to replace, or one it did not
+ * make (a user's `lab up --name demo`), which it refuses to touch.
+ */
+export function demoStart(name: string, existing: LabState | null): 'fresh' | 'replace' {
+  if (!existing) return 'fresh';
+  if (existing.madeBy === 'demo') return 'replace';
+  throw new PodnetError('LabNotMadeByDemo', `a lab named "${name}" exists, and podnet demo did not make it`, {
+    field: '--name',
+    hint: `the demo never removes another lab: remove it with podnet lab down --name ${name}, or run podnet demo --name another`,
+  });
+}
 
 /** Registers the `demo` command(s). */
 export function registerDemo(program: Command, ctx: CliContext): void {
@@ -17,31 +32,40 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     .command('demo')
     .description('bring up a three-node lab with pods, probe it, and leave it running')
     .option('--store <kind>', 'cluster store: sqlite or etcd', 'sqlite')
+    .option(
+      '--name <name>',
+      'the lab to make (a demo lab of that name from an earlier run is replaced)',
+      'demo',
+    )
     .action(async (o) => {
+      const name = checkLabName(o.name);
       const progress = (m: string) => ctx.io.err(`demo: ${m}`);
-      if (readLab(DEMO)) {
+      if (demoStart(name, readLab(name)) === 'replace') {
         progress('removing the demo lab of an earlier run');
-        await labDown(DEMO);
+        await labDown(name);
       }
       const started = Date.now();
       await labUp({
-        name: DEMO,
+        name: name,
         nodes: 3,
         podsPerNode: 2,
         store: o.store === 'etcd' ? 'etcd' : 'sqlite',
+        madeBy: 'demo',
         progress,
       });
       const built = Date.now() - started;
-      const status = await labStatus([DEMO]);
+      const status = await labStatus([name]);
       progress('probing: pod to pod, pod to the outside (SNAT), the outside to pods (refused), node to pod');
-      const result = await labCheck(DEMO);
+      const result = await labCheck(name);
       const pods = status.clusters[0].nodes.flatMap((n) => n.pods);
       const a = pods[0];
       const b = pods.at(-1) ?? a;
       const me = selfCommand();
+      // The lab commands find the only lab on the host by themselves; another name has to be said.
+      const at = name === 'demo' ? '' : ` --name ${name}`;
       ctx.io.out(
         [
-          `Lab "${DEMO}" built in ${(built / 1000).toFixed(1)} s: a VNet namespace routing each node's /24 (the routing domain),`,
+          `Lab "${name}" built in ${(built / 1000).toFixed(1)} s: a VNet namespace routing each node's /24 (the routing domain),`,
           'three nodes on two subnets each running a podnet agent, pods attached through the podnet-cni plugin,',
           'and two hosts outside the cluster (the internet, an on-premises network).',
           '',
@@ -50,13 +74,13 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           renderCheck(result),
           '',
           'Try:',
-          `  ${me} lab exec ${a.name} -- ping -c 1 ${b.ip}   # pod to pod across pools, no encapsulation`,
-          `  ${me} lab exec ${a.name} -- ip route   # default via 169.254.1.1`,
-          `  ${me} lab status -o json`,
-          `  ${me} lab scale --pool user --count 2   # a new node leases a new block`,
-          `  ${me} lab check`,
+          `  ${me} lab exec${at} ${a.name} -- ping -c 1 ${b.ip}   # pod to pod across pools, no encapsulation`,
+          `  ${me} lab exec${at} ${a.name} -- ip route   # default via 169.254.1.1`,
+          `  ${me} lab status${at} -o json`,
+          `  ${me} lab scale${at} --pool user --count 2   # a new node leases a new block`,
+          `  ${me} lab check${at}`,
           'Tear down:',
-          `  ${me} lab down --name ${DEMO}`,
+          `  ${me} lab down --name ${name}`,
         ].join('\n'),
       );
       ctx.exitCode = labCheckPassed(result) ? EXIT.ok : EXIT.problems;
