@@ -111,6 +111,16 @@ export function containsCidr(outer: Cidr, inner: Cidr): boolean {
   return outer.family === inner.family && outer.prefix <= inner.prefix && containsIp(outer, firstIp(inner));
 }
 
+/**
+ * The CIDRs of the list that no other one of it contains (of duplicates, the first), in list order: what an
+ * nftables interval set may hold, since it refuses overlapping elements.
+ */
+export function outermostCidrs(cidrs: readonly Cidr[]): Cidr[] {
+  return cidrs.filter(
+    (c, i) => !cidrs.some((o, j) => j !== i && containsCidr(o, c) && (o.prefix < c.prefix || j < i)),
+  );
+}
+
 export function overlaps(a: Cidr, b: Cidr): boolean {
   return a.family === b.family && (containsCidr(a, b) || containsCidr(b, a));
 }

@@ -14,7 +14,7 @@
  * outside the pod CIDR(s), outside the profile's `nonMasqueradeCidrs`, and not local to the node leaves with the
  * node's address. Pod-to-pod traffic (same node or across nodes) keeps the pod's own source.
  */
-import { type Cidr, type Family, containsCidr, formatCidr, parseCidr } from '../addr/index.js';
+import { type Cidr, type Family, formatCidr, outermostCidrs, parseCidr } from '../addr/index.js';
 import { type NftTableId, type TableSection, renderTable } from './nft-table.js';
 import { HOST_VETH_PREFIX } from './pod-network.js';
 
@@ -69,13 +69,7 @@ const NFT_FAMILY = {
  * interval sets reject overlapping elements), sorted by address.
  */
 export function normalizeCidrs(cidrs: string[], field: string): { v4: string[]; v6: string[] } {
-  const parsed = cidrs.map((c) => parseCidr(c, field));
-  const kept = parsed.filter(
-    (c, i) =>
-      !parsed.some(
-        (o, j) => j !== i && o.family === c.family && containsCidr(o, c) && (o.prefix < c.prefix || j < i),
-      ),
-  );
+  const kept = outermostCidrs(cidrs.map((c) => parseCidr(c, field)));
   const byAddress = (a: Cidr, b: Cidr) =>
     a.network < b.network ? -1 : a.network > b.network ? 1 : a.prefix - b.prefix;
   const fmt = (family: Family) =>

@@ -12,7 +12,7 @@
 import { type Cidr, formatIp, parseCidr } from '../addr/index.js';
 import { cidrRange } from '../addr/ranges.js';
 import type { ClusterProfile } from '../profile/types.js';
-import { evaluateNsg } from './evaluate.js';
+import { evaluateNsg, prefixCidr } from './evaluate.js';
 import { tagCidrs, vnetTagContext } from './tags.js';
 import type { Nsg, NsgAddress, NsgDirection, NsgPacketProtocol, TagContext } from './types.js';
 
@@ -100,7 +100,7 @@ function addressCuts(range: Cidr, sides: NsgAddress[], ctx: TagContext): bigint[
           ? tagCidrs(a.tag === 'Internet' ? 'VirtualNetwork' : a.tag, ctx)
           : a.prefixes;
     for (const p of prefixes) {
-      const c = p.includes('/') ? parseCidr(p) : parseCidr(`${p}/${range.family === 4 ? 32 : 128}`);
+      const c = prefixCidr(p, range.family);
       if (c.family !== range.family) continue;
       const r = cidrRange(c);
       for (const edge of [r.from, r.to + 1n]) if (edge > whole.from && edge <= whole.to) cuts.add(edge);

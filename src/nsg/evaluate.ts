@@ -6,7 +6,7 @@
  * platform's own tags. Which NSGs a packet crosses, and statefulness, are the path's business (path.ts).
  */
 import { containsIp, parseCidr, parseIp } from '../addr/index.js';
-import type { IpAddress } from '../addr/index.js';
+import type { Cidr, IpAddress } from '../addr/index.js';
 import { PLATFORM_ADDRESSES, PLATFORM_TAGS, tagCidrs } from './tags.js';
 import type { Nsg, NsgAddress, NsgDirection, NsgPacket, NsgRule, TagContext } from './types.js';
 
@@ -18,11 +18,13 @@ export interface NsgVerdict {
   default: boolean;
 }
 
+/** An NSG prefix as a CIDR: a single address is its own /32 (or /128 for `family` 6). */
+export function prefixCidr(prefix: string, family: 4 | 6): Cidr {
+  return prefix.includes('/') ? parseCidr(prefix) : parseCidr(`${prefix}/${family === 4 ? 32 : 128}`);
+}
+
 function inPrefix(prefix: string, ip: IpAddress): boolean {
-  const cidr = prefix.includes('/')
-    ? parseCidr(prefix)
-    : parseCidr(`${prefix}/${ip.family === 4 ? 32 : 128}`);
-  return containsIp(cidr, ip);
+  return containsIp(prefixCidr(prefix, ip.family), ip);
 }
 
 function addressMatches(a: NsgAddress, ip: IpAddress, ctx: TagContext): boolean {

@@ -6,7 +6,7 @@
  * One nftables table per address family, rendered from typed input (pure), applied as one transaction per
  * table. NSG rules, load balancer frontends and the NAT gateway will add their own chains here.
  */
-import { type Family, containsCidr, formatCidr, parseCidr } from '../addr/index.js';
+import { type Family, formatCidr, outermostCidrs, parseCidr } from '../addr/index.js';
 import { nftApply } from '../kernel/nft.js';
 import type { Vnet } from './model.js';
 
@@ -36,12 +36,9 @@ export function vnetFirewallInput(vnet: Vnet, family: Family): VnetFirewallInput
   };
 }
 
-/** The CIDRs not contained in another of the list (nft refuses overlapping intervals in one set). */
+/** The list's outermost CIDRs (`outermostCidrs`), as text. */
 function outermost(cidrs: string[]): string[] {
-  const parsed = [...new Set(cidrs)].map((c) => parseCidr(c));
-  return parsed
-    .filter((c, i) => !parsed.some((o, j) => j !== i && containsCidr(o, c) && (o.prefix < c.prefix || j < i)))
-    .map(formatCidr);
+  return outermostCidrs(cidrs.map((c) => parseCidr(c))).map(formatCidr);
 }
 
 /** The transaction that replaces the family's table (created first, so the delete never fails). */
