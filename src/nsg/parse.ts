@@ -18,7 +18,7 @@ export interface NsgProblem {
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 /** ARM puts a resource's settings under `properties`; the CLI prints them flattened. Read either. */
-const props = (o: Obj): Obj => (isObj(o.properties) ? { ...o, ...o.properties } : o);
+export const armProperties = (o: Obj): Obj => (isObj(o.properties) ? { ...o, ...o.properties } : o);
 
 // Azure: up to 80 characters, starting with a letter, digit or underscore, ending with one (or an underscore).
 const RULE_NAME = /^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$/;
@@ -129,7 +129,7 @@ function readRule(raw: unknown, field: string, problems: NsgProblem[]): NsgRule 
     problems.push({ field, message: 'a security rule must be an object' });
     return null;
   }
-  const r = props(raw);
+  const r = armProperties(raw);
   const name = typeof r.name === 'string' ? r.name : '';
   if (!RULE_NAME.test(name))
     problems.push({
@@ -178,7 +178,7 @@ export function parseNsg(raw: unknown, field = ''): { nsg: Nsg | null; problems:
   const at = (f: string) => (field ? `${field}.${f}` : f);
   if (!isObj(raw))
     return { nsg: null, problems: [{ field: field || '(top level)', message: 'an NSG must be an object' }] };
-  const o = props(raw);
+  const o = armProperties(raw);
   const name = typeof o.name === 'string' && o.name !== '' ? o.name : null;
   if (!name) problems.push({ field: at('name'), message: 'name is required' });
   const rawRules = o.securityRules ?? [];

@@ -5,7 +5,7 @@
  * prints. Unusable input fails with the objects' or the NSGs' own codes, every problem named.
  */
 import { PodnetError } from '../errors/index.js';
-import { type NsgProblem, parseNsg } from '../nsg/parse.js';
+import { type NsgProblem, armProperties, parseNsg } from '../nsg/parse.js';
 import { prepareApply } from '../objects/apply.js';
 import type { Document } from '../objects/decode.js';
 import { isPlainObject } from '../objects/json.js';
@@ -18,7 +18,6 @@ import { profileFromObject } from '../profile/load.js';
 import type { TraceNic, TracePod, TraceWorld } from './trace.js';
 
 type Obj = Record<string, unknown>;
-const props = (o: Obj): Obj => (isPlainObject(o.properties) ? { ...o, ...(o.properties as Obj) } : o);
 const armType = (o: Obj) => (typeof o.type === 'string' ? o.type.toLowerCase() : '');
 
 function isProfile(o: Obj): boolean {
@@ -30,22 +29,22 @@ function isProfile(o: Obj): boolean {
 function isNsg(o: Obj): boolean {
   return (
     armType(o) === 'microsoft.network/networksecuritygroups' ||
-    (o.kind === undefined && 'securityRules' in props(o))
+    (o.kind === undefined && 'securityRules' in armProperties(o))
   );
 }
 function isNic(o: Obj): boolean {
   return (
     armType(o) === 'microsoft.network/networkinterfaces' ||
-    (o.kind === undefined && 'ipConfigurations' in props(o))
+    (o.kind === undefined && 'ipConfigurations' in armProperties(o))
   );
 }
 
 /** A NIC as `az network nic show` prints it: its name, private addresses and the NSG on it. */
 function readNic(raw: Obj): TraceNic {
-  const o = props(raw);
+  const o = armProperties(raw);
   const configs = Array.isArray(o.ipConfigurations) ? (o.ipConfigurations as Obj[]) : [];
   const ips = configs
-    .map((c) => props(c).privateIPAddress)
+    .map((c) => armProperties(c).privateIPAddress)
     .filter((ip): ip is string => typeof ip === 'string');
   const nsgId = isPlainObject(o.networkSecurityGroup) ? (o.networkSecurityGroup as Obj).id : undefined;
   const nsg = typeof nsgId === 'string' ? /\/networkSecurityGroups\/([^/]+)/i.exec(nsgId)?.[1] : undefined;
