@@ -220,7 +220,6 @@ export const CATALOGUE = {
   TraceUnknownNamespace: { area: 'trace', exit: 'usage', field: '--from', cause: '`--from` or `--to` names a namespace no object is in.', fix: 'Give the pod as NAMESPACE/NAME.' },
   TraceBadFlow: { area: 'trace', exit: 'usage', field: '--protocol', cause: 'The flow is not one podnet can trace: no `--from`/`--to`, an unknown protocol or state, a port out of range, a port for ICMP, no port for TCP/UDP/SCTP, or an end that is neither a pod nor an address.', fix: 'The message names the flag; `podnet trace --help` shows the forms.' },
   NsgBlocksRequiredFlow: { area: 'trace', exit: 'problems', field: '--nsg', cause: 'A flow the overlay needs (node to node, node to pod, pod to pod, DNS) is denied by a subnet NSG; the message names the rule and the rule to add (`podnet plan --nsg`, `podnet nsg check`).', fix: 'Add the allow rule given, or narrow the deny rule.' },
-  NsgInvalid: { area: 'trace', exit: 'usage', cause: 'An NSG that Azure would refuse: a rule name, priority (100-4096, unique per direction), direction, access, protocol, prefix, service tag or port range; every problem is listed with its field.', fix: 'Fix each rule named and run again.' },
   Internal: { area: 'cli', exit: 'problems', cause: 'An exception that is not a podnet error: a bug.', fix: 'Report it with the command you ran.' },
 } as const satisfies Record<string, CatalogueEntry>;
 

@@ -26,6 +26,7 @@ import { applyVnetFirewall } from '../vnet/firewall.js';
 import type { Vnet } from '../vnet/model.js';
 import { vnetNetns } from '../vnet/names.js';
 import { destroyVnet, ensureVnet } from '../vnet/network.js';
+import { removeVnetNsgs, runNsgEnforcer } from '../vnet/nsg-enforcer.js';
 import { planVnetJoin, planVnetLeave } from '../vnet/plan.js';
 import { addClusterRules, removeClusterRouting, runFabricRouter } from '../vnet/routing-domain.js';
 import { type ProbeResult, planProbes, runProbes } from './check.js';
@@ -591,6 +592,7 @@ export async function labDown(name: string, progress: Progress = () => {}): Prom
         } else {
           writeVnet(next);
           await applyVnetFirewall(next);
+          await removeVnetNsgs(next.netns, name);
           removed.push(
             `cluster ${name} from vnet ${next.name} (still used by ${next.clusters.map((c) => c.name).join(', ')})`,
           );
@@ -724,13 +726,15 @@ export function labPodDel(name: string, pod: string): Promise<void> {
   });
 }
 
-/** `podnet lab fabric --state FILE` (hidden, started by `up`): the VNet's fabric router for the lab's cluster. */
+/**
+ * `podnet lab fabric --state FILE` (hidden, started by `up`): the VNet's side of the lab's cluster, its fabric
+ * router and its NSG enforcer.
+ */
 export async function labFabric(statePath: string): Promise<void> {
   const state = JSON.parse(readFileSync(statePath, 'utf8')) as LabState;
-  await runFabricRouter({
-    cluster: state.name,
-    storeUrl: state.store.url,
-    netns: vnetNetns(state.vnet),
-    table: state.table,
-  });
+  const netns = vnetNetns(state.vnet);
+  await Promise.all([
+    runFabricRouter({ cluster: state.name, storeUrl: state.store.url, netns, table: state.table }),
+    runNsgEnforcer({ cluster: state.name, storeUrl: state.store.url, netns }),
+  ]);
 }

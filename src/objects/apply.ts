@@ -27,7 +27,7 @@ import {
   notSupported,
   required,
 } from './problems.js';
-import { KINDS, kindOf } from './registry.js';
+import { KINDS, adoptForeign, kindOf } from './registry.js';
 import { type KubeObject, fromStored, objectKey, storedValue } from './types.js';
 
 /**
@@ -88,7 +88,7 @@ export function prepareApply(
   const candidates: Candidate[] = [];
   const problems: Problem[] = [];
   for (const { source, value } of documents) {
-    const doc = value as Record<string, unknown>;
+    const doc = adoptForeign(value as Record<string, unknown>);
     const missing: FieldProblem[] = [];
     if (typeof doc.apiVersion !== 'string' || doc.apiVersion === '')
       missing.push(required('apiVersion', 'set apiVersion, e.g. v1'));

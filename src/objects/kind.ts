@@ -37,8 +37,13 @@ export interface ObjectKind {
   /** Other words `podnet get` takes: the singular, short names (`pod`, `po`). */
   aliases: string[];
   namespaced: boolean;
-  /** The rule for metadata.name: pods are DNS-1123 subdomains, namespaces DNS-1123 labels. */
-  nameRule: 'subdomain' | 'label';
+  /** The rule for metadata.name: pods are DNS-1123 subdomains, namespaces DNS-1123 labels, Azure's own. */
+  nameRule: NameRule;
+  /**
+   * A document in the shape users have for this kind when it is not Kubernetes' (an `az ... show -o json`
+   * resource, with no apiVersion or kind): the object it is, or undefined when the document is not one.
+   */
+  adopt?: (doc: Record<string, unknown>) => Record<string, unknown> | undefined;
   /** The fields besides apiVersion, kind and metadata (`spec`, `status`, ...). */
   fields: Record<string, Schema>;
   /** ValidateXxx of pkg/apis/core/validation, on the defaulted object, beyond the common metadata rules. */
@@ -68,7 +73,24 @@ export function objectSchema(k: ObjectKind): Schema {
   };
 }
 
-export function nameProblems(value: string, rule: 'subdomain' | 'label', field: string): FieldProblem[] {
+export type NameRule = 'subdomain' | 'label' | 'azure';
+
+// Azure resource names (NSGs, NICs): 1-80 letters, digits, '_', '.' or '-', starting with a letter or digit and
+// ending with one or '_' (learn.microsoft.com, "Naming rules and restrictions for Azure resources").
+const AZURE_NAME = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$/;
+
+export function nameProblems(value: string, rule: NameRule, field: string): FieldProblem[] {
+  if (rule === 'azure')
+    return AZURE_NAME.test(value)
+      ? []
+      : [
+          invalid(
+            field,
+            value,
+            'an Azure resource name is 1-80 letters, digits, underscores, periods or hyphens, starting with a letter or digit and ending with one or an underscore',
+            'use the name az prints for the resource (e.g. aks-agentpool-nsg)',
+          ),
+        ];
   const msgs = rule === 'label' ? isDns1123Label(value) : isDns1123Subdomain(value);
   return invalids(
     field,

@@ -4,11 +4,21 @@
  */
 import { PodnetError } from '../errors/index.js';
 import type { ObjectKind } from './kind.js';
+import { nicKind, nsgKind } from './kinds/azure.js';
 import { namespaceKind } from './kinds/namespace.js';
 import { networkPolicyKind } from './kinds/networkpolicy.js';
 import { podKind } from './kinds/pod.js';
 
-export const KINDS: readonly ObjectKind[] = [namespaceKind, podKind, networkPolicyKind];
+export const KINDS: readonly ObjectKind[] = [namespaceKind, podKind, networkPolicyKind, nsgKind, nicKind];
+
+/** A document no kind names (no apiVersion, no kind) in the shape one kind adopts (`az ... -o json`), as that kind's object. */
+export function adoptForeign(doc: Record<string, unknown>): Record<string, unknown> {
+  for (const k of KINDS) {
+    const adopted = k.adopt?.(doc);
+    if (adopted) return adopted;
+  }
+  return doc;
+}
 
 /** The kind of a document's apiVersion and kind, or undefined when podnet does not know it. */
 export function kindOf(apiVersion: string, kind: string): ObjectKind | undefined {
