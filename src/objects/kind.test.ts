@@ -22,7 +22,7 @@ describe('registry', () => {
   it('finds kinds by apiVersion and kind, and names them as kubectl prints them', () => {
     assert.equal(kindOf('v1', 'Pod')?.resource, 'pods');
     assert.equal(kindOf('apps/v1', 'Pod'), undefined);
-    assert.deepEqual(KINDS.map(typeName), ['namespace', 'pod', 'networkpolicy.networking.k8s.io']);
+    assert.deepEqual(KINDS.map(typeName), ['namespace', 'pod', 'networkpolicy.networking.k8s.io', 'service']);
     assert.equal(resolveResource('netpol').kind, 'NetworkPolicy');
     assert.equal(resolveResource('networkpolicies.networking.k8s.io').kind, 'NetworkPolicy');
   });

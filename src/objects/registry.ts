@@ -7,8 +7,9 @@ import type { ObjectKind } from './kind.js';
 import { namespaceKind } from './kinds/namespace.js';
 import { networkPolicyKind } from './kinds/networkpolicy.js';
 import { podKind } from './kinds/pod.js';
+import { serviceKind } from './kinds/service.js';
 
-export const KINDS: readonly ObjectKind[] = [namespaceKind, podKind, networkPolicyKind];
+export const KINDS: readonly ObjectKind[] = [namespaceKind, podKind, networkPolicyKind, serviceKind];
 
 /** The kind of a document's apiVersion and kind, or undefined when podnet does not know it. */
 export function kindOf(apiVersion: string, kind: string): ObjectKind | undefined {
