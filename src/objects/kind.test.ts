@@ -26,6 +26,7 @@ describe('registry', () => {
       'namespace',
       'pod',
       'networkpolicy.networking.k8s.io',
+      'service',
       'networksecuritygroup.network.azure.com',
       'networkinterface.network.azure.com',
     ]);

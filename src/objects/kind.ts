@@ -3,6 +3,7 @@
  * its API identity, how kubectl names it, its scope, its schema, its validation and server-side defaults,
  * and its table columns. A new kind is one file under kinds/ plus one line in registry.ts.
  */
+import type { Compare, KeyValue, TxnOp } from '../store/versioned.js';
 import type { FieldProblem } from './problems.js';
 import { duplicate, invalid, invalids, required, tooLong } from './problems.js';
 import { type Schema, checkSchema, objectMeta } from './schema.js';
@@ -56,7 +57,34 @@ export interface ObjectKind {
    * stored one.
    */
   prepare: (obj: KubeObject, old: KubeObject | null) => KubeObject;
+  /** What the server allocates for the kind inside the apply's transaction (a Service's cluster IP). */
+  allocator?: Allocator;
   columns: Column[];
+}
+
+/** What an apply read before planning: exact keys (null = absent) and the contents of listed prefixes. */
+export interface StoreRead {
+  get(key: string): KeyValue | null;
+  list(prefix: string): KeyValue[];
+}
+
+/**
+ * Server-side allocation (a Service's cluster IP and node ports, as the API server's registry makes them): the
+ * keys and prefixes it reads, and one apply's session, which sees what earlier objects of the apply took and
+ * returns the guarded writes that make two concurrent applies unable to take the same thing.
+ */
+export interface Allocator {
+  keys: string[];
+  prefixes: string[];
+  begin(
+    read: StoreRead,
+    random: () => number,
+  ): {
+    allocate(
+      next: KubeObject,
+      old: KubeObject | null,
+    ): { object: KubeObject; compares: Compare[]; ops: TxnOp[]; problems: FieldProblem[] };
+  };
 }
 
 /** How kubectl prints an object's type: `pod`, `networkpolicy.networking.k8s.io`. */

@@ -8,8 +8,16 @@ import { nicKind, nsgKind } from './kinds/azure.js';
 import { namespaceKind } from './kinds/namespace.js';
 import { networkPolicyKind } from './kinds/networkpolicy.js';
 import { podKind } from './kinds/pod.js';
+import { serviceKind } from './kinds/service.js';
 
-export const KINDS: readonly ObjectKind[] = [namespaceKind, podKind, networkPolicyKind, nsgKind, nicKind];
+export const KINDS: readonly ObjectKind[] = [
+  namespaceKind,
+  podKind,
+  networkPolicyKind,
+  serviceKind,
+  nsgKind,
+  nicKind,
+];
 
 /** A document no kind names (no apiVersion, no kind) in the shape one kind adopts (`az ... -o json`), as that kind's object. */
 export function adoptForeign(doc: Record<string, unknown>): Record<string, unknown> {

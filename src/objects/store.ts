@@ -9,6 +9,7 @@ import {
   type ApplyOptions,
   type ApplyOutcome,
   type Conflict,
+  applyLists,
   applyReads,
   planApply,
   prepareApply,
@@ -81,7 +82,10 @@ export async function applyDocuments(
 ): Promise<ApplyOutcome[]> {
   const prepared = prepareApply(decoded.documents, opts);
   const current = await readKeys(store, applyReads(prepared.candidates));
-  const plan = planApply(prepared.candidates, current, facts);
+  const prefixes = applyLists(prepared.candidates);
+  const lists = await Promise.all(prefixes.map((p) => store.list(p)));
+  const listed = new Map(prefixes.map((p, i) => [p, lists[i].items]));
+  const plan = planApply(prepared.candidates, current, facts, listed);
   const problems = [...decoded.problems, ...prepared.problems, ...plan.problems];
   if (problems.length) throw objectsInvalid(problems);
   if (plan.conflicts.length) throw staleConflict(plan.conflicts);
