@@ -4,6 +4,9 @@
  * One function per dataplane part (`parts.ts`), each from the same snapshot.
  */
 import { type NodeTableInput, type StoreEndpoint, nodeTableInput } from '../dataplane/ruleset.js';
+import { compilePolicies } from '../policy/engine.js';
+import { compileNodePolicy } from '../policy/nft.js';
+import type { PolicyWorld } from '../policy/types.js';
 import type { ClusterProfile } from '../profile/types.js';
 import { type PeerRoute, desiredPeerRoutes } from '../routing/routes.js';
 import type { BlockLease } from '../store/types.js';
@@ -19,14 +22,23 @@ export interface NodeSnapshot {
   peerRoutes: PeerRoutesMode;
   /** Where the cluster store listens: pods are kept from it. */
   storeEndpoints: readonly StoreEndpoint[];
+  /** The cluster's NetworkPolicies, namespaces and pods; none = no policy is enforced. */
+  policy?: PolicyWorld;
 }
 
 /**
- * The node table's sections: SNAT exemptions and anti-spoofing per family of the profile's pod CIDRs, and the
- * guard that keeps pods from the store's endpoints.
+ * The node table's sections: SNAT exemptions and anti-spoofing per family of the profile's pod CIDRs, the
+ * guard that keeps pods from the store's endpoints, and the NetworkPolicy of the node's own pods, compiled by
+ * the policy engine (the one `podnet trace` runs).
  */
 export function desiredNodeTable(s: NodeSnapshot): NodeTableInput {
-  return nodeTableInput(s.profile.network, [...s.storeEndpoints]);
+  const table = nodeTableInput(s.profile.network, [...s.storeEndpoints]);
+  if (!s.policy) return table;
+  const compiled = compilePolicies(s.policy);
+  return {
+    ...table,
+    policy: compileNodePolicy(compiled, s.policy.pods, s.selfNode, table.policy.families),
+  };
 }
 
 /**

@@ -25,6 +25,7 @@ import { NodeLease } from './lease.js';
 import { type Logger, errFields } from './log.js';
 import { AgentMetrics, PODNET_VERSION } from './metrics.js';
 import { type DataplanePart, type PartReport, nodeDataplaneParts, runParts } from './parts.js';
+import { PolicyWatch } from './policy-watch.js';
 import { resolveStoreEndpoints } from './store-endpoints.js';
 import { StoreHealth } from './store-health.js';
 
@@ -113,6 +114,7 @@ export class NodeAgent {
   private warnedNoUplink = false;
   private endpoints: EndpointPublisher | null = null;
   private storeEndpoints: StoreEndpoint[] = [];
+  private policyWatch: PolicyWatch | null = null;
 
   constructor(
     readonly config: AgentConfig,
@@ -184,6 +186,11 @@ export class NodeAgent {
     await this.lease.claim();
     // Peer routes from a previous run stay until the first reconcile sees the full lease list: no gap.
     this.leases = await store.listBlocks();
+    if (this.deps.objects) {
+      // Before the first reconcile, so a restarted agent never writes its table without the policies.
+      this.policyWatch = new PolicyWatch(this.deps.objects, () => this.trigger('policy'));
+      await this.policyWatch.start();
+    }
     await this.reconcileNow('start');
     this.stopWatches.push(
       await store.watchBlocks((leases) => {
@@ -215,6 +222,7 @@ export class NodeAgent {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.lease.stop();
     for (const stop of this.stopWatches) stop();
+    this.policyWatch?.stop();
     await this.endpoints?.stop();
     await this.runner.settled();
     this.podIpam?.close();
@@ -311,6 +319,7 @@ export class NodeAgent {
       attachedSubnets: attachedSubnets(ifaces),
       peerRoutes: this.config.peerRoutes,
       storeEndpoints: this.storeEndpoints,
+      ...(this.policyWatch ? { policy: this.policyWatch.world().world } : {}),
     };
   }
 
