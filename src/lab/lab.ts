@@ -22,6 +22,7 @@ import { desiredPeerRoutes, readPodnetRoutes } from '../routing/routes.js';
 import { openStore } from '../store/open.js';
 import type { BlockLease, ClusterStore } from '../store/types.js';
 import type { VersionedStore } from '../store/versioned.js';
+import { worldFromStore } from '../trace/world.js';
 import { applyVnetFirewall } from '../vnet/firewall.js';
 import type { Vnet } from '../vnet/model.js';
 import { vnetNetns } from '../vnet/names.js';
@@ -29,7 +30,7 @@ import { destroyVnet, ensureVnet } from '../vnet/network.js';
 import { removeVnetNsgs, runNsgEnforcer } from '../vnet/nsg-enforcer.js';
 import { planVnetJoin, planVnetLeave } from '../vnet/plan.js';
 import { addClusterRules, removeClusterRouting, runFabricRouter } from '../vnet/routing-domain.js';
-import { type ProbeResult, planProbes, runProbes } from './check.js';
+import { type ProbeResult, planProbes, probePort, runProbes } from './check.js';
 import { defaultLabProfile, withNodeCount } from './default-profile.js';
 import { planEtcd, startEtcd, startRelay, waitEtcdHealthy } from './etcd.js';
 import type { LabNode, LabPod, LabState, StoreKind } from './model.js';
@@ -667,7 +668,8 @@ export interface LabCheckResult {
 export async function labCheck(name: string): Promise<LabCheckResult> {
   const state = requireLab(name);
   const vnet = readVnet(state.vnet) as Vnet;
-  const probes = await runProbes(planProbes(state, vnet));
+  const world = await worldFromStore(state.store.url);
+  const probes = await runProbes(planProbes(state, vnet, world, probePort()));
   const ipam = await withStore(state, (store) =>
     Promise.all(
       state.nodes.map(async (n) => {

@@ -15,6 +15,7 @@ import { objectsInvalid } from '../objects/problems.js';
 import type { Pod } from '../objects/types.js';
 import type { NetworkPolicy } from '../policy/types.js';
 import { profileFromObject } from '../profile/load.js';
+import { openStore } from '../store/open.js';
 import type { TracePod, TraceWorld } from './trace.js';
 
 type Obj = Record<string, unknown>;
@@ -83,4 +84,20 @@ export function worldFromFiles(paths: string[]): TraceWorld {
   const decoded = readManifests(paths);
   if (decoded.problems.length > 0) throw objectsInvalid(decoded.problems);
   return traceWorldFromDocuments(decoded.documents);
+}
+
+/** The world of a cluster's store: every object under `objects/` and the cluster's profile. */
+export async function worldFromStore(url: string): Promise<TraceWorld> {
+  const store = await openStore(url, { create: false });
+  try {
+    const record = await store.getCluster();
+    const { items } = await store.kv.list('objects/');
+    const world = traceWorldFromDocuments(
+      items.map((kv, index) => ({ source: { file: url, index }, value: JSON.parse(kv.value) })),
+    );
+    if (record?.profile) world.profile = record.profile;
+    return world;
+  } finally {
+    await store.close();
+  }
 }

@@ -28,6 +28,7 @@ import { parseLabels } from '../../lab/pod-objects.js';
 import { listLabs, readLab, resolveLabName } from '../../lab/state.js';
 import type { CliContext } from '../main.js';
 import { EXIT, type OutputFormat, parseOutputFormat, table } from '../output.js';
+import { renderTrace } from './trace.js';
 
 function wholeNumber(v: string, flag: string): number {
   if (!/^[0-9]+$/.test(v)) {
@@ -60,13 +61,32 @@ export function renderStatus(s: StatusJson): string {
 }
 
 export function renderCheck({ probes, ipam }: LabCheckResult): string {
-  const rows = probes.map((p) => [p.ok ? 'ok' : 'FAIL', p.kind, p.from, p.to, p.expect, p.sourceSeen ?? '-']);
-  const failed = probes.filter((p) => !p.ok).length;
+  const rows = probes.map((p) => [
+    p.ok ? 'ok' : 'FAIL',
+    p.kind,
+    p.from,
+    p.to,
+    p.expect,
+    p.sourceSeen ?? '-',
+    p.expect === 'deny' ? p.decidedBy : '',
+  ]);
+  const failed = probes.filter((p) => !p.ok);
   const inconsistent = ipam.filter((n) => n.findings.length > 0);
+  // A probe that disagreed: the trace that explains what was expected, and what happened instead.
+  const explained = failed.flatMap((p) =>
+    p.trace
+      ? [
+          '',
+          `${p.from} -> ${p.to}: expected ${p.expect}${p.expect === 'allow' ? ` from ${p.trace.sourceSeen}` : ''}, got ${p.sourceSeen === null ? 'no connection' : `a connection from ${p.sourceSeen}`}; the trace:`,
+          renderTrace(p.trace),
+        ]
+      : [],
+  );
   return [
-    table(['result', 'kind', 'from', 'to', 'expect', 'source seen'], rows),
+    table(['result', 'kind', 'from', 'to', 'expect', 'source seen', 'denied by (trace)'], rows),
+    ...explained,
     '',
-    `${probes.length - failed}/${probes.length} probes as expected${failed ? `, ${failed} FAILED` : ''}`,
+    `${probes.length - failed.length}/${probes.length} probes as trace expects${failed.length ? `, ${failed.length} FAILED` : ''}`,
     `${ipam.length - inconsistent.length}/${ipam.length} nodes with consistent IPAM (podnet ipam check)${
       inconsistent.length ? `, ${inconsistent.length} FAILED:` : ''
     }`,
