@@ -3,7 +3,6 @@
  * Decisions come from the pure protocol module; the kernel work is the pod-network module; the address comes
  * from the node's PodIpam. Every failure leaves nothing half-created and is reported as the spec's error object.
  */
-import { existsSync } from 'node:fs';
 import { BITS, type Family } from '../addr/index.js';
 import {
   POD_GATEWAY,
@@ -16,6 +15,7 @@ import {
 } from '../dataplane/pod-network.js';
 import { PodnetError } from '../errors/index.js';
 import type { PodAddress, PodIpam } from '../ipam/types.js';
+import { namespaceFileKind } from '../kernel/netns.js';
 import {
   type Attachment,
   type NetConf,
@@ -148,13 +148,24 @@ function requireIpam(node: NodeRuntime): PodIpam {
   return ipam;
 }
 
+/**
+ * Refuses a CNI_NETNS that names no namespace file before the kernel sees it: the kernel's "Invalid argument"
+ * would come back as code 100 for what is an invalid environment (4).
+ */
+function requireNetnsFile(netns: string): void {
+  const kind = namespaceFileKind(netns);
+  if (kind === 'namespace') return;
+  throw new CniError(
+    CNI_CODE.invalidEnvironment,
+    kind === 'missing'
+      ? `invalid env variables [CNI_NETNS]: network namespace ${netns} does not exist`
+      : `invalid env variables [CNI_NETNS]: ${netns} is not a network namespace`,
+    'CNI_NETNS names a namespace file, e.g. /run/netns/NAME or /proc/PID/ns/net',
+  );
+}
+
 async function add(conf: NetConf, att: Attachment, node: NodeRuntime): Promise<string> {
-  if (!existsSync(att.netns)) {
-    throw new CniError(
-      CNI_CODE.invalidEnvironment,
-      `invalid env variables [CNI_NETNS]: network namespace ${att.netns} does not exist`,
-    );
-  }
+  requireNetnsFile(att.netns);
   // Everything that can fail without side effects comes before the allocation.
   const mtu = await node.uplinkMtu();
   const ipam = requireIpam(node);
@@ -191,6 +202,7 @@ async function del(att: Attachment, node: NodeRuntime): Promise<void> {
 }
 
 async function check(conf: NetConf, att: Attachment, node: NodeRuntime): Promise<void> {
+  requireNetnsFile(att.netns);
   const addr = requireIpam(node).get(att.containerId, att.ifname);
   if (!addr) {
     throw new CniError(

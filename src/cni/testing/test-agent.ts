@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { PodIpam } from '../../ipam/types.js';
 import { uplinkMtu } from '../../kernel/ip.js';
-import { cniHttpHandler } from '../http.js';
+import { cniHttpHandler, cniUpgradeHandler } from '../http.js';
 import type { NodeRuntime } from '../types.js';
 
 /** A NodeRuntime whose lease tests can take away and give back (to exercise code 11 and STATUS 50). */
@@ -56,6 +56,7 @@ export async function startTestAgent(o: TestAgentOptions): Promise<TestAgent> {
       res.end();
     }
   });
+  server.on('upgrade', cniUpgradeHandler(node));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.socket, resolve);
