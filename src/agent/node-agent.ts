@@ -14,12 +14,14 @@ import { PodnetError, asPodnetError } from '../errors/index.js';
 import type { NodeIpamFinding } from '../ipam/node-check.js';
 import type { PodAddress, PodIpam } from '../ipam/types.js';
 import type { ClusterProfile } from '../profile/types.js';
+import type { AgentHeartbeat } from '../status/heartbeat.js';
 import type { BlockLease, ClusterStore } from '../store/types.js';
 import type { VersionedStore } from '../store/versioned.js';
 import { CoalescedPass } from './coalesce.js';
 import type { AgentConfig } from './config.js';
 import type { NodeSnapshot } from './desired.js';
-import { EndpointPublisher } from './endpoints.js';
+import { ENDPOINT_LEASE_TTL_S, EndpointPublisher } from './endpoints.js';
+import { NodeHeartbeat } from './heartbeat.js';
 import { IpamAudit } from './ipam-audit.js';
 import { NodeLease } from './lease.js';
 import { type Logger, errFields } from './log.js';
@@ -113,6 +115,11 @@ export class NodeAgent {
   private readonly stopWatches: (() => void)[] = [];
   private warnedNoUplink = false;
   private endpoints: EndpointPublisher | null = null;
+  private heartbeat: NodeHeartbeat | null = null;
+  private readonly startedAt = new Date().toISOString();
+  /** Drift repaired since start, by part, and when last: the heartbeat reports them. */
+  private readonly drift: Record<string, number> = {};
+  private lastDriftAt: string | null = null;
   private storeEndpoints: StoreEndpoint[] = [];
   private policyWatch: PolicyWatch | null = null;
 
@@ -207,8 +214,20 @@ export class NodeAgent {
     if (this.deps.objects) {
       const { node, nodeIp } = this.config;
       const addresses = () => this.podIpam?.list() ?? [];
-      this.endpoints = new EndpointPublisher({ store: this.deps.objects, node, nodeIp, addresses, log });
-      this.endpoints.start();
+      const endpoints = new EndpointPublisher({ store: this.deps.objects, node, nodeIp, addresses, log });
+      this.endpoints = endpoints;
+      endpoints.start();
+      // The heartbeat rides on the endpoints' lease: its first write waits for the first pass to hold one.
+      await endpoints.settled();
+      this.heartbeat = new NodeHeartbeat({
+        store: this.deps.objects,
+        node,
+        lease: () => endpoints.status().lease,
+        record: () => this.heartbeatRecord(),
+        log,
+        tickSeconds: ENDPOINT_LEASE_TTL_S / 3,
+      });
+      this.heartbeat.start();
     }
     this.resyncTimer = setInterval(() => void this.resync(), this.config.resyncSeconds * 1000);
     this.lease.startRenewing();
@@ -223,6 +242,7 @@ export class NodeAgent {
     this.lease.stop();
     for (const stop of this.stopWatches) stop();
     this.policyWatch?.stop();
+    await this.heartbeat?.stop();
     await this.endpoints?.stop();
     await this.runner.settled();
     this.podIpam?.close();
@@ -340,7 +360,11 @@ export class NodeAgent {
       if (run.error) report.error = run.error;
       else this.reconciledOk = true;
       for (const [kind, p] of Object.entries(run.parts)) {
-        if ('change' in p && p.change === 'repaired') this.metrics.driftTotal.inc({ kind });
+        if ('change' in p && p.change === 'repaired') {
+          this.metrics.driftTotal.inc({ kind });
+          this.drift[kind] = (this.drift[kind] ?? 0) + 1;
+          this.lastDriftAt = report.at;
+        }
       }
       const routes = run.parts.routes;
       if (routes && 'change' in routes) {
@@ -366,6 +390,36 @@ export class NodeAgent {
       const changed = Object.values(report.parts).some((p) => 'change' in p && p.change !== 'unchanged');
       (changed ? log.info : log.debug).call(log, { trigger, parts: report.parts }, 'reconciled');
     }
+  }
+
+  /** The node's heartbeat record (src/status/heartbeat.ts) as of now, less its write time. */
+  private heartbeatRecord(): Omit<AgentHeartbeat, 'heartbeatAt'> {
+    const s = this.status();
+    const r = s.lastReconcile;
+    return {
+      node: s.node,
+      nodeIp: s.nodeIp,
+      pool: s.pool,
+      block: s.block,
+      version: s.version,
+      pid: s.pid,
+      startedAt: this.startedAt,
+      ready: s.ready,
+      generation: this.generation,
+      lastReconcile: r && {
+        at: r.at,
+        result: r.result,
+        trigger: r.trigger,
+        ...(r.error ? { error: r.error } : {}),
+      },
+      reconciles: s.counts.reconciles,
+      reconcileErrors: s.counts.reconcileErrors,
+      drift: { ...this.drift },
+      lastDriftAt: this.lastDriftAt,
+      ipamProblems: s.ipamProblems.map(({ code, subject }) => ({ code, subject })),
+      pods: s.counts.pods,
+      maxPods: s.counts.maxPods,
+    };
   }
 
   private setProfile(profile: ClusterProfile, generation: number): void {

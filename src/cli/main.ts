@@ -14,6 +14,7 @@ import { registerLab } from './commands/lab.js';
 import { registerNsg } from './commands/nsg.js';
 import { registerObjects } from './commands/objects.js';
 import { registerPlan } from './commands/plan.js';
+import { registerStatus } from './commands/status.js';
 import { registerTrace } from './commands/trace.js';
 import { registerVersion } from './commands/version.js';
 import { EXIT, type Io, processIo, renderError, wantsJson } from './output.js';
@@ -52,6 +53,7 @@ export function buildProgram(ctx: CliContext): Command {
     registerObjects,
     registerTrace,
     registerNsg,
+    registerStatus,
     registerVersion,
   ]) {
     register(program, ctx);

@@ -46,6 +46,10 @@ export const AREAS = {
   lab: { title: 'Lab', page: 'lab.md#error-codes' },
   objects: { title: 'Cluster objects (`podnet apply`, `get`, `delete`)', page: 'objects.md#error-codes' },
   trace: { title: '`podnet trace`, NSGs', page: 'trace.md#error-codes' },
+  status: {
+    title: '`podnet status`, `lab check --junit-file`, `podnet sysdump`',
+    page: 'operations.md#codes',
+  },
   cli: { title: 'Any command', page: null },
 } as const;
 
@@ -156,6 +160,15 @@ export const CATALOGUE = {
   AddressOutsideBlock: { area: 'ipamCheck', exit: 'problems', cause: 'An address outside the block the file is for.', fix: 'The file is damaged: drain the node.' },
   BlockNotLeased: { area: 'ipamCheck', exit: 'problems', cause: 'The store does not lease the file\'s block to this node (and says who does).', fix: 'Is the agent running? It renews and, if the lease is gone, reclaims.' },
   PodSideIncomplete: { area: 'ipamCheck', exit: 'problems', cause: 'An attachment complete on the node (address, veth, route) but not inside the pod (CNI CHECK\'s own check): an ADD that stopped midway because the agent died in it.', fix: 'Let the runtime run CNI DEL or GC, or re-create the pod.' },
+  AgentSilent: { area: 'status', exit: 'problems', cause: 'A node holds a block lease (or a lab runs it) but its agent wrote no heartbeat for over 90 s, or its heartbeat expired with its 30 s store lease: the agent is down, hung, or cannot reach the store.', fix: 'Start or restart the agent (`podnet lab restart --node N` in a lab) and read its log.' },
+  AgentNotReady: { area: 'status', exit: 'problems', cause: 'The agent runs but is not ready: no block, no pod IPAM, or no successful reconcile yet.', fix: 'Read the agent log; CNI ADD answers "try again later" meanwhile.' },
+  NodeWithoutBlock: { area: 'status', exit: 'problems', cause: 'An agent heartbeats but the store leases no block to its node.', fix: 'The agent claims again at its next renewal; `podnet ipam blocks` lists the leases.' },
+  LeaseNearExpiry: { area: 'status', exit: 'problems', cause: "A node's block lease has less than half its TTL left: a renewal (every third of the TTL) was missed.", fix: 'Check that the agent runs and reaches the store.' },
+  ReconcileFailing: { area: 'status', exit: 'problems', cause: "The agent's last dataplane reconcile failed (the part and its error are named).", fix: 'Read the agent log; it retries at every resync.' },
+  KernelDrift: { area: 'status', exit: 'problems', cause: "The agent repaired the node's kernel state (routes, nftables, sysctls) changed behind it in the last 5 minutes.", fix: 'Find what edits the node (another agent, a script, a person).' },
+  AgentIpamProblems: { area: 'status', exit: 'problems', cause: "The agent's IPAM audit found problems in two audits in a row (codes of `podnet ipam check`).", fix: '`podnet ipam check --node N` on the node names each with its repair.' },
+  ProfileNotApplied: { area: 'status', exit: 'problems', cause: "An agent follows an older cluster generation than the store holds, 30 s after the change.", fix: 'Restart the agent and read its log.' },
+  InvalidDuration: { area: 'status', exit: 'usage', cause: 'A duration flag (`--timeout`) is not a whole number of seconds or a sum like `1h30m`, `5m`, `30s`, `500ms`, or is 0 or over 24 h.', fix: 'Write e.g. `--timeout 2m`.' },
   InvalidNodeName: { area: 'agent', exit: 'usage', field: '--node', cause: '`--node` is not a Kubernetes node name (lower-case letters, digits, `-`, `.`).', fix: 'Use e.g. `aks-nodepool1-0`.' },
   InvalidNetnsName: { area: 'agent', exit: 'usage', field: '--netns', cause: '`--netns` is not a network namespace name.', fix: 'Give the name as `ip netns list` shows it (a namespace under /run/netns).' },
   InvalidPeerRoutesMode: { area: 'agent', exit: 'usage', field: '--peer-routes', cause: '`--peer-routes` is neither `direct` nor `off`.', fix: 'direct: the agent routes to peers on its own subnets; off: a fabric router does it.' },
