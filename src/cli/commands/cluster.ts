@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { PodnetError } from '../../errors/index.js';
 import { blockSpace } from '../../ipam/blocks.js';
 import { type PlanReport, checkPlan } from '../../plan/check.js';
-import { loadProfileFile } from '../../profile/load.js';
+import { ignoredMessage, loadProfileFiles } from '../../profile/load.js';
 import type { ClusterProfile } from '../../profile/types.js';
 import { DEFAULT_STORE_URL, openStore, storeUrl } from '../../store/open.js';
 import { clusterNotFound } from '../../store/records.js';
@@ -17,7 +17,7 @@ import { EXIT, type OutputFormat, parseOutputFormat, table } from '../output.js'
 import { renderPlanReport } from './plan.js';
 
 interface Opts {
-  file?: string;
+  file?: string[];
   store?: string;
   output: string;
 }
@@ -61,15 +61,23 @@ export function immutableChanges(current: ClusterProfile, next: ClusterProfile):
   return changed;
 }
 
-function requireFile(opts: Opts): string {
-  if (!opts.file) {
+/** The profile of the -f files (podnet's format, or AKS input with its VNet and peerings). */
+function loadFiles(opts: Opts, ctx: CliContext): ClusterProfile {
+  if (!opts.file || opts.file.length === 0) {
     throw new PodnetError('UsageError', 'the profile file is missing', {
       field: '--file',
-      hint: 'give it with -f profile.yaml',
+      hint: 'give it with -f profile.yaml, or AKS input: -f aks.json -f vnet.json',
     });
   }
-  return opts.file;
+  const loaded = loadProfileFiles(opts.file);
+  const ignored = ignoredMessage(loaded.ignored);
+  if (ignored !== undefined) ctx.io.err(`warning InputFieldsIgnored: ${ignored}`);
+  return loaded.profile;
 }
+
+const FILE_HELP =
+  'cluster profile, YAML or JSON; or AKS input as Azure prints it (az aks show, az network vnet show, peering list; repeatable)';
+const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 function planRefused(
   ctx: CliContext,
@@ -126,12 +134,12 @@ export function registerCluster(program: Command, ctx: CliContext): void {
   cluster
     .command('create')
     .description('check a cluster profile with every planning rule and write it into a new store')
-    .option('-f, --file <path>', 'cluster profile, YAML or JSON')
+    .option('-f, --file <path>', FILE_HELP, collect)
     .option('--store <url>', STORE_FLAG_HELP)
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (opts: Opts) => {
       const format = parseOutputFormat(opts.output);
-      const profile = loadProfileFile(requireFile(opts));
+      const profile = loadFiles(opts, ctx);
       const report = checkPlan(profile);
       if (!report.valid) return planRefused(ctx, format, report, profile);
       const out = await withStore(
@@ -178,12 +186,12 @@ export function registerCluster(program: Command, ctx: CliContext): void {
     .description(
       'grow the pod CIDR or change node pools (nothing else may change); checked like `podnet plan --from`',
     )
-    .option('-f, --file <path>', 'the new cluster profile, YAML or JSON')
+    .option('-f, --file <path>', `the new ${FILE_HELP}`, collect)
     .option('--store <url>', STORE_FLAG_HELP)
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (opts: Opts) => {
       const format = parseOutputFormat(opts.output);
-      const profile = loadProfileFile(requireFile(opts));
+      const profile = loadFiles(opts, ctx);
       const out = await withStore(opts.store, async (store) => {
         const current = await store.getCluster();
         if (!current) {
