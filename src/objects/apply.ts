@@ -110,6 +110,10 @@ export function prepareApply(
       problems.push({ ...p, source });
       continue;
     }
+    if (kind.derive) {
+      problems.push(...withSource(source, undefined, kind.validate(doc as unknown as KubeObject)));
+      continue;
+    }
     const shape = shapeProblems(kind, doc);
     const meta = isPlainObject(doc.metadata) ? (doc.metadata as Record<string, unknown>) : {};
     const name = typeof meta.name === 'string' ? meta.name : '';

@@ -3,7 +3,7 @@
  * its API identity, how kubectl names it, its scope, its schema, its validation and server-side defaults,
  * and its table columns. A new kind is one file under kinds/ plus one line in registry.ts.
  */
-import type { Compare, KeyValue, TxnOp } from '../store/versioned.js';
+import type { Compare, KeyValue, TxnOp, VersionedStore } from '../store/versioned.js';
 import type { FieldProblem } from './problems.js';
 import { duplicate, invalid, invalids, required, tooLong } from './problems.js';
 import { type Schema, checkSchema, objectMeta } from './schema.js';
@@ -59,6 +59,14 @@ export interface ObjectKind {
   prepare: (obj: KubeObject, old: KubeObject | null) => KubeObject;
   /** What the server allocates for the kind inside the apply's transaction (a Service's cluster IP). */
   allocator?: Allocator;
+  /**
+   * A kind podnet derives instead of storing (EndpointSlices, from Services and pod endpoints): how `get` reads
+   * it. Such a kind is not applied.
+   */
+  derive?: (
+    store: VersionedStore,
+    namespace: string | undefined,
+  ) => Promise<{ revision: number; items: KubeObject[] }>;
   columns: Column[];
 }
 

@@ -122,6 +122,17 @@ async function namespaceContents(store: VersionedStore, ns: string): Promise<Key
   return lists.flatMap((l) => l.items);
 }
 
+function objectNotFound(kind: ObjectKind, name: string, ns: string | undefined): PodnetError {
+  return new PodnetError(
+    'ObjectNotFound',
+    `${kind.resource} "${name}" not found${kind.namespaced ? ` in namespace ${ns}` : ''}`,
+    {
+      field: 'NAME',
+      hint: `list what exists with podnet get ${kind.resource}${kind.namespaced ? ' -A' : ''}`,
+    },
+  );
+}
+
 export interface GetQuery {
   name?: string;
   /** Undefined = every namespace (`-A`); ignored for cluster-scoped kinds. */
@@ -136,18 +147,18 @@ export async function getObjects(
   q: GetQuery,
 ): Promise<{ revision: number; items: KubeObject[] }> {
   const ns = kind.namespaced ? q.namespace : undefined;
+  if (kind.derive) {
+    const { revision, items } = await kind.derive(store, ns);
+    const found = items.filter(
+      (o) => (q.name === undefined || o.metadata.name === q.name) && matches(q.selector, o.metadata.labels),
+    );
+    if (q.name !== undefined && !items.some((o) => o.metadata.name === q.name))
+      throw objectNotFound(kind, q.name, ns);
+    return { revision, items: found };
+  }
   if (q.name !== undefined) {
     const kv = await store.get(objectKey(kind.resource, q.name, ns));
-    if (!kv) {
-      throw new PodnetError(
-        'ObjectNotFound',
-        `${kind.resource} "${q.name}" not found${kind.namespaced ? ` in namespace ${ns}` : ''}`,
-        {
-          field: 'NAME',
-          hint: `list what exists with podnet get ${kind.resource}${kind.namespaced ? ' -A' : ''}`,
-        },
-      );
-    }
+    if (!kv) throw objectNotFound(kind, q.name, ns);
     const obj = fromStored(kv);
     return { revision: kv.modRevision, items: matches(q.selector, obj.metadata.labels) ? [obj] : [] };
   }
