@@ -5,7 +5,7 @@
  */
 import type { Command } from 'commander';
 import { PodnetError } from '../../errors/index.js';
-import { blockSpace } from '../../ipam/blocks.js';
+import { blockSpaces } from '../../ipam/blocks.js';
 import { type PlanReport, checkPlan } from '../../plan/check.js';
 import { ignoredMessage, loadProfileFiles } from '../../profile/load.js';
 import type { ClusterProfile } from '../../profile/types.js';
@@ -90,9 +90,15 @@ function planRefused(
   ctx.exitCode = EXIT.problems;
 }
 
-function summary(record: ClusterRecord, store: string, leased?: number, quarantined?: number) {
+/** Block use per family (one block space per pod CIDR), when the leases were read. */
+function summary(
+  record: ClusterRecord,
+  store: string,
+  held?: { leases: { family: number }[]; quarantined: { block: string }[] },
+) {
   const p = record.profile;
-  const space = blockSpace(p.network.podCidrs, record.podCidrHistory);
+  const spaces = blockSpaces(p.network.podCidrs, record.podCidrHistory);
+  const ofFamily = (f: number, block: string) => (block.includes(':') ? 6 : 4) === f;
   return {
     name: p.name,
     store,
@@ -102,7 +108,21 @@ function summary(record: ClusterRecord, store: string, leased?: number, quaranti
     podCidrHistory: record.podCidrHistory,
     serviceCidrs: p.network.serviceCidrs,
     dnsServiceIp: p.network.dnsServiceIp,
-    blocks: { total: Number(space.total), ...(leased === undefined ? {} : { leased, quarantined }) },
+    blocks: spaces.map((space) => {
+      const f = space.podCidr.family;
+      return {
+        family: f,
+        blockPrefix: space.blockPrefix,
+        // An IPv6 /64 holds 2^56 blocks: past 2^53 a JSON number would round, so it is a decimal string.
+        total: space.total <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(space.total) : String(space.total),
+        ...(held === undefined
+          ? {}
+          : {
+              leased: held.leases.filter((l) => l.family === f).length,
+              quarantined: held.quarantined.filter((q) => ofFamily(f, q.block)).length,
+            }),
+      };
+    }),
     nodePools: p.nodePools.map((n) => ({
       name: n.name,
       subnet: n.subnet,
@@ -118,7 +138,10 @@ function renderSummary(s: ReturnType<typeof summary>): string {
     `store         ${s.store}`,
     `pod CIDR      ${s.podCidrs.join(', ')}${s.podCidrHistory.length ? ` (grown from ${s.podCidrHistory.map((h) => h.join(', ')).join(' -> ')})` : ''}`,
     `service CIDR  ${s.serviceCidrs.join(', ')}, DNS ${s.dnsServiceIp}`,
-    `blocks        ${s.blocks.total} in total${s.blocks.leased === undefined ? '' : `, ${s.blocks.leased} leased, ${s.blocks.quarantined} in quarantine`}`,
+    ...s.blocks.map(
+      (b, i) =>
+        `${i === 0 ? 'blocks        ' : '              '}${b.total} in total${s.blocks.length > 1 ? ` (IPv${b.family} /${b.blockPrefix})` : ''}${b.leased === undefined ? '' : `, ${b.leased} leased, ${b.quarantined} in quarantine`}`,
+    ),
     '',
     table(
       ['pool', 'subnet', 'nodes', 'max pods'],
@@ -156,7 +179,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
               },
             );
           }
-          return summary(await store.putCluster(profile, 0), store.url, 0, 0);
+          return summary(await store.putCluster(profile, 0), store.url, { leases: [], quarantined: [] });
         },
         { create: true },
       );
@@ -176,7 +199,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
           throw clusterNotFound(store.url);
         }
         const [leases, quarantined] = await Promise.all([store.listBlocks(), store.listQuarantined()]);
-        return { ...summary(record, store.url, leases.length, quarantined.length), profile: record.profile };
+        return { ...summary(record, store.url, { leases, quarantined }), profile: record.profile };
       });
       ctx.io.out(format === 'json' ? JSON.stringify(out, null, 2) : renderSummary(out));
     });
@@ -213,7 +236,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
         }
         const record = await store.putCluster(profile, current.generation);
         const [leases, quarantined] = await Promise.all([store.listBlocks(), store.listQuarantined()]);
-        return { refused: undefined, updated: summary(record, store.url, leases.length, quarantined.length) };
+        return { refused: undefined, updated: summary(record, store.url, { leases, quarantined }) };
       });
       if (out.refused) return planRefused(ctx, format, out.refused, profile);
       if (out.updated)
