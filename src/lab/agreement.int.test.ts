@@ -196,6 +196,26 @@ describe('NSGs in the lab VNet agree with podnet trace', { concurrency: false },
     });
   });
 
+  /** Every pod to every other pod, nodes to every pod, pods to and from the outside hosts, node to node. */
+  const matrix = (): Probe[] => {
+    const [sys0, sys1, user0] = [nodes['sys-0'], nodes['sys-1'], nodes['user-0']];
+    const podList = Object.values(pods);
+    const each = (from: Target[], to: Target[], protos: [Proto, number?][]) =>
+      from.flatMap((f) =>
+        to
+          .filter((t) => t !== f)
+          .flatMap((t) => protos.map(([protocol, port]) => ({ from: f, to: t, protocol, port }))),
+      );
+    return [
+      ...each(podList, podList, POD_PROBES),
+      ...each([sys1, user0], podList, POD_PROBES),
+      ...each(podList, outside, [['TCP', 80], ['UDP', 80], ['ICMP']]),
+      ...each(outside, podList, [['TCP', 80], ['ICMP']]),
+      ...each([sys0, sys1], [sys0, sys1], [['ICMP']]),
+      ...each([user0], [sys0], [['ICMP']]),
+    ];
+  };
+
   after(async () => {
     for (const r of responders) r.kill('SIGKILL');
     if (readLab(name) || existsSync(clusterDir(name))) await labDown(name);
@@ -293,40 +313,7 @@ describe('NSGs in the lab VNet agree with podnet trace', { concurrency: false },
       'no-sys1-ping',
     ]);
 
-    const podList = Object.values(pods);
-    const probes: Probe[] = [
-      ...podList.flatMap((from) =>
-        podList
-          .filter((to) => to !== from)
-          .flatMap((to) => POD_PROBES.map(([protocol, port]) => ({ from, to, protocol, port }))),
-      ),
-      ...[sys1, user0].flatMap((from) =>
-        podList.flatMap((to) => POD_PROBES.map(([protocol, port]) => ({ from, to, protocol, port }))),
-      ),
-      ...podList.flatMap((from) =>
-        outside.flatMap((to) =>
-          ([['TCP', 80], ['UDP', 80], ['ICMP']] as [Proto, number?][]).map(([protocol, port]) => ({
-            from,
-            to,
-            protocol,
-            port,
-          })),
-        ),
-      ),
-      ...outside.flatMap((from) =>
-        podList.flatMap((to) =>
-          ([['TCP', 80], ['ICMP']] as [Proto, number?][]).map(([protocol, port]) => ({
-            from,
-            to,
-            protocol,
-            port,
-          })),
-        ),
-      ),
-      { from: sys1, to: sys0, protocol: 'ICMP' },
-      { from: sys0, to: sys1, protocol: 'ICMP' },
-      { from: user0, to: sys0, protocol: 'ICMP' },
-    ];
+    const probes = matrix();
     const { results, wrong } = await disagreements(probes);
     assert.deepEqual(wrong, [], 'every probe agrees with podnet trace');
     // The probes exercised the NSGs: each rule that denies decided some probe, and traffic was allowed too.
@@ -398,6 +385,63 @@ describe('NSGs in the lab VNet agree with podnet trace', { concurrency: false },
     assert.equal(trace(world, { ...flow, state: 'established' }).verdict, 'allow');
     client.kill('SIGKILL');
   });
+
+  // NetworkPolicy enforcement on the nodes is helper pol's (branch pol); until it is in main these cases run
+  // as a todo: they apply, probe and compare, and a disagreement is reported, not counted as a pass.
+  it(
+    'with NetworkPolicies in force too (selectors, named ports, endPort, ipBlock except, egress and ingress)',
+    { todo: "NetworkPolicy enforcement on nodes (helper pol's branch) is not in main yet" },
+    async () => {
+      const policies = [
+        {
+          // x admits only y/c, and only on the named port serve-80-tcp (resolved on each x pod: 80/TCP).
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: 'x-from-c', namespace: 'x' },
+          spec: {
+            podSelector: {},
+            ingress: [
+              {
+                from: [
+                  {
+                    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'y' } },
+                    podSelector: { matchExpressions: [{ key: 'pod', operator: 'In', values: ['c'] }] },
+                  },
+                ],
+                ports: [{ port: 'serve-80-tcp' }],
+              },
+            ],
+          },
+        },
+        {
+          // y/d may send only UDP 80-81 to pods of x, and anything outside the pod CIDR.
+          apiVersion: 'networking.k8s.io/v1',
+          kind: 'NetworkPolicy',
+          metadata: { name: 'd-egress', namespace: 'y' },
+          spec: {
+            podSelector: { matchLabels: { pod: 'd' } },
+            policyTypes: ['Egress'],
+            egress: [
+              {
+                to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'x' } } }],
+                ports: [{ protocol: 'UDP', port: 80, endPort: 81 }],
+              },
+              { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.244.0.0/16'] } }] },
+            ],
+          },
+        },
+      ];
+      await apply(policies);
+      // Enforcement is the agents' within 1 s of the apply (issue 10); give it a few seconds, bounded.
+      await new Promise((r) => setTimeout(r, 3000));
+      const { results, wrong } = await disagreements(matrix());
+      assert.deepEqual(wrong, [], 'every probe agrees with podnet trace');
+      const deciders = new Set(
+        results.flatMap((r) => r.expected.decidedBy.map((d) => `${d.layer} ${d.rule}`)),
+      );
+      assert.ok(deciders.has('networkpolicy default-deny') && deciders.has('networkpolicy ingress[0]'));
+    },
+  );
 
   it('SCTP probes', async (t) => {
     // This kernel is built without SCTP (CONFIG_IP_SCTP unset): a socket cannot even be opened, so no SCTP
