@@ -290,7 +290,9 @@ export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorl
 
   if (world.nsgs.length === 0) notEvaluated.push('nsg');
   else if (!denied()) {
-    const sameNode = src.pod?.hostIP !== undefined && src.pod.hostIP === dst.pod?.hostIP;
+    // A pod's node to the pod, or two pods of one node: the packet never leaves the host.
+    const hostOf = (e: End) => e.pod?.hostIP ?? (e.kind === 'node' ? e.ip : undefined);
+    const sameNode = hostOf(src) !== undefined && hostOf(src) === hostOf(dst);
     const path = sameNode ? [] : nsgPath(world, src, dst);
     if (path.length === 0)
       hops.push({

@@ -111,6 +111,9 @@ describe('NSG and NIC objects', () => {
 
     const deleted = await podnet(['delete', 'nsg', 'db-nic-nsg', '--store', url]);
     assert.equal(deleted.out, 'networksecuritygroup.network.azure.com "db-nic-nsg" deleted');
+    // delete -f takes the az shapes too.
+    const byFile = await podnet(['delete', '-f', file('nic-only.json', [userNic]), '--store', url]);
+    assert.equal(byFile.out, 'networkinterface.network.azure.com "user-0-nic" deleted');
     const after = JSON.parse((await podnet(['trace', ...flow, '--port', '22', '-o', 'json'])).out);
     assert.equal(after.verdict, 'allow');
     assert.deepEqual(after.notEvaluated, ['nsg', 'networkpolicy']);
