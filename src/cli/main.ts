@@ -14,6 +14,7 @@ import { registerLab } from './commands/lab.js';
 import { registerNsg } from './commands/nsg.js';
 import { registerObjects } from './commands/objects.js';
 import { registerPlan } from './commands/plan.js';
+import { registerStore } from './commands/store.js';
 import { registerTrace } from './commands/trace.js';
 import { registerVersion } from './commands/version.js';
 import { EXIT, type Io, processIo, renderError, wantsJson } from './output.js';
@@ -51,6 +52,7 @@ export function buildProgram(ctx: CliContext): Command {
     registerDemo,
     registerObjects,
     registerTrace,
+    registerStore,
     registerNsg,
     registerVersion,
   ]) {
