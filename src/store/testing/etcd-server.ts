@@ -16,6 +16,8 @@ import { join } from 'node:path';
 export interface EtcdMember {
   name: string;
   clientUrl: string;
+  /** The same member on etcd's unix socket (`unix:///...`, `unixs:///...` with TLS): reachable from any netns. */
+  socketUrl: string;
   peerUrl: string;
   dataDir: string;
   /** Running process, or null while stopped. */
@@ -161,6 +163,8 @@ async function startEtcdOnce(n: number, tls?: EtcdTls): Promise<EtcdCluster> {
   const members: EtcdMember[] = Array.from({ length: n }, (_, i) => ({
     name: `m${i}`,
     clientUrl: `${scheme}://127.0.0.1:${ports[2 * i]}`,
+    // etcd names the socket after the URL's host:port, in its working folder (`base`).
+    socketUrl: `${tls ? 'unixs' : 'unix'}://${join(base, `localhost:${ports[2 * i]}`)}`,
     peerUrl: `http://127.0.0.1:${ports[2 * i + 1]}`,
     dataDir: join(base, `m${i}`),
     process: null,
@@ -174,7 +178,7 @@ async function startEtcdOnce(n: number, tls?: EtcdTls): Promise<EtcdCluster> {
       [
         `--name=${m.name}`,
         `--data-dir=${m.dataDir}`,
-        `--listen-client-urls=${m.clientUrl}`,
+        `--listen-client-urls=${m.clientUrl},${tls ? 'unixs' : 'unix'}://localhost:${new URL(m.clientUrl).port}`,
         `--advertise-client-urls=${m.clientUrl}`,
         `--listen-peer-urls=${m.peerUrl}`,
         `--initial-advertise-peer-urls=${m.peerUrl}`,
@@ -194,7 +198,7 @@ async function startEtcdOnce(n: number, tls?: EtcdTls): Promise<EtcdCluster> {
             ]
           : []),
       ],
-      { stdio: ['ignore', log, log] },
+      { stdio: ['ignore', log, log], cwd: base },
     );
     running.add(p);
     p.once('exit', () => running.delete(p));
