@@ -32,7 +32,7 @@ import { planVnetJoin, planVnetLeave } from '../vnet/plan.js';
 import { addClusterRules, removeClusterRouting, runFabricRouter } from '../vnet/routing-domain.js';
 import { type ProbeResult, planProbes, probePort, runProbes } from './check.js';
 import { defaultLabProfile, withNodeCount } from './default-profile.js';
-import { planEtcd, startEtcd, startRelay, waitEtcdHealthy } from './etcd.js';
+import { issueNodeCert, labStoreUrl, makeLabPki, planEtcd, startEtcd, waitEtcdHealthy } from './etcd.js';
 import type { LabNode, LabPod, LabState, StoreKind } from './model.js';
 import { LAB_ROOT, checkLabName, clusterDir, clusterPrefix, podName, podNetns } from './names.js';
 import {
@@ -199,12 +199,11 @@ async function buildLab(o: UpOptions, name: string, vnetName: string): Promise<L
     );
     if (kind === 'etcd') {
       const etcd = await planEtcd(dir);
-      state.store = { kind, url: `etcd:http://127.0.0.1:${etcd.clientPort}`, etcd };
+      state.store = { kind, url: labStoreUrl(dir, etcd), etcd };
       writeLab(state);
       const gateways = vnetPlan.subnets.filter((s) => s.cluster === name).map((s) => s.gateway);
+      await makeLabPki(etcd, gateways);
       etcd.pid = startEtcd(name, dir, etcd, vnetPlan.netns, gateways);
-      writeLab(state);
-      etcd.relayPid = startRelay(dir, etcd);
       writeLab(state);
       await waitEtcdHealthy(dir, etcd);
     }
@@ -246,6 +245,7 @@ async function addNodes(state: LabState, vnet: Vnet, nodes: LabNode[], progress:
     mkdirSync(node.dir, { recursive: true });
     await createNodeNetwork(vnet, node);
     await installCni(node);
+    if (state.store.etcd) await issueNodeCert(state.store.etcd, node.name);
     node.agentPid = startAgent(state, vnet, node);
     writeLab(state);
     progress(`node ${node.name}: ${node.ip} on ${node.subnet}, agent pid ${node.agentPid}`);
@@ -560,7 +560,6 @@ export async function labDown(name: string, progress: Progress = () => {}): Prom
         ...state.nodes.map((n) => n.agentPid),
         state.fabricPid,
         state.store.etcd?.pid,
-        state.store.etcd?.relayPid,
       ];
       for (const pid of pids) if (pid !== undefined) await stopProcess(pid, `${dir}/`);
     }
