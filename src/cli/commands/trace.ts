@@ -80,7 +80,7 @@ export function parseTraceFlow(o: TraceOpts): TraceFlow {
 }
 
 /** Every object of the store as documents, and its cluster profile. */
-async function storeDocuments(url: string) {
+export async function storeDocuments(url: string) {
   const store = await openStore(url, { create: false });
   try {
     const record = await store.getCluster();
