@@ -6,6 +6,7 @@
 import { type NodeTableInput, type StoreEndpoint, nodeTableInput } from '../dataplane/ruleset.js';
 import type { ClusterProfile } from '../profile/types.js';
 import { type PeerRoute, desiredPeerRoutes } from '../routing/routes.js';
+import { type ServiceWorld, compileServiceProxy } from '../services/proxy.js';
 import type { BlockLease } from '../store/types.js';
 import type { PeerRoutesMode } from './config.js';
 
@@ -19,6 +20,8 @@ export interface NodeSnapshot {
   peerRoutes: PeerRoutesMode;
   /** Where the cluster store listens: pods are kept from it. */
   storeEndpoints: readonly StoreEndpoint[];
+  /** The cluster's Services and pod endpoints; none = no service proxy (a store without objects). */
+  services?: ServiceWorld;
 }
 
 /**
@@ -26,7 +29,9 @@ export interface NodeSnapshot {
  * guard that keeps pods from the store's endpoints.
  */
 export function desiredNodeTable(s: NodeSnapshot): NodeTableInput {
-  return nodeTableInput(s.profile.network, [...s.storeEndpoints]);
+  const table = nodeTableInput(s.profile.network, [...s.storeEndpoints]);
+  if (!s.services) return table;
+  return { ...table, services: compileServiceProxy(s.services, s.selfNode, table.snat.families) };
 }
 
 /**

@@ -25,6 +25,7 @@ import { NodeLease } from './lease.js';
 import { type Logger, errFields } from './log.js';
 import { AgentMetrics, PODNET_VERSION } from './metrics.js';
 import { type DataplanePart, type PartReport, nodeDataplaneParts, runParts } from './parts.js';
+import { ServiceWatch } from './service-watch.js';
 import { resolveStoreEndpoints } from './store-endpoints.js';
 import { StoreHealth } from './store-health.js';
 
@@ -112,6 +113,7 @@ export class NodeAgent {
   private readonly stopWatches: (() => void)[] = [];
   private warnedNoUplink = false;
   private endpoints: EndpointPublisher | null = null;
+  private serviceWatch: ServiceWatch | null = null;
   private storeEndpoints: StoreEndpoint[] = [];
 
   constructor(
@@ -184,6 +186,11 @@ export class NodeAgent {
     await this.lease.claim();
     // Peer routes from a previous run stay until the first reconcile sees the full lease list: no gap.
     this.leases = await store.listBlocks();
+    if (this.deps.objects) {
+      // Before the first reconcile, so a restarted agent never writes its table without its services.
+      this.serviceWatch = new ServiceWatch(this.deps.objects, () => this.trigger('services'), this.deps.log);
+      await this.serviceWatch.start();
+    }
     await this.reconcileNow('start');
     this.stopWatches.push(
       await store.watchBlocks((leases) => {
@@ -215,6 +222,7 @@ export class NodeAgent {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.lease.stop();
     for (const stop of this.stopWatches) stop();
+    this.serviceWatch?.stop();
     await this.endpoints?.stop();
     await this.runner.settled();
     this.podIpam?.close();
@@ -311,6 +319,7 @@ export class NodeAgent {
       attachedSubnets: attachedSubnets(ifaces),
       peerRoutes: this.config.peerRoutes,
       storeEndpoints: this.storeEndpoints,
+      ...(this.serviceWatch ? { services: this.serviceWatch.world() } : {}),
     };
   }
 
