@@ -28,6 +28,7 @@ import { type Logger, errFields } from './log.js';
 import { AgentMetrics, PODNET_VERSION } from './metrics.js';
 import { type DataplanePart, type PartReport, nodeDataplaneParts, runParts } from './parts.js';
 import { PolicyWatch } from './policy-watch.js';
+import { ServiceWatch } from './service-watch.js';
 import { resolveStoreEndpoints } from './store-endpoints.js';
 import { StoreHealth } from './store-health.js';
 
@@ -120,6 +121,7 @@ export class NodeAgent {
   /** Drift repaired since start, by part, and when last: the heartbeat reports them. */
   private readonly drift: Record<string, number> = {};
   private lastDriftAt: string | null = null;
+  private serviceWatch: ServiceWatch | null = null;
   private storeEndpoints: StoreEndpoint[] = [];
   private policyWatch: PolicyWatch | null = null;
 
@@ -197,6 +199,9 @@ export class NodeAgent {
       // Before the first reconcile, so a restarted agent never writes its table without the policies.
       this.policyWatch = new PolicyWatch(this.deps.objects, () => this.trigger('policy'));
       await this.policyWatch.start();
+      // Before the first reconcile, so a restarted agent never writes its table without its services.
+      this.serviceWatch = new ServiceWatch(this.deps.objects, () => this.trigger('services'), this.deps.log);
+      await this.serviceWatch.start();
     }
     await this.reconcileNow('start');
     this.stopWatches.push(
@@ -243,6 +248,7 @@ export class NodeAgent {
     for (const stop of this.stopWatches) stop();
     this.policyWatch?.stop();
     await this.heartbeat?.stop();
+    this.serviceWatch?.stop();
     await this.endpoints?.stop();
     await this.runner.settled();
     this.podIpam?.close();
@@ -340,6 +346,7 @@ export class NodeAgent {
       peerRoutes: this.config.peerRoutes,
       storeEndpoints: this.storeEndpoints,
       ...(this.policyWatch ? { policy: this.policyWatch.world().world } : {}),
+      ...(this.serviceWatch ? { services: this.serviceWatch.world() } : {}),
     };
   }
 

@@ -17,10 +17,15 @@ export interface NftSet {
   name: string;
   /** A key type (`ipv4_addr`) or a concatenation of them (`ipv4_addr . inet_proto . inet_service`). */
   type: string;
-  /** A verdict map: each element is `KEY : VERDICT` (`10.244.1.5 : goto pol_i_x`). */
+  /** A verdict map: each element is `KEY : VERDICT` (`10.0.0.10 . udp . 53 : goto svc_s_x`). */
   verdictMap?: boolean;
   /** Interval sets hold CIDRs and ranges; their elements must not overlap. */
   interval: boolean;
+  /**
+   * A set the packet path fills (`update @set { ip saddr }`), whose elements expire after this many seconds:
+   * session affinity. Its elements are the kernel's, never rendered nor compared.
+   */
+  dynamicTimeoutSeconds?: number;
   elements: readonly string[];
 }
 
@@ -53,6 +58,9 @@ function renderSet(s: NftSet): string[] {
     `\t${s.verdictMap ? 'map' : 'set'} ${s.name} {`,
     `\t\ttype ${s.type}${s.verdictMap ? ' : verdict' : ''}`,
     ...(s.interval ? ['\t\tflags interval'] : []),
+    ...(s.dynamicTimeoutSeconds !== undefined
+      ? ['\t\tflags dynamic,timeout', `\t\ttimeout ${s.dynamicTimeoutSeconds}s`]
+      : []),
     ...(s.elements.length > 0 ? [`\t\telements = { ${s.elements.join(', ')} }`] : []),
     '\t}',
   ];
@@ -95,9 +103,14 @@ export function replaceTableScript(table: NftTableId, tableText: string): string
   return `table ${t}\ndelete table ${t}\n${tableText}`;
 }
 
-/** A table listing with its counters blanked, so counting packets is not mistaken for drift. */
+/**
+ * A table listing with its counters blanked and the elements of dynamic sets (session affinity, filled by
+ * packets) left out, so traffic is not mistaken for drift.
+ */
 export function normalizeListing(listing: string): string {
-  return listing.replace(/counter packets \d+ bytes \d+/g, 'counter');
+  return listing
+    .replace(/counter packets \d+ bytes \d+/g, 'counter')
+    .replace(/(flags dynamic,timeout\n(?:\t+timeout [^\n]*\n)?)\t+elements = \{[^}]*\}\n/g, '$1');
 }
 
 /** A change of a table as one transaction of small edits instead of a rewrite. */

@@ -5,7 +5,8 @@
  * Sections and where they hook, in the order a forwarded pod packet meets them:
  *   antispoof  filter prerouting, priority raw (-300): before conntrack, so spoofed packets leave no state
  *   guard      filter forward and input, priority filter (0): pods never reach the cluster store
- *   (services  nat prerouting and output, priority dstnat (-100): ClusterIP DNAT, a later issue)
+ *   svc        nat prerouting and output, priority dstnat (-100): Service DNAT (src/services/proxy.ts); its
+ *              reject of services without endpoints at filter prerouting/output -110, before DNAT
  *   pol        filter forward and input, priority filter (0): NetworkPolicy of the node's own pods, after
  *              DNAT, so it sees the chosen endpoint (src/policy/nft.ts)
  *   snat       nat postrouting, priority srcnat (100): last, after routing chose the way out
@@ -17,6 +18,7 @@
  */
 import { type Cidr, type Family, formatCidr, outermostCidrs, parseCidr } from '../addr/index.js';
 import { type NodePolicyInput, emptyNodePolicy, policySection } from '../policy/nft.js';
+import { type ServiceProxyInput, emptyServiceProxy, serviceSection } from '../services/proxy.js';
 import { type NftTableId, type TableSection, renderTable } from './nft-table.js';
 import { HOST_VETH_PREFIX } from './pod-network.js';
 
@@ -59,6 +61,7 @@ export interface NodeTableInput {
   antiSpoof: AntiSpoofInput;
   guard: GuardInput;
   snat: SnatInput;
+  services: ServiceProxyInput;
   policy: NodePolicyInput;
 }
 
@@ -107,6 +110,8 @@ export function nodeTableInput(
     antiSpoof: { families: families.map((f) => f.family) },
     guard: { storeEndpoints },
     snat: { families },
+    // No service until the agent compiles the cluster's Services in (agent/desired.ts).
+    services: emptyServiceProxy(families),
     // No local pod isolated until the agent compiles the cluster's policies in (agent/desired.ts).
     policy: emptyNodePolicy(families.map((f) => f.family)),
   };
@@ -191,6 +196,7 @@ export function nodeTableSections(input: NodeTableInput): TableSection[] {
   return [
     antiSpoofSection(input.antiSpoof),
     guardSection(input.guard),
+    serviceSection(input.services),
     policySection(input.policy),
     snatSection(input.snat),
   ];

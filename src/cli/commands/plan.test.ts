@@ -268,7 +268,7 @@ describe('podnet plan: unusable input exits 2 with a clear error', () => {
     const stray = podnet(['plan', 'profile.yaml']);
     assert.equal(stray.code, 2);
     assert.match(stray.err, /-f FILE/);
-    assert.equal(podnet(['plan', '-o', 'yaml']).code, 2);
+    assert.equal(podnet(['plan', '-o', 'xml']).code, 2);
     const mixed = podnet(['plan', '-f', join(dir, 'good.yaml'), '--node-count', '5', '-o', 'json']);
     assert.equal(mixed.code, 2);
     assert.equal(jsonError(mixed).field, '--node-count');
