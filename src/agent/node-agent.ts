@@ -15,7 +15,7 @@ import type { NodeIpamFinding } from '../ipam/node-check.js';
 import type { PodAddress, PodIpam } from '../ipam/types.js';
 import type { ClusterProfile } from '../profile/types.js';
 import type { AgentHeartbeat } from '../status/heartbeat.js';
-import type { BlockLease, ClusterStore } from '../store/types.js';
+import type { BlockLease, ClusterStore, NodeBlocks } from '../store/types.js';
 import type { VersionedStore } from '../store/versioned.js';
 import { CoalescedPass } from './coalesce.js';
 import type { AgentConfig } from './config.js';
@@ -93,6 +93,8 @@ export class NodeAgent {
   private poolName: string | null = null;
   private readonly lease: NodeLease;
   private podIpam: PodIpam | null = null;
+  /** A dual-stack node's IPv6 pod IPAM, on its /120 (the IPv4 one is `podIpam`). */
+  private podIpam6: PodIpam | null = null;
   private leases: BlockLease[] = [];
   private readonly parts: DataplanePart[];
   private readonly audit: IpamAudit;
@@ -252,7 +254,9 @@ export class NodeAgent {
     await this.endpoints?.stop();
     await this.runner.settled();
     this.podIpam?.close();
+    this.podIpam6?.close();
     this.podIpam = null;
+    this.podIpam6 = null;
     await this.deps.store.close();
   }
 
@@ -272,6 +276,7 @@ export class NodeAgent {
     return {
       nodeName: this.config.node,
       ipam: () => this.podIpam,
+      familyIpams: () => [this.podIpam, this.podIpam6].filter((i) => i !== null),
       podCidrs: () => this.profile?.network.podCidrs ?? [],
       uplinkMtu: () => this.mtu,
       podsChanged: () => this.endpoints?.podsChanged(),
@@ -280,7 +285,7 @@ export class NodeAgent {
   }
 
   status(): AgentStatus {
-    const pods = this.podIpam?.list() ?? [];
+    const pods = [...(this.podIpam?.list() ?? []), ...(this.podIpam6?.list() ?? [])];
     const lease = this.lease.current;
     return {
       node: this.config.node,
@@ -438,12 +443,18 @@ export class NodeAgent {
   }
 
   /** The pod IPAM follows the leased block; a changed block closes the old block's IPAM first. */
-  private openIpam(lease: BlockLease, previous: BlockLease | null): void {
+  private openIpam(lease: NodeBlocks, previous: NodeBlocks | null): void {
     if (previous && previous.block !== lease.block) {
       this.podIpam?.close();
       this.podIpam = null;
     }
     this.podIpam ??= this.deps.openIpam(lease.block, lease.maxPods);
+    const v6 = lease.blocks.find((b) => b.family === 6);
+    if (this.podIpam6 && this.podIpam6.block !== v6?.block) {
+      this.podIpam6.close();
+      this.podIpam6 = null;
+    }
+    if (v6) this.podIpam6 ??= this.deps.openIpam(v6.block, v6.maxPods);
   }
 
   /**

@@ -22,6 +22,8 @@ export interface TestAgentOptions {
   socket: string;
   nodeName: string;
   ipam: PodIpam | null;
+  /** A dual-stack node's IPv6 pod IPAM. */
+  ipam6?: PodIpam;
   podCidrs: string[];
   /** The node's namespace when this process does not run inside it. */
   nodeNetns?: string;
@@ -35,6 +37,7 @@ export function testNodeRuntime(o: Omit<TestAgentOptions, 'socket'>): TestNodeRu
     nodeName: o.nodeName,
     nodeNetns: o.nodeNetns,
     ipam: () => ipam,
+    familyIpams: () => [ipam, o.ipam6].filter((i) => i !== null && i !== undefined),
     podCidrs: () => o.podCidrs,
     uplinkMtu: () => {
       mtu ??= uplinkMtu(o.nodeNetns);
@@ -68,7 +71,7 @@ export async function startTestAgent(o: TestAgentOptions): Promise<TestAgent> {
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-        node.ipam()?.close();
+        for (const i of node.familyIpams?.() ?? []) i.close();
         rmSync(o.socket, { force: true });
       }),
   };
