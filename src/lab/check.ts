@@ -40,6 +40,12 @@ export interface ProbeResult {
   expect: 'allow' | 'deny';
   ok: boolean;
   sourceSeen: string | null;
+  /** The source the receiver had to see (allowed probes). */
+  source?: string;
+  connected: boolean;
+  /** What the sender's `nc` said when it could not connect (refused, timed out, unreachable). */
+  detail: string | null;
+  durationSeconds: number;
 }
 
 /**
@@ -144,9 +150,10 @@ async function startListener(netns: string, port: number): Promise<Listener> {
 const CONNECT_TIMEOUT_S = 2;
 
 async function runProbe(p: PlannedProbe, tag: string, port: number, l: Listener): Promise<ProbeResult> {
+  const started = performance.now();
   const r = await execInNetns(
     p.from.netns,
-    ['nc', '-N', '-w', String(CONNECT_TIMEOUT_S), p.to.ip, String(port)],
+    ['nc', '-v', '-N', '-w', String(CONNECT_TIMEOUT_S), p.to.ip, String(port)],
     {
       input: `${tag}\n`,
       timeoutMs: (CONNECT_TIMEOUT_S + 3) * 1000,
@@ -167,6 +174,10 @@ async function runProbe(p: PlannedProbe, tag: string, port: number, l: Listener)
     expect: p.expect,
     ok: judge(p, connected, sourceSeen),
     sourceSeen,
+    ...(p.source ? { source: p.source } : {}),
+    connected,
+    detail: connected ? null : r.stderr.trim() || null,
+    durationSeconds: (performance.now() - started) / 1000,
   };
 }
 
