@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import type { Registry } from 'prom-client';
 import { cniHttpHandler } from '../cni/http.js';
 import { PodnetError, asPodnetError } from '../errors/index.js';
+import { cniObserver } from './cni-log.js';
 import { type Logger, errFields, throttledWarn } from './log.js';
 import type { NodeAgent } from './node-agent.js';
 
@@ -31,7 +32,7 @@ export function agentApiHandler(
   agent: NodeAgent,
   log: Logger,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const cni = cniHttpHandler(agent.runtime());
+  const cni = cniHttpHandler(agent.runtime(), cniObserver(log, agent.metrics));
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     try {

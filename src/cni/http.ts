@@ -6,7 +6,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { handleCni } from './handler.js';
 import { decodeStdin, renderError } from './protocol.js';
-import { CNI_CODE, type CniEnv, CniError, type NodeRuntime } from './types.js';
+import {
+  CNI_CODE,
+  type CniEnv,
+  CniError,
+  type CniRequest,
+  type CniResponse,
+  type NodeRuntime,
+} from './types.js';
 
 export { handleCni } from './handler.js';
 
@@ -22,7 +29,13 @@ export function envFromHeaders(headers: IncomingMessage['headers']): CniEnv {
   return env;
 }
 
-export function cniHttpHandler(node: NodeRuntime): (req: IncomingMessage, res: ServerResponse) => void {
+/** Told about every answered call (the agent logs it and counts it), with how long it took in seconds. */
+export type CniObserver = (req: CniRequest, res: CniResponse, seconds: number) => void;
+
+export function cniHttpHandler(
+  node: NodeRuntime,
+  observe: CniObserver = () => {},
+): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const reply = (status: number, body: string) => {
       res.writeHead(status, {
@@ -60,8 +73,13 @@ export function cniHttpHandler(node: NodeRuntime): (req: IncomingMessage, res: S
         reply(400, renderError(e as CniError, '1.1.0'));
         return;
       }
-      handleCni({ env: envFromHeaders(req.headers), stdin }, node).then(
-        (r) => reply(r.exitCode === 0 ? 200 : 400, r.stdout),
+      const call = { env: envFromHeaders(req.headers), stdin };
+      const started = performance.now();
+      handleCni(call, node).then(
+        (r) => {
+          reply(r.exitCode === 0 ? 200 : 400, r.stdout);
+          observe(call, r, (performance.now() - started) / 1000);
+        },
         // handleCni renders its own failures; this only guards against a bug escaping it.
         (e) => reply(500, renderError(new CniError(CNI_CODE.internal, String(e)), '1.1.0')),
       );
