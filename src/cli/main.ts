@@ -15,6 +15,7 @@ import { registerNsg } from './commands/nsg.js';
 import { registerObjects } from './commands/objects.js';
 import { registerPlan } from './commands/plan.js';
 import { registerStatus } from './commands/status.js';
+import { registerSysdump } from './commands/sysdump.js';
 import { registerTrace } from './commands/trace.js';
 import { registerVersion } from './commands/version.js';
 import { EXIT, type Io, processIo, renderError, wantsJson } from './output.js';
@@ -54,6 +55,7 @@ export function buildProgram(ctx: CliContext): Command {
     registerTrace,
     registerNsg,
     registerStatus,
+    registerSysdump,
     registerVersion,
   ]) {
     register(program, ctx);
