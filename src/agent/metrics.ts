@@ -34,6 +34,8 @@ export class AgentMetrics {
   readonly driftTotal: Counter<'kind'>;
   readonly leaseRenewals: Counter<'result'>;
   readonly peerRoutes: Gauge;
+  readonly cniRequests: Counter<'command' | 'result'>;
+  readonly cniDuration: Histogram<'command'>;
 
   constructor(source: AgentMetricsSource) {
     const registers = [this.registry];
@@ -106,6 +108,19 @@ export class AgentMetrics {
     this.peerRoutes = new Gauge({
       name: 'podnet_peer_routes',
       help: 'Direct routes to peer blocks installed by this agent',
+      registers,
+    });
+    this.cniRequests = new Counter({
+      name: 'podnet_cni_requests_total',
+      help: 'CNI calls the agent answered, by command (ADD, DEL, CHECK, GC, STATUS, VERSION, invalid) and result (ok, error)',
+      labelNames: ['command', 'result'],
+      registers,
+    });
+    this.cniDuration = new Histogram({
+      name: 'podnet_cni_request_duration_seconds',
+      help: 'Time the agent took to answer one CNI call, by command',
+      labelNames: ['command'],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
     new Gauge({

@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import type { Registry } from 'prom-client';
 import { cniHttpHandler, cniUpgradeHandler } from '../cni/http.js';
 import { PodnetError, asPodnetError } from '../errors/index.js';
+import { cniObserver } from './cni-log.js';
 import { type Logger, errFields, throttledWarn } from './log.js';
 import type { NodeAgent } from './node-agent.js';
 
@@ -31,7 +32,7 @@ export function agentApiHandler(
   agent: NodeAgent,
   log: Logger,
 ): (req: IncomingMessage, res: ServerResponse) => void {
-  const cni = cniHttpHandler(agent.runtime());
+  const cni = cniHttpHandler(agent.runtime(), cniObserver(log, agent.metrics));
   return (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     try {
@@ -147,7 +148,7 @@ function hardenServer(server: Server, log: Logger): Server {
 export async function serveAgentApi(agent: NodeAgent, socketPath: string, log: Logger): Promise<Server> {
   const server = hardenServer(createServer(agentApiHandler(agent, log)), log);
   // The shim's streamed CNI request (src/cni/http.ts).
-  server.on('upgrade', cniUpgradeHandler(agent.runtime()));
+  server.on('upgrade', cniUpgradeHandler(agent.runtime(), cniObserver(log, agent.metrics)));
   await listenUnix(server, socketPath);
   return server;
 }

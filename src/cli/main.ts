@@ -17,6 +17,7 @@ import { registerObjects } from './commands/objects.js';
 import { registerPlan } from './commands/plan.js';
 import { registerStatus } from './commands/status.js';
 import { registerStore } from './commands/store.js';
+import { registerSysdump } from './commands/sysdump.js';
 import { registerTrace } from './commands/trace.js';
 import { registerVersion } from './commands/version.js';
 import { EXIT, type Io, processIo, renderError, setTableHeaders, wantsJson } from './output.js';
@@ -60,6 +61,7 @@ export function buildProgram(ctx: CliContext): Command {
     registerNsg,
     registerStatus,
     registerMap,
+    registerSysdump,
     registerVersion,
   ]) {
     register(program, ctx);

@@ -13,7 +13,14 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { handleCni } from './handler.js';
 import { decodeStdin, renderError } from './protocol.js';
-import { CNI_CODE, type CniEnv, CniError, type NodeRuntime } from './types.js';
+import {
+  CNI_CODE,
+  type CniEnv,
+  CniError,
+  type CniRequest,
+  type CniResponse,
+  type NodeRuntime,
+} from './types.js';
 
 export { handleCni } from './handler.js';
 
@@ -33,6 +40,9 @@ export function envFromHeaders(headers: IncomingMessage['headers']): CniEnv {
   return env;
 }
 
+/** Told about every answered call (the agent logs it and counts it), with how long it took in seconds. */
+export type CniObserver = (req: CniRequest, res: CniResponse, seconds: number) => void;
+
 interface Answer {
   status: number;
   body: string;
@@ -47,8 +57,8 @@ function bodyCollector() {
       size += c.length;
       if (size <= MAX_BODY) chunks.push(c);
     },
-    /** The CNI answer to this body and the request's headers. */
-    answer(node: NodeRuntime, headers: IncomingMessage['headers']): Promise<Answer> {
+    /** The CNI answer to this body and the request's headers; an answered call is told to `observe`. */
+    answer(node: NodeRuntime, headers: IncomingMessage['headers'], observe: CniObserver): Promise<Answer> {
       if (size > MAX_BODY) {
         const e = new CniError(CNI_CODE.ioFailure, 'CNI config on stdin is larger than 1 MiB');
         return Promise.resolve({ status: 413, body: renderError(e, '1.1.0') });
@@ -59,8 +69,13 @@ function bodyCollector() {
       } catch (e) {
         return Promise.resolve({ status: 400, body: renderError(e as CniError, '1.1.0') });
       }
-      return handleCni({ env: envFromHeaders(headers), stdin }, node).then(
-        (r) => ({ status: r.exitCode === 0 ? 200 : 400, body: r.stdout }),
+      const call = { env: envFromHeaders(headers), stdin };
+      const started = performance.now();
+      return handleCni(call, node).then(
+        (r) => {
+          observe(call, r, (performance.now() - started) / 1000);
+          return { status: r.exitCode === 0 ? 200 : 400, body: r.stdout };
+        },
         // handleCni renders its own failures; this only guards against a bug escaping it.
         (e) => ({ status: 500, body: renderError(new CniError(CNI_CODE.internal, String(e)), '1.1.0') }),
       );
@@ -76,7 +91,10 @@ function methodRefusal(): Answer {
 }
 
 /** `POST /v1/cni` with a Content-Length body. */
-export function cniHttpHandler(node: NodeRuntime): (req: IncomingMessage, res: ServerResponse) => void {
+export function cniHttpHandler(
+  node: NodeRuntime,
+  observe: CniObserver = () => {},
+): (req: IncomingMessage, res: ServerResponse) => void {
   return (req, res) => {
     const reply = ({ status, body }: Answer) => {
       res.writeHead(status, {
@@ -92,7 +110,7 @@ export function cniHttpHandler(node: NodeRuntime): (req: IncomingMessage, res: S
     const body = bodyCollector();
     req.on('data', (c: Buffer) => body.add(c));
     req.on('error', () => res.destroy());
-    req.on('end', () => body.answer(node, req.headers).then(reply));
+    req.on('end', () => body.answer(node, req.headers, observe).then(reply));
   };
 }
 
@@ -102,6 +120,7 @@ export function cniHttpHandler(node: NodeRuntime): (req: IncomingMessage, res: S
  */
 export function cniUpgradeHandler(
   node: NodeRuntime,
+  observe: CniObserver = () => {},
 ): (req: IncomingMessage, socket: Duplex, head: Buffer) => void {
   return (req, socket, head) => {
     const reply = ({ status, body }: Answer) => {
@@ -124,6 +143,6 @@ export function cniUpgradeHandler(
     const body = bodyCollector();
     body.add(head);
     socket.on('data', (c: Buffer) => body.add(c));
-    socket.on('end', () => body.answer(node, req.headers).then(reply));
+    socket.on('end', () => body.answer(node, req.headers, observe).then(reply));
   };
 }

@@ -54,6 +54,12 @@ export interface ProbeResult {
   sourceSeen: string | null;
   /** The trace of the expected verdict, for a probe that did not agree with it. */
   trace?: TraceResult;
+  /** The source the receiver had to see (allowed probes). */
+  source?: string;
+  connected: boolean;
+  /** What the sender's `nc` said when it could not connect (refused, timed out, unreachable). */
+  detail: string | null;
+  durationSeconds: number;
 }
 
 /** trace's decisions in one line: `nsg user-nsg deny-web; networkpolicy shop/db ingress[0]`. */
@@ -186,9 +192,10 @@ async function startListener(netns: string, port: number): Promise<Listener> {
 const CONNECT_TIMEOUT_S = 2;
 
 async function runProbe(p: PlannedProbe, tag: string, l: Listener): Promise<ProbeResult> {
+  const started = performance.now();
   const r = await execInNetns(
     p.from.netns,
-    ['nc', '-N', '-w', String(CONNECT_TIMEOUT_S), p.to.ip, String(p.port)],
+    ['nc', '-v', '-N', '-w', String(CONNECT_TIMEOUT_S), p.to.ip, String(p.port)],
     {
       input: `${tag}\n`,
       timeoutMs: (CONNECT_TIMEOUT_S + 3) * 1000,
@@ -212,6 +219,10 @@ async function runProbe(p: PlannedProbe, tag: string, l: Listener): Promise<Prob
     ok,
     sourceSeen,
     ...(ok || !p.trace ? {} : { trace: p.trace }),
+    ...(p.source ? { source: p.source } : {}),
+    connected,
+    detail: connected ? null : r.stderr.trim() || null,
+    durationSeconds: (performance.now() - started) / 1000,
   };
 }
 

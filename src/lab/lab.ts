@@ -19,6 +19,8 @@ import { checkPlan } from '../plan/check.js';
 import { loadProfileFile } from '../profile/load.js';
 import type { ClusterProfile } from '../profile/types.js';
 import { desiredPeerRoutes, readPodnetRoutes } from '../routing/routes.js';
+import { readStatusInput } from '../status/gather.js';
+import { type ClusterStatus, type StatusProblem, assessStatus } from '../status/health.js';
 import { openStore } from '../store/open.js';
 import type { BlockLease, ClusterStore } from '../store/types.js';
 import type { VersionedStore } from '../store/versioned.js';
@@ -48,6 +50,7 @@ import {
 import { createPodObject, deletePodObject, reportRunning, withObjects } from './pod-store.js';
 import { type CniResult, addPod, deletePod, resultIp } from './pod.js';
 import { findProcesses, podnetCommand, stopProcess, waitFor } from './processes.js';
+import { selectProbes } from './report.js';
 import { startResponder, stopResponder } from './responders.js';
 import {
   labStatePath,
@@ -616,6 +619,8 @@ export interface StatusJson {
       ip: string;
       block: string | null;
       netns: string;
+      /** The agent as `podnet status` sees it: `ok`, `silent`, or the codes of its problems. */
+      agent: string;
       pods: { name: string; namespace: string; ip: string | null; netns: string }[];
     }[];
   }[];
@@ -631,8 +636,12 @@ export async function labStatus(names: string[]): Promise<StatusJson> {
     const vnet = readVnet(state.vnet);
     if (vnet) vnets.set(vnet.name, vnet);
     let leases: BlockLease[] = [];
+    let health: ClusterStatus | null = null;
     try {
-      leases = await withStore(state, (s) => s.listBlocks());
+      [leases, health] = await withStore(state, async (s) => [
+        await s.listBlocks(),
+        await labHealth(state, s),
+      ]);
     } catch {
       // store unreachable (etcd stopped): blocks show as null
     }
@@ -646,6 +655,7 @@ export async function labStatus(names: string[]): Promise<StatusJson> {
         ip: n.ip,
         block: leases.find((l) => l.nodeName === n.name)?.block ?? null,
         netns: n.netns,
+        agent: agentSummary(health, n.name),
         pods: state.pods
           .filter((p) => p.node === n.name)
           .map((p) => ({ name: p.name, namespace: p.namespace, ip: p.ip ?? null, netns: p.netns })),
@@ -657,18 +667,44 @@ export async function labStatus(names: string[]): Promise<StatusJson> {
   return out;
 }
 
+/** `podnet status` of the lab's cluster, the lab's nodes expected. */
+function labHealth(state: LabState, store: ClusterStore): Promise<ClusterStatus> {
+  return readStatusInput(
+    store,
+    state.nodes.map((n) => n.name),
+  ).then((input) => assessStatus(input, Date.now()));
+}
+
+function agentSummary(health: ClusterStatus | null, node: string): string {
+  const n = health?.nodes.find((x) => x.name === node);
+  if (!health || !n) return 'unknown';
+  const codes = health.problems.filter((p) => p.node === node).map((p) => p.code);
+  return codes.length === 0 ? 'ok' : n.agent.state !== 'ok' ? 'silent' : codes.join(',');
+}
+
 export interface LabCheckResult {
   probes: ProbeResult[];
   /** `podnet ipam check` of every node: its pod addresses against its kernel and its lease. */
   ipam: { node: string; findings: NodeIpamFinding[] }[];
+  /** `podnet status` of every node: its agent's heartbeat, lease and dataplane. */
+  agents: { node: string; problems: StatusProblem[] }[];
 }
 
-/** Probes the lab for real, then checks every node's IPAM as `podnet ipam check` does. */
-export async function labCheck(name: string): Promise<LabCheckResult> {
+/**
+ * Probes the lab for real (those whose name matches `test`, as `lab check --test` takes it), then checks
+ * every node's IPAM as `podnet ipam check` does and its agent as `podnet status` does.
+ */
+export async function labCheck(name: string, opts: { test?: string } = {}): Promise<LabCheckResult> {
   const state = requireLab(name);
   const vnet = readVnet(state.vnet) as Vnet;
   const world = await worldFromStore(state.store.url);
-  const probes = await runProbes(planProbes(state, vnet, world, probePort()));
+  const planned = planProbes(state, vnet, world, probePort());
+  const probes = await runProbes(opts.test === undefined ? planned : selectProbes(planned, opts.test));
+  const health = await withStore(state, (store) => labHealth(state, store));
+  const agents = state.nodes.map((n) => ({
+    node: n.name,
+    problems: health.problems.filter((p) => p.node === n.name),
+  }));
   const ipam = await withStore(state, (store) =>
     Promise.all(
       state.nodes.map(async (n) => {
@@ -682,11 +718,13 @@ export async function labCheck(name: string): Promise<LabCheckResult> {
       }),
     ),
   );
-  return { probes, ipam };
+  return { probes, ipam, agents };
 }
 
 export const labCheckPassed = (r: LabCheckResult) =>
-  r.probes.every((p) => p.ok) && r.ipam.every((n) => n.findings.length === 0);
+  r.probes.every((p) => p.ok) &&
+  r.ipam.every((n) => n.findings.length === 0) &&
+  r.agents.every((a) => a.problems.length === 0);
 
 /** Runs a command in a pod's (or a node's, or an external host's) namespace, terminal attached. */
 export async function labExec(name: string, target: string, argv: string[]): Promise<number> {

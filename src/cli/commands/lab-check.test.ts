@@ -32,6 +32,10 @@ describe('lab check report', () => {
     decidedBy: decisionText(t),
     ok,
     sourceSeen,
+    ...(t.verdict === 'allow' ? { source: t.sourceSeen } : {}),
+    connected: sourceSeen !== null,
+    detail: null,
+    durationSeconds: 0.1,
     ...(ok ? {} : { trace: t }),
   });
 
@@ -39,11 +43,16 @@ describe('lab check report', () => {
     const text = renderCheck({
       probes: [probe(allowed, true, '10.244.0.5'), probe(denied, false, '10.244.0.5')],
       ipam: [],
+      agents: [],
     });
     const lines = text.split('\n');
     assert.match(lines[1], /^ok\s+pod-pod-cross-pool\s+pod\/web\s+pod\/db\s+allow\s+10\.244\.0\.5\s*$/);
     assert.match(lines[2], /^FAIL\s+.*deny\s+10\.244\.0\.5\s+nsg user-nsg deny-sys-subnet$/);
-    assert.match(text, /pod\/web -> pod\/db: expected deny, got a connection from 10\.244\.0\.5; the trace:/);
+    assert.match(
+      text,
+      /pod-pod-cross-pool:pod\/web->pod\/db: connected, the receiver saw source 10\.244\.0\.5/,
+    );
+    assert.match(text, /pod-pod-cross-pool:pod\/web->pod\/db: the trace of what was expected:/);
     assert.match(
       text,
       /DENY\s+nsg\s+user-nsg \(subnet user, Inbound\)\s+Deny by deny-sys-subnet \(priority 300\)/,

@@ -2,7 +2,7 @@
  * `podnet lab ...`: a whole overlay cluster, its VNet and an outside world in network namespaces on this
  * host. Handlers return data; this module renders it (table or `-o json`) and sets the exit code.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { Command } from 'commander';
 import { PodnetError } from '../../errors/index.js';
@@ -25,6 +25,7 @@ import {
 } from '../../lab/lab.js';
 import type { StoreKind } from '../../lab/model.js';
 import { parseLabels } from '../../lab/pod-objects.js';
+import { junitXml, probeFailure, probeName } from '../../lab/report.js';
 import { listLabs, readLab, resolveLabName } from '../../lab/state.js';
 import type { CliContext } from '../main.js';
 import { EXIT, type OutputFormat, parseOutputFormat, table } from '../output.js';
@@ -52,15 +53,15 @@ export function renderStatus(s: StatusJson): string {
   const rows: string[][] = [];
   for (const c of s.clusters) {
     for (const n of c.nodes) {
-      rows.push([c.name, `node/${n.name}`, n.pool, n.ip, n.block ?? '-', n.netns]);
-      for (const p of n.pods) rows.push([c.name, `pod/${p.name}`, n.name, p.ip ?? '-', '', p.netns]);
+      rows.push([c.name, `node/${n.name}`, n.pool, n.ip, n.block ?? '-', n.netns, n.agent]);
+      for (const p of n.pods) rows.push([c.name, `pod/${p.name}`, n.name, p.ip ?? '-', '', p.netns, '']);
     }
   }
-  for (const h of s.externalHosts) rows.push(['', `external/${h.name}`, '', h.ip, '', h.netns]);
-  return table(['cluster', 'name', 'pool/node', 'ip', 'block', 'netns'], rows);
+  for (const h of s.externalHosts) rows.push(['', `external/${h.name}`, '', h.ip, '', h.netns, '']);
+  return table(['cluster', 'name', 'pool/node', 'ip', 'block', 'netns', 'agent'], rows);
 }
 
-export function renderCheck({ probes, ipam }: LabCheckResult): string {
+export function renderCheck({ probes, ipam, agents }: LabCheckResult): string {
   const rows = probes.map((p) => [
     p.ok ? 'ok' : 'FAIL',
     p.kind,
@@ -72,27 +73,28 @@ export function renderCheck({ probes, ipam }: LabCheckResult): string {
   ]);
   const failed = probes.filter((p) => !p.ok);
   const inconsistent = ipam.filter((n) => n.findings.length > 0);
-  // A probe that disagreed: the trace that explains what was expected, and what happened instead.
+  const silent = agents.filter((a) => a.problems.length > 0);
+  // A probe that disagreed: the trace that explains what was expected.
   const explained = failed.flatMap((p) =>
-    p.trace
-      ? [
-          '',
-          `${p.from} -> ${p.to}: expected ${p.expect}${p.expect === 'allow' ? ` from ${p.trace.sourceSeen}` : ''}, got ${p.sourceSeen === null ? 'no connection' : `a connection from ${p.sourceSeen}`}; the trace:`,
-          renderTrace(p.trace),
-        ]
-      : [],
+    p.trace ? ['', `${probeName(p)}: the trace of what was expected:`, renderTrace(p.trace)] : [],
   );
   return [
     table(['result', 'kind', 'from', 'to', 'expect', 'source seen', 'denied by (trace)'], rows),
-    ...explained,
     '',
-    `${probes.length - failed.length}/${probes.length} probes as trace expects${failed.length ? `, ${failed.length} FAILED` : ''}`,
+    `${probes.length - failed.length}/${probes.length} probes as trace expects${failed.length ? `, ${failed.length} FAILED:` : ''}`,
+    ...failed.flatMap((p) => {
+      const f = probeFailure(p);
+      return f ? [`  ${probeName(p)}: ${f.reason}`, `    expected: ${f.expected}`] : [];
+    }),
+    ...explained,
     `${ipam.length - inconsistent.length}/${ipam.length} nodes with consistent IPAM (podnet ipam check)${
       inconsistent.length ? `, ${inconsistent.length} FAILED:` : ''
     }`,
     ...inconsistent.flatMap((n) =>
       n.findings.map((f) => `  ${n.node}: ${f.code} ${f.subject}: ${f.message}`),
     ),
+    `${agents.length - silent.length}/${agents.length} agents healthy (podnet status)${silent.length ? `, ${silent.length} FAILED:` : ''}`,
+    ...silent.flatMap((a) => a.problems.map((p) => `  ${a.node}: ${p.code}: ${p.message}`)),
   ].join('\n');
 }
 
@@ -195,11 +197,37 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .command('check')
     .description('probe pod-to-pod, pod-to-outside (SNAT), outside-to-pod (refused) and node-to-pod for real')
     .option('--name <name>', 'lab name (default: the only lab)')
+    .option(
+      '--test <pattern>',
+      "only probes whose name (KIND:FROM->TO) matches; comma-separated regexps, '!' leaves out",
+    )
+    .option('--junit-file <file>', 'also write the results as JUnit XML')
     .option('-o, --output <format>', 'table or json', 'table')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  podnet lab check
+  podnet lab check --test 'pod-pod,!cross-pool' --junit-file check.xml
+  podnet lab check --test '^external-pod:' -o json`,
+    )
     .action(async (o) => {
       const format = parseOutputFormat(o.output);
-      const result = await labCheck(resolveLabName(o.name));
-      out(format, result, renderCheck(result));
+      const name = resolveLabName(o.name);
+      const timestamp = new Date().toISOString();
+      const result = await labCheck(name, o.test === undefined ? {} : { test: o.test });
+      if (o.junitFile !== undefined) {
+        try {
+          writeFileSync(o.junitFile, junitXml({ lab: name, timestamp, ...result }));
+        } catch (e) {
+          throw new PodnetError('ReportWriteFailed', `cannot write ${o.junitFile}: ${(e as Error).message}`, {
+            field: '--junit-file',
+            hint: 'give a path in a writable folder',
+          });
+        }
+      }
+      const probes = result.probes.map((p) => ({ name: probeName(p), ...p, failure: probeFailure(p) }));
+      out(format, { ...result, probes }, renderCheck(result));
       ctx.exitCode = labCheckPassed(result) ? EXIT.ok : EXIT.problems;
     });
 
