@@ -2,9 +2,14 @@
  * Agreement, for real: one lab (three nodes on two pools and subnets, pods in two namespaces, the outside
  * hosts), NSGs applied to its store as `az network nsg show -o json` prints them (several features at once:
  * a subnet NSG and a NIC NSG, priorities overriding each other, service tags VirtualNetwork and Internet, port
- * ranges, Tcp/Udp/Icmp/`*`, inbound and outbound), and every pod pair, node, outside host, port and protocol
- * probed for real (TCP, UDP, ICMP) through the lab's VNet, which enforces them. Every probe must agree with
- * `podnet trace` over the same objects (the lab's store); a disagreement is listed with trace's reason.
+ * ranges, Tcp/Udp/Icmp/`*`, inbound and outbound), then NetworkPolicies on top (namespace and pod selectors
+ * ANDed, matchExpressions, a named port, endPort, ipBlock with except, ingress and egress), and every pod pair,
+ * node, outside host, port and protocol probed for real (TCP, UDP, ICMP) through the lab: NSGs enforced by the
+ * VNet, policies by the nodes. Every probe must agree with `podnet trace` over the same objects (the lab's
+ * store); a disagreement is listed with trace's reason. NetworkPolicy semantics:
+ * kubernetes.io/docs/concepts/services-networking/network-policies (e2e "should allow ingress access on one
+ * named port", "should enforce policy based on PodSelector and NamespaceSelector", "should enforce except clause
+ * while egress access to server in CIDR block", "should support a 'default-deny-ingress' policy").
  * NSG semantics: learn.microsoft.com/azure/virtual-network/network-security-groups-overview and
  * network-security-group-how-it-works (priority order, first match, subnet then NIC inbound, NIC then subnet
  * outbound, intra-subnet traffic evaluated, stateful: "removing a rule doesn't interrupt existing connections").
@@ -386,62 +391,76 @@ describe('NSGs in the lab VNet agree with podnet trace', { concurrency: false },
     client.kill('SIGKILL');
   });
 
-  // NetworkPolicy enforcement on the nodes is helper pol's (branch pol); until it is in main these cases run
-  // as a todo: they apply, probe and compare, and a disagreement is reported, not counted as a pass.
-  it(
-    'with NetworkPolicies in force too (selectors, named ports, endPort, ipBlock except, egress and ingress)',
-    { todo: "NetworkPolicy enforcement on nodes (helper pol's branch) is not in main yet" },
-    async () => {
-      const policies = [
-        {
-          // x admits only y/c, and only on the named port serve-80-tcp (resolved on each x pod: 80/TCP).
-          apiVersion: 'networking.k8s.io/v1',
-          kind: 'NetworkPolicy',
-          metadata: { name: 'x-from-c', namespace: 'x' },
-          spec: {
-            podSelector: {},
-            ingress: [
-              {
-                from: [
-                  {
-                    namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'y' } },
-                    podSelector: { matchExpressions: [{ key: 'pod', operator: 'In', values: ['c'] }] },
-                  },
-                ],
-                ports: [{ port: 'serve-80-tcp' }],
-              },
-            ],
-          },
+  // NetworkPolicy is enforced on the nodes (each agent's node table), NSGs in the VNet: both at once here.
+  it('with NetworkPolicies in force too (selectors, named ports, endPort, ipBlock except, egress and ingress)', async () => {
+    const policies = [
+      {
+        // x admits only y/c, and only on the named port serve-80-tcp (resolved on each x pod: 80/TCP).
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'x-from-c', namespace: 'x' },
+        spec: {
+          podSelector: {},
+          ingress: [
+            {
+              from: [
+                {
+                  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'y' } },
+                  podSelector: { matchExpressions: [{ key: 'pod', operator: 'In', values: ['c'] }] },
+                },
+              ],
+              ports: [{ port: 'serve-80-tcp' }],
+            },
+            // ... and y/d on UDP 81 (d's egress allows UDP 80-81 to x: endPort).
+            {
+              from: [
+                {
+                  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'y' } },
+                  podSelector: { matchLabels: { pod: 'd' } },
+                },
+              ],
+              ports: [{ protocol: 'UDP', port: 81 }],
+            },
+          ],
         },
-        {
-          // y/d may send only UDP 80-81 to pods of x, and anything outside the pod CIDR.
-          apiVersion: 'networking.k8s.io/v1',
-          kind: 'NetworkPolicy',
-          metadata: { name: 'd-egress', namespace: 'y' },
-          spec: {
-            podSelector: { matchLabels: { pod: 'd' } },
-            policyTypes: ['Egress'],
-            egress: [
-              {
-                to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'x' } } }],
-                ports: [{ protocol: 'UDP', port: 80, endPort: 81 }],
-              },
-              { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.244.0.0/16'] } }] },
-            ],
-          },
+      },
+      {
+        // y/d may send only UDP 80-81 to pods of x, and anything outside the pod CIDR.
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'd-egress', namespace: 'y' },
+        spec: {
+          podSelector: { matchLabels: { pod: 'd' } },
+          policyTypes: ['Egress'],
+          egress: [
+            {
+              to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'x' } } }],
+              ports: [{ protocol: 'UDP', port: 80, endPort: 81 }],
+            },
+            { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.244.0.0/16'] } }] },
+          ],
         },
-      ];
-      await apply(policies);
-      // Enforcement is the agents' within 1 s of the apply (issue 10); give it a few seconds, bounded.
-      await new Promise((r) => setTimeout(r, 3000));
-      const { results, wrong } = await disagreements(matrix());
-      assert.deepEqual(wrong, [], 'every probe agrees with podnet trace');
-      const deciders = new Set(
-        results.flatMap((r) => r.expected.decidedBy.map((d) => `${d.layer} ${d.rule}`)),
-      );
-      assert.ok(deciders.has('networkpolicy default-deny') && deciders.has('networkpolicy ingress[0]'));
-    },
-  );
+      },
+    ];
+    await apply(policies);
+    // The agents enforce within 1 s of the apply (issue 10): wait, bounded, until x/b refuses x/a.
+    await waitFor('the nodes to enforce the policies', 10_000, async () =>
+      (await passes({ from: pods.a, to: pods.b, protocol: 'TCP', port: 80 })) ? undefined : true,
+    );
+    const { results, wrong } = await disagreements(matrix());
+    assert.deepEqual(wrong, [], 'every probe agrees with podnet trace');
+    const deciders = new Set(
+      results.flatMap((r) => r.expected.decidedBy.map((d) => `${d.layer} ${d.object ?? '-'} ${d.rule}`)),
+    );
+    for (const d of [
+      'networkpolicy - default-deny',
+      'networkpolicy x/x-from-c ingress[0]',
+      'networkpolicy x/x-from-c ingress[1]',
+      'networkpolicy y/d-egress egress[0]',
+      'networkpolicy y/d-egress egress[1]',
+    ])
+      assert.ok(deciders.has(d), `some probe was decided by ${d}`);
+  });
 
   it('SCTP probes', async (t) => {
     // This kernel is built without SCTP (CONFIG_IP_SCTP unset): a socket cannot even be opened, so no SCTP
