@@ -96,17 +96,24 @@ export function invalids(field: string, value: string, messages: string[], hint:
 }
 
 /** Refuses a whole apply: every problem in the message (one per line) and in `details.problems`. */
-export function objectsInvalid(problems: Problem[]): PodnetError {
+/**
+ * Every problem of a set of documents in one error. `apply` (the default): nothing of the apply landed.
+ * `read`: documents a read-only command took as input (`trace`, `nsg check`, `plan --nsg`), a usage error.
+ */
+export function objectsInvalid(problems: Problem[], use: 'apply' | 'read' = 'apply'): PodnetError {
   const docs = new Set(problems.map((p) => sourceText({ ...p.source, item: undefined })));
   const lines = problems.map(
     (p) => `  ${sourceText(p.source)}${p.object ? ` (${p.object})` : ''}: ${p.message}\n    hint: ${p.hint}`,
   );
   return new PodnetError(
-    'ObjectsInvalid',
-    `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${docs.size} document${docs.size === 1 ? '' : 's'}; nothing was applied:\n${lines.join('\n')}`,
+    use === 'apply' ? 'ObjectsInvalid' : 'InputObjectsInvalid',
+    `${problems.length} problem${problems.length === 1 ? '' : 's'} in ${docs.size} document${docs.size === 1 ? '' : 's'}${use === 'apply' ? '; nothing was applied' : ''}:\n${lines.join('\n')}`,
     {
       field: problems[0]?.field || '--filename',
-      hint: 'fix every problem listed (file#document: field: rule) and apply again; the store is unchanged',
+      hint:
+        use === 'apply'
+          ? 'fix every problem listed (file#document: field: rule) and apply again; the store is unchanged'
+          : 'fix every problem listed (file#document: field: rule) and run the command again',
       details: { problems },
     },
   );

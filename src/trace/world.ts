@@ -57,7 +57,7 @@ export function traceWorldFromDocuments(documents: Document[]): TraceWorld {
     else kube.push(d);
   }
   const { candidates, problems } = prepareApply(kube);
-  if (problems.length > 0) throw objectsInvalid(problems);
+  if (problems.length > 0) throw objectsInvalid(problems, 'read');
   const original = new Map(kube.map((d) => [d.source, d.value as Obj]));
   for (const c of candidates) {
     const prepared = c.kind.prepare(c.object, null);
@@ -82,7 +82,7 @@ export function traceWorldFromDocuments(documents: Document[]): TraceWorld {
 /** The world of files (`-f FILE|DIR|-`, repeatable), every decoding problem refused at once. */
 export function worldFromFiles(paths: string[]): TraceWorld {
   const decoded = readManifests(paths);
-  if (decoded.problems.length > 0) throw objectsInvalid(decoded.problems);
+  if (decoded.problems.length > 0) throw objectsInvalid(decoded.problems, 'read');
   return traceWorldFromDocuments(decoded.documents);
 }
 

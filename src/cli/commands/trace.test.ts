@@ -4,6 +4,8 @@
  * script reads, and coded errors for unusable input.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -115,6 +117,45 @@ describe('podnet trace', () => {
       await err(['trace', '--from', 'shop/web', '--to', 'shop/db', '--protocol', 'TCP', '--port', '1']),
       [2, 'UsageError'],
     );
+    // An NSG that Azure would refuse (priority outside 100..4096) is unusable input too, named by its field.
+    const dir = mkdtempSync(join(tmpdir(), 'podnet-trace-'));
+    const bad = join(dir, 'nsg.json');
+    writeFileSync(
+      bad,
+      JSON.stringify({
+        name: 'bad',
+        securityRules: [
+          {
+            name: 'r',
+            priority: 99,
+            direction: 'Inbound',
+            access: 'Deny',
+            protocol: '*',
+            sourceAddressPrefix: '*',
+            sourcePortRange: '*',
+            destinationAddressPrefix: '*',
+            destinationPortRange: '*',
+          },
+        ],
+      }),
+    );
+    const r = await podnet([
+      'trace',
+      '-f',
+      bad,
+      '--from',
+      '10.0.0.1',
+      '--to',
+      '10.0.0.2',
+      '--protocol',
+      'ICMP',
+      '-o',
+      'json',
+    ]);
+    rmSync(dir, { recursive: true });
+    const e = JSON.parse(r.out).error;
+    assert.deepEqual([r.code, e.code], [2, 'InputObjectsInvalid']);
+    assert.match(e.message, /priority/);
   });
 });
 
