@@ -53,12 +53,15 @@ import { findProcesses, podnetCommand, stopProcess, waitFor } from './processes.
 import { selectProbes } from './report.js';
 import { startResponder, stopResponder } from './responders.js';
 import {
+  clearRemoval,
   labStatePath,
   readLab,
   readVnet,
   removeLabDir,
   removeVnetState,
+  requestRemoval,
   requireLab,
+  watchRemoval,
   withLabLock,
   withVnetLock,
   writeLab,
@@ -122,11 +125,30 @@ export interface UpOptions {
 export async function labUp(o: UpOptions): Promise<LabState> {
   const name = checkLabName(o.name);
   const vnetName = checkLabName(o.vnet ?? name, '--vnet');
-  // One change to a VNet at a time: a second `up` into the same VNet waits for the first.
-  return withVnetLock(vnetName, () => buildLab(o, name, vnetName));
+  // The lab lock for the whole build, so `lab down` (and every other lab command) waits for it; a `down` asks
+  // up to stop (watchRemoval) and up gives up at its next step. Then one change to a VNet at a time: a second
+  // `up` into the same VNet waits for the first. Lab lock first, VNet lock second, as `down` takes them.
+  return withLabLock(name, async () => {
+    const removal = watchRemoval(name);
+    try {
+      return await withVnetLock(
+        vnetName,
+        () => buildLab(o, name, vnetName, removal.signal),
+        undefined,
+        removal.signal,
+      );
+    } finally {
+      removal.stop();
+    }
+  });
 }
 
-async function buildLab(o: UpOptions, name: string, vnetName: string): Promise<LabState> {
+async function buildLab(
+  o: UpOptions,
+  name: string,
+  vnetName: string,
+  signal: AbortSignal,
+): Promise<LabState> {
   const progress = o.progress ?? (() => {});
   if (readLab(name) || existsSync(clusterDir(name))) {
     throw new PodnetError('LabExists', `a lab named "${name}" already exists`, {
@@ -196,6 +218,7 @@ async function buildLab(o: UpOptions, name: string, vnetName: string): Promise<L
   try {
     writeVnet(vnetPlan);
     await ensureVnet(vnetPlan);
+    signal.throwIfAborted();
     await addClusterRules(vnetPlan, name);
     progress(
       `vnet ${vnetName}: namespace ${vnetPlan.netns}, subnets ${vnetPlan.subnets.map((s) => `${s.cidr} (gw ${s.gateway})`).join(', ')}, routing table ${state.table}`,
@@ -210,7 +233,9 @@ async function buildLab(o: UpOptions, name: string, vnetName: string): Promise<L
       writeLab(state);
       await waitEtcdHealthy(dir, etcd);
     }
+    signal.throwIfAborted();
     await withStore(state, (store) => store.putCluster(profile, 0));
+    signal.throwIfAborted();
     progress(
       `store: ${state.store.url} holds cluster ${name} (pod CIDR ${profile.network.podCidrs.join(', ')})`,
     );
@@ -220,8 +245,9 @@ async function buildLab(o: UpOptions, name: string, vnetName: string): Promise<L
     writeLab(state);
     progress('vnet: fabric router started (block via node IP, from the store)');
 
-    await addNodes(state, vnetPlan, planPoolNodes(profile, name, dir, vnetPlan, []), progress);
-    // Started last: it changes the lab's pods under the lab lock, which `up` does not take.
+    await addNodes(state, vnetPlan, planPoolNodes(profile, name, dir, vnetPlan, []), progress, signal);
+    signal.throwIfAborted();
+    // Started last: its passes take the lab lock, so it starts work once `up` has returned.
     state.kubeletPid = spawnDaemon([...podnetCommand(), 'lab', 'kubelet', '--state', labStatePath(name)], {
       logFile: join(dir, 'kubelet.log'),
     });
@@ -230,6 +256,8 @@ async function buildLab(o: UpOptions, name: string, vnetName: string): Promise<L
     progress('lab kubelet started (Pod objects bound to the lab nodes run as pods)');
     return state;
   } catch (e) {
+    // The `lab down` that asked is waiting for the lock and removes what was made.
+    if (signal.aborted) throw signal.reason;
     const err = asPodnetError(e);
     throw new PodnetError(err.code, `lab up stopped half-way: ${err.message}`, {
       field: err.field,
@@ -240,9 +268,19 @@ async function buildLab(o: UpOptions, name: string, vnetName: string): Promise<L
   }
 }
 
-/** Builds nodes (network, CNI, agent), waits for their agents and the fabric routes, then starts their pods. */
-async function addNodes(state: LabState, vnet: Vnet, nodes: LabNode[], progress: Progress): Promise<void> {
+/**
+ * Builds nodes (network, CNI, agent), waits for their agents and the fabric routes, then starts their pods;
+ * `signal` (lab up's removal watch) stops it between steps.
+ */
+async function addNodes(
+  state: LabState,
+  vnet: Vnet,
+  nodes: LabNode[],
+  progress: Progress,
+  signal?: AbortSignal,
+): Promise<void> {
   for (const node of nodes) {
+    signal?.throwIfAborted();
     state.nodes.push(node);
     writeLab(state);
     mkdirSync(node.dir, { recursive: true });
@@ -253,8 +291,8 @@ async function addNodes(state: LabState, vnet: Vnet, nodes: LabNode[], progress:
     writeLab(state);
     progress(`node ${node.name}: ${node.ip} on ${node.subnet}, agent pid ${node.agentPid}`);
   }
-  await Promise.all(nodes.map((n) => waitAgentReady(n)));
-  const leases = await waitFabricRoutes(state, vnet);
+  await Promise.all(nodes.map((n) => waitAgentReady(n, undefined, signal)));
+  const leases = await waitFabricRoutes(state, vnet, signal);
   for (const n of nodes)
     progress(`node ${n.name}: ready, block ${leases.find((l) => l.nodeName === n.name)?.block}`);
   // Nodes start their pods side by side, each node one pod at a time, as kubelets do.
@@ -262,6 +300,7 @@ async function addNodes(state: LabState, vnet: Vnet, nodes: LabNode[], progress:
     Promise.all(
       nodes.map(async (node) => {
         for (let i = 0; i < state.podsPerNode; i++) {
+          signal?.throwIfAborted();
           const pod = await addLabPod(state, node.name, { labels: upPodLabels(node) }, objects);
           progress(`pod ${pod.name}: ${pod.ip} on ${node.name}`);
         }
@@ -271,18 +310,23 @@ async function addNodes(state: LabState, vnet: Vnet, nodes: LabNode[], progress:
 }
 
 /** Waits until every node of the lab holds a lease and the VNet routes every block to its node. */
-async function waitFabricRoutes(state: LabState, vnet: Vnet): Promise<BlockLease[]> {
+async function waitFabricRoutes(state: LabState, vnet: Vnet, signal?: AbortSignal): Promise<BlockLease[]> {
   return withStore(state, (store) =>
-    waitFor('the fabric router to route every block', 20_000, async () => {
-      const leases = await store.listBlocks();
-      if (!state.nodes.every((n) => leases.some((l) => l.nodeName === n.name))) return undefined;
-      const want = desiredPeerRoutes(leases, {});
-      const have = await readPodnetRoutes({ netns: vnet.netns, table: state.table });
-      const same =
-        want.length === have.length &&
-        want.every((w) => have.some((h) => h.dst === w.dst && h.via === w.via));
-      return same ? leases : undefined;
-    }),
+    waitFor(
+      'the fabric router to route every block',
+      20_000,
+      async () => {
+        const leases = await store.listBlocks();
+        if (!state.nodes.every((n) => leases.some((l) => l.nodeName === n.name))) return undefined;
+        const want = desiredPeerRoutes(leases, {});
+        const have = await readPodnetRoutes({ netns: vnet.netns, table: state.table });
+        const same =
+          want.length === have.length &&
+          want.every((w) => have.some((h) => h.dst === w.dst && h.via === w.via));
+        return same ? leases : undefined;
+      },
+      signal,
+    ),
   );
 }
 
@@ -536,8 +580,9 @@ function findVnetOf(cluster: string): Vnet | null {
  * cluster uses it, and the lab folder.
  */
 export async function labDown(name: string, progress: Progress = () => {}): Promise<{ removed: string[] }> {
+  // A `lab up` of this lab holds the lock while it builds: ask it to stop, then wait for the lock.
+  requestRemoval(checkLabName(name));
   return withLabLock(name, async () => {
-    checkLabName(name);
     const state = readLab(name);
     const dir = clusterDir(name);
     const prefix = clusterPrefix(name);
@@ -605,7 +650,7 @@ export async function labDown(name: string, progress: Progress = () => {}): Prom
     removeLabDir(name);
     progress(`lab ${name}: removed`);
     return { removed };
-  });
+  }).finally(() => clearRemoval(name));
 }
 
 export interface StatusJson {

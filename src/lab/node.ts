@@ -90,11 +90,16 @@ export function startAgent(state: LabState, vnet: Vnet, node: LabNode): number {
   });
 }
 
-export async function waitAgentReady(node: LabNode, timeoutMs = 30_000): Promise<void> {
-  await waitFor(`the agent of node ${node.name} to be ready`, timeoutMs, async () => {
-    const r = await unixGet(node.agentSocket, '/readyz');
-    return r.status === 200 ? true : undefined;
-  });
+export async function waitAgentReady(node: LabNode, timeoutMs = 30_000, signal?: AbortSignal): Promise<void> {
+  await waitFor(
+    `the agent of node ${node.name} to be ready`,
+    timeoutMs,
+    async () => {
+      const r = await unixGet(node.agentSocket, '/readyz');
+      return r.status === 200 ? true : undefined;
+    },
+    signal,
+  );
 }
 
 export interface AgentView {

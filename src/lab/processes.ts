@@ -69,15 +69,17 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Polls `probe` until it returns a value, or throws `LabTimeout` naming `what`. */
+/** Polls `probe` until it returns a value, or throws `LabTimeout` naming `what` (or `signal`'s reason). */
 export async function waitFor<T>(
   what: string,
   timeoutMs: number,
   probe: () => Promise<T | undefined>,
+  signal?: AbortSignal,
 ): Promise<T> {
   const until = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
+    signal?.throwIfAborted();
     try {
       const v = await probe();
       if (v !== undefined) return v;

@@ -7,7 +7,8 @@ import { after, describe, it } from 'node:test';
 // Lab state lives under PODNET_LAB_DIR; a temporary folder keeps this test away from real labs.
 const root = mkdtempSync(join(tmpdir(), 'podnet-lab-state-'));
 process.env.PODNET_LAB_DIR = root;
-const { withLabLock, withVnetLock, resolveLabName, readLab } = await import('./state.js');
+const { withLabLock, withVnetLock, resolveLabName, readLab, requestRemoval, clearRemoval, watchRemoval } =
+  await import('./state.js');
 after(() => rmSync(root, { recursive: true, force: true }));
 
 describe('VNet lock', () => {
@@ -53,5 +54,45 @@ describe('lab name resolution', () => {
   it('asks for --name when no lab runs', () => {
     assert.throws(() => resolveLabName(undefined), /no lab is running/);
     assert.equal(resolveLabName('x'), 'x');
+  });
+});
+
+describe('removal requests (lab down during lab up)', () => {
+  const wait = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  it('aborts a watch with LabRemoved once a down asks, and not for a request older than the watch', async () => {
+    requestRemoval('older');
+    await wait(20);
+    const old = watchRemoval('older');
+    await wait(250);
+    assert.equal(old.signal.aborted, false, 'a down that ran before this up took the lock');
+    old.stop();
+    clearRemoval('older');
+
+    const w = watchRemoval('busy');
+    await wait(20);
+    requestRemoval('busy');
+    await wait(250);
+    assert.equal(w.signal.aborted, true);
+    assert.equal((w.signal.reason as { code?: string }).code, 'LabRemoved');
+    w.stop();
+    clearRemoval('busy');
+  });
+
+  it('ignores a request whose down died, and a watch never waits on a lock past its abort', async () => {
+    const w = watchRemoval('dead');
+    await wait(20);
+    writeFileSync(join(root, 'dead.removing'), '999999999');
+    await wait(250);
+    assert.equal(w.signal.aborted, false);
+    w.stop();
+    const held = withVnetLock('held', () => wait(1000));
+    const c = new AbortController();
+    setTimeout(() => c.abort(new Error('removed')), 150);
+    await assert.rejects(
+      withVnetLock('held', async () => 'ran', 5000, c.signal),
+      /removed/,
+    );
+    await held;
   });
 });

@@ -1,5 +1,14 @@
 /** Lab and VNet state files: JSON under LAB_ROOT, replaced atomically (write + rename). */
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PodnetError } from '../errors/index.js';
@@ -105,10 +114,12 @@ async function withLockFile<T>(
   what: { field: string; text: string },
   fn: () => Promise<T>,
   timeoutMs: number,
+  signal?: AbortSignal,
 ): Promise<T> {
   mkdirSync(LAB_ROOT, { recursive: true });
   const until = Date.now() + timeoutMs;
   for (;;) {
+    signal?.throwIfAborted();
     try {
       writeFileSync(path, String(process.pid), { flag: 'wx' });
       break;
@@ -135,14 +146,73 @@ async function withLockFile<T>(
   }
 }
 
-/** Serializes changes to one VNet (clusters joining, leaving, growing). */
-export async function withVnetLock<T>(vnet: string, fn: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
+/** Serializes changes to one VNet (clusters joining, leaving, growing); `signal` gives up waiting. */
+export async function withVnetLock<T>(
+  vnet: string,
+  fn: () => Promise<T>,
+  timeoutMs = 120_000,
+  signal?: AbortSignal,
+): Promise<T> {
   const text = `VNet "${checkLabName(vnet, '--vnet')}"`;
-  return withLockFile(`${vnetStatePath(vnet)}.lock`, { field: '--vnet', text }, fn, timeoutMs);
+  return withLockFile(`${vnetStatePath(vnet)}.lock`, { field: '--vnet', text }, fn, timeoutMs, signal);
 }
 
 /** Serializes commands that change one lab (pods, scale, update, restart, down). */
 export async function withLabLock<T>(name: string, fn: () => Promise<T>, timeoutMs = 120_000): Promise<T> {
   const text = `lab "${checkLabName(name)}"`;
   return withLockFile(join(LAB_ROOT, `${name}.lock`), { field: '--name', text }, fn, timeoutMs);
+}
+
+/**
+ * `lab down` asks a `lab up` of the same lab to stop (a file holding down's pid, next to the lab lock): up holds
+ * the lab lock while it builds, so down waits for it, and up gives up at its next step instead of building on
+ * while down removes (which left orphan agents and namespaces behind, issue 14).
+ */
+function removalPath(name: string): string {
+  return join(LAB_ROOT, `${checkLabName(name)}.removing`);
+}
+
+export function requestRemoval(name: string): void {
+  mkdirSync(LAB_ROOT, { recursive: true });
+  writeFileSync(removalPath(name), String(process.pid));
+}
+
+/** Withdraws this process's request (a later `down`'s request stays). */
+export function clearRemoval(name: string): void {
+  if (removalRequest(name)?.pid === process.pid) rmSync(removalPath(name), { force: true });
+}
+
+function removalRequest(name: string): { pid: number; at: number } | null {
+  try {
+    const path = removalPath(name);
+    return { pid: Number(readFileSync(path, 'utf8').trim()), at: statSync(path).mtimeMs };
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * A signal that aborts with `LabRemoved` once a live `lab down` asks for the lab (looked at every 100 ms). Only
+ * a request made since the watch began counts: an older one is a `down` that ran before this `up` took the lock.
+ */
+export function watchRemoval(name: string): { signal: AbortSignal; stop(): void } {
+  const controller = new AbortController();
+  const since = Date.now();
+  const look = () => {
+    const r = removalRequest(name);
+    if (!r || r.at < since || !(r.pid > 0 && alive(r.pid))) return;
+    clearInterval(timer);
+    controller.abort(
+      new PodnetError(
+        'LabRemoved',
+        `lab "${name}" was removed by podnet lab down (pid ${r.pid}) while up built it`,
+        {
+          field: '--name',
+          hint: 'lab down removes everything up had made; run podnet lab up again for a new lab',
+        },
+      ),
+    );
+  };
+  const timer = setInterval(look, 100);
+  return { signal: controller.signal, stop: () => clearInterval(timer) };
 }
