@@ -210,7 +210,7 @@ async function compileBench(): Promise<string[]> {
 
 // ---- the lab part ----
 
-const ROUNDS = 6;
+const ROUNDS = 4;
 const IPERF_SECONDS = 2;
 const IPERF_PORT = 5201;
 const CONNECT_PORT = 8080;
