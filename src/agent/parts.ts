@@ -56,7 +56,17 @@ function rulesetPart(dp: NodeDataplane): DataplanePart<ReturnType<typeof desired
   return {
     name: 'ruleset',
     desired: desiredNodeTable,
-    ensure: async (table) => ({ change: await dp.ensureRuleset(table) }),
+    async ensure(table) {
+      const change = await dp.ensureRuleset(table);
+      const w = change === 'unchanged' ? null : dp.lastRulesetWrite();
+      // An edit says how many set elements it touched; a replace rewrote the table.
+      return {
+        change,
+        ...(w
+          ? { counts: { elements: w.elements, objects: w.objects, replaced: w.mode === 'replace' ? 1 : 0 } }
+          : {}),
+      };
+    },
   };
 }
 

@@ -99,6 +99,9 @@ export class RecordingDataplane implements NodeDataplane {
     this.ruleset = input;
     return same ? 'unchanged' : 'applied';
   }
+  lastRulesetWrite() {
+    return null;
+  }
   async reconcileRoutes(desired: readonly PeerRoute[]) {
     const d = diffRoutes(desired, this.routes);
     this.routes = [...desired];

@@ -7,7 +7,7 @@
 import { type PeerRoute, type ReconcileResult, reconcileRoutes } from '../routing/routes.js';
 import { ensureIpForwarding } from './forwarding.js';
 import { type NodeInterface, readNodeInterfaces } from './node-interfaces.js';
-import { type EnsureOutcome, NodeRuleset } from './node-ruleset.js';
+import { type EnsureOutcome, NodeRuleset, type RulesetWrite } from './node-ruleset.js';
 import { type PodPlumbingSeen, readPodPlumbing } from './pod-network.js';
 import type { NodeTableInput } from './ruleset.js';
 
@@ -17,6 +17,8 @@ export interface NodeDataplane {
   ensureForwarding(): Promise<boolean>;
   /** The node's nftables table, all its sections in one transaction. */
   ensureRuleset(input: NodeTableInput): Promise<EnsureOutcome>;
+  /** How the last ruleset write reached the kernel: element edits (how many) or a whole-table replace. */
+  lastRulesetWrite(): RulesetWrite | null;
   reconcileRoutes(desired: readonly PeerRoute[]): Promise<ReconcileResult>;
   /** The podnet host veths (with the attachment each belongs to) and the /32 routes through them. */
   readPodPlumbing(): Promise<PodPlumbingSeen>;
@@ -32,6 +34,7 @@ export function kernelDataplane(opts: { netns?: string } = {}): NodeDataplane {
     readInterfaces: () => readNodeInterfaces(opts),
     ensureForwarding: () => ensureIpForwarding(opts),
     ensureRuleset: (input) => ruleset.ensure(input),
+    lastRulesetWrite: () => ruleset.lastWrite,
     reconcileRoutes: (desired) => reconcileRoutes(desired, { netns: opts.netns }),
     readPodPlumbing: () => readPodPlumbing(opts.netns),
   };
