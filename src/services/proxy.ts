@@ -229,7 +229,7 @@ export function serviceSection(input: ServiceProxyInput): TableSection {
       { name: 'svc_reject', base: { type: 'filter', hook: 'prerouting', priority: '-110' }, rules: rejects },
       { name: 'svc_reject_out', base: { type: 'filter', hook: 'output', priority: '-110' }, rules: rejects },
       { name: 'svc_dnat', base: { type: 'nat', hook: 'prerouting', priority: 'dstnat' }, rules: dispatch },
-      { name: 'svc_dnat_out', base: { type: 'nat', hook: 'output', priority: 'dstnat' }, rules: dispatch },
+      { name: 'svc_dnat_out', base: { type: 'nat', hook: 'output', priority: '-100' }, rules: dispatch },
       {
         name: 'svc_masq',
         base: { type: 'nat', hook: 'postrouting', priority: 'srcnat' },
