@@ -83,13 +83,27 @@ export function compileServiceProxy(
   selfNode: string,
   families: { family: Family; podCidrs: string[] }[],
 ): ServiceProxyInput {
+  // Endpoints by namespace and label pair: a service looks only at those carrying its first selector pair,
+  // not at every endpoint of the cluster.
+  const byPair = new Map<string, PodEndpoint[]>();
+  for (const e of world.endpoints)
+    for (const [k, v] of Object.entries(e.labels)) {
+      const key = `${e.namespace}\0${k}=${v}`;
+      const list = byPair.get(key);
+      if (list) list.push(e);
+      else byPair.set(key, [e]);
+    }
+  const candidates = (svc: Service) => {
+    const first = Object.entries(svc.spec.selector ?? {})[0];
+    return first ? (byPair.get(`${svc.metadata.namespace}\0${first[0]}=${first[1]}`) ?? []) : [];
+  };
   return {
     selfNode,
     families: families.map(({ family, podCidrs }) => {
       const entries: ProxyEntry[] = [];
       for (const svc of world.services) {
         if (!needsClusterIp(svc.spec)) continue;
-        const backends = serviceBackends(svc, world.endpoints, family);
+        const backends = serviceBackends(svc, candidates(svc), family);
         const affinity =
           svc.spec.sessionAffinity === 'ClientIP'
             ? (svc.spec.sessionAffinityConfig?.clientIP?.timeoutSeconds ?? 10800)
@@ -229,7 +243,7 @@ export function serviceSection(input: ServiceProxyInput): TableSection {
       { name: 'svc_reject', base: { type: 'filter', hook: 'prerouting', priority: '-110' }, rules: rejects },
       { name: 'svc_reject_out', base: { type: 'filter', hook: 'output', priority: '-110' }, rules: rejects },
       { name: 'svc_dnat', base: { type: 'nat', hook: 'prerouting', priority: 'dstnat' }, rules: dispatch },
-      { name: 'svc_dnat_out', base: { type: 'nat', hook: 'output', priority: 'dstnat' }, rules: dispatch },
+      { name: 'svc_dnat_out', base: { type: 'nat', hook: 'output', priority: '-100' }, rules: dispatch },
       {
         name: 'svc_masq',
         base: { type: 'nat', hook: 'postrouting', priority: 'srcnat' },

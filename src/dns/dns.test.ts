@@ -1,0 +1,251 @@
+/**
+ * Cluster DNS per the Kubernetes DNS specification 1.0.1 (kubernetes/dns docs/specification.md: A/AAAA for
+ * ClusterIP services, headless services' endpoints, SRV for named ports "_<port>._<proto>.<service>.<ns>.svc",
+ * NXDOMAIN for names that do not exist, dns-version TXT) and
+ * https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/, served over UDP and TCP on loopback,
+ * with names outside the zone relayed to an upstream, and fuzzed packets.
+ */
+import assert from 'node:assert/strict';
+import dgram from 'node:dgram';
+import { Resolver } from 'node:dns/promises';
+import net from 'node:net';
+import { after, before, describe, it } from 'node:test';
+import * as packet from 'dns-packet';
+import type { PodEndpoint } from '../endpoints/record.js';
+import type { ServiceWorld } from '../services/proxy.js';
+import type { Service } from '../services/types.js';
+import { resolve } from './records.js';
+import { DnsServer } from './server.js';
+
+const ep = (name: string, ip: string, labels: Record<string, string>): PodEndpoint => ({
+  node: 'n1',
+  nodeIp: '10.224.0.4',
+  containerId: `c-${name}`,
+  ifname: 'eth0',
+  ips: [ip],
+  namespace: 'shop',
+  name,
+  labels,
+  ports: [{ name: 'pg', port: 5432, protocol: 'TCP' }],
+});
+
+const svc = (name: string, spec: Partial<Service['spec']>): Service => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name, namespace: 'shop' },
+  spec: { type: 'ClusterIP', ...spec },
+});
+
+const world: ServiceWorld = {
+  services: [
+    svc('web', {
+      clusterIP: '10.0.5.5',
+      clusterIPs: ['10.0.5.5'],
+      selector: { app: 'web' },
+      ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }],
+    }),
+    svc('db', {
+      clusterIP: 'None',
+      clusterIPs: ['None'],
+      selector: { app: 'db' },
+      ports: [{ name: 'sql', port: 5432, protocol: 'TCP', targetPort: 'pg' }],
+    }),
+    svc('empty', {
+      clusterIP: 'None',
+      clusterIPs: ['None'],
+      selector: { app: 'nothing' },
+      ports: [{ port: 80 }],
+    }),
+    svc('ext', { type: 'ExternalName', externalName: 'db.example.com' }),
+  ],
+  endpoints: [ep('db-0', '10.244.0.7', { app: 'db' }), ep('db-1', '10.244.1.8', { app: 'db' })],
+};
+
+const data = (r: ReturnType<typeof resolve>) =>
+  r.kind === 'answer' ? r.answers.map((a) => a.data) : 'forward';
+
+describe('cluster DNS records', () => {
+  it('A for a ClusterIP service, case-insensitive, trailing dot or not; AAAA is NODATA on a single-stack service', () => {
+    assert.deepEqual(data(resolve(world, 'web.shop.svc.cluster.local', 'A')), ['10.0.5.5']);
+    assert.deepEqual(data(resolve(world, 'WEB.Shop.svc.cluster.local.', 'A')), ['10.0.5.5']);
+    const aaaa = resolve(world, 'web.shop.svc.cluster.local', 'AAAA');
+    assert.deepEqual(aaaa, { kind: 'answer', rcode: 'NOERROR', answers: [] });
+  });
+
+  it('headless: every endpoint, each under its own host name; none ready: NXDOMAIN', () => {
+    assert.deepEqual(data(resolve(world, 'db.shop.svc.cluster.local', 'A')), ['10.244.0.7', '10.244.1.8']);
+    assert.deepEqual(data(resolve(world, '10-244-1-8.db.shop.svc.cluster.local', 'A')), ['10.244.1.8']);
+    assert.equal(
+      (resolve(world, 'empty.shop.svc.cluster.local', 'A') as { rcode: string }).rcode,
+      'NXDOMAIN',
+    );
+  });
+
+  it('SRV for named ports: the service for ClusterIP, each endpoint with its target port for headless', () => {
+    assert.deepEqual(data(resolve(world, '_http._tcp.web.shop.svc.cluster.local', 'SRV')), [
+      { priority: 0, weight: 100, port: 80, target: 'web.shop.svc.cluster.local' },
+    ]);
+    assert.deepEqual(data(resolve(world, '_sql._tcp.db.shop.svc.cluster.local', 'SRV')), [
+      { priority: 0, weight: 100, port: 5432, target: '10-244-0-7.db.shop.svc.cluster.local' },
+      { priority: 0, weight: 100, port: 5432, target: '10-244-1-8.db.shop.svc.cluster.local' },
+    ]);
+    assert.equal(
+      (resolve(world, '_nope._tcp.web.shop.svc.cluster.local', 'SRV') as { rcode: string }).rcode,
+      'NXDOMAIN',
+    );
+  });
+
+  it('ExternalName is a CNAME; pods a-b-c-d.ns.pod; dns-version; unknown names NXDOMAIN; others forwarded', () => {
+    assert.deepEqual(data(resolve(world, 'ext.shop.svc.cluster.local', 'A')), ['db.example.com']);
+    assert.deepEqual(data(resolve(world, '10-244-0-7.shop.pod.cluster.local', 'A')), ['10.244.0.7']);
+    assert.deepEqual(data(resolve(world, 'dns-version.cluster.local', 'TXT')), [['1.0.1']]);
+    for (const n of [
+      'nope.shop.svc.cluster.local',
+      'web.other.svc.cluster.local',
+      'a.b.c.web.shop.svc.cluster.local',
+    ])
+      assert.equal((resolve(world, n, 'A') as { rcode: string }).rcode, 'NXDOMAIN', n);
+    assert.deepEqual(resolve(world, 'example.com', 'A'), { kind: 'forward' });
+  });
+});
+
+describe('the DNS server', () => {
+  let server: DnsServer;
+  let upstream: dgram.Socket;
+  let current = world;
+  const resolver = new Resolver({ timeout: 2000, tries: 1 });
+
+  before(async () => {
+    // A minimal upstream resolver: answers every A question with 192.0.2.1.
+    upstream = dgram.createSocket('udp4');
+    upstream.on('message', (msg, r) => {
+      const q = packet.decode(msg);
+      const answers = [
+        { type: 'A', name: q.questions?.[0].name ?? '', ttl: 60, data: '192.0.2.1' },
+      ] as packet.Answer[];
+      upstream.send(
+        packet.encode({
+          id: q.id,
+          type: 'response',
+          flags: packet.RECURSION_AVAILABLE,
+          questions: q.questions,
+          answers,
+        } as packet.Packet),
+        r.port,
+        r.address,
+      );
+    });
+    await new Promise<void>((ok) => upstream.bind(0, '127.0.0.1', () => ok()));
+    server = new DnsServer({
+      host: '127.0.0.1',
+      port: 0,
+      world: () => current,
+      upstream: { host: '127.0.0.1', port: upstream.address().port },
+    });
+    await server.start();
+    resolver.setServers([`127.0.0.1:${server.port}`]);
+  });
+
+  after(async () => {
+    await server.stop();
+    upstream.close();
+  });
+
+  it('answers A and SRV over UDP, NXDOMAIN as ENOTFOUND, and forwards other names', async () => {
+    assert.deepEqual(await resolver.resolve4('web.shop.svc.cluster.local'), ['10.0.5.5']);
+    assert.deepEqual(await resolver.resolveSrv('_http._tcp.web.shop.svc.cluster.local'), [
+      { name: 'web.shop.svc.cluster.local', port: 80, priority: 0, weight: 100 },
+    ]);
+    await assert.rejects(resolver.resolve4('nope.shop.svc.cluster.local'), { code: 'ENOTFOUND' });
+    await assert.rejects(resolver.resolve6('web.shop.svc.cluster.local'), { code: 'ENODATA' });
+    assert.deepEqual(await resolver.resolve4('example.com'), ['192.0.2.1']);
+  });
+
+  it('follows Service changes live', async () => {
+    current = {
+      ...world,
+      services: [
+        ...world.services,
+        svc('new', {
+          clusterIP: '10.0.9.9',
+          clusterIPs: ['10.0.9.9'],
+          selector: { a: 'b' },
+          ports: [{ port: 1 }],
+        }),
+      ],
+    };
+    assert.deepEqual(await resolver.resolve4('new.shop.svc.cluster.local'), ['10.0.9.9']);
+    current = world;
+    await assert.rejects(resolver.resolve4('new.shop.svc.cluster.local'), { code: 'ENOTFOUND' });
+  });
+
+  it('answers over TCP (2-byte length framing), and truncates a UDP answer that does not fit 512 bytes', async () => {
+    const many = Array.from({ length: 60 }, (_, i) => ep(`p${i}`, `10.244.2.${i + 1}`, { app: 'big' }));
+    current = {
+      services: [
+        svc('big', {
+          clusterIP: 'None',
+          clusterIPs: ['None'],
+          selector: { app: 'big' },
+          ports: [{ port: 80 }],
+        }),
+      ],
+      endpoints: many,
+    };
+    const query = packet.encode({
+      id: 7,
+      type: 'query',
+      flags: packet.RECURSION_DESIRED,
+      questions: [{ type: 'A', name: 'big.shop.svc.cluster.local' }],
+    } as packet.Packet);
+    const udp = packet.decode((await server.answer(query, 'udp')) as Buffer);
+    assert.ok(((udp.flags ?? 0) & packet.TRUNCATED_RESPONSE) !== 0, 'TC set');
+    assert.equal(udp.answers?.length, 0);
+    const reply = await new Promise<Buffer>((ok, fail) => {
+      const sock = net.connect(server.port, '127.0.0.1', () =>
+        sock.write(packet.streamEncode(packet.decode(query))),
+      );
+      let buf = Buffer.alloc(0);
+      sock.on('data', (d) => {
+        buf = Buffer.concat([buf, d]);
+        if (buf.length >= 2 && buf.length >= 2 + buf.readUInt16BE(0)) {
+          sock.end();
+          ok(buf);
+        }
+      });
+      sock.on('error', fail);
+    });
+    const tcp = packet.streamDecode(reply);
+    assert.equal(tcp.id, 7);
+    assert.equal(tcp.answers?.length, 60);
+    current = world;
+  });
+
+  it('survives fuzzed packets: 20,000 random and mutated messages, then still answers', async () => {
+    const valid = packet.encode({
+      id: 1,
+      type: 'query',
+      questions: [{ type: 'A', name: 'web.shop.svc.cluster.local' }],
+    } as packet.Packet);
+    let seed = 42;
+    const rnd = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x7fffffff;
+    };
+    for (let i = 0; i < 20_000; i++) {
+      const msg = i % 2 === 0 ? Buffer.from(valid) : Buffer.alloc(Math.floor(rnd() * 80));
+      const flips = 1 + Math.floor(rnd() * 6);
+      for (let k = 0; k < flips && msg.length > 0; k++)
+        msg[Math.floor(rnd() * msg.length)] = Math.floor(rnd() * 256);
+      const reply = await server.answer(
+        i % 3 === 0 ? msg.subarray(0, Math.floor(rnd() * msg.length)) : msg,
+        'udp',
+      );
+      if (reply) assert.ok(reply.length >= 12, 'every reply has a header');
+    }
+    const garbage = Buffer.from('not a dns message at all, just bytes');
+    const formerr = (await server.answer(garbage, 'udp')) as Buffer;
+    assert.equal(formerr[3] & 0x0f, 1, 'FORMERR');
+    assert.deepEqual(await resolver.resolve4('web.shop.svc.cluster.local'), ['10.0.5.5']);
+  });
+});

@@ -1,0 +1,160 @@
+/**
+ * Cluster DNS records per the Kubernetes DNS specification 1.0.1 (kubernetes/dns docs/specification.md) and
+ * CoreDNS's `kubernetes` plugin with `pods insecure` as AKS configures it (reference/policy-services.md C):
+ *
+ *   <svc>.<ns>.svc.<zone>                 A/AAAA: the cluster IP of that family; headless: every endpoint
+ *                                         (none ready: NXDOMAIN); ExternalName: CNAME
+ *   <host>.<svc>.<ns>.svc.<zone>          headless: the endpoint whose host label (its dashed address) it is
+ *   _<port>._<proto>.<svc>.<ns>.svc.<zone> SRV for named ports: the service (ClusterIP) or each endpoint
+ *   <a-b-c-d>.<ns>.pod.<zone>             A a.b.c.d (pods insecure)
+ *   dns-version.<zone>                    TXT "1.0.1"
+ *
+ * A name in the zone with no record of the asked type is NODATA (NOERROR, no answer, the SOA), an unknown name
+ * NXDOMAIN, and names outside the zone are not answered here (`forward`): the server relays them upstream.
+ * Names compare case-insensitively. Pure: the Services and endpoints in, the answer out.
+ */
+import { parseIp } from '../addr/index.js';
+import { selectedEndpoints, targetPortOf } from '../services/endpoints.js';
+import type { ServiceWorld } from '../services/proxy.js';
+import type { Service } from '../services/types.js';
+
+export const DEFAULT_ZONE = 'cluster.local';
+export const TTL = 5;
+export const SCHEMA_VERSION = '1.0.1';
+
+export type RecordType = 'A' | 'AAAA' | 'SRV' | 'CNAME' | 'TXT' | 'SOA';
+
+export type Answer =
+  | { type: 'A' | 'AAAA'; name: string; ttl: number; data: string }
+  | { type: 'CNAME'; name: string; ttl: number; data: string }
+  | { type: 'TXT'; name: string; ttl: number; data: string[] }
+  | {
+      type: 'SRV';
+      name: string;
+      ttl: number;
+      data: { priority: number; weight: number; port: number; target: string };
+    };
+
+export type Resolution =
+  | { kind: 'answer'; rcode: 'NOERROR' | 'NXDOMAIN'; answers: Answer[] }
+  /** Not in the cluster zone: relay it to the upstream resolver. */
+  | { kind: 'forward' };
+
+const familyOf = (ip: string) => parseIp(ip).family;
+const dashed = (ip: string) =>
+  familyOf(ip) === 4 ? ip.replaceAll('.', '-') : parseIp(ip).value.toString(16).padStart(32, '0');
+
+export function resolve(world: ServiceWorld, qname: string, qtype: string, zone = DEFAULT_ZONE): Resolution {
+  const name = qname.toLowerCase().replace(/\.$/, '');
+  const z = zone.toLowerCase();
+  if (name !== z && !name.endsWith(`.${z}`)) return { kind: 'forward' };
+  const labels = name === z ? [] : name.slice(0, -(z.length + 1)).split('.');
+  const records = recordsOf(world, labels, name, z);
+  if (records === null) return { kind: 'answer', rcode: 'NXDOMAIN', answers: [] };
+  return {
+    kind: 'answer',
+    rcode: 'NOERROR',
+    answers: records.filter(
+      (r) => r.type === qtype || (r.type === 'CNAME' && qtype !== 'CNAME') || qtype === 'ANY',
+    ),
+  };
+}
+
+/** Every record at `name` (labels before the zone), or null when the name does not exist. */
+function recordsOf(world: ServiceWorld, labels: string[], name: string, zone: string): Answer[] | null {
+  const n = labels.length;
+  // The apex, `svc.<zone>`, `pod.<zone>` and `<ns>.svc.<zone>` exist (NODATA), as CoreDNS answers them.
+  if (n === 0 || (n === 1 && (labels[0] === 'svc' || labels[0] === 'pod'))) return [];
+  if (n === 1 && labels[0] === 'dns-version')
+    return [{ type: 'TXT', name, ttl: TTL, data: [SCHEMA_VERSION] }];
+  if (labels[n - 1] === 'pod' && n === 3) return podRecord(labels[0], name);
+  if (labels[n - 1] !== 'svc') return null;
+  if (n === 2) return world.services.some((s) => s.metadata.namespace === labels[0]) ? [] : null;
+  const ns = labels[n - 2];
+  const svc = world.services.find((s) => s.metadata.namespace === ns && s.metadata.name === labels[n - 3]);
+  if (!svc) return null;
+  if (n === 3) return serviceRecords(world, svc, name, zone);
+  if (n === 4) return hostRecords(world, svc, labels[0], name);
+  if (n === 5 && labels[0].startsWith('_') && labels[1].startsWith('_'))
+    return srvRecords(world, svc, labels[0].slice(1), labels[1].slice(1), name, zone);
+  return null;
+}
+
+function podRecord(label: string, name: string): Answer[] | null {
+  const ip = label.replaceAll('-', '.');
+  try {
+    if (familyOf(ip) === 4) return [{ type: 'A', name, ttl: TTL, data: ip }];
+  } catch {
+    /* not an address: no such name */
+  }
+  return null;
+}
+
+const addressType = (ip: string): 'A' | 'AAAA' => (familyOf(ip) === 4 ? 'A' : 'AAAA');
+
+function serviceRecords(world: ServiceWorld, svc: Service, name: string, _zone: string): Answer[] | null {
+  if (svc.spec.type === 'ExternalName')
+    return [{ type: 'CNAME', name, ttl: TTL, data: (svc.spec.externalName ?? '').replace(/\.$/, '') }];
+  if (svc.spec.clusterIP === 'None') {
+    const ips = selectedEndpoints(svc, world.endpoints).flatMap((e) => e.ips);
+    if (ips.length === 0) return null;
+    return ips.map((ip) => ({ type: addressType(ip), name, ttl: TTL, data: ip }));
+  }
+  return (svc.spec.clusterIPs ?? []).map((ip) => ({ type: addressType(ip), name, ttl: TTL, data: ip }));
+}
+
+function hostRecords(world: ServiceWorld, svc: Service, host: string, name: string): Answer[] | null {
+  if (svc.spec.clusterIP !== 'None') return null;
+  const ips = selectedEndpoints(svc, world.endpoints)
+    .flatMap((e) => e.ips)
+    .filter((ip) => dashed(ip) === host);
+  return ips.length ? ips.map((ip) => ({ type: addressType(ip), name, ttl: TTL, data: ip })) : null;
+}
+
+function srvRecords(
+  world: ServiceWorld,
+  svc: Service,
+  port: string,
+  proto: string,
+  name: string,
+  zone: string,
+): Answer[] | null {
+  const base = `${svc.metadata.name}.${svc.metadata.namespace}.svc.${zone}`;
+  const sp = (svc.spec.ports ?? []).find(
+    (p) => p.name === port && (p.protocol ?? 'TCP').toLowerCase() === proto,
+  );
+  if (!sp) return null;
+  if (svc.spec.clusterIP !== 'None')
+    return [{ type: 'SRV', name, ttl: TTL, data: { priority: 0, weight: 100, port: sp.port, target: base } }];
+  const out: Answer[] = [];
+  for (const e of selectedEndpoints(svc, world.endpoints)) {
+    const p = targetPortOf(sp, e);
+    if (p === null) continue;
+    for (const ip of e.ips)
+      out.push({
+        type: 'SRV',
+        name,
+        ttl: TTL,
+        data: { priority: 0, weight: 100, port: p, target: `${dashed(ip)}.${base}` },
+      });
+  }
+  return out.length ? out : null;
+}
+
+/** The SOA that negative answers carry, so caches keep them for the TTL (RFC 2308). */
+export function soaOf(zone = DEFAULT_ZONE) {
+  return {
+    type: 'SOA' as const,
+    name: zone,
+    ttl: TTL,
+    data: {
+      mname: `ns.dns.${zone}`,
+      rname: `hostmaster.${zone}`,
+      serial: 1,
+      refresh: 7200,
+      retry: 1800,
+      expire: 86400,
+      minimum: TTL,
+    },
+  };
+}
