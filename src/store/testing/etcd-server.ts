@@ -172,6 +172,8 @@ async function startEtcdOnce(n: number, tls?: EtcdTls): Promise<EtcdCluster> {
   const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
 
   const launch = (m: EtcdMember, state: 'new' | 'existing') => {
+    // A member killed earlier leaves its socket file, which etcd will not listen over.
+    rmSync(m.socketUrl.replace(/^unixs?:\/\//, ''), { force: true });
     const log = openSync(join(base, `${m.name}.log`), 'a');
     const p = spawn(
       'etcd',
