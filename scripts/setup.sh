@@ -17,6 +17,9 @@ have podman || need+=(podman)
 have runc || need+=(runc)
 have curl || need+=(curl)
 have nsenter || need+=(util-linux)
+# setpriv: the tests act as user nobody; openssl: podnet store certs and the lab's etcd certificates.
+have setpriv || need+=(util-linux)
+have openssl || need+=(openssl)
 # SCTP for lab pods' responders (Node.js has no SCTP sockets).
 have socat || need+=(socat)
 [[ -x /bin/busybox ]] || need+=(busybox-static)

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { before, describe, it } from 'node:test';
 import { PodnetError } from '../errors/index.js';
 import { credentialsSource, loadCredentials } from './credentials.js';
-import { expiredClientCert, makePki } from './testing/pki.js';
+import { expiredCert, makePki } from './testing/pki.js';
 import { classifyTlsFailure } from './tls-diagnosis.js';
 
 const code = (c: string, msg?: RegExp) => (e: unknown) =>
@@ -96,7 +96,7 @@ describe('store credentials', () => {
   });
 
   it('refuses an expired client certificate before connecting, and one not valid yet', async () => {
-    const old = await expiredClientCert(pki, 'old');
+    const old = await expiredCert(pki, 'old');
     assert.throws(
       () => loadCredentials({ from: 'test', ca: at('ca.crt'), ...old }),
       code('StoreCertificateExpired', /valid from 2020-01-01T00:00:00.000Z to 2020-01-02/),

@@ -13,7 +13,7 @@ import { Etcd3 } from 'etcd3';
 import { PodnetError } from '../errors/index.js';
 import { openVersionedStore } from './open.js';
 import { type EtcdCluster, startEtcd } from './testing/etcd-server.js';
-import { makePki } from './testing/pki.js';
+import { expiredCert, makePki } from './testing/pki.js';
 
 let etcd: EtcdCluster;
 let pki: string;
@@ -101,6 +101,25 @@ describe('etcd store over mutual TLS', { concurrency: false }, () => {
   it("a member whose certificate the client's CA did not sign is untrusted", async () => {
     const url = `etcd:${endpoint}?${creds('wrong-ca', { ca: join(foreign, 'ca.crt'), cert: at('node-a.crt'), key: at('node-a.key') })}`;
     await assert.rejects(openVersionedStore(url), refusedWith('StoreServerUntrusted', /is not trusted/));
+  });
+
+  it('a member whose certificate expired is reported as such, not as unreachable', async () => {
+    const old = await expiredCert(pki, 'etcd-old', true);
+    const probe = { certFile: at('node-a.crt'), keyFile: at('node-a.key') };
+    const stale = await startEtcd({
+      tls: { caFile: at('ca.crt'), certFile: old.cert, keyFile: old.key, probe },
+    });
+    try {
+      await assert.rejects(
+        openVersionedStore(`etcd:${stale.urls[0]}?credentials=${at('node-a.yaml')}`),
+        refusedWith(
+          'StoreCertificateExpired',
+          /certificate of https:\/\/127\.0\.0\.1:\d+ is outside its validity/,
+        ),
+      );
+    } finally {
+      await stale.stop();
+    }
   });
 
   it('credentials with a plain endpoint are refused rather than sent in clear', async () => {

@@ -45,7 +45,7 @@ function storeKind(v: string): StoreKind {
   if (v === 'sqlite' || v === 'etcd') return v;
   throw new PodnetError('UsageError', `--store must be sqlite or etcd, got "${v}"`, {
     field: '--store',
-    hint: 'sqlite: one file in the lab folder; etcd: the lab starts its own etcd on loopback',
+    hint: 'sqlite: one file in the lab folder; etcd: the lab starts its own etcd in the VNet, with mutual TLS',
   });
 }
 
@@ -146,7 +146,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .option('-f, --file <profile>', 'cluster profile (YAML/JSON); default: a two-pool profile on two subnets')
     .option('--nodes <n>', 'number of nodes, spread over the pools')
     .option('--pods-per-node <m>', 'pods to start on each node', '2')
-    .option('--store <kind>', 'cluster store: sqlite or etcd', 'sqlite')
+    .option('--store <kind>', 'cluster store: sqlite or etcd (mutual TLS, a certificate per agent)', 'sqlite')
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (o) => {
       const format = parseOutputFormat(o.output);

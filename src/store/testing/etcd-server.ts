@@ -89,6 +89,8 @@ export interface EtcdTls {
   caFile: string;
   certFile: string;
   keyFile: string;
+  /** The client certificate of the health probe (default: the member's own, which is a client one too). */
+  probe?: { certFile: string; keyFile: string };
 }
 
 /** GET /health of a member; with TLS, shown the member's own certificate (it is a client certificate too). */
@@ -98,8 +100,13 @@ function health(url: string, tls?: EtcdTls): Promise<boolean> {
       `${url}/health`,
       {
         timeout: 1000,
+        // Whether the member is up, not whether it is trusted (tests of trust ask the store client).
         ...(tls
-          ? { ca: readFileSync(tls.caFile), cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }
+          ? {
+              cert: readFileSync(tls.probe?.certFile ?? tls.certFile),
+              key: readFileSync(tls.probe?.keyFile ?? tls.keyFile),
+              rejectUnauthorized: false,
+            }
           : {}),
       },
       (res) => {
@@ -172,6 +179,8 @@ async function startEtcdOnce(n: number, tls?: EtcdTls): Promise<EtcdCluster> {
   const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
 
   const launch = (m: EtcdMember, state: 'new' | 'existing') => {
+    // A member killed earlier leaves its socket file, which etcd will not listen over.
+    rmSync(m.socketUrl.replace(/^unixs?:\/\//, ''), { force: true });
     const log = openSync(join(base, `${m.name}.log`), 'a');
     const p = spawn(
       'etcd',

@@ -16,8 +16,15 @@ export async function makePki(clients: string[], parent = tmpdir()): Promise<Sto
   return writeStoreCerts({ out, servers: [{ name: 'etcd', sans: ['127.0.0.1', 'localhost'] }], clients });
 }
 
-/** `NAME.crt`/`NAME.key` in `pki`: a client certificate of its CA valid only on 1 January 2020. */
-export async function expiredClientCert(pki: string, name: string): Promise<{ cert: string; key: string }> {
+/**
+ * `NAME.crt`/`NAME.key` in `pki`: a certificate of its CA valid only on 1 January 2020, for a client, or with
+ * `server` for an etcd member on 127.0.0.1 and localhost.
+ */
+export async function expiredCert(
+  pki: string,
+  name: string,
+  server = false,
+): Promise<{ cert: string; key: string }> {
   const work = mkdtempSync(join(tmpdir(), 'podnet-ca-'));
   const key = join(pki, `${name}.key`);
   const cert = join(pki, `${name}.crt`);
