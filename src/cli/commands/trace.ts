@@ -4,7 +4,6 @@
  * src/trace's. Exit 0 whatever the verdict; 2 for unusable input.
  */
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
 import { PodnetError } from '../../errors/index.js';
 import { requireLab, resolveLabName } from '../../lab/state.js';
 import type { Document } from '../../objects/decode.js';
@@ -12,7 +11,7 @@ import { openStore, storeUrl } from '../../store/open.js';
 import { type TraceFlow, type TraceResult, type TraceState, trace } from '../../trace/trace.js';
 import { traceWorldFromDocuments, worldFromFiles } from '../../trace/world.js';
 import type { CliContext } from '../main.js';
-import { table } from '../output.js';
+import { OUTPUT_HELP, emit, parseOutputFormat, table } from '../output.js';
 
 interface TraceOpts {
   filename: string[];
@@ -137,14 +136,10 @@ export function registerTrace(program: Command, ctx: CliContext): void {
       'new, reply (a packet of a connection --to opened), established (admitted before the objects changed)',
       'new',
     )
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .addHelpText('after', EXAMPLES)
     .action(async (o: TraceOpts) => {
-      if (!['table', 'json', 'yaml'].includes(o.output))
-        throw new PodnetError('UsageError', `unknown output format "${o.output}"`, {
-          field: '--output',
-          hint: 'use -o table, json or yaml',
-        });
+      const format = parseOutputFormat(o.output);
       const flow = parseTraceFlow(o);
       const sources = [o.filename.length > 0, o.store !== undefined, o.lab !== undefined].filter(
         Boolean,
@@ -167,12 +162,6 @@ export function registerTrace(program: Command, ctx: CliContext): void {
         if (profile) world.profile = profile;
       }
       const result = trace(world, flow);
-      ctx.io.out(
-        o.output === 'json'
-          ? JSON.stringify(result, null, 2)
-          : o.output === 'yaml'
-            ? stringify(result)
-            : renderTrace(result),
-      );
+      emit(ctx.io, format, 'TraceResult', result, () => renderTrace(result));
     });
 }
