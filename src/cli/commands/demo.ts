@@ -40,7 +40,9 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     )
     .action(async (o) => {
       const name = checkLabName(o.name);
-      const progress = (m: string) => ctx.io.err(`demo: ${m}`);
+      const begun = Date.now();
+      const progress = (m: string) =>
+        ctx.io.err(`demo: ${m} (${((Date.now() - begun) / 1000).toFixed(1)} s)`);
       if (demoStart(name, readLab(name)) === 'replace') {
         progress('removing the demo lab of an earlier run');
         await labDown(name);
