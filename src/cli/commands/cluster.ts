@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import { PodnetError } from '../../errors/index.js';
 import { blockSpace } from '../../ipam/blocks.js';
 import { type PlanReport, checkPlan } from '../../plan/check.js';
-import { ignoredMessage, loadProfileFiles } from '../../profile/load.js';
+import { ignoredMessage, loadProfileFiles, profileToObject } from '../../profile/load.js';
 import type { ClusterProfile } from '../../profile/types.js';
 import { DEFAULT_STORE_URL, openStore, storeUrl } from '../../store/open.js';
 import { clusterNotFound } from '../../store/records.js';
@@ -190,7 +190,10 @@ export function registerCluster(program: Command, ctx: CliContext): void {
           throw clusterNotFound(store.url);
         }
         const [leases, quarantined] = await Promise.all([store.listBlocks(), store.listQuarantined()]);
-        return { ...summary(record, store.url, leases.length, quarantined.length), profile: record.profile };
+        return {
+          ...summary(record, store.url, leases.length, quarantined.length),
+          profile: profileToObject(record.profile),
+        };
       });
       emit(ctx.io, format, 'Cluster', out, () => renderSummary(out));
     });

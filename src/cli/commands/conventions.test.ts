@@ -77,6 +77,9 @@ describe('podnet CLI conventions', () => {
     const y = await run(['cluster', 'show', '--store', store, '-o', 'yaml']);
     assert.match(y.out, /^apiVersion: podnet.io\/v1alpha1\nkind: Cluster\n/);
     assert.match(y.out, /\ndnsServiceIP: 10\.0\.0\.10\n/);
+    // The stored profile as it is written: cluster show -o yaml > p.yaml; podnet plan -f p.yaml takes it.
+    assert.match(y.out, /\nprofile:\n {2}apiVersion: podnet.io\/v1alpha1\n {2}kind: ClusterProfile\n/);
+    assert.match(y.out, /\n {4}dnsServiceIP: 10\.0\.0\.10\n/);
     const plan = JSON.parse((await run(['plan', '-f', 'examples/basic.yaml', '-o', 'json'])).out);
     assert.deepEqual([plan.apiVersion, plan.kind, plan.valid], ['podnet.io/v1alpha1', 'PlanReport', true]);
     const v = JSON.parse((await run(['version', '-o', 'json'])).out);
