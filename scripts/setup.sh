@@ -23,6 +23,8 @@ have openssl || need+=(openssl)
 # SCTP for lab pods' responders (Node.js has no SCTP sockets).
 have socat || need+=(socat)
 [[ -x /bin/busybox ]] || need+=(busybox-static)
+# The headless browser of podnet map's test (driven by playwright-core).
+[[ -x /usr/bin/chromium ]] || need+=(chromium)
 [[ -x /usr/lib/cni/ptp && -x /usr/lib/cni/host-local ]] || need+=(containernetworking-plugins)
 
 if ((${#need[@]})); then

@@ -8,6 +8,7 @@ import { PodnetError } from '../errors/index.js';
 import { registerAgent } from './commands/agent.js';
 import { registerCluster } from './commands/cluster.js';
 import { registerCni } from './commands/cni.js';
+import { registerCompletion } from './commands/completion.js';
 import { registerDemo } from './commands/demo.js';
 import { registerIpam } from './commands/ipam.js';
 import { registerLab } from './commands/lab.js';
@@ -20,7 +21,7 @@ import { registerStore } from './commands/store.js';
 import { registerSysdump } from './commands/sysdump.js';
 import { registerTrace } from './commands/trace.js';
 import { registerVersion } from './commands/version.js';
-import { EXIT, type Io, processIo, renderError, setTableHeaders, wantsJson } from './output.js';
+import { EXIT, type Io, examples, processIo, renderError, setTableHeaders, wantsJson } from './output.js';
 
 export interface CliContext {
   io: Io;
@@ -33,7 +34,13 @@ export function buildProgram(ctx: CliContext): Command {
     .description('podnet: the Azure CNI Overlay pod network model on plain Linux hosts')
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok; 1 problems found (invalid plan, failed check); 2 unusable input; 3 store or agent unreachable.',
+      `${examples(
+        'podnet plan -f examples/basic.yaml',
+        'podnet demo',
+        'podnet ipam show --lab demo',
+        'podnet map --lab demo --out map.html',
+        'source <(podnet completion bash)',
+      )}\n\nExit codes: 0 ok; 1 problems found (invalid plan, failed check); 2 unusable input; 3 store or agent unreachable.`,
     )
     .version(PODNET_VERSION, '--version', 'print the version of podnet')
     .option('--no-headers', 'print tables without their header line (for scripts)')
@@ -63,6 +70,7 @@ export function buildProgram(ctx: CliContext): Command {
     registerMap,
     registerSysdump,
     registerVersion,
+    registerCompletion,
   ]) {
     register(program, ctx);
   }

@@ -38,6 +38,16 @@ export function asObject(kind: string, data: object): Record<string, unknown> {
   return { apiVersion: API_VERSION, kind, ...data };
 }
 
+/** True for the machine formats: JSON and YAML. */
+export const isData = (format: OutputFormat): format is 'json' | 'yaml' =>
+  format === 'json' || format === 'yaml';
+
+/** `data` as JSON or YAML, with apiVersion and kind. */
+export function serialize(format: 'json' | 'yaml', kind: string, data: object): string {
+  const o = asObject(kind, data);
+  return format === 'json' ? JSON.stringify(o, null, 2) : stringify(o);
+}
+
 /**
  * Prints a command's result: JSON or YAML of `asObject(kind, data)`, or the text `text(wide)` renders (the
  * readable form; `wide` adds columns).
@@ -49,9 +59,7 @@ export function emit(
   data: object,
   text: (wide: boolean) => string,
 ): void {
-  if (format === 'json') io.out(JSON.stringify(asObject(kind, data), null, 2));
-  else if (format === 'yaml') io.out(stringify(asObject(kind, data)));
-  else io.out(text(format === 'wide'));
+  io.out(isData(format) ? serialize(format, kind, data) : text(format === 'wide'));
 }
 
 /** `--no-headers` (a global flag): tables print their rows only, for scripts. */
@@ -95,4 +103,9 @@ export function renderError(err: unknown, format: OutputFormat, io: Io): number 
     if (e.hint) io.err(`  hint: ${e.hint}`);
   }
   return exitCodeFor(e);
+}
+
+/** The "Examples:" section every command's --help ends with. */
+export function examples(...lines: string[]): string {
+  return `\nExamples:\n${lines.map((l) => `  ${l}`).join('\n')}`;
 }

@@ -151,7 +151,7 @@ function subnetSvg(input: MapInput, x: number, y: number, width: number): { svg:
   for (const s of input.view.subnets) {
     const nodes = input.view.nodes.filter((x) => x.subnet === s.name).sort((a, b) => b.usedPods - a.usedPods);
     const shown = nodes.slice(0, MAX_NODES_SHOWN);
-    const perRow = Math.max(1, Math.floor((width - 24) / 150));
+    const perRow = Math.max(1, Math.floor((width - 24) / 162));
     const rows = Math.ceil(shown.length / perRow);
     const boxH = 44 + rows * 40 + (nodes.length > shown.length ? 18 : 0);
     const nsg = input.nsgBySubnet[s.name];
@@ -171,14 +171,14 @@ function subnetSvg(input: MapInput, x: number, y: number, width: number): { svg:
       `<text x="${x + 18}" y="${cy + 32}" class="small">${n(s.nodes)} node${s.nodes === 1 ? '' : 's'}${planned !== undefined && s.nodes === 0 ? ` (${n(planned)} planned)` : ''}, ${n(s.freeAddresses)} of ${n(s.usableAddresses)} addresses free</text>`,
     );
     shown.forEach((node, k) => {
-      const nx = x + 18 + (k % perRow) * 150;
+      const nx = x + 18 + (k % perRow) * 162;
       const ny = cy + 42 + Math.floor(k / perRow) * 40;
       const use = node.usedPods / Math.max(1, node.maxPods);
       parts.push(
-        `<g class="node"><rect x="${nx}" y="${ny}" width="142" height="34" rx="3" class="node-box"/>`,
+        `<g class="node"><rect x="${nx}" y="${ny}" width="156" height="34" rx="3" class="node-box"/>`,
         `<text x="${nx + 5}" y="${ny + 13}" class="small b">${esc(node.node.length > 22 ? `${node.node.slice(0, 21)}…` : node.node)}</text>`,
         `<text x="${nx + 5}" y="${ny + 26}" class="tiny">${esc(node.nodeIp)} · ${esc(node.block)}</text>`,
-        `<rect x="${nx + 112}" y="${ny + 4}" width="26" height="8" class="bar"/><rect x="${nx + 112}" y="${ny + 4}" width="${Math.max(1, Math.round(26 * use))}" height="8" fill="${useColour(use)}"/>`,
+        `<rect x="${nx + 126}" y="${ny + 4}" width="26" height="8" class="bar"/><rect x="${nx + 126}" y="${ny + 4}" width="${Math.max(1, Math.round(26 * use))}" height="8" fill="${useColour(use)}"/>`,
         `<title>${esc(`${node.node} ${node.nodeIp}: block ${node.block}, ${node.usedPods}/${node.maxPods} pods`)}</title></g>`,
       );
     });

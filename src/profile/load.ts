@@ -14,7 +14,7 @@ import { type LoadedProfile, profileFromDocuments } from './aks/index.js';
 import { invalidProfile } from './read.js';
 import type { ClusterProfile } from './types.js';
 
-export { DEFAULTS, profileFromObject } from './normalize.js';
+export { DEFAULTS, profileFromObject, profileToObject } from './normalize.js';
 export { type LoadedProfile, ignoredMessage, profileFromDocuments } from './aks/index.js';
 export { type PlanFlags, flagForField, ignoredAzFlags, profileFromFlags } from './flags.js';
 

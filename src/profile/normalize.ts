@@ -412,3 +412,44 @@ function readSurge(v: unknown, field: string, count: number): number {
   const o = readObj(v, field, SURGE_FIELDS);
   return surgeNodes(o.maxSurge, `${field}.maxSurge`, count);
 }
+
+/**
+ * A profile in the format it is written in (`networkProfile`, `dnsServiceIP`, `vnetSubnetName`, ...), so what
+ * `podnet cluster show -o yaml` prints is a profile `podnet plan -f` and `cluster update -f` take back.
+ */
+export function profileToObject(p: ClusterProfile): Obj {
+  return {
+    apiVersion: 'podnet.io/v1alpha1',
+    kind: 'ClusterProfile',
+    name: p.name,
+    ...(p.resourceGroup === undefined ? {} : { resourceGroup: p.resourceGroup }),
+    vnet: {
+      name: p.vnet.name,
+      ...(p.vnet.resourceGroup === undefined ? {} : { resourceGroup: p.vnet.resourceGroup }),
+      addressSpaces: p.vnet.addressSpaces,
+      subnets: p.vnet.subnets.map((s) => ({ name: s.name, cidr: s.cidr })),
+    },
+    connectedNetworks: p.connectedNetworks.map((c) => ({ name: c.name, kind: c.kind, cidrs: c.cidrs })),
+    networkProfile: {
+      networkPlugin: 'azure',
+      networkPluginMode: 'overlay',
+      podCidrs: p.network.podCidrs,
+      serviceCidrs: p.network.serviceCidrs,
+      dnsServiceIP: p.network.dnsServiceIp,
+      ipFamilies: p.network.ipFamilies,
+      outboundType: p.network.outboundType,
+      nonMasqueradeCidrs: p.network.nonMasqueradeCidrs,
+    },
+    agentPoolProfiles: p.nodePools.map((n) => ({
+      name: n.name,
+      vnetSubnetName: n.subnet,
+      count: n.count,
+      vmSize: n.vmSize,
+      osType: n.osType,
+      osSKU: n.osSku,
+      maxPods: n.maxPods,
+      type: n.type,
+      upgradeSettings: { maxSurge: n.maxSurge },
+    })),
+  };
+}

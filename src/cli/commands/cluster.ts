@@ -7,13 +7,13 @@ import type { Command } from 'commander';
 import { PodnetError } from '../../errors/index.js';
 import { blockSpaces } from '../../ipam/blocks.js';
 import { type PlanReport, checkPlan } from '../../plan/check.js';
-import { ignoredMessage, loadProfileFiles } from '../../profile/load.js';
+import { ignoredMessage, loadProfileFiles, profileToObject } from '../../profile/load.js';
 import type { ClusterProfile } from '../../profile/types.js';
 import { DEFAULT_STORE_URL, openStore, storeUrl } from '../../store/open.js';
 import { clusterNotFound } from '../../store/records.js';
 import type { ClusterRecord, ClusterStore } from '../../store/types.js';
 import type { CliContext } from '../main.js';
-import { EXIT, type OutputFormat, parseOutputFormat, table } from '../output.js';
+import { EXIT, OUTPUT_HELP, type OutputFormat, emit, examples, parseOutputFormat, table } from '../output.js';
 import { renderPlanReport } from './plan.js';
 
 interface Opts {
@@ -85,7 +85,7 @@ function planRefused(
   report: PlanReport,
   profile: ClusterProfile,
 ): void {
-  ctx.io.out(format === 'json' ? JSON.stringify(report, null, 2) : renderPlanReport(report, profile));
+  emit(ctx.io, format, 'PlanReport', report, () => renderPlanReport(report, profile));
   ctx.io.err('refused: the profile breaks the planning rules above; nothing was written');
   ctx.exitCode = EXIT.problems;
 }
@@ -107,7 +107,7 @@ function summary(
     podCidrs: p.network.podCidrs,
     podCidrHistory: record.podCidrHistory,
     serviceCidrs: p.network.serviceCidrs,
-    dnsServiceIp: p.network.dnsServiceIp,
+    dnsServiceIP: p.network.dnsServiceIp,
     blocks: spaces.map((space) => {
       const f = space.podCidr.family;
       return {
@@ -137,7 +137,7 @@ function renderSummary(s: ReturnType<typeof summary>): string {
     `cluster ${s.name} (generation ${s.generation}, updated ${s.updatedAt})`,
     `store         ${s.store}`,
     `pod CIDR      ${s.podCidrs.join(', ')}${s.podCidrHistory.length ? ` (grown from ${s.podCidrHistory.map((h) => h.join(', ')).join(' -> ')})` : ''}`,
-    `service CIDR  ${s.serviceCidrs.join(', ')}, DNS ${s.dnsServiceIp}`,
+    `service CIDR  ${s.serviceCidrs.join(', ')}, DNS ${s.dnsServiceIP}`,
     ...s.blocks.map(
       (b, i) =>
         `${i === 0 ? 'blocks        ' : '              '}${b.total} in total${s.blocks.length > 1 ? ` (IPv${b.family} /${b.blockPrefix})` : ''}${b.leased === undefined ? '' : `, ${b.leased} leased, ${b.quarantined} in quarantine`}`,
@@ -152,14 +152,24 @@ function renderSummary(s: ReturnType<typeof summary>): string {
 
 /** Registers the `cluster` command(s). */
 export function registerCluster(program: Command, ctx: CliContext): void {
-  const cluster = program.command('cluster').description('the cluster profile in the cluster store');
+  const cluster = program
+    .command('cluster')
+    .description('the cluster profile in the cluster store')
+    .addHelpText('after', examples('podnet cluster create -f profile.yaml', 'podnet cluster show -o yaml'));
 
   cluster
     .command('create')
     .description('check a cluster profile with every planning rule and write it into a new store')
     .option('-f, --file <path>', FILE_HELP, collect)
     .option('--store <url>', STORE_FLAG_HELP)
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
+    .addHelpText(
+      'after',
+      examples(
+        'podnet cluster create -f examples/basic.yaml --store sqlite:/var/lib/podnet/cluster.db',
+        'podnet cluster create -f aks.json -f vnet.json -f peerings.json --store etcd:http://10.0.0.5:2379',
+      ),
+    )
     .action(async (opts: Opts) => {
       const format = parseOutputFormat(opts.output);
       const profile = loadFiles(opts, ctx);
@@ -183,14 +193,18 @@ export function registerCluster(program: Command, ctx: CliContext): void {
         },
         { create: true },
       );
-      ctx.io.out(format === 'json' ? JSON.stringify(out, null, 2) : `created\n${renderSummary(out)}`);
+      emit(ctx.io, format, 'Cluster', out, () => `created\n${renderSummary(out)}`);
     });
 
   cluster
     .command('show')
     .description('show the cluster profile in the store, with block use')
     .option('--store <url>', STORE_FLAG_HELP)
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
+    .addHelpText(
+      'after',
+      examples('podnet cluster show', 'podnet cluster show --store etcd:http://10.0.0.5:2379 -o json'),
+    )
     .action(async (opts: Opts) => {
       const format = parseOutputFormat(opts.output);
       const out = await withStore(opts.store, async (store) => {
@@ -199,9 +213,12 @@ export function registerCluster(program: Command, ctx: CliContext): void {
           throw clusterNotFound(store.url);
         }
         const [leases, quarantined] = await Promise.all([store.listBlocks(), store.listQuarantined()]);
-        return { ...summary(record, store.url, { leases, quarantined }), profile: record.profile };
+        return {
+          ...summary(record, store.url, { leases, quarantined }),
+          profile: profileToObject(record.profile),
+        };
       });
-      ctx.io.out(format === 'json' ? JSON.stringify(out, null, 2) : renderSummary(out));
+      emit(ctx.io, format, 'Cluster', out, () => renderSummary(out));
     });
 
   cluster
@@ -211,7 +228,11 @@ export function registerCluster(program: Command, ctx: CliContext): void {
     )
     .option('-f, --file <path>', `the new ${FILE_HELP}`, collect)
     .option('--store <url>', STORE_FLAG_HELP)
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
+    .addHelpText(
+      'after',
+      examples('podnet cluster update -f examples/update/grown.yaml   pod CIDR /16 -> /15'),
+    )
     .action(async (opts: Opts) => {
       const format = parseOutputFormat(opts.output);
       const profile = loadFiles(opts, ctx);
@@ -240,8 +261,6 @@ export function registerCluster(program: Command, ctx: CliContext): void {
       });
       if (out.refused) return planRefused(ctx, format, out.refused, profile);
       if (out.updated)
-        ctx.io.out(
-          format === 'json' ? JSON.stringify(out.updated, null, 2) : `updated\n${renderSummary(out.updated)}`,
-        );
+        emit(ctx.io, format, 'Cluster', out.updated, () => `updated\n${renderSummary(out.updated)}`);
     });
 }

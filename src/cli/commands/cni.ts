@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_AGENT_SOCKET, installCni } from '../../cni/install.js';
 import type { CliContext } from '../main.js';
-import { EXIT, parseOutputFormat, table } from '../output.js';
+import { EXIT, OUTPUT_HELP, examples, isData, parseOutputFormat, serialize, table } from '../output.js';
 
 /** Registers `install-cni`. */
 export function registerCni(program: Command, ctx: CliContext): void {
@@ -13,7 +13,14 @@ export function registerCni(program: Command, ctx: CliContext): void {
     .option('--socket <path>', 'the podnet agent socket the plugin talks to', DEFAULT_AGENT_SOCKET)
     .option('--name <name>', 'CNI network name', 'podnet')
     .option('--conf-file <file>', 'conflist file name inside --conf-dir', '10-podnet.conflist')
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
+    .addHelpText(
+      'after',
+      examples(
+        'podnet install-cni',
+        'podnet install-cni --bin-dir /usr/lib/cni --conf-dir /etc/cni/net.d -o json',
+      ),
+    )
     .action(
       (opts: {
         binDir: string;
@@ -25,7 +32,7 @@ export function registerCni(program: Command, ctx: CliContext): void {
       }) => {
         const format = parseOutputFormat(opts.output);
         const r = installCni(opts);
-        if (format === 'json') ctx.io.out(JSON.stringify(r, null, 2));
+        if (isData(format)) ctx.io.out(serialize(format, 'CniInstall', r));
         else {
           ctx.io.out(
             table(

@@ -10,7 +10,7 @@ import type { LabState } from '../../lab/model.js';
 import { checkLabName } from '../../lab/names.js';
 import { readLab } from '../../lab/state.js';
 import type { CliContext } from '../main.js';
-import { EXIT } from '../output.js';
+import { EXIT, examples } from '../output.js';
 import { renderCheck, renderStatus, selfCommand } from './lab.js';
 
 /**
@@ -31,6 +31,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
   program
     .command('demo')
     .description('bring up a three-node lab with pods, probe it, and leave it running')
+    .addHelpText('after', examples('podnet demo', 'podnet demo --name demo2 --store etcd', 'npm run demo'))
     .option('--store <kind>', 'cluster store: sqlite or etcd', 'sqlite')
     .option(
       '--name <name>',
@@ -39,7 +40,9 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     )
     .action(async (o) => {
       const name = checkLabName(o.name);
-      const progress = (m: string) => ctx.io.err(`demo: ${m}`);
+      const begun = Date.now();
+      const progress = (m: string) =>
+        ctx.io.err(`demo: ${m} (${((Date.now() - begun) / 1000).toFixed(1)} s)`);
       if (demoStart(name, readLab(name)) === 'replace') {
         progress('removing the demo lab of an earlier run');
         await labDown(name);
@@ -63,24 +66,32 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       const me = selfCommand();
       // The lab commands find the only lab on the host by themselves; another name has to be said.
       const at = name === 'demo' ? '' : ` --name ${name}`;
-      ctx.io.out(
+      // The lab's state and the probe results are the data (stdout); the story and what to try are hints.
+      ctx.io.err(
         [
+          '',
           `Lab "${name}" built in ${(built / 1000).toFixed(1)} s: a VNet namespace routing each node's /24 (the routing domain),`,
           'three nodes on two subnets each running a podnet agent, pods attached through the podnet-cni plugin,',
           'and two hosts outside the cluster (the internet, an on-premises network).',
-          '',
-          renderStatus(status),
-          '',
-          renderCheck(result),
+        ].join('\n'),
+      );
+      ctx.io.out([renderStatus(status), '', renderCheck(result)].join('\n'));
+      const passed = result.probes.filter((p) => p.ok).length;
+      ctx.io.err(
+        [
           '',
           'Try:',
           `  ${me} lab exec${at} ${a.name} -- ping -c 1 ${b.ip}   # pod to pod across pools, no encapsulation`,
           `  ${me} lab exec${at} ${a.name} -- ip route   # default via 169.254.1.1`,
-          `  ${me} lab status${at} -o json`,
+          `  ${me} ipam show --lab ${name}   # each node's /24, its pods, the free blocks`,
+          `  ${me} map --lab ${name} --out map.html   # the address map, in a browser`,
           `  ${me} lab scale${at} --pool user --count 2   # a new node leases a new block`,
-          `  ${me} lab check${at}`,
           'Tear down:',
           `  ${me} lab down --name ${name}`,
+          '',
+          passed === result.probes.length
+            ? `Shown: ${status.clusters[0].nodes.length} nodes each routing its own /24 without encapsulation, pods reaching each other and the outside (SNAT to the node), the outside refused: ${passed}/${result.probes.length} probes as expected. Try next: ${me} map --lab ${name} --out map.html`
+            : `Shown: a ${status.clusters[0].nodes.length}-node lab where ${result.probes.length - passed} of ${result.probes.length} probes FAILED (listed above). Try next: ${me} lab check${at} -o json`,
         ].join('\n'),
       );
       ctx.exitCode = labCheckPassed(result) ? EXIT.ok : EXIT.problems;

@@ -17,7 +17,7 @@ import { requireLab, resolveLabName } from '../../lab/state.js';
 import { clusterNotFound } from '../../store/records.js';
 import type { ClusterStore } from '../../store/types.js';
 import type { CliContext } from '../main.js';
-import { EXIT, OUTPUT_HELP, emit, parseOutputFormat, table } from '../output.js';
+import { EXIT, OUTPUT_HELP, emit, examples, isData, parseOutputFormat, serialize, table } from '../output.js';
 import { STORE_FLAG_HELP, withStore } from './cluster.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/podnet';
@@ -241,7 +241,16 @@ function readReport(path: string): unknown {
 
 /** Registers the `ipam` command(s). */
 export function registerIpam(program: Command, ctx: CliContext): void {
-  const ipam = program.command('ipam').description('block leases and pod addresses');
+  const ipam = program
+    .command('ipam')
+    .description('block leases and pod addresses')
+    .addHelpText(
+      'after',
+      examples(
+        'podnet ipam show --lab demo',
+        'podnet ipam check --node n1 --store sqlite:/var/lib/podnet/cluster.db',
+      ),
+    );
 
   ipam
     .command('show')
@@ -315,15 +324,19 @@ export function registerIpam(program: Command, ctx: CliContext): void {
     .command('blocks')
     .description('list the blocks leased to nodes and the ones waiting in quarantine')
     .option('--store <url>', STORE_FLAG_HELP)
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
+    .addHelpText(
+      'after',
+      examples('podnet ipam blocks', 'podnet ipam blocks --store etcd:http://10.0.0.5:2379 -o json'),
+    )
     .action(async (opts: Opts) => {
       const format = parseOutputFormat(opts.output);
       const { leases, quarantined } = await withStore(opts.store, async (store) => ({
         leases: await store.listBlocks(),
         quarantined: await store.listQuarantined(),
       }));
-      if (format === 'json') {
-        ctx.io.out(JSON.stringify({ blocks: leases, quarantined }, null, 2));
+      if (isData(format)) {
+        ctx.io.out(serialize(format, 'BlockList', { blocks: leases, quarantined }));
         return;
       }
       ctx.io.out(
@@ -350,13 +363,20 @@ export function registerIpam(program: Command, ctx: CliContext): void {
     .description("list the pod addresses a node holds (reads the node's local file; run it on that node)")
     .option('--node <name>', 'node name')
     .option('--state-dir <dir>', STATE_DIR_HELP, DEFAULT_STATE_DIR)
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
+    .addHelpText(
+      'after',
+      examples(
+        'podnet ipam pods --node aks-nodepool1-0',
+        'podnet ipam pods --node n1 --state-dir /var/lib/podnet -o yaml',
+      ),
+    )
     .action((opts: Opts) => {
       const format = parseOutputFormat(opts.output);
       const path = podIpamPath(opts.stateDir, requireNode(opts));
       const { block, addresses } = readPodIpamFile(path);
-      if (format === 'json') {
-        ctx.io.out(JSON.stringify({ node: opts.node, block, path, pods: addresses }, null, 2));
+      if (isData(format)) {
+        ctx.io.out(serialize(format, 'NodePodAddresses', { node: opts.node, block, path, pods: addresses }));
         return;
       }
       ctx.io.err(`node ${opts.node}: block ${block ?? 'none'}, ${addresses.length} pod addresses (${path})`);
@@ -386,7 +406,14 @@ export function registerIpam(program: Command, ctx: CliContext): void {
       '--store <url>',
       "also check the node's lease in this store (default: $PODNET_STORE; else not checked)",
     )
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
+    .addHelpText(
+      'after',
+      examples(
+        'podnet ipam check --node aks-nodepool1-0 --store sqlite:/var/lib/podnet/cluster.db',
+        'podnet ipam check --node demo-sys-0 --netns demo-sys-0 -o json > report.json',
+      ) + '\nExit 0 when the node agrees with itself and the store, 1 when something is found.',
+    )
     .action(async (opts: Opts) => {
       const format = parseOutputFormat(opts.output);
       const node = requireNode(opts);
@@ -411,8 +438,8 @@ export function registerIpam(program: Command, ctx: CliContext): void {
         lease: url ? (nodeLease(o)?.block ?? null) : 'not checked',
         findings,
       };
-      if (format === 'json') {
-        ctx.io.out(JSON.stringify(summary, null, 2));
+      if (isData(format)) {
+        ctx.io.out(serialize(format, 'IpamCheck', summary));
         return;
       }
       ctx.io.err(
@@ -533,7 +560,7 @@ export function registerIpam(program: Command, ctx: CliContext): void {
           };
         });
       }
-      if (format === 'json') ctx.io.out(JSON.stringify(result, null, 2));
+      if (isData(format)) ctx.io.out(serialize(format, 'IpamRelease', result));
       else if (result.released === 'block')
         ctx.io.out(
           `released block ${result.block} of node ${result.node}; in quarantine until ${result.quarantineUntil}`,

@@ -28,7 +28,16 @@ import { parseLabels } from '../../lab/pod-objects.js';
 import { junitXml, probeFailure, probeName } from '../../lab/report.js';
 import { listLabs, readLab, resolveLabName } from '../../lab/state.js';
 import type { CliContext } from '../main.js';
-import { EXIT, type OutputFormat, parseOutputFormat, table } from '../output.js';
+import {
+  EXIT,
+  OUTPUT_HELP,
+  type OutputFormat,
+  emit,
+  examples,
+  isData,
+  parseOutputFormat,
+  table,
+} from '../output.js';
 import { renderTrace } from './trace.js';
 
 function wholeNumber(v: string, flag: string): number {
@@ -108,18 +117,19 @@ export function selfCommand(): string {
   return onPath || !script ? 'podnet' : `node ${relative(process.cwd(), script) || script}`;
 }
 
-function summary(s: StatusJson, name: string): string {
+/** What lab up says after the status table (on stderr): the lab in one line and what to try. */
+function nextSteps(s: StatusJson, name: string): string {
   const c = s.clusters[0];
   const pods = c?.nodes.flatMap((n) => n.pods) ?? [];
   const me = selfCommand();
   return [
-    renderStatus(s),
     '',
     `lab ${name} is up: ${c?.nodes.length ?? 0} nodes, ${c?.nodes.filter((n) => n.block).length ?? 0} blocks, ${pods.length} pods; pod CIDR ${c?.podCidr}`,
     pods.length > 0
       ? `  exec into a pod:   ${me} lab exec ${pods[0].name} --name ${name} -- ping -c 1 ${pods.at(-1)?.ip}`
       : '',
     `  probe everything:  ${me} lab check --name ${name}`,
+    `  see the addresses: ${me} ipam show --lab ${name}; ${me} map --lab ${name} --out map.html`,
     `  tear it down:      ${me} lab down --name ${name}`,
   ]
     .filter((l) => l !== '')
@@ -130,14 +140,30 @@ function summary(s: StatusJson, name: string): string {
 export function registerLab(program: Command, ctx: CliContext): void {
   const lab = program
     .command('lab')
-    .description('a whole overlay cluster, its VNet and an outside world in network namespaces on this host');
-  const progress = (m: string) => ctx.io.err(`lab: ${m}`);
-  const out = (format: OutputFormat, json: unknown, text: string) =>
-    ctx.io.out(format === 'json' ? JSON.stringify(json, null, 2) : text);
+    .description('a whole overlay cluster, its VNet and an outside world in network namespaces on this host')
+    .addHelpText(
+      'after',
+      examples('podnet lab up --name demo', 'podnet lab check', 'podnet lab down --name demo'),
+    );
+  // Long work says what it does and how long it has taken, on stderr.
+  const timed = () => {
+    const started = Date.now();
+    return (m: string) => ctx.io.err(`lab: ${m} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  };
+  const out = (format: OutputFormat, kind: string, data: object, text: string) =>
+    emit(ctx.io, format, kind, data, () => text);
 
   lab
     .command('up')
     .description('build a lab: VNet, nodes with agents, pods through the CNI plugin, external hosts')
+    .addHelpText(
+      'after',
+      examples(
+        'podnet lab up --name demo',
+        'podnet lab up --name big --nodes 12 --pods-per-node 4 --store etcd',
+        'podnet lab up --name small -f profile.yaml --nodes 2',
+      ),
+    )
     .option('--name <name>', 'lab (cluster) name; prefixes every namespace', 'lab')
     .option(
       '--vnet <name>',
@@ -147,7 +173,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .option('--nodes <n>', 'number of nodes, spread over the pools')
     .option('--pods-per-node <m>', 'pods to start on each node', '2')
     .option('--store <kind>', 'cluster store: sqlite or etcd (mutual TLS, a certificate per agent)', 'sqlite')
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .action(async (o) => {
       const format = parseOutputFormat(o.output);
       // Ctrl-C leaves a half-built lab (everything is recorded): say how to remove it.
@@ -163,18 +189,21 @@ export function registerLab(program: Command, ctx: CliContext): void {
         nodes: o.nodes === undefined ? undefined : wholeNumber(o.nodes, '--nodes'),
         podsPerNode: wholeNumber(o.podsPerNode, '--pods-per-node'),
         store: storeKind(o.store),
-        progress,
+        progress: timed(),
       });
       process.off('SIGINT', interrupted);
       const s = await labStatus([o.name]);
-      out(format, s, summary(s, o.name));
+      out(format, 'LabStatus', s, renderStatus(s));
+      // What to try next is for a person: stderr, so stdout stays the data.
+      if (!isData(format)) ctx.io.err(nextSteps(s, o.name));
     });
 
   lab
     .command('status')
     .description('nodes, blocks, pods and external hosts of the labs on this host')
+    .addHelpText('after', examples('podnet lab status', 'podnet lab status --name demo -o json'))
     .option('--name <name>', 'only this lab')
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .action(async (o) => {
       const format = parseOutputFormat(o.output);
       const names = o.name ? [o.name] : listLabs();
@@ -188,6 +217,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
       const s = await labStatus(names);
       out(
         format,
+        'LabStatus',
         s,
         names.length === 0 ? 'no labs on this host (podnet lab up starts one)' : renderStatus(s),
       );
@@ -196,21 +226,21 @@ export function registerLab(program: Command, ctx: CliContext): void {
   lab
     .command('check')
     .description('probe pod-to-pod, pod-to-outside (SNAT), outside-to-pod (refused) and node-to-pod for real')
+    .addHelpText(
+      'after',
+      examples(
+        'podnet lab check',
+        "podnet lab check --test 'pod-pod,!cross-pool' --junit-file check.xml",
+        "podnet lab check --test '^external-pod:' -o json",
+      ),
+    )
     .option('--name <name>', 'lab name (default: the only lab)')
     .option(
       '--test <pattern>',
       "only probes whose name (KIND:FROM->TO) matches; comma-separated regexps, '!' leaves out",
     )
     .option('--junit-file <file>', 'also write the results as JUnit XML')
-    .option('-o, --output <format>', 'table or json', 'table')
-    .addHelpText(
-      'after',
-      `
-Examples:
-  podnet lab check
-  podnet lab check --test 'pod-pod,!cross-pool' --junit-file check.xml
-  podnet lab check --test '^external-pod:' -o json`,
-    )
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .action(async (o) => {
       const format = parseOutputFormat(o.output);
       const name = resolveLabName(o.name);
@@ -227,37 +257,52 @@ Examples:
         }
       }
       const probes = result.probes.map((p) => ({ name: probeName(p), ...p, failure: probeFailure(p) }));
-      out(format, { ...result, probes }, renderCheck(result));
+      out(format, 'LabCheck', { ...result, probes }, renderCheck(result));
       ctx.exitCode = labCheckPassed(result) ? EXIT.ok : EXIT.problems;
     });
 
   lab
     .command('scale')
     .description("set a node pool's node count: new nodes lease new blocks, removed nodes release theirs")
+    .addHelpText(
+      'after',
+      examples('podnet lab scale --pool user --count 2', 'podnet lab scale --name demo --pool sys --count 1'),
+    )
     .requiredOption('--pool <pool>', 'node pool')
     .requiredOption('--count <n>', 'node count')
     .option('--name <name>', 'lab name (default: the only lab)')
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .action(async (o) => {
       const format = parseOutputFormat(o.output);
       const name = resolveLabName(o.name);
-      await labScale(name, o.pool, wholeNumber(o.count, '--count'), progress);
+      await labScale(name, o.pool, wholeNumber(o.count, '--count'), timed());
       const s = await labStatus([name]);
-      out(format, s, renderStatus(s));
+      out(format, 'LabStatus', s, renderStatus(s));
     });
 
   const pod = lab
     .command('pod')
-    .description('add or delete a pod (through the CNI plugin, as a runtime does)');
+    .description('add or delete a pod (through the CNI plugin, as a runtime does)')
+    .addHelpText(
+      'after',
+      examples('podnet lab pod add --node demo-sys-0 --pod web', 'podnet lab pod del web'),
+    );
   pod
     .command('add')
     .description('start a pod on a node')
+    .addHelpText(
+      'after',
+      examples(
+        'podnet lab pod add --node demo-sys-0',
+        'podnet lab pod add --node demo-user-0 --pod web --namespace shop --labels app=web',
+      ),
+    )
     .requiredOption('--node <node>', 'node to run it on')
     .option('--pod <pod>', 'pod name (default: <node>-p<i>)')
     .option('--namespace <ns>', 'Kubernetes namespace of the pod', 'default')
     .option('--labels <k=v,...>', "the Pod object's labels, e.g. app=web,tier=front", '')
     .option('--name <name>', 'lab name (default: the only lab)')
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .action(async (o) => {
       const format = parseOutputFormat(o.output);
       const labels = parseLabels(o.labels);
@@ -280,6 +325,7 @@ Examples:
           .join(',') || '-';
       out(
         format,
+        'LabPod',
         view,
         table(
           ['namespace', 'pod', 'node', 'ip', 'labels', 'netns'],
@@ -290,17 +336,22 @@ Examples:
   pod
     .command('del <pod>')
     .description('delete a pod (CNI DEL with its prevResult, then its namespace): NAME or NAMESPACE/NAME')
+    .addHelpText('after', examples('podnet lab pod del web', 'podnet lab pod del shop/web --name demo'))
     .option('--name <name>', 'lab name (default: the only lab)')
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .action(async (podName: string, o) => {
       const format = parseOutputFormat(o.output);
       await labPodDel(resolveLabName(o.name), podName);
-      out(format, { deleted: podName }, `pod ${podName} deleted`);
+      out(format, 'LabPodDeleted', { deleted: podName }, `pod ${podName} deleted`);
     });
 
   lab
     .command('exec <target> [cmd...]')
     .description('run a command in a pod, node or external host namespace: podnet lab exec POD -- CMD')
+    .addHelpText(
+      'after',
+      examples('podnet lab exec sys-0-p0 -- ping -c 1 10.244.1.2', 'podnet lab exec demo-sys-0 -- ip route'),
+    )
     .option('--name <name>', 'lab name (default: the only lab)')
     .action(async (target: string, cmd: string[], o) => {
       ctx.exitCode = await labExec(resolveLabName(o.name), target, cmd);
@@ -309,15 +360,17 @@ Examples:
   lab
     .command('update')
     .description('grow the pod CIDR live (a larger CIDR containing the current one)')
+    .addHelpText('after', examples('podnet lab update --pod-cidr 10.244.0.0/15'))
     .requiredOption('--pod-cidr <cidr>', 'the new pod CIDR')
     .option('--name <name>', 'lab name (default: the only lab)')
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .action(async (o) => {
       const format = parseOutputFormat(o.output);
       const name = resolveLabName(o.name);
-      const state = await labUpdatePodCidr(name, o.podCidr, progress);
+      const state = await labUpdatePodCidr(name, o.podCidr, timed());
       out(
         format,
+        'LabUpdate',
         { name, podCidrs: state.profile.network.podCidrs },
         `lab ${name}: pod CIDR ${state.profile.network.podCidrs.join(', ')}`,
       );
@@ -326,6 +379,7 @@ Examples:
   lab
     .command('restart')
     .description("restart a node's agent (e.g. after killing it) and wait until it is ready")
+    .addHelpText('after', examples('podnet lab restart --node demo-sys-0'))
     .requiredOption('--node <node>', 'node')
     .option('--name <name>', 'lab name (default: the only lab)')
     .action(async (o) => {
@@ -336,14 +390,16 @@ Examples:
   lab
     .command('down')
     .description('remove everything the lab made (also after a failed up), and only that')
+    .addHelpText('after', examples('podnet lab down', 'podnet lab down --name demo -o json'))
     .option('--name <name>', 'lab name (default: the only lab)')
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .action(async (o) => {
       const format = parseOutputFormat(o.output);
       const name = resolveLabName(o.name);
-      const r = await labDown(name, progress);
+      const r = await labDown(name, timed());
       out(
         format,
+        'LabDown',
         { name, ...r },
         r.removed.map((x) => `removed ${x}`).join('\n') || `lab ${name}: nothing was left`,
       );

@@ -7,7 +7,7 @@ import { PodnetError } from '../../errors/index.js';
 import { checkNsgs } from '../../nsg/check.js';
 import { worldFromFiles } from '../../trace/world.js';
 import type { CliContext } from '../main.js';
-import { EXIT, parseOutputFormat, table } from '../output.js';
+import { EXIT, OUTPUT_HELP, examples, isData, parseOutputFormat, serialize, table } from '../output.js';
 
 const EXAMPLES = `
 Examples:
@@ -21,7 +21,8 @@ at the receiver's). Exit 0 when nothing needed is blocked, 1 when something is.`
 export function registerNsg(program: Command, ctx: CliContext): void {
   const nsg = program
     .command('nsg')
-    .description('Azure network security groups and what the cluster needs of them');
+    .description('Azure network security groups and what the cluster needs of them')
+    .addHelpText('after', examples('podnet nsg check -f cluster.yaml -f nsg.json'));
   nsg
     .command('check')
     .description('the flows the overlay needs that the NSGs would block, with the rule to add')
@@ -31,7 +32,7 @@ export function registerNsg(program: Command, ctx: CliContext): void {
       (v, p: string[]) => [...p, v],
       [],
     )
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .addHelpText('after', EXAMPLES)
     .action((o: { filename: string[]; output: string }) => {
       const format = parseOutputFormat(o.output);
@@ -44,8 +45,8 @@ export function registerNsg(program: Command, ctx: CliContext): void {
       }
       const blocked = checkNsgs(profile, nsgs);
       ctx.exitCode = blocked.length > 0 ? EXIT.problems : EXIT.ok;
-      if (format === 'json') {
-        ctx.io.out(JSON.stringify({ nsgs: nsgs.map((n) => n.name), blocked }, null, 2));
+      if (isData(format)) {
+        ctx.io.out(serialize(format, 'NsgCheck', { nsgs: nsgs.map((n) => n.name), blocked }));
         return;
       }
       if (blocked.length === 0) {

@@ -18,7 +18,7 @@ import type { KubeList, KubeObject } from '../../objects/types.js';
 import { openVersionedStore, storeUrl } from '../../store/open.js';
 import type { VersionedStore } from '../../store/versioned.js';
 import type { CliContext } from '../main.js';
-import { type OutputFormat, parseOutputFormat, table } from '../output.js';
+import { OUTPUT_HELP, type OutputFormat, isData, parseOutputFormat, serialize, table } from '../output.js';
 
 interface StoreOpts {
   store?: string;
@@ -118,7 +118,7 @@ export function registerObjects(program: Command, ctx: CliContext): void {
       .description('create or update cluster objects from manifests (multi-document YAML, JSON, a List)')
       .option('-f, --filename <path>', 'a manifest file, a directory of them, or - (repeatable)', collect, [])
       .option('-n, --namespace <ns>', 'namespace of objects that name none (default "default")')
-      .option('-o, --output <format>', 'table or json', 'table'),
+      .option('-o, --output <format>', OUTPUT_HELP, 'table'),
   )
     .addHelpText('after', APPLY_EXAMPLES)
     .action(async (o: StoreOpts & { filename: string[]; namespace?: string; output: string }) => {
@@ -130,8 +130,8 @@ export function registerObjects(program: Command, ctx: CliContext): void {
         true,
       );
       ctx.io.out(
-        format === 'json'
-          ? JSON.stringify({ results: outcomes }, null, 2)
+        isData(format)
+          ? serialize(format, 'ApplyResult', { results: outcomes })
           : outcomes.map((r) => `${r.ref} ${r.action}`).join('\n'),
       );
     });
@@ -203,7 +203,7 @@ export function registerObjects(program: Command, ctx: CliContext): void {
       .option('-f, --filename <path>', 'the objects a manifest names (repeatable)', collect, [])
       .option('-n, --namespace <ns>', 'namespace (default "default")')
       .option('--ignore-not-found', 'treat objects that do not exist as deleted')
-      .option('-o, --output <format>', 'table or json', 'table'),
+      .option('-o, --output <format>', OUTPUT_HELP, 'table'),
   )
     .addHelpText('after', DELETE_EXAMPLES)
     .action(
@@ -218,8 +218,8 @@ export function registerObjects(program: Command, ctx: CliContext): void {
           deleteObjects(store, targets, o.ignoreNotFound === true),
         );
         ctx.io.out(
-          format === 'json'
-            ? JSON.stringify({ results: outcomes }, null, 2)
+          isData(format)
+            ? serialize(format, 'DeleteResult', { results: outcomes })
             : outcomes.map((r) => r.text).join('\n'),
         );
       },

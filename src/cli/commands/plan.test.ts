@@ -78,11 +78,12 @@ describe('podnet plan -f FILE', () => {
     assert.match(r.out, /flat Azure CNI, one per node and per pod: 1,004/);
   });
 
-  it('-o json prints exactly {valid, errors, warnings, capacity} with the capacity field names', () => {
+  it('-o json prints exactly {apiVersion, kind, valid, errors, warnings, capacity} with the capacity field names', () => {
     const r = podnet(['plan', '-f', file('good.yaml', GOOD), '-o', 'json']);
     assert.equal(r.code, 0);
     const body = json(r);
-    assert.deepEqual(Object.keys(body), ['valid', 'errors', 'warnings', 'capacity']);
+    assert.deepEqual(Object.keys(body), ['apiVersion', 'kind', 'valid', 'errors', 'warnings', 'capacity']);
+    assert.deepEqual([body.apiVersion, body.kind], ['podnet.io/v1alpha1', 'PlanReport']);
     assert.equal(body.valid, true);
     const c = body.capacity as Record<string, unknown>;
     for (const k of [
@@ -269,6 +270,10 @@ describe('podnet plan: unusable input exits 2 with a clear error', () => {
     assert.equal(stray.code, 2);
     assert.match(stray.err, /-f FILE/);
     assert.equal(podnet(['plan', '-o', 'xml']).code, 2);
+    assert.match(
+      podnet(['plan', '-o', 'yaml']).out,
+      /^apiVersion: podnet.io\/v1alpha1\nkind: PlanReport\nvalid: true\n/,
+    );
     const mixed = podnet(['plan', '-f', join(dir, 'good.yaml'), '--node-count', '5', '-o', 'json']);
     assert.equal(mixed.code, 2);
     assert.equal(jsonError(mixed).field, '--node-count');

@@ -20,7 +20,7 @@ import {
 import type { ClusterProfile } from '../../profile/types.js';
 import { worldFromFiles } from '../../trace/world.js';
 import type { CliContext } from '../main.js';
-import { EXIT, parseOutputFormat, renderError, table } from '../output.js';
+import { EXIT, OUTPUT_HELP, emit, parseOutputFormat, renderError, table } from '../output.js';
 
 interface PlanOptions extends PlanFlags {
   /** A podnet profile, or AKS input: a managed cluster with its VNet and peerings (several files). */
@@ -116,14 +116,14 @@ export function registerPlan(program: Command, ctx: CliContext): void {
       'an NSG as az network nsg show -o json prints it: the flows the cluster needs must pass (repeatable)',
       collect,
     )
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .allowExcessArguments(false)
     .addHelpText('after', EXAMPLES)
     .action((opts: PlanOptions) => {
       const format = parseOutputFormat(opts.output);
       try {
         const { report, profile } = runPlan(opts);
-        ctx.io.out(format === 'json' ? JSON.stringify(report, null, 2) : renderPlanReport(report, profile));
+        emit(ctx.io, format, 'PlanReport', report, () => renderPlanReport(report, profile));
         ctx.exitCode = report.valid ? EXIT.ok : EXIT.problems;
       } catch (e) {
         // Rendered here, where the output format is known however it was spelled (-o json, --output=json).

@@ -4,14 +4,13 @@
  * src/trace's. Exit 0 whatever the verdict; 2 for unusable input.
  */
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
 import { PodnetError } from '../../errors/index.js';
 import { requireLab, resolveLabName } from '../../lab/state.js';
 import { storeUrl } from '../../store/open.js';
 import { type TraceFlow, type TraceResult, type TraceState, trace } from '../../trace/trace.js';
 import { worldFromFiles, worldFromStore } from '../../trace/world.js';
 import type { CliContext } from '../main.js';
-import { table } from '../output.js';
+import { OUTPUT_HELP, emit, parseOutputFormat, table } from '../output.js';
 
 interface TraceOpts {
   filename: string[];
@@ -120,14 +119,10 @@ export function registerTrace(program: Command, ctx: CliContext): void {
       'new, reply (a packet of a connection --to opened), established (admitted before the objects changed)',
       'new',
     )
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .addHelpText('after', EXAMPLES)
     .action(async (o: TraceOpts) => {
-      if (!['table', 'json', 'yaml'].includes(o.output))
-        throw new PodnetError('UsageError', `unknown output format "${o.output}"`, {
-          field: '--output',
-          hint: 'use -o table, json or yaml',
-        });
+      const format = parseOutputFormat(o.output);
       const flow = parseTraceFlow(o);
       const sources = [o.filename.length > 0, o.store !== undefined, o.lab !== undefined].filter(
         Boolean,
@@ -148,12 +143,6 @@ export function registerTrace(program: Command, ctx: CliContext): void {
               o.lab !== undefined ? requireLab(resolveLabName(o.lab)).store.url : storeUrl(o.store),
             );
       const result = trace(world, flow);
-      ctx.io.out(
-        o.output === 'json'
-          ? JSON.stringify(result, null, 2)
-          : o.output === 'yaml'
-            ? stringify(result)
-            : renderTrace(result),
-      );
+      emit(ctx.io, format, 'TraceResult', result, () => renderTrace(result));
     });
 }

@@ -7,7 +7,7 @@ import { PODNET_VERSION } from '../../agent/metrics.js';
 import { SUPPORTED_VERSIONS } from '../../cni/protocol.js';
 import { SQLITE_SCHEMA_VERSION } from '../../store/versioned-sqlite.js';
 import type { CliContext } from '../main.js';
-import { parseOutputFormat } from '../output.js';
+import { OUTPUT_HELP, emit, parseOutputFormat } from '../output.js';
 
 export interface VersionInfo {
   apiVersion: 'podnet.io/v1alpha1';
@@ -34,14 +34,17 @@ export function registerVersion(program: Command, ctx: CliContext): void {
   program
     .command('version')
     .description('the version of podnet, the store layout and the CNI versions it speaks')
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .addHelpText('after', '\nExamples:\n  podnet version\n  podnet version -o json\n  podnet --version')
     .action((o: { output: string }) => {
       const v = versionInfo();
-      if (parseOutputFormat(o.output) === 'json') ctx.io.out(JSON.stringify(v, null, 2));
-      else
-        ctx.io.out(
+      emit(
+        ctx.io,
+        parseOutputFormat(o.output),
+        'Version',
+        v,
+        () =>
           `podnet ${v.version} (Node.js ${v.node}); store schema ${v.storeSchema}; CNI ${v.cniVersions.join(', ')}`,
-        );
+      );
     });
 }

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { PodnetError } from '../../errors/index.js';
 import { checkPlan } from '../../plan/check.js';
 import { below, mulberry32 } from '../../testing/fuzz.js';
+import { profileFromObject, profileToObject } from '../normalize.js';
 import { type InputDocument, ignoredMessage, kindOf, profileFromDocuments } from './index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
@@ -333,5 +334,16 @@ describe('AKS input fuzz: coded errors, never a stack', () => {
       }
     }
     assert.ok(loaded > 100 && refused > 100, `loaded ${loaded}, refused ${refused}`);
+  });
+});
+
+describe('profileToObject: what cluster show prints is a profile plan takes back', () => {
+  it('round-trips the AKS fixtures and the template through the format', () => {
+    for (const docs of [[AKS, VNET, PEERINGS], [TEMPLATE]]) {
+      const p = profileFromDocuments(docs).profile;
+      const o = profileToObject(p);
+      assert.equal((o.networkProfile as Record<string, unknown>).dnsServiceIP, '10.0.0.10');
+      assert.deepEqual(profileFromObject(JSON.parse(JSON.stringify(o))), p);
+    }
   });
 });
