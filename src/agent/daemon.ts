@@ -22,7 +22,8 @@ export async function runAgent(
   const store = await openStore(cfg.store);
   const agent = new NodeAgent(cfg, {
     store,
-    openIpam: (block, maxPods) => openPodIpam({ path: podIpamPath(cfg.stateDir, cfg.node), block, maxPods }),
+    openIpam: (block, maxPods) =>
+      openPodIpam({ path: podIpamPath(cfg.stateDir, cfg.node, block.includes(':') ? 6 : 4), block, maxPods }),
     dataplane: kernelDataplane(),
     log,
     objects: objectStoreOf(store),

@@ -55,6 +55,8 @@ describe('desired node state', () => {
       snat: {
         families: [{ family: 4, podCidrs: ['10.244.0.0/15'], nonMasqueradeCidrs: ['192.168.0.0/16'] }],
       },
+      services: { selfNode: '', families: [{ family: 4, podCidrs: ['10.244.0.0/15'], entries: [] }] },
+      policy: { families: [4], classes: [], egress: [], ingress: [], self: [] },
     });
   });
 });

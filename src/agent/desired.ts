@@ -4,8 +4,12 @@
  * One function per dataplane part (`parts.ts`), each from the same snapshot.
  */
 import { type NodeTableInput, type StoreEndpoint, nodeTableInput } from '../dataplane/ruleset.js';
+import { compilePolicies } from '../policy/engine.js';
+import { compileNodePolicy } from '../policy/nft.js';
+import type { PolicyWorld } from '../policy/types.js';
 import type { ClusterProfile } from '../profile/types.js';
 import { type PeerRoute, desiredPeerRoutes } from '../routing/routes.js';
+import { type ServiceWorld, compileServiceProxy } from '../services/proxy.js';
 import type { BlockLease } from '../store/types.js';
 import type { PeerRoutesMode } from './config.js';
 
@@ -19,14 +23,33 @@ export interface NodeSnapshot {
   peerRoutes: PeerRoutesMode;
   /** Where the cluster store listens: pods are kept from it. */
   storeEndpoints: readonly StoreEndpoint[];
+  /** The cluster's Services and pod endpoints; none = no service proxy (a store without objects). */
+  services?: ServiceWorld;
+  /** The cluster's NetworkPolicies, namespaces and pods; none = no policy is enforced. */
+  policy?: PolicyWorld;
 }
 
 /**
- * The node table's sections: SNAT exemptions and anti-spoofing per family of the profile's pod CIDRs, and the
- * guard that keeps pods from the store's endpoints.
+ * The node table's sections: SNAT exemptions and anti-spoofing per family of the profile's pod CIDRs, the
+ * guard that keeps pods from the store's endpoints, the Service proxy, and the NetworkPolicy of the node's own
+ * pods, compiled by the policy engine (the one `podnet trace` runs).
  */
 export function desiredNodeTable(s: NodeSnapshot): NodeTableInput {
-  return nodeTableInput(s.profile.network, [...s.storeEndpoints]);
+  const table = nodeTableInput(s.profile.network, [...s.storeEndpoints]);
+  return {
+    ...table,
+    ...(s.services ? { services: compileServiceProxy(s.services, s.selfNode, table.snat.families) } : {}),
+    ...(s.policy
+      ? {
+          policy: compileNodePolicy(
+            compilePolicies(s.policy),
+            s.policy.pods,
+            s.selfNode,
+            table.policy.families,
+          ),
+        }
+      : {}),
+  };
 }
 
 /**

@@ -8,6 +8,7 @@
  * pod network never waits for, or depends on, the store. Labels follow a watch of each local pod's object.
  */
 import {
+  type NamedPort,
   type PublishedKey,
   batches,
   desiredEndpoints,
@@ -15,6 +16,7 @@ import {
   nodeEndpointsPrefix,
   podObjectKey,
   podObjectLabels,
+  podObjectPorts,
   podOf,
 } from '../endpoints/record.js';
 import { asPodnetError } from '../errors/index.js';
@@ -52,6 +54,8 @@ export interface EndpointPublisherStatus {
 
 interface LabelWatch {
   labels: Record<string, string> | undefined;
+  /** Its named container ports, which a Service's targetPort may name. */
+  ports: NamedPort[] | undefined;
   stop: (() => void) | null;
 }
 
@@ -171,6 +175,7 @@ export class EndpointPublisher {
       nodeIp,
       addresses,
       labelsOf: (pod) => this.watches.get(podObjectKey(pod))?.labels,
+      portsOf: (pod) => this.watches.get(podObjectKey(pod))?.ports,
     });
     for (const ops of batches(endpointChanges(desired, published, lease), TXN_OPS)) {
       await store.txn([], ops);
@@ -217,7 +222,7 @@ export class EndpointPublisher {
     }
     for (const key of wanted) {
       if (this.watches.has(key)) continue;
-      const w: LabelWatch = { labels: undefined, stop: null };
+      const w: LabelWatch = { labels: undefined, ports: undefined, stop: null };
       this.watches.set(key, w);
       try {
         w.stop = await this.o.store.watch(key, (u) => this.onPodObject(key, w, u));
@@ -230,29 +235,31 @@ export class EndpointPublisher {
 
   private onPodObject(key: string, w: LabelWatch, u: WatchUpdate): void {
     // The prefix also matches longer names (`web` and `web-2`): only the exact key counts.
-    let labels = w.labels;
-    if (u.type === 'snapshot') labels = this.labelsIn(u.items.find((kv) => kv.key === key));
+    let facts = { labels: w.labels, ports: w.ports };
+    if (u.type === 'snapshot') facts = this.factsIn(u.items.find((kv) => kv.key === key));
     else {
       for (const e of u.events) {
-        if (e.type === 'put' && e.kv.key === key) labels = this.labelsIn(e.kv);
-        else if (e.type === 'delete' && e.key === key) labels = undefined;
+        if (e.type === 'put' && e.kv.key === key) facts = this.factsIn(e.kv);
+        else if (e.type === 'delete' && e.key === key) facts = { labels: undefined, ports: undefined };
       }
     }
-    if (JSON.stringify(labels) === JSON.stringify(w.labels)) return;
-    w.labels = labels;
+    if (JSON.stringify(facts) === JSON.stringify({ labels: w.labels, ports: w.ports })) return;
+    w.labels = facts.labels;
+    w.ports = facts.ports;
     if (!this.stopped) this.podsChanged();
   }
 
-  private labelsIn(kv: KeyValue | undefined): Record<string, string> | undefined {
-    if (!kv) return undefined;
+  /** The labels and named ports of a Pod object. */
+  private factsIn(kv: KeyValue | undefined): Pick<LabelWatch, 'labels' | 'ports'> {
+    if (!kv) return { labels: undefined, ports: undefined };
     try {
-      return podObjectLabels(kv);
+      return { labels: podObjectLabels(kv), ports: podObjectPorts(kv) };
     } catch (err) {
       this.o.log.warn(
         { key: kv.key, ...errFields(err) },
         'pod object unreadable; its endpoint has no labels',
       );
-      return undefined;
+      return { labels: undefined, ports: undefined };
     }
   }
 }

@@ -4,7 +4,7 @@
  * hand). The agent learns only what it must act on: which block the node holds, and that a re-claim happened.
  */
 import type { Counter } from 'prom-client';
-import type { BlockLease, ClaimRequest, ClusterStore } from '../store/types.js';
+import type { ClaimRequest, ClusterStore, NodeBlocks } from '../store/types.js';
 import { type Logger, errFields } from './log.js';
 import type { StoreHealth } from './store-health.js';
 
@@ -22,7 +22,7 @@ export interface NodeLeaseDeps {
    * The node holds `lease`, after a claim. `previous` is the lease it held before, if any: a different block
    * there means the old lease expired and another node took the block, so its pods lost their addresses' route.
    */
-  held(lease: BlockLease, previous: BlockLease | null): void;
+  held(lease: NodeBlocks, previous: NodeBlocks | null): void;
   /** A lost lease was claimed again: peers and the store may have moved on, so reconcile. */
   reclaimed(): void;
 }
@@ -33,17 +33,17 @@ export function renewIntervalSeconds(ttlSeconds: number): number {
 }
 
 export class NodeLease {
-  private lease: BlockLease | null = null;
+  private lease: NodeBlocks | null = null;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(private readonly deps: NodeLeaseDeps) {}
 
-  get current(): BlockLease | null {
+  get current(): NodeBlocks | null {
     return this.lease;
   }
 
   /** Claims the block; errors (exhausted pod CIDR, unreachable store) are the caller's to report. */
-  async claim(): Promise<BlockLease> {
+  async claim(): Promise<NodeBlocks> {
     const lease = await this.deps.store.claimBlock(this.deps.request());
     const previous = this.lease;
     if (previous && previous.block !== lease.block) {

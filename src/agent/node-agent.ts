@@ -15,7 +15,7 @@ import type { NodeIpamFinding } from '../ipam/node-check.js';
 import type { PodAddress, PodIpam } from '../ipam/types.js';
 import type { ClusterProfile } from '../profile/types.js';
 import type { AgentHeartbeat } from '../status/heartbeat.js';
-import type { BlockLease, ClusterStore } from '../store/types.js';
+import type { BlockLease, ClusterStore, NodeBlocks } from '../store/types.js';
 import type { VersionedStore } from '../store/versioned.js';
 import { CoalescedPass } from './coalesce.js';
 import type { AgentConfig } from './config.js';
@@ -27,6 +27,8 @@ import { NodeLease } from './lease.js';
 import { type Logger, errFields } from './log.js';
 import { AgentMetrics, PODNET_VERSION } from './metrics.js';
 import { type DataplanePart, type PartReport, nodeDataplaneParts, runParts } from './parts.js';
+import { PolicyWatch } from './policy-watch.js';
+import { ServiceWatch } from './service-watch.js';
 import { resolveStoreEndpoints } from './store-endpoints.js';
 import { StoreHealth } from './store-health.js';
 
@@ -91,6 +93,8 @@ export class NodeAgent {
   private poolName: string | null = null;
   private readonly lease: NodeLease;
   private podIpam: PodIpam | null = null;
+  /** A dual-stack node's IPv6 pod IPAM, on its /120 (the IPv4 one is `podIpam`). */
+  private podIpam6: PodIpam | null = null;
   private leases: BlockLease[] = [];
   private readonly parts: DataplanePart[];
   private readonly audit: IpamAudit;
@@ -119,7 +123,9 @@ export class NodeAgent {
   /** Drift repaired since start, by part, and when last: the heartbeat reports them. */
   private readonly drift: Record<string, number> = {};
   private lastDriftAt: string | null = null;
+  private serviceWatch: ServiceWatch | null = null;
   private storeEndpoints: StoreEndpoint[] = [];
+  private policyWatch: PolicyWatch | null = null;
 
   constructor(
     readonly config: AgentConfig,
@@ -191,6 +197,14 @@ export class NodeAgent {
     await this.lease.claim();
     // Peer routes from a previous run stay until the first reconcile sees the full lease list: no gap.
     this.leases = await store.listBlocks();
+    if (this.deps.objects) {
+      // Before the first reconcile, so a restarted agent never writes its table without the policies.
+      this.policyWatch = new PolicyWatch(this.deps.objects, () => this.trigger('policy'));
+      await this.policyWatch.start();
+      // Before the first reconcile, so a restarted agent never writes its table without its services.
+      this.serviceWatch = new ServiceWatch(this.deps.objects, () => this.trigger('services'), this.deps.log);
+      await this.serviceWatch.start();
+    }
     await this.reconcileNow('start');
     this.stopWatches.push(
       await store.watchBlocks((leases) => {
@@ -234,11 +248,15 @@ export class NodeAgent {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.lease.stop();
     for (const stop of this.stopWatches) stop();
+    this.policyWatch?.stop();
     await this.heartbeat?.stop();
+    this.serviceWatch?.stop();
     await this.endpoints?.stop();
     await this.runner.settled();
     this.podIpam?.close();
+    this.podIpam6?.close();
     this.podIpam = null;
+    this.podIpam6 = null;
     await this.deps.store.close();
   }
 
@@ -258,6 +276,7 @@ export class NodeAgent {
     return {
       nodeName: this.config.node,
       ipam: () => this.podIpam,
+      familyIpams: () => [this.podIpam, this.podIpam6].filter((i) => i !== null),
       podCidrs: () => this.profile?.network.podCidrs ?? [],
       uplinkMtu: () => this.mtu,
       podsChanged: () => this.endpoints?.podsChanged(),
@@ -266,7 +285,7 @@ export class NodeAgent {
   }
 
   status(): AgentStatus {
-    const pods = this.podIpam?.list() ?? [];
+    const pods = [...(this.podIpam?.list() ?? []), ...(this.podIpam6?.list() ?? [])];
     const lease = this.lease.current;
     return {
       node: this.config.node,
@@ -331,6 +350,8 @@ export class NodeAgent {
       attachedSubnets: attachedSubnets(ifaces),
       peerRoutes: this.config.peerRoutes,
       storeEndpoints: this.storeEndpoints,
+      ...(this.policyWatch ? { policy: this.policyWatch.world().world } : {}),
+      ...(this.serviceWatch ? { services: this.serviceWatch.world() } : {}),
     };
   }
 
@@ -422,12 +443,18 @@ export class NodeAgent {
   }
 
   /** The pod IPAM follows the leased block; a changed block closes the old block's IPAM first. */
-  private openIpam(lease: BlockLease, previous: BlockLease | null): void {
+  private openIpam(lease: NodeBlocks, previous: NodeBlocks | null): void {
     if (previous && previous.block !== lease.block) {
       this.podIpam?.close();
       this.podIpam = null;
     }
     this.podIpam ??= this.deps.openIpam(lease.block, lease.maxPods);
+    const v6 = lease.blocks.find((b) => b.family === 6);
+    if (this.podIpam6 && this.podIpam6.block !== v6?.block) {
+      this.podIpam6.close();
+      this.podIpam6 = null;
+    }
+    if (v6) this.podIpam6 ??= this.deps.openIpam(v6.block, v6.maxPods);
   }
 
   /**

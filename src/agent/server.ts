@@ -9,7 +9,7 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import type { Registry } from 'prom-client';
-import { cniHttpHandler } from '../cni/http.js';
+import { cniHttpHandler, cniUpgradeHandler } from '../cni/http.js';
 import { PodnetError, asPodnetError } from '../errors/index.js';
 import { cniObserver } from './cni-log.js';
 import { type Logger, errFields, throttledWarn } from './log.js';
@@ -147,6 +147,8 @@ function hardenServer(server: Server, log: Logger): Server {
 
 export async function serveAgentApi(agent: NodeAgent, socketPath: string, log: Logger): Promise<Server> {
   const server = hardenServer(createServer(agentApiHandler(agent, log)), log);
+  // The shim's streamed CNI request (src/cni/http.ts).
+  server.on('upgrade', cniUpgradeHandler(agent.runtime(), cniObserver(log, agent.metrics)));
   await listenUnix(server, socketPath);
   return server;
 }

@@ -8,14 +8,16 @@ import { isIP } from 'node:net';
 import type { StoreEndpoint } from '../dataplane/ruleset.js';
 import { parseStoreUrl } from '../store/open.js';
 
-/** The hosts and ports of a store URL (pure). */
+/** The hosts and ports of a store URL (pure); a unix socket endpoint is a file, not an address. */
 export function storeHosts(url: string): { host: string; port: number }[] {
   if (!url.startsWith('etcd:')) return [];
   const p = parseStoreUrl(url);
-  return (p.hosts ?? []).map((h) => {
-    const u = new URL(h);
-    return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port) };
-  });
+  return (p.hosts ?? [])
+    .filter((h) => !h.startsWith('unix'))
+    .map((h) => {
+      const u = new URL(h);
+      return { host: u.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(u.port) };
+    });
 }
 
 export async function resolveStoreEndpoints(url: string): Promise<StoreEndpoint[]> {

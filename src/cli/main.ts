@@ -11,14 +11,16 @@ import { registerCni } from './commands/cni.js';
 import { registerDemo } from './commands/demo.js';
 import { registerIpam } from './commands/ipam.js';
 import { registerLab } from './commands/lab.js';
+import { registerMap } from './commands/map.js';
 import { registerNsg } from './commands/nsg.js';
 import { registerObjects } from './commands/objects.js';
 import { registerPlan } from './commands/plan.js';
 import { registerStatus } from './commands/status.js';
+import { registerStore } from './commands/store.js';
 import { registerSysdump } from './commands/sysdump.js';
 import { registerTrace } from './commands/trace.js';
 import { registerVersion } from './commands/version.js';
-import { EXIT, type Io, processIo, renderError, wantsJson } from './output.js';
+import { EXIT, type Io, processIo, renderError, setTableHeaders, wantsJson } from './output.js';
 
 export interface CliContext {
   io: Io;
@@ -34,6 +36,8 @@ export function buildProgram(ctx: CliContext): Command {
       '\nExit codes: 0 ok; 1 problems found (invalid plan, failed check); 2 unusable input; 3 store or agent unreachable.',
     )
     .version(PODNET_VERSION, '--version', 'print the version of podnet')
+    .option('--no-headers', 'print tables without their header line (for scripts)')
+    .hook('preAction', (root) => setTableHeaders(root.opts().headers !== false))
     .showSuggestionAfterError(true)
     .exitOverride()
     // Commander's own errors are not printed by commander: main renders them as every podnet error (code,
@@ -53,9 +57,11 @@ export function buildProgram(ctx: CliContext): Command {
     registerDemo,
     registerObjects,
     registerTrace,
+    registerStore,
     registerNsg,
     registerStatus,
     registerSysdump,
+    registerMap,
     registerVersion,
   ]) {
     register(program, ctx);

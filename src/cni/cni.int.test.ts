@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +15,7 @@ import { execInNetns, spawnInNetns } from '../kernel/process.js';
 import { writeSysctl } from '../kernel/sysctl.js';
 import { type NetnsScope, netnsScope } from '../testing/netns-fixture.js';
 import { sourceSeenBy } from '../testing/tcp-probe.js';
-import { type PluginCall, SHIM_PATH, execPlugin } from './testing/exec-plugin.js';
+import { type PluginCall, SHIM_PATH, execPlugin, shimFor } from './testing/exec-plugin.js';
 import { type TestAgent, startTestAgent } from './testing/test-agent.js';
 
 const r = 200 + (randomBytes(1)[0] % 50);
@@ -62,12 +62,13 @@ async function addNode(lan: string, i: number): Promise<Node> {
     ipam: openPodIpam({ path: join(dir, `n${i}-pod-ipam.db`), block, maxPods: 250 }),
     podCidrs: [POD_CIDR],
   });
-  const config = { cniVersion: '1.0.0', name: 'podnet', type: 'podnet-cni', agentSocket: socket };
+  const config = { cniVersion: '1.0.0', name: 'podnet', type: 'podnet-cni' };
   return { name: `node${i}`, netns, ip, block, agent, config };
 }
 
+/** Execs the plugin as installed on `node` (for its agent's socket). */
 function call(node: Node, c: Omit<PluginCall, 'config'> & { config?: PluginCall['config'] }) {
-  return execPlugin(SHIM_PATH, { config: node.config, ...c });
+  return execPlugin(shimFor(node.agent.socket), { config: node.config, ...c });
 }
 
 async function addPod(node: Node, role: string) {
@@ -327,7 +328,27 @@ describe('podnet-cni on two nodes', () => {
           4,
           /does not exist/,
         ],
+        // Issue 14, fault 6: these reached the kernel ("Invalid argument", code 100).
+        [
+          'netns is a regular file',
+          { command: 'ADD', containerId: 'x6', netns: join(dir, 'n1.sock.txt') },
+          4,
+          /is not a network namespace/,
+        ],
+        [
+          'netns is a directory',
+          { command: 'ADD', containerId: 'x7', netns: dir },
+          4,
+          /is not a network namespace/,
+        ],
+        [
+          'netns is /dev/null',
+          { command: 'ADD', containerId: 'x8', netns: '/dev/null' },
+          4,
+          /is not a network namespace/,
+        ],
       ];
+    writeFileSync(join(dir, 'n1.sock.txt'), 'not a namespace');
     for (const [what, c, code, msg] of cases) {
       const res = await call(n1, c);
       assert.equal(res.code, 1, what);
@@ -393,14 +414,14 @@ describe('podnet-cni on two nodes', () => {
     }
     const status = await call(n1, { command: 'STATUS', config: { ...n1.config, cniVersion: '1.1.0' } });
     assert.equal(status.code, 0, status.stdout);
-    const down = await call(n1, {
+    const down = await execPlugin(shimFor(join(dir, 'nobody.sock')), {
       command: 'ADD',
       containerId: 'down',
       netns: `/run/netns/${netns}`,
-      config: { ...n1.config, agentSocket: join(dir, 'nobody.sock') },
+      config: n1.config,
     });
     assert.equal(down.code, 1);
     assert.equal(down.json?.code, 11);
-    assert.equal(down.json?.cniVersion, '1.0.0');
+    assert.match(String(down.json?.details), /nobody\.sock/);
   });
 });

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +38,23 @@ describe('handleCni without the kernel', () => {
     );
     const m = await handleCni({ env: {}, stdin: v11 }, node);
     assert.equal(JSON.parse(m.stdout).code, 4);
+  });
+
+  // Issue 14, fault 6: these reached the kernel and came back as KernelCommandFailed (100, "Invalid argument").
+  it('ADD and CHECK refuse a CNI_NETNS that is a regular file, a directory or /dev/null (4), holding nothing', async () => {
+    const file = join(ipamDir, 'not-a-netns');
+    writeFileSync(file, '');
+    for (const command of ['ADD', 'CHECK']) {
+      for (const netns of [file, ipamDir, '/dev/null']) {
+        const env = { CNI_COMMAND: command, CNI_CONTAINERID: 'c1', CNI_IFNAME: 'eth0', CNI_NETNS: netns };
+        const r = await handleCni({ env, stdin: v11 }, node);
+        assert.deepEqual(
+          [r.exitCode, JSON.parse(r.stdout).code, JSON.parse(r.stdout).msg],
+          [1, 4, `invalid env variables [CNI_NETNS]: ${netns} is not a network namespace`],
+        );
+      }
+    }
+    assert.equal(node.ipam()?.get('c1', 'eth0'), null, 'no address allocated');
   });
 
   it('STATUS is 0 with a lease and 50 without', async () => {

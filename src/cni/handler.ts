@@ -3,10 +3,10 @@
  * Decisions come from the pure protocol module; the kernel work is the pod-network module; the address comes
  * from the node's PodIpam. Every failure leaves nothing half-created and is reported as the spec's error object.
  */
-import { existsSync } from 'node:fs';
 import { BITS, type Family } from '../addr/index.js';
 import {
   POD_GATEWAY,
+  POD_GATEWAY6,
   type PodLinkNames,
   addPodNetwork,
   checkPodNetwork,
@@ -16,6 +16,7 @@ import {
 } from '../dataplane/pod-network.js';
 import { PodnetError } from '../errors/index.js';
 import type { PodAddress, PodIpam } from '../ipam/types.js';
+import { namespaceFileKind } from '../kernel/netns.js';
 import {
   type Attachment,
   type NetConf,
@@ -37,12 +38,8 @@ import {
   type NodeRuntime,
 } from './types.js';
 
-/**
- * The pod's gateway per family: an address the host veth answers for, so the pod needs no route per node.
- * IPv6 is Azure's transparent-mode gateway (reference/azure-overlay.md §1, "Pod interface, gateway, routes,
- * ARP"); its plumbing comes with dual-stack pods.
- */
-const POD_GATEWAYS: Record<Family, string> = { 4: POD_GATEWAY, 6: 'fe80::1234:5678:9abc' };
+/** The pod's gateway per family: an address the host veth answers for, so the pod needs no route per node. */
+const POD_GATEWAYS: Record<Family, string> = { 4: POD_GATEWAY, 6: POD_GATEWAY6 };
 const DEFAULT_ROUTE: Record<Family, string> = { 4: '0.0.0.0/0', 6: '::/0' };
 
 /** A pod address as CNI results carry it: a host route (/32, /128), since the gateway is the host veth. */
@@ -136,50 +133,84 @@ export function toCniError(e: unknown): CniError {
   return new CniError(CNI_CODE.internal, `internal error: ${e instanceof Error ? e.message : String(e)}`);
 }
 
-function requireIpam(node: NodeRuntime): PodIpam {
+/** The node's pod IPAM of every family, IPv4 first; try again later while it holds no block. */
+function requireIpams(node: NodeRuntime): PodIpam[] {
   const ipam = node.ipam();
-  if (!ipam) {
+  const all = node.familyIpams?.() ?? (ipam ? [ipam] : []);
+  if (!ipam || all.length === 0) {
     throw new CniError(
       CNI_CODE.tryAgainLater,
       `node ${node.nodeName} holds no pod address block yet`,
       'the podnet agent is waiting for its block lease from the cluster store; retry shortly',
     );
   }
-  return ipam;
+  return all;
+}
+
+/** The attachment's address in each family that holds one, IPv4 first. */
+function heldAddresses(ipams: PodIpam[], att: Pick<Attachment, 'containerId' | 'ifname'>): PodAddress[] {
+  return ipams.map((i) => i.get(att.containerId, att.ifname)).filter((a) => a !== null);
+}
+
+/** The pod plumbing's addresses: the IPv4 one, and the IPv6 one on a dual-stack node. */
+function plumbedIps(addrs: PodAddress[]): { ip: string; ip6?: string } {
+  const v6 = addrs.find((a) => a.family === 6);
+  return { ip: addrs.find((a) => a.family === 4)?.ip ?? addrs[0].ip, ...(v6 ? { ip6: v6.ip } : {}) };
+}
+
+/**
+ * Refuses a CNI_NETNS that names no namespace file before the kernel sees it: the kernel's "Invalid argument"
+ * would come back as code 100 for what is an invalid environment (4).
+ */
+function requireNetnsFile(netns: string): void {
+  const kind = namespaceFileKind(netns);
+  if (kind === 'namespace') return;
+  throw new CniError(
+    CNI_CODE.invalidEnvironment,
+    kind === 'missing'
+      ? `invalid env variables [CNI_NETNS]: network namespace ${netns} does not exist`
+      : `invalid env variables [CNI_NETNS]: ${netns} is not a network namespace`,
+    'CNI_NETNS names a namespace file, e.g. /run/netns/NAME or /proc/PID/ns/net',
+  );
 }
 
 async function add(conf: NetConf, att: Attachment, node: NodeRuntime): Promise<string> {
-  if (!existsSync(att.netns)) {
-    throw new CniError(
-      CNI_CODE.invalidEnvironment,
-      `invalid env variables [CNI_NETNS]: network namespace ${att.netns} does not exist`,
-    );
-  }
+  requireNetnsFile(att.netns);
   // Everything that can fail without side effects comes before the allocation.
   const mtu = await node.uplinkMtu();
-  const ipam = requireIpam(node);
+  const ipams = requireIpams(node);
   const args = parseCniArgs(att.args);
   // An attachment that already holds an address is a live pod (or an ADD the agent died in): never free it here.
-  const held = ipam.get(att.containerId, att.ifname) !== null;
-  const addr = ipam.allocate({
-    containerId: att.containerId,
-    ifname: att.ifname,
-    netns: att.netns,
-    podName: args.K8S_POD_NAME,
-    podNamespace: args.K8S_POD_NAMESPACE,
-  });
+  const held = ipams.map((i) => i.get(att.containerId, att.ifname) !== null);
+  const undo = () =>
+    ipams.forEach((i, n) => {
+      if (!held[n]) i.release(att.containerId, att.ifname);
+    });
+  const addrs: PodAddress[] = [];
   let names: PodLinkNames;
   try {
+    // One address of each family, or none: a family's exhausted block frees the other's address.
+    for (const ipam of ipams) {
+      addrs.push(
+        ipam.allocate({
+          containerId: att.containerId,
+          ifname: att.ifname,
+          netns: att.netns,
+          podName: args.K8S_POD_NAME,
+          podNamespace: args.K8S_POD_NAMESPACE,
+        }),
+      );
+    }
     names = await addPodNetwork(
-      { containerId: att.containerId, ifname: att.ifname, netns: att.netns, ip: addr.ip, mtu },
+      { containerId: att.containerId, ifname: att.ifname, netns: att.netns, ...plumbedIps(addrs), mtu },
       node.nodeNetns,
     );
   } catch (e) {
-    if (!held) ipam.release(att.containerId, att.ifname);
+    undo();
     throw e;
   }
   return renderResult(
-    podResult([addr], names, { ifname: att.ifname, netns: att.netns, mtu }),
+    podResult(addrs, names, { ifname: att.ifname, netns: att.netns, mtu }),
     conf.cniVersion,
   );
 }
@@ -187,24 +218,33 @@ async function add(conf: NetConf, att: Attachment, node: NodeRuntime): Promise<s
 /** Best effort and idempotent: the veth first (so the address is never live twice), then the address. */
 async function del(att: Attachment, node: NodeRuntime): Promise<void> {
   await removePodNetwork(att.containerId, att.ifname, node.nodeNetns);
-  requireIpam(node).release(att.containerId, att.ifname);
+  for (const ipam of requireIpams(node)) ipam.release(att.containerId, att.ifname);
 }
 
 async function check(conf: NetConf, att: Attachment, node: NodeRuntime): Promise<void> {
-  const addr = requireIpam(node).get(att.containerId, att.ifname);
-  if (!addr) {
+  requireNetnsFile(att.netns);
+  const ipams = requireIpams(node);
+  const addrs = heldAddresses(ipams, att);
+  if (addrs.length === 0) {
     throw new CniError(
       CNI_CODE.podnet,
       `CHECK failed: container ${att.containerId} interface ${att.ifname} holds no address on node ${node.nodeName}`,
     );
   }
-  const problems = await checkPodNetwork(
-    { containerId: att.containerId, ifname: att.ifname, netns: att.netns, ip: addr.ip },
-    node.nodeNetns,
-  );
+  const problems: string[] = [];
+  if (addrs.length < ipams.length) {
+    const have = new Set(addrs.map((a) => a.family));
+    const missing = ipams.map((i) => i.block).filter((b) => !have.has(b.includes(':') ? 6 : 4));
+    problems.push(`the attachment holds no address of block ${missing.join(', ')}`);
+  }
   problems.push(
-    ...prevResultProblems(conf.prevResult, addr, podLinkNames(att.containerId, att.ifname).podMac),
+    ...(await checkPodNetwork(
+      { containerId: att.containerId, ifname: att.ifname, netns: att.netns, ...plumbedIps(addrs) },
+      node.nodeNetns,
+    )),
   );
+  const podMac = podLinkNames(att.containerId, att.ifname).podMac;
+  for (const addr of addrs) problems.push(...prevResultProblems(conf.prevResult, addr, podMac));
   if (problems.length > 0) throw new CniError(CNI_CODE.podnet, `CHECK failed: ${problems.join('; ')}`);
 }
 
@@ -232,15 +272,19 @@ export function prevResultProblems(
  * Keeps going past failures and reports them all.
  */
 async function gc(conf: NetConf, node: NodeRuntime): Promise<void> {
-  const ipam = requireIpam(node);
+  const ipams = requireIpams(node);
   const key = (c: string, i: string) => `${c}/${i}`;
   const valid = new Set((conf.validAttachments ?? []).map((a) => key(a.containerId, a.ifname)));
   const failures: string[] = [];
-  for (const a of ipam.list()) {
-    if (valid.has(key(a.containerId, a.ifname))) continue;
+  // Every attachment holding an address of any family (a dual-stack pod's two addresses go together).
+  const stale = new Map(
+    ipams.flatMap((i) => i.list()).map((a) => [key(a.containerId, a.ifname), a] as const),
+  );
+  for (const [k, a] of stale) {
+    if (valid.has(k)) continue;
     try {
       await removePodNetwork(a.containerId, a.ifname, node.nodeNetns);
-      ipam.release(a.containerId, a.ifname);
+      for (const ipam of ipams) ipam.release(a.containerId, a.ifname);
     } catch (e) {
       failures.push(`${a.containerId}/${a.ifname}: ${e instanceof Error ? e.message : String(e)}`);
     }

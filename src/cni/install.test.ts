@@ -7,15 +7,15 @@ import { Command } from 'commander';
 import { registerCni } from '../cli/commands/cni.js';
 import type { CliContext } from '../cli/main.js';
 import { PodnetError } from '../errors/index.js';
-import { installCni, renderConflist } from './install.js';
+import { installCni, renderConflist, renderShim } from './install.js';
 
 describe('install-cni', () => {
   it('renders the conflist runtimes accept (1.0.0 plus cniVersions)', () => {
-    assert.deepEqual(JSON.parse(renderConflist('podnet', '/run/podnet/agent.sock')), {
+    assert.deepEqual(JSON.parse(renderConflist('podnet')), {
       cniVersion: '1.0.0',
       cniVersions: ['1.0.0', '1.1.0'],
       name: 'podnet',
-      plugins: [{ type: 'podnet-cni', agentSocket: '/run/podnet/agent.sock' }],
+      plugins: [{ type: 'podnet-cni' }],
     });
   });
 
@@ -33,9 +33,11 @@ describe('install-cni', () => {
       assert.deepEqual(first.changed, [join(dir, 'bin/podnet-cni'), join(dir, 'net.d/10-podnet.conflist')]);
       assert.equal(statSync(first.plugin).mode & 0o777, 0o755);
       assert.match(readFileSync(first.plugin, 'utf8'), /^#!\/bin\/sh/);
-      assert.equal(JSON.parse(readFileSync(first.conflist, 'utf8')).plugins[0].agentSocket, '/run/x.sock');
+      // The shim streams stdin without parsing it: the socket is written into the installed copy.
+      assert.match(readFileSync(first.plugin, 'utf8'), /^sock='\/run\/x\.sock' # /m);
+      assert.equal(readFileSync(first.plugin, 'utf8'), renderShim('/run/x.sock'));
       assert.deepEqual(installCni(o).changed, []);
-      assert.deepEqual(installCni({ ...o, socket: '/run/y.sock' }).changed, [first.conflist]);
+      assert.deepEqual(installCni({ ...o, socket: '/run/y.sock' }).changed, [first.plugin]);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -60,6 +62,9 @@ describe('install-cni', () => {
     };
     assert.equal(code({ name: 'bad name' }), 'InvalidCniNetworkName --name');
     assert.equal(code({ socket: 'run/x.sock' }), 'InvalidAgentSocket --socket');
+    // It becomes a single-quoted sh word in the shim.
+    assert.equal(code({ socket: "/run/x'; rm -rf /'.sock" }), 'InvalidAgentSocket --socket');
+    assert.equal(code({ socket: '/run/x\n.sock' }), 'InvalidAgentSocket --socket');
     assert.equal(code({ confFile: 'podnet.json' }), 'InvalidConfFile --conf-file');
   });
 

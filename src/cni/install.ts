@@ -30,16 +30,29 @@ export interface InstallCniResult {
 
 /**
  * The conflist: 1.0.0 for runtimes on libcni < 1.2 (podman 4.3 cannot parse 1.1.0 results), `cniVersions` so
- * newer runtimes pick 1.1.0 and get GC and STATUS.
+ * newer runtimes pick 1.1.0 and get GC and STATUS. No socket: the installed shim holds it (renderShim).
  */
-export function renderConflist(name: string, socket: string): string {
+export function renderConflist(name: string): string {
   const conf = {
     cniVersion: '1.0.0',
     cniVersions: ['1.0.0', '1.1.0'],
     name,
-    plugins: [{ type: PLUGIN_TYPE, agentSocket: socket }],
+    plugins: [{ type: PLUGIN_TYPE }],
   };
   return `${JSON.stringify(conf, null, 2)}\n`;
+}
+
+/** The line of bin/podnet-cni that names the agent socket. */
+const SOCKET_LINE = /^sock='[^'\n]*'( # podnet-cni: agent socket .*)$/m;
+
+/**
+ * The shim as installed for `socket`: the shim streams stdin without parsing it, so the socket cannot come from
+ * the config; it is written into the copy (a single-quoted sh word: validateInstallOptions allows no quote).
+ */
+export function renderShim(socket: string): string {
+  const source = readFileSync(SHIM_SOURCE, 'utf8');
+  if (!SOCKET_LINE.test(source)) throw new Error(`${SHIM_SOURCE} has no agent socket line`);
+  return source.replace(SOCKET_LINE, (_, comment: string) => `sock='${socket}'${comment}`);
 }
 
 export function validateInstallOptions(o: InstallCniOptions): void {
@@ -53,7 +66,7 @@ export function validateInstallOptions(o: InstallCniOptions): void {
       },
     );
   }
-  if (!isAbsolute(o.socket) || /["\\\s]/.test(o.socket)) {
+  if (!isAbsolute(o.socket) || /["'\\\s\x00-\x1f\x7f]/.test(o.socket)) {
     throw new PodnetError(
       'InvalidAgentSocket',
       `agent socket "${o.socket}" must be an absolute path without quotes or spaces`,
@@ -95,8 +108,8 @@ export function installCni(o: InstallCniOptions): InstallCniResult {
   try {
     mkdirSync(o.binDir, { recursive: true });
     mkdirSync(o.confDir, { recursive: true });
-    if (writeIfChanged(plugin, readFileSync(SHIM_SOURCE, 'utf8'), 0o755)) changed.push(plugin);
-    if (writeIfChanged(conflist, renderConflist(o.name, o.socket), 0o644)) changed.push(conflist);
+    if (writeIfChanged(plugin, renderShim(o.socket), 0o755)) changed.push(plugin);
+    if (writeIfChanged(conflist, renderConflist(o.name), 0o644)) changed.push(conflist);
   } catch (e) {
     throw new PodnetError('CniInstallFailed', `cannot install the CNI plugin: ${(e as Error).message}`, {
       field: (e as NodeJS.ErrnoException).path?.startsWith(o.confDir) ? '--conf-dir' : '--bin-dir',

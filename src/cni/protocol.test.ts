@@ -136,6 +136,14 @@ describe('CNI config on stdin', () => {
     }
   });
 
+  // Issue 14, fault 6: a NUL byte in stdin was accepted (the old shim's shell variable dropped it silently).
+  it('code 6 for stdin holding a NUL byte, wherever it is', () => {
+    for (const text of ['{"cniVersion":"1.0.0","name":"a\0b"}', '\0{"cniVersion":"1.0.0"}', '{}\0']) {
+      const e = cniError(() => decodeStdin(Buffer.from(text)));
+      assert.deepEqual([e.code, e.details], [6, 'stdin holds a NUL byte'], JSON.stringify(text));
+    }
+  });
+
   it('code 6 for undecodable stdin, 7 for an invalid config', () => {
     assert.equal(cniError(() => parseConfig('{"cniVersion":', 'ADD')).code, 6);
     assert.equal(cniError(() => parseConfig('[1]', 'ADD')).code, 6);

@@ -70,9 +70,17 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
  * stdin as text: it must be UTF-8 (JSON is), so bytes that are not are refused as undecodable (code 6) instead
- * of being replaced with U+FFFD and read as something the runtime never sent.
+ * of being replaced with U+FFFD and read as something the runtime never sent. A NUL byte is refused too: JSON
+ * allows none (RFC 8259 §7: control characters are escaped), and C-string readers would cut the text there.
  */
 export function decodeStdin(bytes: Uint8Array): string {
+  if (bytes.includes(0)) {
+    throw new CniError(
+      CNI_CODE.decodingFailure,
+      'failed to decode the network config on stdin',
+      'stdin holds a NUL byte',
+    );
+  }
   try {
     return UTF8.decode(bytes);
   } catch {

@@ -1,39 +1,65 @@
 /**
- * The sh shim on its own (no root, no kernel): what it extracts from stdin, what it sends, how it relays the
- * agent's answer and what it says when no agent answers.
+ * The sh shim on its own (no root, no kernel): what it sends, how it relays the agent's answer and what it says
+ * when no agent answers; and, against the real CNI endpoint (an agent without a lease), that every stdin the
+ * shim streams unparsed gets the agent's decode and config errors.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { type IncomingHttpHeaders, createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { SHIM_PATH, execPlugin } from './testing/exec-plugin.js';
+import { execInNetns } from '../kernel/process.js';
+import { SHIM_PATH, execPlugin, shimFor } from './testing/exec-plugin.js';
+import { type TestAgent, startTestAgent } from './testing/test-agent.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'podnet-shim-'));
 const socket = join(dir, 'echo.sock');
-let seen: { headers: IncomingHttpHeaders; body: string; url?: string; method?: string }[] = [];
+const shim = shimFor(socket);
+let seen: { headers: IncomingHttpHeaders; body: Buffer; url?: string; method?: string }[] = [];
 const RESULT = '{"cniVersion":"1.0.0","interfaces":[],"ips":[],"routes":[],"dns":{}}';
 let reply = { status: 200, body: RESULT };
-const server = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    seen.push({
-      headers: req.headers,
-      body: Buffer.concat(chunks).toString(),
-      url: req.url,
-      method: req.method,
-    });
-    res.writeHead(reply.status, { 'content-type': 'application/json' });
-    res.end(reply.body);
+/** Answers the shim's streamed request (an HTTP upgrade, stdin until the half-close) with `reply`. */
+const server = createServer((_req, res) => {
+  res.writeHead(404);
+  res.end();
+});
+server.on('upgrade', (req, sock, head: Buffer) => {
+  const chunks: Buffer[] = [head];
+  sock.on('data', (c: Buffer) => chunks.push(c));
+  sock.on('end', () => {
+    seen.push({ headers: req.headers, body: Buffer.concat(chunks), url: req.url, method: req.method });
+    sock.end(
+      `HTTP/1.1 ${reply.status} X\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(reply.body)}\r\n\r\n${reply.body}`,
+    );
   });
 });
+/** A plain HTTP service with no idea of the upgrade (as the agent's metrics socket). */
+const other = join(dir, 'other.sock');
+const otherServer = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => {
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end('{"error":{"code":"NotFound","message":"metrics are served on GET /metrics"}}');
+  });
+});
+let agent: TestAgent;
 
 describe('bin/podnet-cni', () => {
-  before(() => new Promise<void>((resolve) => server.listen(socket, resolve)));
-  after(() => {
+  before(async () => {
+    await new Promise<void>((resolve) => server.listen(socket, resolve));
+    await new Promise<void>((resolve) => otherServer.listen(other, resolve));
+    agent = await startTestAgent({
+      socket: join(dir, 'agent.sock'),
+      nodeName: 'n1',
+      ipam: null,
+      podCidrs: ['10.244.0.0/16'],
+    });
+  });
+  after(async () => {
     server.close();
+    otherServer.close();
+    await agent.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
@@ -42,7 +68,7 @@ describe('bin/podnet-cni', () => {
   // (issue 14, fault 3: VERSION with a 500-attachment config took 2.2 s).
   it('answers VERSION itself without reading stdin', async () => {
     for (const config of ['{\n  "cniVersion" : "0.4.0"\n}', '{"cniVersion":"1\\"}', 'x'.repeat(2_000_000)]) {
-      const r = await execPlugin(SHIM_PATH, { command: 'VERSION', config });
+      const r = await execPlugin(shim, { command: 'VERSION', config });
       assert.equal(r.code, 0);
       assert.deepEqual(r.json, {
         cniVersion: '1.1.0',
@@ -51,59 +77,82 @@ describe('bin/podnet-cni', () => {
     }
   });
 
-  it('posts stdin byte for byte with the CNI_* variables as headers, and relays the result', async () => {
+  it('streams stdin byte for byte (NUL and non-UTF-8 bytes too) with the CNI_* variables as headers', async () => {
+    const stdins = [
+      Buffer.from(`{\n  "cniVersion": "1.0.0",\n  "name": "podnet",\n  "note": "ü % \\\\ $HOME"\n}`),
+      // A shell variable cannot hold these: the old shim dropped the NUL and the agent never saw it.
+      Buffer.from([0x7b, 0x00, 0x22, 0xff, 0xfe, 0x0d, 0x0a, 0x7d]),
+      Buffer.alloc(0),
+    ];
+    for (const stdin of stdins) {
+      seen = [];
+      const r = await execPlugin(shim, {
+        command: 'ADD',
+        containerId: 'c1',
+        netns: '/run/netns/p1',
+        ifname: 'eth0',
+        args: 'IgnoreUnknown=1;K8S_POD_NAME=web',
+        path: '/opt/cni/bin',
+        config: stdin,
+      });
+      assert.equal(r.code, 0, r.stdout);
+      assert.equal(r.stdout, `${reply.body}\n`);
+      const [req] = seen;
+      assert.equal(req.method, 'POST');
+      assert.equal(req.url, '/v1/cni');
+      assert.equal(req.headers.upgrade, 'podnet-cni');
+      assert.ok(req.body.equals(stdin), `byte for byte: ${JSON.stringify(req.body.toString('latin1'))}`);
+      assert.deepEqual(
+        ['command', 'containerid', 'netns', 'ifname', 'args', 'path'].map((k) => req.headers[`x-cni-${k}`]),
+        ['ADD', 'c1', '/run/netns/p1', 'eth0', 'IgnoreUnknown=1;K8S_POD_NAME=web', '/opt/cni/bin'],
+      );
+    }
+  });
+
+  it('passes at most 1 MiB and one byte, so the agent can refuse more (code 5)', async () => {
     seen = [];
-    // Pretty-printed, non-ASCII and a trailing line without newline: the socket is still found.
-    const stdin = `{\n  "cniVersion": "1.0.0",\n  "name": "podnet",\n  "note": "ü % \\\\ $HOME",\n  "agentSocket":\n    "${socket}"\n}`;
-    const r = await execPlugin(SHIM_PATH, {
+    const r = await execPlugin(shim, { command: 'ADD', containerId: 'c1', config: 'x'.repeat(3 << 20) });
+    assert.equal(r.code, 0, r.stdout);
+    assert.equal(seen[0].body.length, (1 << 20) + 1);
+    const big = await execPlugin(shimFor(agent.socket), {
       command: 'ADD',
       containerId: 'c1',
-      netns: '/run/netns/p1',
-      ifname: 'eth0',
-      args: 'IgnoreUnknown=1;K8S_POD_NAME=web',
-      path: '/opt/cni/bin',
-      config: stdin,
+      config: 'x'.repeat(3 << 20),
     });
-    assert.equal(r.code, 0, r.stdout);
-    assert.equal(r.stdout, `${reply.body}\n`);
-    const [req] = seen;
-    assert.equal(req.method, 'POST');
-    assert.equal(req.url, '/v1/cni');
-    assert.equal(req.body, stdin, 'byte for byte, nothing added');
-    assert.deepEqual(
-      ['command', 'containerid', 'netns', 'ifname', 'args', 'path'].map((k) => req.headers[`x-cni-${k}`]),
-      ['ADD', 'c1', '/run/netns/p1', 'eth0', 'IgnoreUnknown=1;K8S_POD_NAME=web', '/opt/cni/bin'],
-    );
+    assert.deepEqual([big.code, big.json?.code], [1, 5], big.stdout);
   });
 
   it('prints nothing for an empty success and exits 1 with the body of a refusal', async () => {
-    const conf = { cniVersion: '1.0.0', name: 'podnet', agentSocket: socket };
+    const conf = { cniVersion: '1.0.0', name: 'podnet' };
     reply = { status: 200, body: '' };
-    const del = await execPlugin(SHIM_PATH, { command: 'DEL', containerId: 'c1', config: conf });
+    const del = await execPlugin(shim, { command: 'DEL', containerId: 'c1', config: conf });
     assert.deepEqual([del.code, del.stdout], [0, '']);
     reply = { status: 400, body: '{"cniVersion":"1.0.0","code":7,"msg":"bad"}' };
-    const bad = await execPlugin(SHIM_PATH, { command: 'ADD', containerId: 'c1', config: conf });
+    const bad = await execPlugin(shim, { command: 'ADD', containerId: 'c1', config: conf });
     assert.deepEqual([bad.code, bad.json?.code], [1, 7]);
+    reply = { status: 200, body: RESULT };
   });
 
-  it('says "try again later" (11) in the asked version when no agent listens', async () => {
-    const r = await execPlugin(SHIM_PATH, {
+  it('says "try again later" (11) naming the installed socket when no agent listens', async () => {
+    const nobody = join(dir, 'nobody.sock');
+    const r = await execPlugin(shimFor(nobody), {
       command: 'ADD',
       containerId: 'c1',
-      config: { cniVersion: '0.4.0', name: 'podnet', agentSocket: join(dir, 'nobody.sock') },
+      config: { cniVersion: '0.4.0', name: 'podnet' },
     });
-    assert.equal(r.code, 1);
-    assert.equal(r.json?.code, 11);
-    assert.equal(r.json?.cniVersion, '0.4.0');
+    assert.deepEqual([r.code, r.json?.code], [1, 11], r.stdout);
     assert.match(String(r.json?.details), /nobody\.sock/);
+    // The shim never reads the config, so its own errors carry the newest version, as its VERSION answer.
+    assert.equal(r.json?.cniVersion, '1.1.0');
     const dflt = await execPlugin(SHIM_PATH, { command: 'ADD', config: { cniVersion: '1.0.0', name: 'x' } });
     assert.match(String(dflt.json?.details), /\/run\/podnet\/agent\.sock/, 'default socket');
   });
+
   // Issue 14, fault 5: values reach HTTP header lines; a CR LF injected a header, a huge value was lost.
   it('refuses CNI_* values with control characters or over 4096 bytes (code 4), before any request', async () => {
     seen = [];
-    const conf = { cniVersion: '1.0.0', name: 'podnet', agentSocket: socket };
-    const injected = await execPlugin(SHIM_PATH, {
+    const conf = { cniVersion: '1.0.0', name: 'podnet' };
+    const injected = await execPlugin(shim, {
       command: 'ADD',
       containerId: 'zz\r\nX-Cni-Ifname: lo',
       netns: '/run/netns/p1',
@@ -113,14 +162,9 @@ describe('bin/podnet-cni', () => {
       [injected.code, injected.json?.code, injected.json?.msg],
       [1, 4, 'invalid env variables [CNI_CONTAINERID]'],
     );
-    const lf = await execPlugin(SHIM_PATH, {
-      command: 'DEL',
-      containerId: 'c1',
-      args: 'A=1\nB=2',
-      config: conf,
-    });
+    const lf = await execPlugin(shim, { command: 'DEL', containerId: 'c1', args: 'A=1\nB=2', config: conf });
     assert.deepEqual([lf.json?.code, lf.json?.msg], [4, 'invalid env variables [CNI_ARGS]']);
-    const huge = await execPlugin(SHIM_PATH, {
+    const huge = await execPlugin(shim, {
       command: 'ADD',
       containerId: 'c1',
       netns: `/run/netns/${'x'.repeat(17_000)}`,
@@ -130,35 +174,40 @@ describe('bin/podnet-cni', () => {
     assert.equal(seen.length, 0, 'nothing reached the agent');
   });
 
-  // Issue 14, fault 5: stdin the agent would refuse got the retryable 11 when no agent listened.
-  it('refuses stdin that is not a JSON object (6) or has no cniVersion (7) whether or not an agent listens', async () => {
-    for (const [stdin, code] of [
+  // Issue 14, faults 5 and 6: stdin without agentSocket got the retryable 11; NUL and non-UTF-8 were accepted.
+  // The agent decodes what the shim streams: 6 for what is not a UTF-8 JSON object, 7 without cniVersion.
+  it('gets the agent decode (6) and config (7) errors for every bad stdin', async () => {
+    const cases: [string | Buffer, number][] = [
       ['', 6],
       ['garbage', 6],
       ['[1,2]', 6],
+      [Buffer.from('{"cniVersion":"1.0.0","name":"a\0b"}'), 6],
+      [Buffer.from([0x7b, 0xff, 0x7d]), 6],
       ['{}', 7],
       ['{"name":"podnet"}', 7],
-    ] as const) {
-      const r = await execPlugin(SHIM_PATH, { command: 'ADD', containerId: 'c1', config: stdin });
-      assert.deepEqual([r.code, r.json?.code], [1, code], `stdin ${JSON.stringify(stdin)}: ${r.stdout}`);
+    ];
+    for (const [stdin, code] of cases) {
+      const r = await execPlugin(shimFor(agent.socket), { command: 'ADD', containerId: 'c1', config: stdin });
+      assert.deepEqual(
+        [r.code, r.json?.code],
+        [1, code],
+        `stdin ${JSON.stringify(String(stdin))}: ${r.stdout}`,
+      );
     }
   });
 
   // Issue 14, fault 6: a socket that is not the agent's printed a non-CNI JSON error.
   it('answers a CNI error (100) when the socket answers but not as a podnet agent', async () => {
-    const conf = { cniVersion: '1.0.0', name: 'podnet', agentSocket: socket };
+    const call = { command: 'ADD', containerId: 'c1', netns: '/run/netns/p1', config: '{}' } as const;
+    const plain = await execPlugin(shimFor(other), call);
+    assert.deepEqual([plain.code, plain.json?.code], [1, 100], plain.stdout);
+    assert.match(String(plain.json?.details), /HTTP 404/);
     for (const r of [
-      { status: 404, body: '{"error":{"code":"NotFound","message":"metrics are served on GET /metrics"}}' },
       { status: 400, body: '' },
       { status: 200, body: 'hello' },
     ]) {
       reply = r;
-      const out = await execPlugin(SHIM_PATH, {
-        command: 'ADD',
-        containerId: 'c1',
-        netns: '/run/netns/p1',
-        config: conf,
-      });
+      const out = await execPlugin(shim, call);
       assert.deepEqual([out.code, out.json?.code], [1, 100], `HTTP ${r.status} ${r.body}: ${out.stdout}`);
       assert.match(String(out.json?.details), new RegExp(`HTTP ${r.status}`));
     }
@@ -166,10 +215,12 @@ describe('bin/podnet-cni', () => {
   });
 
   // Issue 14, fault 3: parsing was quadratic in the bytes before agentSocket (10 KB 0.15 s, 80 KB 8.6 s, 500 KB
-  // over 60 s). A config with the keys last, as a runtime that sorts keys sends a GC listing many attachments:
-  // twice the bytes must cost about twice the time (quadratic would be 4x). Best of 3 runs each, so a busy moment
-  // of this shared machine does not decide; the absolute figures are in the CNI benchmark.
-  it('finds the keys after 900 KB of attachments in linear time', async () => {
+  // over 60 s); a runtime that sorts keys puts cni.dev/valid-attachments first. The issue's bar: a 900 KB
+  // config with the keys last answers within 2x of a small one. The shim no longer parses, so the difference is
+  // streaming 900 KB through a pipe and a socket. stdin is a file, so the time is the shim's own and not this
+  // test's feeding of a pipe; best of 7 interleaved runs each, so a busy moment of this shared machine does not
+  // decide. The absolute figures are in the shim benchmark (bench/shim.ts).
+  it('answers a 900 KB config with the keys last within 2x of a small one', async () => {
     const config = (n: number) =>
       JSON.stringify({
         'cni.dev/valid-attachments': Array.from({ length: n }, (_, i) => ({
@@ -178,25 +229,30 @@ describe('bin/podnet-cni', () => {
         })),
         cniVersion: '1.1.0',
         name: 'podnet',
-        agentSocket: socket,
       });
-    const [half, full] = [config(4600), config(9200)];
+    const [small, full] = [config(1), config(9200)];
     assert.ok(full.length > 900_000, `${full.length} bytes`);
-    const best = async (stdin: string) => {
-      let min = Number.POSITIVE_INFINITY;
-      for (let i = 0; i < 3; i++) {
-        const t = performance.now();
-        const r = await execPlugin(SHIM_PATH, { command: 'GC', config: stdin });
-        min = Math.min(min, performance.now() - t);
-        assert.equal(r.code, 0, r.stdout);
-      }
-      return min;
-    };
+    const files = { small: join(dir, 'small.json'), full: join(dir, 'full.json') };
+    writeFileSync(files.small, small);
+    writeFileSync(files.full, full);
     reply = { status: 200, body: '' };
     seen = [];
-    const [tHalf, tFull] = [await best(half), await best(full)];
-    assert.equal(seen.at(-1)?.body, full, 'the whole config reached the agent');
-    assert.ok(tFull < 3 * tHalf, `900 KB took ${tFull.toFixed(0)} ms, 450 KB ${tHalf.toFixed(0)} ms`);
+    const best = { small: Number.POSITIVE_INFINITY, full: Number.POSITIVE_INFINITY };
+    for (let i = 0; i < 7; i++) {
+      for (const k of ['small', 'full'] as const) {
+        const t = performance.now();
+        const r = await execInNetns(null, ['sh', '-c', 'exec "$0" < "$1"', shim, files[k]], {
+          env: { PATH: process.env.PATH ?? '/usr/bin:/bin', CNI_COMMAND: 'GC' },
+        });
+        best[k] = Math.min(best[k], performance.now() - t);
+        assert.equal(r.code, 0, r.stdout);
+      }
+    }
+    assert.equal(seen.at(-1)?.body.toString(), full, 'the whole config reached the agent');
+    assert.ok(
+      best.full < 2 * best.small,
+      `900 KB took ${best.full.toFixed(1)} ms, ${small.length} bytes ${best.small.toFixed(1)} ms`,
+    );
     reply = { status: 200, body: RESULT };
   });
 });

@@ -7,6 +7,11 @@ import type { PodIpam } from '../ipam/types.js';
 export interface NodeRuntime {
   /** The node's pod IPAM; null while the node holds no block lease (ADD/DEL answer 11, STATUS 50). */
   ipam(): PodIpam | null;
+  /**
+   * The node's pod IPAM of every family, IPv4 first (a dual-stack node leases a block of each, and a pod
+   * gets one address of each); unset: `ipam()` alone.
+   */
+  familyIpams?(): PodIpam[];
   /** The cluster's pod CIDR(s), e.g. ["10.244.0.0/16"]. */
   podCidrs(): string[];
   /** MTU of the node's uplink; pod veths get the same. */

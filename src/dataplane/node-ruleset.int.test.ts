@@ -6,9 +6,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ipBatch } from '../kernel/ip.js';
-import { nftApply, nftDeleteTable, nftListTable } from '../kernel/nft.js';
+import { nftApply, nftDeleteTable, nftListTable, nftListTableJson } from '../kernel/nft.js';
 import { execInNetns } from '../kernel/process.js';
 import { readSysctl } from '../kernel/sysctl.js';
+import { defaultNetworkPolicy } from '../policy/defaults.js';
+import { compilePolicies } from '../policy/engine.js';
+import { compileNodePolicy } from '../policy/nft.js';
+import type { NetworkPolicy, PolicyPod, PolicyWorld } from '../policy/types.js';
 import { type NetnsScope, netnsScope } from '../testing/netns-fixture.js';
 import { ensureIpForwarding } from './forwarding.js';
 import { renderTable, replaceTableScript } from './nft-table.js';
@@ -122,6 +126,65 @@ describe('node ruleset in the kernel', () => {
     await assert.rejects(nftApply(replaceTableScript(NODE_TABLE, text), { netns }));
     assert.equal(await list(), before);
     assert.equal(await rs.ensure(input), 'unchanged');
+  });
+
+  it('sends a policy change as element and chain edits, leaving the kernel as a fresh write of the same table would', async () => {
+    const pod = (name: string, ip: string, node: string, labels: Record<string, string>): PolicyPod => ({
+      namespace: 'shop',
+      name,
+      labels,
+      ips: [ip],
+      node,
+      ports: [{ name: 'web', containerPort: 8080, protocol: 'TCP' }],
+    });
+    const policy = (name: string, spec: NetworkPolicy['spec']) =>
+      defaultNetworkPolicy({
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name, namespace: 'shop' },
+        spec,
+      });
+    const deny = policy('deny', { podSelector: {}, policyTypes: ['Ingress', 'Egress'] });
+    const web = policy('web', {
+      podSelector: { matchLabels: { app: 'web' } },
+      ingress: [{ from: [{ podSelector: { matchLabels: { role: 'client' } } }], ports: [{ port: 'web' }] }],
+    });
+    const tableOf = (pods: PolicyPod[], policies: NetworkPolicy[]) => {
+      const world: PolicyWorld = { namespaces: new Map([['shop', {}]]), pods, policies };
+      return { ...input, policy: compileNodePolicy(compilePolicies(world), pods, 'n1', [4]) };
+    };
+    const pods = [
+      pod('web', '10.244.0.5', 'n1', { app: 'web' }),
+      pod('c1', '10.244.1.5', 'n2', { role: 'client' }),
+    ];
+    const a = tableOf(pods, [deny, web]);
+    const b = tableOf([...pods, pod('c2', '10.244.1.6', 'n2', { role: 'client' })], [deny]);
+    /** The table as data, chains and sets by name (the order nft lists them in follows creation). */
+    const contents = async (ns: string) => {
+      const j = await nftListTableJson(NODE_TABLE.family, NODE_TABLE.name, { netns: ns });
+      assert.ok(j);
+      const sets = [...j.sets, ...j.maps].map((x) => [x.name, x.type, JSON.stringify(x.elem ?? [])]);
+      const rules = j.rules.map((r) => [r.chain, JSON.stringify(r.expr)]);
+      const chains = j.chains.map((c) => [c.name, c.hook ?? null]);
+      const byName = (x: unknown[], y: unknown[]) => String(x[0]).localeCompare(String(y[0]));
+      return { sets: sets.sort(byName), chains: chains.sort(byName), rules: rules.sort(byName) };
+    };
+    const fresh = await scope.add('fresh');
+    for (const [from, to] of [
+      [input, a],
+      [a, b],
+      [b, a],
+    ]) {
+      const rs = new NodeRuleset({ netns });
+      await nftDeleteTable(NODE_TABLE.family, NODE_TABLE.name, { netns });
+      await rs.ensure(from);
+      assert.equal(await rs.ensure(to), 'applied');
+      assert.equal(rs.lastWrite?.mode, 'edit', 'edits, not a rewrite');
+      await nftDeleteTable(NODE_TABLE.family, NODE_TABLE.name, { netns: fresh });
+      await new NodeRuleset({ netns: fresh }).ensure(to);
+      assert.deepEqual(await contents(netns), await contents(fresh));
+      assert.equal(await rs.ensure(to), 'unchanged');
+    }
   });
 
   it('never touches a foreign table', async () => {

@@ -1,12 +1,19 @@
 /**
- * Keeps podnet's node table in the kernel equal to the rendered one, level-based: it re-applies only when the
- * rendered text changed (new pod CIDR, new non-masquerade list) or the kernel's table drifted from what was
- * applied (deleted or edited by hand), so a steady node costs one `nft list` per check. The whole table, all
- * its sections, is one `nft -f` transaction.
+ * Keeps podnet's node table in the kernel equal to the rendered one, level-based: a steady node costs one
+ * `nft list` per check. A change of what a section wants (a pod admitted by a policy, a new policy) is sent
+ * as element and chain edits in one transaction (`tableDelta`), so the kernel's update is as small as the
+ * change, not a rewrite of the table; the first write, a set changing type, and a table that drifted from
+ * what was applied (deleted or edited by hand) replace the whole table in one `nft -f` transaction.
  */
 import { nftApply, nftListTable } from '../kernel/nft.js';
-import { normalizeListing, replaceTableScript } from './nft-table.js';
-import { NODE_TABLE, type NodeTableInput, renderNodeTable } from './ruleset.js';
+import {
+  type TableSection,
+  normalizeListing,
+  renderTable,
+  replaceTableScript,
+  tableDelta,
+} from './nft-table.js';
+import { NODE_TABLE, type NodeTableInput, nodeTableSections } from './ruleset.js';
 
 /**
  * `unchanged`: the kernel already matched; `applied`: the desired table changed (or was never applied by this
@@ -14,20 +21,37 @@ import { NODE_TABLE, type NodeTableInput, renderNodeTable } from './ruleset.js';
  */
 export type EnsureOutcome = 'unchanged' | 'applied' | 'repaired';
 
+/** How the last write reached the kernel, and how many set elements it touched (edits only). */
+export interface RulesetWrite {
+  mode: 'edit' | 'replace';
+  elements: number;
+  objects: number;
+}
+
 export class NodeRuleset {
-  private applied: { rendered: string; listing: string } | null = null;
+  private applied: { rendered: string; listing: string; sections: TableSection[] } | null = null;
+  /** The last write (null before the first). */
+  lastWrite: RulesetWrite | null = null;
 
   constructor(private readonly opts: { netns?: string } = {}) {}
 
   /** Makes the kernel's table match `input`; says whether it was already right, newly applied or repaired. */
   async ensure(input: NodeTableInput): Promise<EnsureOutcome> {
-    const rendered = renderNodeTable(input);
+    const sections = nodeTableSections(input);
+    const rendered = renderTable(NODE_TABLE, sections);
     const current = await this.list();
-    if (this.applied && this.applied.rendered === rendered && current === this.applied.listing)
-      return 'unchanged';
-    const drifted = this.applied !== null && this.applied.rendered === rendered;
-    await nftApply(replaceTableScript(NODE_TABLE, rendered), this.opts);
-    this.applied = { rendered, listing: (await this.list()) ?? '' };
+    const inSync = this.applied !== null && current === this.applied.listing;
+    if (inSync && this.applied?.rendered === rendered) return 'unchanged';
+    const drifted = this.applied !== null && !inSync && this.applied.rendered === rendered;
+    const delta = inSync && this.applied ? tableDelta(NODE_TABLE, this.applied.sections, sections) : null;
+    if (delta) {
+      await nftApply(delta.script, this.opts);
+      this.lastWrite = { mode: 'edit', elements: delta.elements, objects: delta.objects };
+    } else {
+      await nftApply(replaceTableScript(NODE_TABLE, rendered), this.opts);
+      this.lastWrite = { mode: 'replace', elements: 0, objects: 0 };
+    }
+    this.applied = { rendered, listing: (await this.list()) ?? '', sections };
     return drifted ? 'repaired' : 'applied';
   }
 

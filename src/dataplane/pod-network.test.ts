@@ -44,6 +44,37 @@ describe('pod network rendering', () => {
     ]);
   });
 
+  it('renders the IPv6 twin for a dual-stack pod: /128s without DAD, the link-local gateway on the host veth', () => {
+    // reference/azure-overlay.md: IPv6 gateway fe80::1234:5678:9abc, /128 link route, default via it, permanent neighbour.
+    const n = podLinkNames('c1', 'eth0');
+    const r = renderPodPlumbing({
+      containerId: 'c1',
+      ifname: 'eth0',
+      netns: '/run/netns/p1',
+      ip: '10.244.3.17',
+      ip6: 'fd12:3456:789a::311',
+      mtu: 1450,
+    });
+    assert.deepEqual(r.node.slice(3), [
+      `addr add fe80::1234:5678:9abc/64 dev ${n.hostVeth} nodad`,
+      `route add fd12:3456:789a::311/128 dev ${n.hostVeth}`,
+    ]);
+    assert.deepEqual(
+      r.pod.filter((l) => l.includes(':')),
+      [
+        'addr add fd12:3456:789a::311/128 dev eth0 nodad',
+        `neigh replace 169.254.1.1 lladdr ${n.hostMac} dev eth0 nud permanent`,
+        'route add fe80::1234:5678:9abc/128 dev eth0',
+        'route add ::/0 via fe80::1234:5678:9abc dev eth0 src fd12:3456:789a::311',
+        `neigh replace fe80::1234:5678:9abc lladdr ${n.hostMac} dev eth0 nud permanent`,
+      ],
+    );
+    assert.ok(
+      r.pod.indexOf('addr add fd12:3456:789a::311/128 dev eth0 nodad') <
+        r.pod.indexOf('link set dev eth0 up'),
+    );
+  });
+
   it('reads the owner back from the alias and ignores foreign links', () => {
     assert.deepEqual(parseOwnerAlias('podnet:abc.1-x/eth0'), { containerId: 'abc.1-x', ifname: 'eth0' });
     assert.equal(parseOwnerAlias('something else'), null);

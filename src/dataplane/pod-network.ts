@@ -28,6 +28,13 @@ import { writeSysctl } from '../kernel/sysctl.js';
 
 /** The pod's default gateway: link-local, never routed, the same on every node (Azure: getOverlayGateway). */
 export const POD_GATEWAY = '169.254.1.1';
+/**
+ * Its IPv6 twin: Azure's transparent-mode IPv6 gateway (reference/azure-overlay.md, "Pod interface, gateway,
+ * routes, ARP"), kept rather than fe80::1 so a pod sees the gateway it would see on AKS. Unlike the IPv4 one
+ * it is a real address of every host veth (link-local addresses are per link, so each veth holds the same
+ * one): the host answers neighbour solicitations for it without proxy NDP.
+ */
+export const POD_GATEWAY6 = 'fe80::1234:5678:9abc';
 /** Host-side veth names start with this (the agent's anti-spoofing rule matches `pnv*`). */
 export const HOST_VETH_PREFIX = 'pnv';
 /** Host veths carry this alias prefix plus `containerId/ifname`, so cleanup finds its own links and only them. */
@@ -47,6 +54,8 @@ export interface PodPlumbing {
   netns: string;
   /** The pod address without prefix, e.g. 10.244.3.17. */
   ip: string;
+  /** The pod's IPv6 address in a dual-stack cluster, e.g. fd12:3456:789a::11. */
+  ip6?: string;
   mtu: number;
 }
 
@@ -82,21 +91,38 @@ export function parseOwnerAlias(alias: string | undefined): { containerId: strin
   return { containerId: rest.slice(0, i), ifname: rest.slice(i + 1) };
 }
 
-/** The `ip -batch` lines for the node side and for the pod side of one attachment. */
+/**
+ * The `ip -batch` lines for the node side and for the pod side of one attachment. IPv6 mirrors IPv4: the
+ * address as /128, a /128 route to the gateway and the default route via it, a permanent neighbour entry
+ * for it; every address is added `nodad`, so duplicate address detection never holds a pod's start (the
+ * addresses come from the node's own block: no other link can hold them).
+ */
 export function renderPodPlumbing(p: PodPlumbing): { node: string[]; pod: string[] } {
   const n = podLinkNames(p.containerId, p.ifname);
+  const v6 = p.ip6;
   return {
     node: [
       `link add ${n.hostVeth} mtu ${p.mtu} address ${n.hostMac} type veth peer name ${p.ifname} mtu ${p.mtu} address ${n.podMac} netns ${p.netns}`,
       `link set dev ${n.hostVeth} alias ${n.alias} up`,
       `route add ${p.ip}/32 dev ${n.hostVeth} scope link`,
+      ...(v6
+        ? [`addr add ${POD_GATEWAY6}/64 dev ${n.hostVeth} nodad`, `route add ${v6}/128 dev ${n.hostVeth}`]
+        : []),
     ],
     pod: [
       `addr add ${p.ip}/32 dev ${p.ifname}`,
+      ...(v6 ? [`addr add ${v6}/128 dev ${p.ifname} nodad`] : []),
       `link set dev ${p.ifname} up`,
       `route add ${POD_GATEWAY}/32 dev ${p.ifname} scope link src ${p.ip}`,
       `route add default via ${POD_GATEWAY} dev ${p.ifname} src ${p.ip}`,
       `neigh replace ${POD_GATEWAY} lladdr ${n.hostMac} dev ${p.ifname} nud permanent`,
+      ...(v6
+        ? [
+            `route add ${POD_GATEWAY6}/128 dev ${p.ifname}`,
+            `route add ::/0 via ${POD_GATEWAY6} dev ${p.ifname} src ${v6}`,
+            `neigh replace ${POD_GATEWAY6} lladdr ${n.hostMac} dev ${p.ifname} nud permanent`,
+          ]
+        : []),
     ],
   };
 }
@@ -195,9 +221,11 @@ export async function checkPodNetwork(p: Omit<PodPlumbing, 'mtu'>, nodeNetns?: s
   const host = (await listLinks(nodeNetns, ['type', 'veth'])).find((l) => l.ifname === n.hostVeth);
   if (!host) return [`host veth ${n.hostVeth} is missing`];
   if (!host.flags.includes('UP')) problems.push(`host veth ${n.hostVeth} is down`);
-  const hostRoutes = await listRoutes([`${p.ip}/32`], nodeNetns);
-  if (!hostRoutes.some((r) => r.dev === n.hostVeth))
-    problems.push(`node route ${p.ip}/32 dev ${n.hostVeth} is missing`);
+  for (const [ip, bits, family] of addressesOf(p)) {
+    const hostRoutes = await listRoutes([`${ip}/${bits}`], nodeNetns, family);
+    if (!hostRoutes.some((r) => r.dev === n.hostVeth))
+      problems.push(`node route ${ip}/${bits} dev ${n.hostVeth} is missing`);
+  }
   let pod: Awaited<ReturnType<typeof getLink>>;
   try {
     pod = await getLink(p.ifname, p.netns);
@@ -214,19 +242,27 @@ export async function checkPodNetwork(p: Omit<PodPlumbing, 'mtu'>, nodeNetns?: s
     ['addr', 'show', 'dev', p.ifname],
     p.netns,
   );
-  if (!addrs.some((a) => a.addr_info.some((i) => i.local === p.ip && i.prefixlen === 32))) {
-    problems.push(`interface ${p.ifname} lacks address ${p.ip}/32`);
-  }
-  const routes = await listRoutes(['dev', p.ifname], p.netns);
-  if (!routes.some((r) => r.dst === 'default' && r.gateway === POD_GATEWAY)) {
-    problems.push(`pod route default via ${POD_GATEWAY} is missing`);
-  }
-  const neigh = await ipJson<{ dst: string; lladdr?: string; state?: string[] }>(
-    ['neigh', 'show', POD_GATEWAY, 'dev', p.ifname],
-    p.netns,
-  );
-  if (!neigh.some((e) => e.lladdr === n.hostMac && e.state?.includes('PERMANENT'))) {
-    problems.push(`pod neighbour ${POD_GATEWAY} lladdr ${n.hostMac} (permanent) is missing`);
+  for (const [ip, bits, family] of addressesOf(p)) {
+    const gateway = family === 4 ? POD_GATEWAY : POD_GATEWAY6;
+    if (!addrs.some((a) => a.addr_info.some((i) => i.local === ip && i.prefixlen === bits))) {
+      problems.push(`interface ${p.ifname} lacks address ${ip}/${bits}`);
+    }
+    const routes = await listRoutes(['dev', p.ifname], p.netns, family);
+    if (!routes.some((r) => r.dst === 'default' && r.gateway === gateway)) {
+      problems.push(`pod route default via ${gateway} is missing`);
+    }
+    const neigh = await ipJson<{ dst: string; lladdr?: string; state?: string[] }>(
+      ['neigh', 'show', gateway, 'dev', p.ifname],
+      p.netns,
+    );
+    if (!neigh.some((e) => e.lladdr === n.hostMac && e.state?.includes('PERMANENT'))) {
+      problems.push(`pod neighbour ${gateway} lladdr ${n.hostMac} (permanent) is missing`);
+    }
   }
   return problems;
+}
+
+/** The attachment's addresses with their host-route length and family: IPv4, then IPv6 when dual-stack. */
+function addressesOf(p: Pick<PodPlumbing, 'ip' | 'ip6'>): [string, number, 4 | 6][] {
+  return [[p.ip, 32, 4], ...(p.ip6 ? [[p.ip6, 128, 6] as [string, number, 6]] : [])];
 }

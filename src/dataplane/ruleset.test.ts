@@ -104,6 +104,8 @@ describe('node table input', () => {
         snat: {
           families: [{ family: 4, podCidrs: ['10.244.0.0/16'], nonMasqueradeCidrs: ['192.168.0.0/16'] }],
         },
+        services: { selfNode: '', families: [{ family: 4, podCidrs: ['10.244.0.0/16'], entries: [] }] },
+        policy: { families: [4], classes: [], egress: [], ingress: [], self: [] },
       },
     );
   });

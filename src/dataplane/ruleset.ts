@@ -5,8 +5,10 @@
  * Sections and where they hook, in the order a forwarded pod packet meets them:
  *   antispoof  filter prerouting, priority raw (-300): before conntrack, so spoofed packets leave no state
  *   guard      filter forward and input, priority filter (0): pods never reach the cluster store
- *   (services  nat prerouting and output, priority dstnat (-100): ClusterIP DNAT, a later issue)
- *   (policy    filter forward, priority filter (0): after DNAT, so it sees the chosen endpoint, a later issue)
+ *   svc        nat prerouting and output, priority dstnat (-100): Service DNAT (src/services/proxy.ts); its
+ *              reject of services without endpoints at filter prerouting/output -110, before DNAT
+ *   pol        filter forward and input, priority filter (0): NetworkPolicy of the node's own pods, after
+ *              DNAT, so it sees the chosen endpoint (src/policy/nft.ts)
  *   snat       nat postrouting, priority srcnat (100): last, after routing chose the way out
  * The text follows the same order; hooks and priorities, not the text, order the chains in the kernel.
  *
@@ -15,6 +17,8 @@
  * node's address. Pod-to-pod traffic (same node or across nodes) keeps the pod's own source.
  */
 import { type Cidr, type Family, formatCidr, outermostCidrs, parseCidr } from '../addr/index.js';
+import { type NodePolicyInput, emptyNodePolicy, policySection } from '../policy/nft.js';
+import { type ServiceProxyInput, emptyServiceProxy, serviceSection } from '../services/proxy.js';
 import { type NftTableId, type TableSection, renderTable } from './nft-table.js';
 import { HOST_VETH_PREFIX } from './pod-network.js';
 
@@ -57,6 +61,8 @@ export interface NodeTableInput {
   antiSpoof: AntiSpoofInput;
   guard: GuardInput;
   snat: SnatInput;
+  services: ServiceProxyInput;
+  policy: NodePolicyInput;
 }
 
 const NFT_FAMILY = {
@@ -104,6 +110,10 @@ export function nodeTableInput(
     antiSpoof: { families: families.map((f) => f.family) },
     guard: { storeEndpoints },
     snat: { families },
+    // No service until the agent compiles the cluster's Services in (agent/desired.ts).
+    services: emptyServiceProxy(families),
+    // No local pod isolated until the agent compiles the cluster's policies in (agent/desired.ts).
+    policy: emptyNodePolicy(families.map((f) => f.family)),
   };
 }
 
@@ -183,7 +193,13 @@ export function snatSection(input: SnatInput): TableSection {
 
 /** The sections of the node table, in packet order (see the top of this file); a new section goes here. */
 export function nodeTableSections(input: NodeTableInput): TableSection[] {
-  return [antiSpoofSection(input.antiSpoof), guardSection(input.guard), snatSection(input.snat)];
+  return [
+    antiSpoofSection(input.antiSpoof),
+    guardSection(input.guard),
+    serviceSection(input.services),
+    policySection(input.policy),
+    snatSection(input.snat),
+  ];
 }
 
 /** The node table's text (`table inet podnet_node { ... }`). */

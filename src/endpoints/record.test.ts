@@ -13,6 +13,7 @@ import {
   endpointKey,
   podObjectKey,
   podObjectLabels,
+  podObjectPorts,
   podOf,
 } from './record.js';
 import { applyEndpointUpdate, emptyEndpointView } from './view.js';
@@ -225,5 +226,39 @@ describe('a watcher view of the endpoints', () => {
     const gone = applyEndpointUpdate(view, { type: 'snapshot', revision: 9, items: [] });
     assert.deepEqual(gone, [key]);
     assert.equal(view.endpoints.size, 0);
+  });
+
+  it('named container ports: carried for Services (targetPort by name), left out when there are none', () => {
+    const key = 'objects/pods/shop/web-1';
+    const pod = {
+      kind: 'Pod',
+      metadata: { name: 'web-1' },
+      spec: {
+        containers: [
+          { name: 'a', ports: [{ name: 'http', containerPort: 8080 }, { containerPort: 9090 }] },
+          { name: 'b', ports: [{ name: 'dns', containerPort: 53, protocol: 'UDP' }] },
+        ],
+      },
+    };
+    const ports = podObjectPorts({ key, value: JSON.stringify(pod) });
+    assert.deepEqual(ports, [
+      { name: 'http', port: 8080, protocol: 'TCP' },
+      { name: 'dns', port: 53, protocol: 'UDP' },
+    ]);
+    const withPorts = { ...ep, ports };
+    const k = endpointKey(ep);
+    assert.deepEqual(decodeEndpoint({ key: k, value: encodeEndpoint(withPorts) }).ports, [
+      { name: 'dns', port: 53, protocol: 'UDP' },
+      { name: 'http', port: 8080, protocol: 'TCP' },
+    ]);
+    assert.ok(!encodeEndpoint(ep).includes('ports'), 'a record without named ports is written as before');
+    const bad = JSON.stringify({
+      ...JSON.parse(encodeEndpoint(ep)),
+      ports: [{ name: 'x', port: 0, protocol: 'TCP' }],
+    });
+    assert.throws(
+      () => decodeEndpoint({ key: k, value: bad }),
+      (e: unknown) => e instanceof PodnetError && e.code === 'StoreCorrupt',
+    );
   });
 });

@@ -35,9 +35,17 @@ export interface PodEndpoint {
   name: string | null;
   /** The labels of its `Pod` object; empty when there is none. */
   labels: Record<string, string>;
+  /** The named container ports of its `Pod` object, which a Service's `targetPort` may name; absent = none. */
+  ports?: NamedPort[];
 }
 
-/** What a stored value holds: the rest is in the key. */
+export interface NamedPort {
+  name: string;
+  port: number;
+  protocol: 'TCP' | 'UDP' | 'SCTP';
+}
+
+/** What a stored value holds: the rest is in the key. `ports` is left out when there are none. */
 interface StoredEndpoint {
   v: number;
   namespace: string | null;
@@ -45,6 +53,7 @@ interface StoredEndpoint {
   ips: string[];
   nodeIp: string;
   labels: Record<string, string>;
+  ports?: NamedPort[];
 }
 
 export const nodeEndpointsPrefix = (node: string) => `${ENDPOINTS_PREFIX}${node}/`;
@@ -61,6 +70,7 @@ export function encodeEndpoint(e: PodEndpoint): string {
     ips: e.ips,
     nodeIp: e.nodeIp,
     labels: sortedLabels(e.labels),
+    ...(e.ports?.length ? { ports: sortedPorts(e.ports) } : {}),
   };
   return JSON.stringify(v);
 }
@@ -110,7 +120,9 @@ export function decodeEndpoint(kv: Pick<KeyValue, 'key' | 'value'>): PodEndpoint
             ? '"nodeIp" must be an address in canonical form'
             : !isStringMap(raw.labels)
               ? '"labels" must map text to text'
-              : null;
+              : raw.ports !== undefined && !(Array.isArray(raw.ports) && raw.ports.every(isNamedPort))
+                ? '"ports" must be a list of {name, port 1-65535, protocol TCP|UDP|SCTP}'
+                : null;
   if (why) throw storeCorrupt(kv.key, why);
   const [node, containerId, ifname] = parts;
   return {
@@ -122,8 +134,30 @@ export function decodeEndpoint(kv: Pick<KeyValue, 'key' | 'value'>): PodEndpoint
     namespace: raw.namespace as string | null,
     name: raw.name as string | null,
     labels: raw.labels as Record<string, string>,
+    ...(raw.ports?.length ? { ports: raw.ports } : {}),
   };
 }
+
+const PROTOCOLS = ['TCP', 'UDP', 'SCTP'];
+
+function isNamedPort(p: unknown): p is NamedPort {
+  const x = p as NamedPort;
+  return (
+    typeof x === 'object' &&
+    x !== null &&
+    typeof x.name === 'string' &&
+    x.name !== '' &&
+    Number.isInteger(x.port) &&
+    x.port >= 1 &&
+    x.port <= 65535 &&
+    PROTOCOLS.includes(x.protocol)
+  );
+}
+
+const sortedPorts = (ports: NamedPort[]) =>
+  ports
+    .map((p) => ({ name: p.name, port: p.port, protocol: p.protocol }))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
 function sortedLabels(labels: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
@@ -155,6 +189,24 @@ export function podObjectLabels(kv: Pick<KeyValue, 'key' | 'value'>): Record<str
   return labels;
 }
 
+/**
+ * The named container ports of a stored `Pod` object (unnamed ones no Service can name; protocol defaults to
+ * TCP as the API server defaults it). A value that is not a Pod is `StoreCorrupt`, as for its labels.
+ */
+export function podObjectPorts(kv: Pick<KeyValue, 'key' | 'value'>): NamedPort[] {
+  podObjectLabels(kv);
+  const o = JSON.parse(kv.value) as {
+    spec?: { containers?: { ports?: { name?: unknown; containerPort?: unknown; protocol?: unknown }[] }[] };
+  };
+  const out: NamedPort[] = [];
+  for (const c of o.spec?.containers ?? [])
+    for (const p of c.ports ?? []) {
+      const port = { name: p.name, port: p.containerPort, protocol: p.protocol ?? 'TCP' } as NamedPort;
+      if (isNamedPort(port)) out.push(port);
+    }
+  return out;
+}
+
 export interface NodeEndpointsInput {
   node: string;
   nodeIp: string;
@@ -162,6 +214,8 @@ export interface NodeEndpointsInput {
   addresses: PodAddress[];
   /** Labels of the pod's `Pod` object; undefined when none is known. */
   labelsOf(pod: { namespace: string; name: string }): Record<string, string> | undefined;
+  /** Named container ports of the pod's `Pod` object; undefined or empty when none are known. */
+  portsOf?(pod: { namespace: string; name: string }): NamedPort[] | undefined;
 }
 
 /** Every endpoint the node should publish: one per attachment that holds an address. */
@@ -179,7 +233,11 @@ export function desiredEndpoints(input: NodeEndpointsInput): PodEndpoint[] {
       labels: {},
     };
     const pod = podOf(a);
-    if (pod) Object.assign(e, pod, { labels: input.labelsOf(pod) ?? {} });
+    if (pod) {
+      Object.assign(e, pod, { labels: input.labelsOf(pod) ?? {} });
+      const ports = input.portsOf?.(pod);
+      if (ports?.length) e.ports = ports;
+    }
     byKey.set(endpointKey(e), e);
   }
   return [...byKey.values()];

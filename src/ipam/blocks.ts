@@ -21,8 +21,10 @@ import {
 import { PodnetError } from '../errors/index.js';
 
 export interface BlockSpace {
-  /** The current pod CIDR blocks come from (the first of the profile's pod CIDRs). */
+  /** The current pod CIDR blocks come from (one of the profile's pod CIDRs: one space per family). */
   podCidr: Cidr;
+  /** Which of the profile's pod CIDRs (`network.podCidrs[index]`), for messages. */
+  index: number;
   /** Ranges in hand-out order: the oldest pod CIDR, then what each growth added. */
   ranges: Cidr[];
   /** Position of the first block of each range. */
@@ -44,12 +46,14 @@ export function growthRanges(outer: Cidr, inner: Cidr): Cidr[] {
 }
 
 /**
- * Builds the block space from the current pod CIDRs and the earlier generations (oldest first). Each
- * generation must contain the one before it: the planning rules only let a pod CIDR grow.
+ * Builds the block space of one pod CIDR (`index`: which of `podCidrs`, one a family) from the current pod
+ * CIDRs and the earlier generations (oldest first); each generation's CIDR of the same family is its past.
+ * Each generation must contain the one before it: the planning rules only let a pod CIDR grow.
  */
 export function blockSpace(
   podCidrs: readonly string[],
   history: readonly (readonly string[])[] = [],
+  index = 0,
 ): BlockSpace {
   if (podCidrs.length === 0) {
     throw new PodnetError('StoreCorrupt', 'the cluster record has no pod CIDR', {
@@ -57,10 +61,14 @@ export function blockSpace(
       hint: 'write a valid profile with `podnet cluster update -f profile.yaml`',
     });
   }
-  const podCidr = parseCidr(podCidrs[0], 'network.podCidrs[0]');
-  const generations = [...history.map((g) => g[0]).filter((c) => c !== undefined), podCidrs[0]]
-    .map((c, i) => parseCidr(c, `cluster.podCidrHistory[${i}]`))
-    .filter((c) => c.family === podCidr.family);
+  const podCidr = parseCidr(podCidrs[index], `network.podCidrs[${index}]`);
+  const generations = [
+    ...history
+      .map((g, i) => g.map((c) => parseCidr(c, `cluster.podCidrHistory[${i}]`)))
+      .map((g) => g.find((c) => c.family === podCidr.family))
+      .filter((c) => c !== undefined),
+    podCidr,
+  ];
   let ranges: Cidr[] = [generations[0]];
   for (let i = 1; i < generations.length; i++) {
     const [prev, next] = [generations[i - 1], generations[i]];
@@ -83,7 +91,30 @@ export function blockSpace(
     starts.push(total);
     total += blockCount(r, blockPrefix);
   }
-  return { podCidr, ranges, starts, total, blockPrefix };
+  return { podCidr, index, ranges, starts, total, blockPrefix };
+}
+
+/**
+ * One block space per pod CIDR, in the profile's family order: a dual-stack node leases one block of each.
+ * Two pod CIDRs of one family are `StoreCorrupt` (the planning rules allow one per family).
+ */
+export function blockSpaces(
+  podCidrs: readonly string[],
+  history: readonly (readonly string[])[] = [],
+): BlockSpace[] {
+  const spaces = (podCidrs.length === 0 ? [''] : podCidrs).map((_, i) => blockSpace(podCidrs, history, i));
+  if (new Set(spaces.map((s) => s.podCidr.family)).size !== spaces.length) {
+    throw new PodnetError('StoreCorrupt', `the pod CIDRs ${podCidrs.join(', ')} give one family twice`, {
+      field: 'cluster.profile.network.podCidrs',
+      hint: 'a cluster has one pod CIDR per IP family; write a valid profile with `podnet cluster update -f profile.yaml`',
+    });
+  }
+  return spaces;
+}
+
+/** The space a block belongs to (aligned, of block size, inside its family's pod CIDR); undefined if none. */
+export function spaceOf(spaces: readonly BlockSpace[], block: string): BlockSpace | undefined {
+  return spaces.find((s) => isBlockOf(s, block));
 }
 
 /** The block at a scan position. */
@@ -147,7 +178,7 @@ export function podCidrExhausted(space: BlockSpace, leased: number, quarantined:
     'PodCidrExhausted',
     `pod CIDR ${cidr} has no free /${space.blockPrefix} block: all ${total} blocks are taken (${leased} leased, ${quarantined} in quarantine after release)`,
     {
-      field: 'network.podCidrs[0]',
+      field: `network.podCidrs[${space.index}]`,
       hint: `${bigger ? `grow the pod CIDR to a range that contains it, e.g. ${bigger} (${total * 2} blocks), with \`podnet cluster update -f profile.yaml\`` : 'use a larger pod CIDR'}; or release the blocks of nodes that are gone with \`podnet ipam release --node NAME\``,
       details: { podCidr: cidr, blocks: total, leased, quarantined },
     },

@@ -30,9 +30,9 @@ import {
   toQuarantined,
   validateClaim,
 } from '../store/records.js';
-import type { BlockLease, ClaimRequest, QuarantinedBlock } from '../store/types.js';
+import type { BlockLease, ClaimRequest, NodeBlocks, QuarantinedBlock } from '../store/types.js';
 import type { KeyValue, TxnOp, VersionedStore } from '../store/versioned.js';
-import { type BlockSpace, chooseBlockIn } from './blocks.js';
+import { type BlockChoice, type BlockSpace, chooseBlockIn, spaceOf } from './blocks.js';
 
 export const BLOCKS_PREFIX = 'blocks/';
 export const NODES_PREFIX = 'nodes/';
@@ -55,9 +55,12 @@ const MAX_ATTEMPTS = 30;
  */
 export const spreadAfter = (lostRaces: number) => (lostRaces === 0 ? 1 : 64 * 2 ** Math.min(4, lostRaces));
 
-/** The cluster record as the lease rules need it: the block space, and its mod revision to guard claims. */
+/**
+ * The cluster record as the lease rules need it: one block space per pod CIDR (family), and its mod revision
+ * to guard claims.
+ */
 export interface ClusterView {
-  space: BlockSpace;
+  spaces: BlockSpace[];
   modRevision: number;
 }
 
@@ -75,11 +78,53 @@ interface Row {
   modRevision: number;
 }
 
-function decodeRow(kv: KeyValue, space: BlockSpace | null): StoredBlock {
+function decodeRow(kv: KeyValue, spaces: BlockSpace[] | null): StoredBlock {
   const where = `key ${kv.key}`;
-  const row = decodeBlock(parseJson(kv.value, where), where, space);
+  const row = decodeBlock(parseJson(kv.value, where), where, spaces);
   if (blockKey(row.block) !== kv.key) throw storeCorrupt(where, `it holds block ${row.block}`);
   return row;
+}
+
+const familyOf = (block: string) => (block.includes(':') ? 6 : 4);
+const familyNames = (fams: number[]) => fams.map((f) => `IPv${f}`).join(' and ');
+
+/** The node's rows in the order of the spaces, one a family; null when it holds blocks of other families. */
+function inSpaceOrder(own: Row[], spaces: BlockSpace[]): Row[] | null {
+  const ordered = spaces.map((s) => own.find((o) => familyOf(o.row.block) === s.podCidr.family));
+  return own.length === spaces.length && ordered.every((o) => o !== undefined) ? (ordered as Row[]) : null;
+}
+
+/**
+ * The node's live rows in the order of the spaces; `LeaseFamiliesMismatch` when they are of other families
+ * (a store leased under another profile), so nothing is renewed or claimed half.
+ */
+function liveInSpaceOrder(nodeName: string, own: Row[], spaces: BlockSpace[]): Row[] {
+  const ordered = inSpaceOrder(own, spaces);
+  if (!ordered) {
+    const held = own.map((o) => familyOf(o.row.block));
+    const want = spaces.map((s) => s.podCidr.family);
+    throw new PodnetError(
+      'LeaseFamiliesMismatch',
+      `node ${nodeName} holds ${own.map((o) => o.row.block).join(', ')} (${familyNames(held)}), but the cluster's pod CIDRs are ${familyNames(want)}`,
+      {
+        field: 'nodeName',
+        hint: `the profile changed under leases made before; drain the node and release its blocks (\`podnet ipam release --node ${nodeName}\`), or restore the profile`,
+        details: { held: own.map((o) => o.row.block), families: want },
+      },
+    );
+  }
+  return ordered;
+}
+
+/** The state of a node's rows (written together, so alike): free as soon as one is. */
+function rowsState(rows: Row[], now: number): 'live' | 'quarantined' | 'free' {
+  const states = rows.map((r) => blockState(r.row, now));
+  if (states.length === 0 || states.includes('free')) return 'free';
+  return states.includes('quarantined') ? 'quarantined' : 'live';
+}
+
+function nodeBlocks(rows: StoredBlock[]): NodeBlocks {
+  return { ...toLease(rows[0]), blocks: rows.map(toLease) };
 }
 
 export function leaseNotFound(nodeName: string): PodnetError {
@@ -109,8 +154,8 @@ export class BlockLeases {
   /** Blocks this process is claiming right now, so its own concurrent claims pick different ones. */
   private readonly pending = new Set<string>();
   private readonly leases: LeaseReuse;
-  /** The round-robin cursor: the scan position after the last block this process handed out. */
-  private cursor = 0n;
+  /** The round-robin cursor of each family: the scan position after the last block this process handed out. */
+  private readonly cursors = new Map<number, bigint>();
 
   constructor(
     private readonly kv: VersionedStore,
@@ -124,34 +169,51 @@ export class BlockLeases {
     return row.quarantineUntil === null ? Promise.resolve(null) : this.leases.leaseUntil(row.quarantineUntil);
   }
 
-  private async writes(row: StoredBlock): Promise<TxnOp[]> {
-    const lease = await this.leaseOf(row);
+  /** The node's rows (one a family, same times) and its index key `{block, blocks}`, on one store lease. */
+  private async writes(rows: StoredBlock[]): Promise<TxnOp[]> {
+    const lease = await this.leaseOf(rows[0]);
+    const index = { block: rows[0].block, blocks: rows.map((r) => r.block) };
     return [
-      { type: 'put', key: blockKey(row.block), value: JSON.stringify(row), lease },
-      { type: 'put', key: nodeKey(row.nodeName), value: JSON.stringify({ block: row.block }), lease },
+      ...rows.map(
+        (row): TxnOp => ({ type: 'put', key: blockKey(row.block), value: JSON.stringify(row), lease }),
+      ),
+      { type: 'put', key: nodeKey(rows[0].nodeName), value: JSON.stringify(index), lease },
     ];
   }
 
-  /** The node's index key and the row it points at (when that row is still the node's). */
-  private async readOwn(nodeName: string, space: BlockSpace) {
+  /**
+   * The node's index key and the rows it points at (when they are all still the node's). Rows of a family
+   * the cluster no longer has are returned (a release frees them, a claim names them); a row of a current
+   * family outside its pod CIDR is corrupt.
+   */
+  private async readOwn(nodeName: string, spaces: BlockSpace[]) {
     const node = await this.kv.get(nodeKey(nodeName));
     if (!node) return { node: null, own: null };
-    const block = (parseJson(node.value, `key ${node.key}`) as { block?: unknown } | null)?.block;
-    if (typeof block !== 'string') throw storeCorrupt(`key ${node.key}`, 'it is not a node record ({block})');
-    const kv = await this.kv.get(blockKey(block));
-    const row = kv ? decodeRow(kv, space) : null;
-    return {
-      node,
-      own: kv && row && row.nodeName === nodeName ? { row, modRevision: kv.modRevision } : null,
-    };
+    const where = `key ${node.key}`;
+    const v = parseJson(node.value, where) as { block?: unknown; blocks?: unknown } | null;
+    // Stores written before dual-stack hold `{block}` only.
+    const blocks = Array.isArray(v?.blocks) ? v.blocks : [v?.block];
+    if (blocks.length === 0 || blocks.some((b) => typeof b !== 'string')) {
+      throw storeCorrupt(where, 'it is not a node record ({block, blocks})');
+    }
+    const own: Row[] = [];
+    for (const block of blocks as string[]) {
+      const kv = await this.kv.get(blockKey(block));
+      const row = kv ? decodeRow(kv, null) : null;
+      if (!kv || !row || row.nodeName !== nodeName) return { node, own: null };
+      const current = spaces.some((s) => s.podCidr.family === familyOf(row.block));
+      if (current && !spaceOf(spaces, row.block)) decodeRow(kv, spaces); // throws StoreCorrupt, naming it
+      own.push({ row, modRevision: kv.modRevision });
+    }
+    return { node, own };
   }
 
-  /** Rewrites the node's own row (renewal, reclaim, release), guarded by both keys' mod revisions. */
-  private async rewriteOwn(node: KeyValue, own: Row, next: StoredBlock): Promise<boolean> {
+  /** Rewrites the node's own rows (renewal, reclaim, release), guarded by every key's mod revision. */
+  private async rewriteOwn(node: KeyValue, own: Row[], next: StoredBlock[]): Promise<boolean> {
     const res = await this.kv.txn(
       [
         { key: node.key, modRevision: node.modRevision },
-        { key: blockKey(next.block), modRevision: own.modRevision },
+        ...own.map((o) => ({ key: blockKey(o.row.block), modRevision: o.modRevision })),
       ],
       await this.writes(next),
     );
@@ -182,10 +244,10 @@ export class BlockLeases {
   }
 
   /**
-   * Claims a block for a node, idempotently (see ClusterStore.claimBlock): one transaction in the common
-   * case, plus a store lease grant when no recent one can be shared.
+   * Claims a block of each family for a node, together and idempotently (see ClusterStore.claimBlock): one
+   * transaction in the common case, plus a store lease grant when no recent one can be shared.
    */
-  async claim(req: ClaimRequest): Promise<BlockLease> {
+  async claim(req: ClaimRequest): Promise<NodeBlocks> {
     validateClaim(req);
     let cluster = await this.opts.cluster();
     /** The node key's mod revision once known to exist (it may point at a row that is free by now). */
@@ -195,27 +257,33 @@ export class BlockLeases {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const now = Date.now();
       const taken = this.taken ?? (await this.loadTaken());
-      let choice: { block: string; position: bigint | null };
+      let choices: BlockChoice[];
       try {
-        choice = chooseBlockIn(
-          cluster.space,
-          {
-            blockOf: () => undefined,
-            isTaken: (b) => {
-              const t = taken.get(blockKey(b));
-              return (
-                this.pending.has(b) || t === null || (t !== undefined && blockState(t.row, now) !== 'free')
-              );
+        choices = cluster.spaces.map((space) =>
+          chooseBlockIn(
+            space,
+            {
+              blockOf: () => undefined,
+              isTaken: (b) => {
+                const t = taken.get(blockKey(b));
+                return (
+                  this.pending.has(b) || t === null || (t !== undefined && blockState(t.row, now) !== 'free')
+                );
+              },
+              counts: () =>
+                countStates(
+                  [...taken.values()].filter((t) => inSpace(t, space)),
+                  now,
+                ),
             },
-            counts: () => countStates([...taken.values()], now),
-          },
-          req.nodeName,
-          { cursor: this.cursor, spread: spreadAfter(lost) },
+            req.nodeName,
+            { cursor: this.cursors.get(space.podCidr.family) ?? 0n, spread: spreadAfter(lost) },
+          ),
         );
       } catch (e) {
         if (!(e instanceof PodnetError) || e.code !== 'PodCidrExhausted') throw e;
         // No free block: the node may hold one, or have its own back from quarantine.
-        const own = await this.reclaimOwn(req, cluster.space);
+        const own = await this.reclaimOwn(req, cluster.spaces);
         if (own.lease) return own.lease;
         if (refreshed) throw e;
         // The cache may lag behind blocks freed since, or the cluster may have grown: decide again on
@@ -225,38 +293,41 @@ export class BlockLeases {
         refreshed = true;
         continue;
       }
-      // Marked as soon as chosen, so this process's other claims never pick it; unmarked when decided.
-      this.pending.add(choice.block);
-      const key = blockKey(choice.block);
-      const row = leaseRow(choice.block, req, now, this.opts.quarantineSeconds);
+      // Marked as soon as chosen, so this process's other claims never pick them; unmarked when decided.
+      for (const c of choices) this.pending.add(c.block);
+      const keys = choices.map((c) => blockKey(c.block));
+      const rows = choices.map((c) => leaseRow(c.block, req, now, this.opts.quarantineSeconds));
       let res: Awaited<ReturnType<VersionedStore['txn']>>;
       try {
         res = await this.kv.txn(
           [
-            { key, modRevision: taken.get(key)?.modRevision ?? 0 },
+            ...keys.map((key) => ({ key, modRevision: taken.get(key)?.modRevision ?? 0 })),
             { key: nodeKey(req.nodeName), modRevision: nodeRevision },
             { key: 'cluster', modRevision: cluster.modRevision },
           ],
-          await this.writes(row),
+          await this.writes(rows),
         );
       } finally {
-        this.pending.delete(choice.block);
+        for (const c of choices) this.pending.delete(c.block);
       }
       if (res.succeeded) {
-        taken.set(key, { row, modRevision: res.revision });
-        if (choice.position !== null) this.cursor = choice.position + 1n;
-        return toLease(row);
+        keys.forEach((key, i) => taken.set(key, { row: rows[i], modRevision: res.revision }));
+        choices.forEach((c, i) => {
+          if (c.position !== null) this.cursors.set(cluster.spaces[i].podCidr.family, c.position + 1n);
+        });
+        return nodeBlocks(rows);
       }
-      const [blockKv, nodeKv, clusterKv] = res.current;
+      const blockKvs = res.current.slice(0, keys.length);
+      const [nodeKv, clusterKv] = res.current.slice(keys.length);
       if ((clusterKv?.modRevision ?? 0) !== cluster.modRevision) {
         cluster = this.opts.useCluster(clusterKv);
       } else if ((nodeKv?.modRevision ?? 0) !== nodeRevision) {
-        const own = await this.reclaimOwn(req, cluster.space);
+        const own = await this.reclaimOwn(req, cluster.spaces);
         if (own.lease) return own.lease;
         nodeRevision = own.nodeRevision;
       } else {
-        // Another node won the block: note its row now rather than wait for the watch.
-        if (blockKv) noteRow(taken, blockKv);
+        // Another node won a block: note its row now rather than wait for the watch.
+        for (const kv of blockKvs) if (kv) noteRow(taken, kv);
         // Losing again and again means the cache lags far behind (a sqlite store's watch polls only between
         // claims): read the blocks afresh.
         if (++lost % 3 === 0) await this.relist(taken);
@@ -276,57 +347,69 @@ export class BlockLeases {
   }
 
   /**
-   * The node has a node key: renew its live block or take back its quarantined one (claimedAt restarts
+   * The node has a node key: renew its live blocks or take back its quarantined ones (claimedAt restarts
    * then). When the key points at nothing usable, returns its revision so the next create replaces it.
    */
   private async reclaimOwn(
     req: ClaimRequest,
-    space: BlockSpace,
-  ): Promise<{ lease?: BlockLease; nodeRevision: number }> {
+    spaces: BlockSpace[],
+  ): Promise<{ lease?: NodeBlocks; nodeRevision: number }> {
     const now = Date.now();
-    const { node, own } = await this.readOwn(req.nodeName, space);
-    const state = own ? blockState(own.row, now) : 'free';
-    if (node && own && state !== 'free') {
-      const claimedAt = state === 'live' ? own.row.claimedAt : now;
-      const next = leaseRow(own.row.block, req, now, this.opts.quarantineSeconds, claimedAt);
-      if (await this.rewriteOwn(node, own, next))
-        return { lease: toLease(next), nodeRevision: node.modRevision };
+    const { node, own } = await this.readOwn(req.nodeName, spaces);
+    const state = own ? rowsState(own, now) : 'free';
+    // Released blocks of other families stay in quarantine: the node claims a fresh set instead.
+    const ordered =
+      node && own && state !== 'free'
+        ? state === 'live'
+          ? liveInSpaceOrder(req.nodeName, own, spaces)
+          : inSpaceOrder(own, spaces)
+        : null;
+    if (node && ordered) {
+      const next = ordered.map((o) =>
+        leaseRow(
+          o.row.block,
+          req,
+          now,
+          this.opts.quarantineSeconds,
+          state === 'live' ? o.row.claimedAt : now,
+        ),
+      );
+      if (await this.rewriteOwn(node, ordered, next))
+        return { lease: nodeBlocks(next), nodeRevision: node.modRevision };
     }
     return { nodeRevision: node?.modRevision ?? 0 };
   }
 
   /** Extends the node's live lease by `ttlSeconds`; LeaseNotFound when it holds none. */
-  async renew(nodeName: string, ttlSeconds: number, space: BlockSpace): Promise<BlockLease> {
+  async renew(nodeName: string, ttlSeconds: number, spaces: BlockSpace[]): Promise<NodeBlocks> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const now = Date.now();
-      const { node, own } = await this.readOwn(nodeName, space);
-      if (!node || !own || blockState(own.row, now) !== 'live') throw leaseNotFound(nodeName);
-      const next = leaseRow(
-        own.row.block,
-        { ...own.row, ttlSeconds },
-        now,
-        this.opts.quarantineSeconds,
-        own.row.claimedAt,
+      const { node, own } = await this.readOwn(nodeName, spaces);
+      if (!node || !own || rowsState(own, now) !== 'live') throw leaseNotFound(nodeName);
+      const ordered = liveInSpaceOrder(nodeName, own, spaces);
+      const next = ordered.map((o) =>
+        leaseRow(o.row.block, { ...o.row, ttlSeconds }, now, this.opts.quarantineSeconds, o.row.claimedAt),
       );
-      if (await this.rewriteOwn(node, own, next)) return toLease(next);
+      if (await this.rewriteOwn(node, ordered, next)) return nodeBlocks(next);
     }
     throw contention(`renew the lease of ${nodeName}`);
   }
 
-  /** Puts the node's live block in quarantine; nothing when it holds none. */
-  async release(nodeName: string, space: BlockSpace): Promise<void> {
+  /** Puts the node's live blocks (of whatever family) in quarantine; nothing when it holds none. */
+  async release(nodeName: string, spaces: BlockSpace[]): Promise<void> {
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const now = Date.now();
-      const { node, own } = await this.readOwn(nodeName, space);
-      if (!node || !own || blockState(own.row, now) !== 'live') return;
-      if (await this.rewriteOwn(node, own, releasedRow(own.row, now, this.opts.quarantineSeconds))) return;
+      const { node, own } = await this.readOwn(nodeName, spaces);
+      if (!node || !own || rowsState(own, now) !== 'live') return;
+      const next = own.map((o) => releasedRow(o.row, now, this.opts.quarantineSeconds));
+      if (await this.rewriteOwn(node, own, next)) return;
     }
     throw contention(`release the block of ${nodeName}`);
   }
 
-  /** Every stored row, checked against the pod CIDR (a foreign row is reported, never skipped). */
-  async rows(space: BlockSpace | null): Promise<StoredBlock[]> {
-    return (await this.kv.list(BLOCKS_PREFIX)).items.map((kv) => decodeRow(kv, space));
+  /** Every stored row, checked against the pod CIDRs (a foreign row is reported, never skipped). */
+  async rows(spaces: BlockSpace[] | null): Promise<StoredBlock[]> {
+    return (await this.kv.list(BLOCKS_PREFIX)).items.map((kv) => decodeRow(kv, spaces));
   }
 
   async close(): Promise<void> {
@@ -348,6 +431,11 @@ function noteRow(taken: Map<string, Row | null>, kv: KeyValue): void {
   } catch {
     taken.set(kv.key, null); // corrupt: never handed out; listBlocks names it
   }
+}
+
+/** A cached row of the space's family (a corrupt one counts for every family: it is never handed out). */
+function inSpace(t: Row | null, space: BlockSpace): boolean {
+  return t === null || familyOf(t.row.block) === space.podCidr.family;
 }
 
 function countStates(rows: (Row | null)[], now: number): { leased: number; quarantined: number } {

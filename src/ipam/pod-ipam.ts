@@ -31,9 +31,13 @@ CREATE TABLE IF NOT EXISTS addresses (
   UNIQUE (container_id, ifname)
 );`;
 
-/** Where the agent keeps a node's pod address file; the CLI reads the same path. */
-export function podIpamPath(stateDir: string, nodeName: string): string {
-  return join(stateDir, nodeName, 'pod-ipam.db');
+/**
+ * Where the agent keeps a node's pod address file of a family; the CLI reads the same path. A dual-stack
+ * node has one file per block: `pod-ipam.db` (IPv4, the name single-stack nodes always had) and
+ * `pod-ipam6.db`.
+ */
+export function podIpamPath(stateDir: string, nodeName: string, family: 4 | 6 = 4): string {
+  return join(stateDir, nodeName, family === 4 ? 'pod-ipam.db' : 'pod-ipam6.db');
 }
 
 interface AddressRow {

@@ -9,8 +9,8 @@ import { PodnetError } from '../errors/index.js';
 import { kernelCommandError } from './failure.js';
 
 export interface RunOptions {
-  /** Text written to the command's standard input. */
-  input?: string;
+  /** Text (or bytes) written to the command's standard input. */
+  input?: string | Uint8Array;
   /** Run inside this named network namespace (`/run/netns/NAME`) or netns path. */
   netns?: string;
   /** Milliseconds before the command is killed; kernel tools answer in milliseconds, so this is a guard. */

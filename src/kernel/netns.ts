@@ -1,5 +1,5 @@
 /** Named network namespaces (`ip netns`), the unit of isolation for nodes, pods and the lab's VNet. */
-import { existsSync } from 'node:fs';
+import { existsSync, statfsSync } from 'node:fs';
 import { PodnetError } from '../errors/index.js';
 import { netnsPath, run } from './exec.js';
 
@@ -31,6 +31,21 @@ export async function listNetns(): Promise<string[]> {
 /** True when the namespace (a name, or a netns path such as /proc/PID/ns/net) exists. */
 export function netnsExists(netns: string): boolean {
   return existsSync(netnsPath(netns));
+}
+
+/** The magic number of nsfs, the file system of namespace files (linux/magic.h NSFS_MAGIC). */
+const NSFS_MAGIC = 0x6e736673;
+
+/**
+ * What a path given as a namespace file is: a namespace file (a bind mount under /run/netns, /proc/PID/ns/net),
+ * something else (a regular file, a directory, /dev/null: setns(2) would fail with EINVAL), or nothing.
+ */
+export function namespaceFileKind(path: string): 'namespace' | 'other' | 'missing' {
+  try {
+    return statfsSync(path).type === NSFS_MAGIC ? 'namespace' : 'other';
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : 'other';
+  }
 }
 
 /** Refuses a namespace name that does not exist, naming the flag it came from. */

@@ -18,8 +18,8 @@ export type ProgramResult = RunResult;
 export type NetnsProcess = ChildProcess;
 
 export interface ExecOptions {
-  /** Text written to the program's standard input. */
-  input?: string;
+  /** Text (or bytes) written to the program's standard input. */
+  input?: string | Uint8Array;
   /** Milliseconds before the program is killed (default 60 s). */
   timeoutMs?: number;
   /** The program's whole environment (default: this process's). */

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { traceWorldFromDocuments } from '../trace/world.js';
 import { planVnetJoin } from '../vnet/plan.js';
-import { judge, planProbes } from './check.js';
+import { decisionText, judge, planProbes } from './check.js';
 import { defaultLabProfile } from './default-profile.js';
 import type { LabPod, LabState } from './model.js';
 import { planPoolNodes } from './topology.js';
@@ -35,10 +36,27 @@ function lab(podsPerNode: number): { state: LabState; vnet: ReturnType<typeof pl
   return { state, vnet };
 }
 
+/** The world `trace --lab` reads for this lab: its pods as their objects report them, plus `extra` objects. */
+function worldOf({ state }: ReturnType<typeof lab>, extra: unknown[] = []) {
+  const pods = state.pods.map((p) => ({
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name: p.name, namespace: p.namespace },
+    spec: { nodeName: p.node, containers: [{ name: 'c', image: 'x' }] },
+    status: { podIP: p.ip, hostIP: state.nodes.find((n) => n.name === p.node)?.ip },
+  }));
+  const world = traceWorldFromDocuments(
+    [...pods, ...extra].map((value, index) => ({ source: { file: 'test', index }, value })),
+  );
+  world.profile = state.profile;
+  return world;
+}
+
 describe('probe plan', () => {
   it('covers every kind the overlay model promises, with the source each receiver must see', () => {
-    const { state, vnet } = lab(2);
-    const probes = planProbes(state, vnet);
+    const l = lab(2);
+    const { state, vnet } = l;
+    const probes = planProbes(state, vnet, worldOf(l), 20_000);
     const kinds = new Set(probes.map((p) => p.kind));
     assert.deepEqual([...kinds].sort(), [
       'external-pod',
@@ -56,12 +74,49 @@ describe('probe plan', () => {
       const node = state.nodes.find((n) => p.from.name === `pod/${n.name}-p0`);
       assert.equal(p.source, node?.ip, 'outside sees the node IP');
     }
-    assert.ok(probes.filter((x) => x.kind === 'external-pod').every((p) => p.expect === 'deny'));
+    for (const p of probes.filter((x) => x.kind === 'external-pod')) {
+      assert.equal(p.expect, 'deny');
+      assert.equal(p.trace && decisionText(p.trace), 'route pod-cidr-not-routed');
+    }
+    assert.ok(probes.filter((x) => x.kind !== 'external-pod').every((p) => p.expect === 'allow'));
+  });
+
+  it("expects what trace decides with the lab's NSGs: denied where a rule blocks the probe's port", () => {
+    const l = lab(1);
+    const deny = (port: number) => ({
+      name: 'user-nsg',
+      type: 'Microsoft.Network/networkSecurityGroups',
+      securityRules: [
+        {
+          name: 'no-probes-from-sys',
+          priority: 200,
+          direction: 'Inbound',
+          access: 'Deny',
+          protocol: 'Tcp',
+          sourceAddressPrefix: '10.244.0.0/23',
+          sourcePortRange: '*',
+          destinationAddressPrefix: '*',
+          destinationPortRange: String(port),
+        },
+      ],
+      subnets: [{ id: '/s/x/virtualNetworks/lab-vnet/subnets/a-user' }],
+    });
+    const toUser = (port: number) =>
+      planProbes(l.state, l.vnet, worldOf(l, [deny(port)]), 20_000).filter(
+        (p) => p.kind === 'pod-pod-cross-pool' && p.to.name.startsWith('pod/user-'),
+      );
+    const [blocked] = toUser(20_000);
+    assert.equal(blocked.expect, 'deny');
+    assert.equal(blocked.trace && decisionText(blocked.trace), 'nsg user-nsg no-probes-from-sys');
+    const [open] = toUser(20_001);
+    assert.equal(open.expect, 'allow');
+    assert.equal(open.source, open.from.ip);
   });
 
   it('reaches every node, so a node added by scale is probed too', () => {
-    const { state, vnet } = lab(1);
-    const probes = planProbes(state, vnet);
+    const l = lab(1);
+    const { state } = l;
+    const probes = planProbes(state, l.vnet, worldOf(l), 20_000);
     for (const n of state.nodes) {
       assert.ok(
         probes.some((p) => p.to.name === `pod/${n.name}-p0` && p.kind.startsWith('pod-pod')),

@@ -1,10 +1,14 @@
 /**
- * `lab check`: real TCP probes through the lab, each one asserting what the overlay model promises. The
- * choice of probes is pure (`planProbes`); running them starts one listener per receiving namespace, which
- * reports the source address it saw, and connects from the sending namespace with `nc`.
+ * `lab check`: real TCP probes through the lab, each one expecting what `podnet trace` decides for it over the
+ * lab's objects (the profile, its pods, the NetworkPolicies and NSGs in force): the route, SNAT (the source
+ * the receiver must see), the NSGs and the policies. The choice of probes and their expectations are pure
+ * (`planProbes`); running them starts one listener per receiving namespace, which reports the source address
+ * it saw, and connects from the sending namespace with `nc`. A probe that disagrees keeps the trace that
+ * explains what was expected.
  */
 import { fileURLToPath } from 'node:url';
 import { type NetnsProcess, execInNetns, spawnInNetns } from '../kernel/process.js';
+import { type TraceResult, type TraceWorld, compileWorld, trace } from '../trace/trace.js';
 import type { Vnet } from '../vnet/model.js';
 import type { LabState } from './model.js';
 import { waitFor } from './processes.js';
@@ -22,15 +26,21 @@ export interface Endpoint {
   name: string;
   netns: string;
   ip: string;
+  /** How trace names it: `NAMESPACE/NAME` for a pod, else its address. */
+  at: string;
 }
 
 export interface PlannedProbe {
   from: Endpoint;
   to: Endpoint;
   kind: ProbeKind;
+  /** The TCP port it connects to. */
+  port: number;
+  /** trace's verdict on the probe's first packet, and the source address the receiver must see. */
   expect: 'allow' | 'deny';
-  /** The source address the receiver must see (allowed probes). */
   source?: string;
+  /** The trace the expectation comes from (none for a probe planned by hand). */
+  trace?: TraceResult;
 }
 
 export interface ProbeResult {
@@ -38,6 +48,8 @@ export interface ProbeResult {
   to: string;
   kind: ProbeKind;
   expect: 'allow' | 'deny';
+  /** What decided the expected verdict, as trace names it (`nsg user-nsg deny-web`). */
+  decidedBy: string;
   ok: boolean;
   sourceSeen: string | null;
   /** The source the receiver had to see (allowed probes). */
@@ -46,16 +58,43 @@ export interface ProbeResult {
   /** What the sender's `nc` said when it could not connect (refused, timed out, unreachable). */
   detail: string | null;
   durationSeconds: number;
+  /** The trace of the expected verdict, for a probe that did not agree with it. */
+  trace?: TraceResult;
 }
+
+/** trace's decisions in one line: `nsg user-nsg deny-web; networkpolicy shop/db ingress[0]`. */
+export function decisionText(r: TraceResult): string {
+  const parts = r.decidedBy.map(
+    (d) => `${d.layer}${d.object ? ` ${d.object}` : ''}${d.rule !== null ? ` ${d.rule}` : ''}`,
+  );
+  return parts.length > 0 ? parts.join('; ') : '-';
+}
+
+type Unexpected = Omit<PlannedProbe, 'port' | 'expect' | 'source' | 'trace'>;
 
 /**
  * The probe matrix: for each node with two pods, pod to pod on the node; a ring over all nodes (so every
  * node's pods are covered, new ones after `scale` too) from each node's first pod to the next node's, which
  * is `cross-pool` when the two nodes' pools differ; each node to the next node's first pod; each node's first
- * pod to every external host (the host must see the node IP: SNAT); every external host to each node's first
- * pod, which must be refused.
+ * pod to every external host; every external host to each node's first pod. Each expects trace's verdict on
+ * a TCP connection to `port` over `world` (with no NSG or policy: all pass, the outside hosts see the node IP
+ * by SNAT, and the outside hosts cannot reach pods).
  */
-export function planProbes(state: LabState, vnet: Vnet): PlannedProbe[] {
+export function planProbes(state: LabState, vnet: Vnet, world: TraceWorld, port: number): PlannedProbe[] {
+  const compiled = compileWorld(world);
+  return probeMatrix(state, vnet).map((p) => {
+    const t = trace(world, { from: p.from.at, to: p.to.at, protocol: 'TCP', port, state: 'new' }, compiled);
+    return {
+      ...p,
+      port,
+      expect: t.verdict,
+      ...(t.verdict === 'allow' ? { source: t.sourceSeen } : {}),
+      trace: t,
+    };
+  });
+}
+
+function probeMatrix(state: LabState, vnet: Vnet): Unexpected[] {
   const poolOrder = state.profile.nodePools.map((p) => p.name);
   const nodes = [...state.nodes].sort(
     (a, b) =>
@@ -66,18 +105,17 @@ export function planProbes(state: LabState, vnet: Vnet): PlannedProbe[] {
     state.pods
       .filter((p) => p.node === node && p.ip)
       .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))
-      .map((p) => ({ name: `pod/${p.name}`, netns: p.netns, ip: p.ip as string }));
-  const probes: PlannedProbe[] = [];
+      .map((p) => ({
+        name: `pod/${p.name}`,
+        netns: p.netns,
+        ip: p.ip as string,
+        at: `${p.namespace}/${p.name}`,
+      }));
+  const probes: Unexpected[] = [];
   for (const n of nodes) {
     const pods = podsOf(n.name);
     if (pods.length >= 2) {
-      probes.push({
-        from: pods[0],
-        to: pods[1],
-        kind: 'pod-pod-same-node',
-        expect: 'allow',
-        source: pods[0].ip,
-      });
+      probes.push({ from: pods[0], to: pods[1], kind: 'pod-pod-same-node' });
     }
   }
   if (nodes.length >= 2) {
@@ -88,7 +126,7 @@ export function planProbes(state: LabState, vnet: Vnet): PlannedProbe[] {
       const [b] = podsOf(next.name);
       if (a && b) {
         const kind = n.pool === next.pool ? 'pod-pod-cross-node' : 'pod-pod-cross-pool';
-        probes.push({ from: a, to: b, kind, expect: 'allow', source: a.ip });
+        probes.push({ from: a, to: b, kind });
       }
     });
   }
@@ -96,24 +134,28 @@ export function planProbes(state: LabState, vnet: Vnet): PlannedProbe[] {
     const next = nodes[(i + 1) % nodes.length];
     const [b] = podsOf(next.name);
     if (b) {
-      const from = { name: `node/${n.name}`, netns: n.netns, ip: n.ip };
-      probes.push({ from, to: b, kind: 'node-pod', expect: 'allow', source: n.ip });
+      const from = { name: `node/${n.name}`, netns: n.netns, ip: n.ip, at: n.ip };
+      probes.push({ from, to: b, kind: 'node-pod' });
     }
   });
   for (const n of nodes) {
     const [a] = podsOf(n.name);
     if (!a) continue;
     for (const h of vnet.externalHosts) {
-      const host = { name: `external/${h.name}`, netns: h.netns, ip: h.ip };
-      probes.push({ from: a, to: host, kind: 'pod-external', expect: 'allow', source: n.ip });
-      probes.push({ from: host, to: a, kind: 'external-pod', expect: 'deny' });
+      const host = { name: `external/${h.name}`, netns: h.netns, ip: h.ip, at: h.ip };
+      probes.push({ from: a, to: host, kind: 'pod-external' });
+      probes.push({ from: host, to: a, kind: 'external-pod' });
     }
   }
   return probes;
 }
 
 /** Judges one probe: allowed ones must connect with the expected source, denied ones must not connect. */
-export function judge(p: PlannedProbe, connected: boolean, sourceSeen: string | null): boolean {
+export function judge(
+  p: Pick<PlannedProbe, 'expect' | 'source'>,
+  connected: boolean,
+  sourceSeen: string | null,
+): boolean {
   return p.expect === 'allow' ? connected && sourceSeen === p.source : !connected && sourceSeen === null;
 }
 
@@ -149,11 +191,11 @@ async function startListener(netns: string, port: number): Promise<Listener> {
 
 const CONNECT_TIMEOUT_S = 2;
 
-async function runProbe(p: PlannedProbe, tag: string, port: number, l: Listener): Promise<ProbeResult> {
+async function runProbe(p: PlannedProbe, tag: string, l: Listener): Promise<ProbeResult> {
   const started = performance.now();
   const r = await execInNetns(
     p.from.netns,
-    ['nc', '-v', '-N', '-w', String(CONNECT_TIMEOUT_S), p.to.ip, String(port)],
+    ['nc', '-v', '-N', '-w', String(CONNECT_TIMEOUT_S), p.to.ip, String(p.port)],
     {
       input: `${tag}\n`,
       timeoutMs: (CONNECT_TIMEOUT_S + 3) * 1000,
@@ -167,34 +209,39 @@ async function runProbe(p: PlannedProbe, tag: string, port: number, l: Listener)
       l.seen.has(tag) ? l.seen.get(tag) : undefined,
     ).catch(() => null);
   } else sourceSeen = l.seen.get(tag) ?? null;
+  const ok = judge(p, connected, sourceSeen);
   return {
     from: p.from.name,
     to: p.to.name,
     kind: p.kind,
     expect: p.expect,
-    ok: judge(p, connected, sourceSeen),
+    decidedBy: p.trace ? decisionText(p.trace) : '-',
+    ok,
     sourceSeen,
     ...(p.source ? { source: p.source } : {}),
     connected,
     detail: connected ? null : r.stderr.trim() || null,
     durationSeconds: (performance.now() - started) / 1000,
+    ...(ok || !p.trace ? {} : { trace: p.trace }),
   };
 }
 
-/** Runs the probes (a few at a time) and returns one result per probe, in plan order. */
+/** A port for one check's probes: below the ephemeral range (32768 up), so no client socket can hold it. */
+export const probePort = () => 20_000 + Math.floor(Math.random() * 12_000);
+
+/** Runs the probes (a few at a time, all to one port) and returns one result per probe, in plan order. */
 export async function runProbes(probes: PlannedProbe[], concurrency = 4): Promise<ProbeResult[]> {
-  // Below the ephemeral range (32768 up), so no earlier probe's client socket in a pod can hold the port.
-  const port = 20_000 + Math.floor(Math.random() * 12_000);
   const listeners = new Map<string, Listener>();
   try {
-    for (const ns of new Set(probes.map((p) => p.to.netns))) listeners.set(ns, await startListener(ns, port));
+    for (const p of probes)
+      if (!listeners.has(p.to.netns)) listeners.set(p.to.netns, await startListener(p.to.netns, p.port));
     const results: ProbeResult[] = new Array(probes.length);
     let next = 0;
     const worker = async () => {
       while (next < probes.length) {
         const i = next++;
         const p = probes[i];
-        results[i] = await runProbe(p, `probe-${i}`, port, listeners.get(p.to.netns) as Listener);
+        results[i] = await runProbe(p, `probe-${i}`, listeners.get(p.to.netns) as Listener);
       }
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, probes.length) }, worker));

@@ -21,6 +21,11 @@ import { clusterDir } from './names.js';
 import { decodePod, podKey } from './pod-objects.js';
 import { waitFor } from './processes.js';
 import { readLab, readVnet, requireLab } from './state.js';
+import {
+  nodesListenOnNoTcpPort,
+  nonRootCannotTouchStore,
+  podsCannotRewriteLeases,
+} from './testing/store-attacks.js';
 
 const name = `epx${randomBytes(2).toString('hex')}`;
 const seen = emptyEndpointView();
@@ -97,6 +102,10 @@ describe('endpoints and Pod objects across processes (lab on etcd)', { concurren
     assert.equal(answer, 'default/api');
     await kv.txn([], [{ type: 'delete', key: podKey({ namespace: 'default', name: 'api' }) }]);
     await eventually('api withdrawn', () => (endpointOf('default', 'api') ? undefined : true));
+    // The kubelet removes the pod from the lab after its endpoint is withdrawn; the next test walks the lab's pods.
+    await eventually('api gone from the lab', () =>
+      requireLab(name).pods.some((p) => p.name === 'api') ? undefined : true,
+    );
   });
 
   // Issue 14, fault 1: from inside a pod, one HTTP PUT to the lab etcd at a subnet gateway rewrote another node's
@@ -118,5 +127,15 @@ describe('endpoints and Pod objects across processes (lab on etcd)', { concurren
         assert.equal(r.code, 0, `node ${n.name} must reach etcd at ${gw}:${port}: ${r.stderr}`);
       }
     }
+  });
+
+  // Issue 14, fault 1 on the etcd backend: the lab etcd runs with mutual TLS, each agent with its own certificate.
+  it('the attack of issue 14 fails: a pod PUT to the etcd gateway API, the node without a certificate', async () => {
+    await podsCannotRewriteLeases(requireLab(name));
+    await nodesListenOnNoTcpPort(requireLab(name));
+  });
+
+  it('a local non-root user can neither list nor change the etcd store (CLI, socket, loopback, keys)', async () => {
+    await nonRootCannotTouchStore(requireLab(name));
   });
 });

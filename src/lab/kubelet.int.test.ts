@@ -20,6 +20,11 @@ import { clusterDir } from './names.js';
 import { decodePod, podKey } from './pod-objects.js';
 import { isOurs, waitFor } from './processes.js';
 import { readLab, requireLab, withLabLock } from './state.js';
+import {
+  nodesListenOnNoTcpPort,
+  nonRootCannotTouchStore,
+  podsCannotRewriteLeases,
+} from './testing/store-attacks.js';
 
 const name = `ept${randomBytes(2).toString('hex')}`;
 let kv: VersionedStore;
@@ -168,5 +173,12 @@ describe('Pod objects in a lab', { concurrency: false }, () => {
     assert.ok(podOf('shop', 'cli'), 'the kubelet leaves a pod with a live object alone');
     await withLabLock(name, () => deleteLabPod(requireLab(name), 'shop/cli', kv));
     assert.equal(await storedPod('shop', 'cli'), null);
+  });
+
+  // Issue 14, fault 1 on the sqlite backend (the same attacks as on etcd, src/lab/endpoints.int.test.ts).
+  it('the attack of issue 14 fails on a sqlite store: from a pod, and as a local non-root user', async () => {
+    await podsCannotRewriteLeases(requireLab(name));
+    await nodesListenOnNoTcpPort(requireLab(name));
+    await nonRootCannotTouchStore(requireLab(name));
   });
 });

@@ -13,7 +13,7 @@ import { ipShow } from '../kernel/ip.js';
 import { listNetns } from '../kernel/netns.js';
 import { readPodnetRoutes } from '../routing/routes.js';
 import { vnetNetns } from '../vnet/names.js';
-import { type ProbeResult, runProbes } from './check.js';
+import { type ProbeResult, probePort, runProbes } from './check.js';
 import { defaultLabProfile, withNodeCount } from './default-profile.js';
 import {
   addLabPod,
@@ -195,9 +195,10 @@ describe('two clusters with the same pod CIDR in one VNet', () => {
     const pb = sb.pods.find((p) => p.node === sb.nodes[1].name) ?? sb.pods[0];
     const [cross] = await runProbes([
       {
-        from: { name: `pod/${pa.name}`, netns: pa.netns, ip: pa.ip as string },
-        to: { name: `pod/${pb.name}`, netns: pb.netns, ip: pb.ip as string },
+        from: { name: `pod/${pa.name}`, netns: pa.netns, ip: pa.ip as string, at: pa.ip as string },
+        to: { name: `pod/${pb.name}`, netns: pb.netns, ip: pb.ip as string, at: pb.ip as string },
         kind: 'pod-pod-cross-node',
+        port: probePort(),
         expect: 'deny',
       },
     ]);

@@ -24,15 +24,17 @@ import { type ClusterStatus, type StatusProblem, assessStatus } from '../status/
 import { openStore } from '../store/open.js';
 import type { BlockLease, ClusterStore } from '../store/types.js';
 import type { VersionedStore } from '../store/versioned.js';
+import { worldFromStore } from '../trace/world.js';
 import { applyVnetFirewall } from '../vnet/firewall.js';
 import type { Vnet } from '../vnet/model.js';
 import { vnetNetns } from '../vnet/names.js';
 import { destroyVnet, ensureVnet } from '../vnet/network.js';
+import { removeVnetNsgs, runNsgEnforcer } from '../vnet/nsg-enforcer.js';
 import { planVnetJoin, planVnetLeave } from '../vnet/plan.js';
 import { addClusterRules, removeClusterRouting, runFabricRouter } from '../vnet/routing-domain.js';
-import { type ProbeResult, planProbes, runProbes } from './check.js';
+import { type ProbeResult, planProbes, probePort, runProbes } from './check.js';
 import { defaultLabProfile, withNodeCount } from './default-profile.js';
-import { planEtcd, startEtcd, startRelay, waitEtcdHealthy } from './etcd.js';
+import { issueNodeCert, labStoreUrl, makeLabPki, planEtcd, startEtcd, waitEtcdHealthy } from './etcd.js';
 import type { LabNode, LabPod, LabState, StoreKind } from './model.js';
 import { LAB_ROOT, checkLabName, clusterDir, clusterPrefix, podName, podNetns } from './names.js';
 import {
@@ -200,12 +202,11 @@ async function buildLab(o: UpOptions, name: string, vnetName: string): Promise<L
     );
     if (kind === 'etcd') {
       const etcd = await planEtcd(dir);
-      state.store = { kind, url: `etcd:http://127.0.0.1:${etcd.clientPort}`, etcd };
+      state.store = { kind, url: labStoreUrl(dir, etcd), etcd };
       writeLab(state);
       const gateways = vnetPlan.subnets.filter((s) => s.cluster === name).map((s) => s.gateway);
+      await makeLabPki(etcd, gateways);
       etcd.pid = startEtcd(name, dir, etcd, vnetPlan.netns, gateways);
-      writeLab(state);
-      etcd.relayPid = startRelay(dir, etcd);
       writeLab(state);
       await waitEtcdHealthy(dir, etcd);
     }
@@ -247,6 +248,7 @@ async function addNodes(state: LabState, vnet: Vnet, nodes: LabNode[], progress:
     mkdirSync(node.dir, { recursive: true });
     await createNodeNetwork(vnet, node);
     await installCni(node);
+    if (state.store.etcd) await issueNodeCert(state.store.etcd, node.name);
     node.agentPid = startAgent(state, vnet, node);
     writeLab(state);
     progress(`node ${node.name}: ${node.ip} on ${node.subnet}, agent pid ${node.agentPid}`);
@@ -561,7 +563,6 @@ export async function labDown(name: string, progress: Progress = () => {}): Prom
         ...state.nodes.map((n) => n.agentPid),
         state.fabricPid,
         state.store.etcd?.pid,
-        state.store.etcd?.relayPid,
       ];
       for (const pid of pids) if (pid !== undefined) await stopProcess(pid, `${dir}/`);
     }
@@ -594,6 +595,7 @@ export async function labDown(name: string, progress: Progress = () => {}): Prom
         } else {
           writeVnet(next);
           await applyVnetFirewall(next);
+          await removeVnetNsgs(next.netns, name);
           removed.push(
             `cluster ${name} from vnet ${next.name} (still used by ${next.clusters.map((c) => c.name).join(', ')})`,
           );
@@ -695,7 +697,8 @@ export interface LabCheckResult {
 export async function labCheck(name: string, opts: { test?: string } = {}): Promise<LabCheckResult> {
   const state = requireLab(name);
   const vnet = readVnet(state.vnet) as Vnet;
-  const planned = planProbes(state, vnet);
+  const world = await worldFromStore(state.store.url);
+  const planned = planProbes(state, vnet, world, probePort());
   const probes = await runProbes(opts.test === undefined ? planned : selectProbes(planned, opts.test));
   const health = await withStore(state, (store) => labHealth(state, store));
   const agents = state.nodes.map((n) => ({
@@ -762,13 +765,15 @@ export function labPodDel(name: string, pod: string): Promise<void> {
   });
 }
 
-/** `podnet lab fabric --state FILE` (hidden, started by `up`): the VNet's fabric router for the lab's cluster. */
+/**
+ * `podnet lab fabric --state FILE` (hidden, started by `up`): the VNet's side of the lab's cluster, its fabric
+ * router and its NSG enforcer.
+ */
 export async function labFabric(statePath: string): Promise<void> {
   const state = JSON.parse(readFileSync(statePath, 'utf8')) as LabState;
-  await runFabricRouter({
-    cluster: state.name,
-    storeUrl: state.store.url,
-    netns: vnetNetns(state.vnet),
-    table: state.table,
-  });
+  const netns = vnetNetns(state.vnet);
+  await Promise.all([
+    runFabricRouter({ cluster: state.name, storeUrl: state.store.url, netns, table: state.table }),
+    runNsgEnforcer({ cluster: state.name, storeUrl: state.store.url, netns }),
+  ]);
 }

@@ -11,6 +11,7 @@ import { addNetns, deleteNetns, netnsExists } from '../kernel/netns.js';
 import { execInNetns, spawnDaemon } from '../kernel/process.js';
 import type { Vnet } from '../vnet/model.js';
 import { plugIntoVnet, routerSysctls } from '../vnet/network.js';
+import { clientCredentials, nodeClient } from './etcd.js';
 import type { LabNode, LabState } from './model.js';
 import { killNow, podnetCommand, stopProcess, unixGet, waitFor } from './processes.js';
 
@@ -35,8 +36,9 @@ export async function createNodeNetwork(vnet: Vnet, node: LabNode): Promise<void
 export const agentStateDir = (node: LabNode) => join(node.dir, 'agent');
 
 /**
- * The store as the node's agent reaches it: the same sqlite file, or the lab etcd at the node's subnet
- * gateway (the agent runs inside the node namespace, where 127.0.0.1 is the node's own loopback).
+ * The store as the node's agent reaches it: the same sqlite file, or the lab etcd over TLS at the node's subnet
+ * gateway (the agent runs inside the node namespace, where 127.0.0.1 is the node's own loopback), with the
+ * node's own client certificate.
  */
 export function agentStoreUrl(state: LabState, vnet: Vnet, node: LabNode): string {
   if (state.store.kind !== 'etcd' || !state.store.etcd) return state.store.url;
@@ -46,8 +48,8 @@ export function agentStoreUrl(state: LabState, vnet: Vnet, node: LabNode): strin
   const gateways = vnet.subnets
     .filter((s) => s.cluster === state.name)
     .sort((a, b) => Number(b.cidr === node.subnet) - Number(a.cidr === node.subnet))
-    .map((s) => `http://${s.gateway}:${clientPort}`);
-  return `etcd:${gateways.join(',')}`;
+    .map((s) => `https://${s.gateway}:${clientPort}`);
+  return `etcd:${gateways.join(',')}?credentials=${clientCredentials(state.store.etcd, nodeClient(node.name))}`;
 }
 
 export function agentArgs(state: LabState, vnet: Vnet, node: LabNode): string[] {

@@ -6,7 +6,7 @@ import { mulberry32, mutateChars } from '../testing/fuzz.js';
 import type { PlannedProbe, ProbeResult } from './check.js';
 import { junitXml, parseTestPattern, probeFailure, probeName, selectProbes } from './report.js';
 
-const ep = (name: string) => ({ name, netns: 'x', ip: '10.0.0.1' });
+const ep = (name: string) => ({ name, netns: 'x', ip: '10.0.0.1', at: '10.0.0.1' });
 const planned: PlannedProbe[] = [
   {
     from: ep('pod/a-p0'),
@@ -14,6 +14,7 @@ const planned: PlannedProbe[] = [
     kind: 'pod-pod-same-node',
     expect: 'allow',
     source: '10.244.0.1',
+    port: 20000,
   },
   {
     from: ep('pod/a-p0'),
@@ -21,6 +22,7 @@ const planned: PlannedProbe[] = [
     kind: 'pod-pod-cross-node',
     expect: 'allow',
     source: '10.244.0.1',
+    port: 20000,
   },
   {
     from: ep('pod/b-p0'),
@@ -28,6 +30,7 @@ const planned: PlannedProbe[] = [
     kind: 'pod-pod-cross-pool',
     expect: 'allow',
     source: '10.244.1.1',
+    port: 20000,
   },
   {
     from: ep('pod/a-p0'),
@@ -35,8 +38,9 @@ const planned: PlannedProbe[] = [
     kind: 'pod-external',
     expect: 'allow',
     source: '10.224.0.4',
+    port: 20000,
   },
-  { from: ep('external/internet'), to: ep('pod/a-p0'), kind: 'external-pod', expect: 'deny' },
+  { from: ep('external/internet'), to: ep('pod/a-p0'), kind: 'external-pod', expect: 'deny', port: 20000 },
 ];
 
 function result(over: Partial<ProbeResult>): ProbeResult {
@@ -45,6 +49,7 @@ function result(over: Partial<ProbeResult>): ProbeResult {
     to: 'pod/b-p0',
     kind: 'pod-pod-cross-node',
     expect: 'allow',
+    decidedBy: '-',
     ok: true,
     sourceSeen: '10.244.0.1',
     source: '10.244.0.1',

@@ -3,12 +3,13 @@
  * ARM nesting under `properties` is read too), checked with Azure's rules: rule names, priorities 100-4096 and
  * unique per direction, known directions, accesses and protocols, well-formed prefixes, tags and port ranges,
  * one service tag per side. Read-only fields (`etag`, `id`, `provisioningState`, ...) are ignored. Every problem
- * is reported with its field, all at once.
+ * is reported with its field, all at once. A network interface (`az network nic show -o json`) is read by
+ * `parseNic`: its name, private addresses and the NSG on it.
  */
 import { parseCidr, parseIp } from '../addr/index.js';
 import { DEFAULT_RULES } from './defaults.js';
 import { SERVICE_TAGS } from './tags.js';
-import type { Nsg, NsgAccess, NsgAddress, NsgDirection, NsgProtocol, NsgRule } from './types.js';
+import type { Nic, Nsg, NsgAccess, NsgAddress, NsgDirection, NsgProtocol, NsgRule } from './types.js';
 
 export interface NsgProblem {
   field: string;
@@ -212,4 +213,45 @@ export function parseNsg(raw: unknown, field = ''): { nsg: Nsg | null; problems:
   const networkInterfaces = assoc('networkInterfaces', 'networkInterfaces');
   if (problems.length > 0 || !name) return { nsg: null, problems };
   return { nsg: { name, rules: [...rules, ...DEFAULT_RULES], subnets, networkInterfaces }, problems };
+}
+
+/** A NIC as `az network nic show -o json` prints it: `ipConfigurations[].privateIPAddress`, `networkSecurityGroup.id`. */
+export function parseNic(raw: unknown, field = ''): { nic: Nic | null; problems: NsgProblem[] } {
+  const problems: NsgProblem[] = [];
+  const at = (f: string) => (field ? `${field}.${f}` : f);
+  if (!isObj(raw))
+    return { nic: null, problems: [{ field: field || '(top level)', message: 'a NIC must be an object' }] };
+  const o = armProperties(raw);
+  const name = typeof o.name === 'string' && o.name !== '' ? o.name : null;
+  if (!name) problems.push({ field: at('name'), message: 'name is required' });
+  const configs = o.ipConfigurations ?? [];
+  if (!Array.isArray(configs))
+    problems.push({ field: at('ipConfigurations'), message: 'ipConfigurations must be a list' });
+  const ips: string[] = [];
+  (Array.isArray(configs) ? configs : []).forEach((c, i) => {
+    const ip = isObj(c) ? armProperties(c).privateIPAddress : undefined;
+    if (ip === undefined) return;
+    try {
+      if (typeof ip !== 'string') throw new Error('not text');
+      parseIp(ip);
+      ips.push(ip);
+    } catch {
+      problems.push({
+        field: at(`ipConfigurations[${i}].privateIPAddress`),
+        message: `"${String(ip)}" is not an IP address`,
+      });
+    }
+  });
+  let nsg: string | undefined;
+  if (o.networkSecurityGroup !== undefined) {
+    const id = isObj(o.networkSecurityGroup) ? o.networkSecurityGroup.id : undefined;
+    nsg = idName(id, 'networkSecurityGroups') ?? undefined;
+    if (!nsg)
+      problems.push({
+        field: at('networkSecurityGroup.id'),
+        message: 'expected an ARM id ending in /networkSecurityGroups/NAME',
+      });
+  }
+  if (problems.length > 0 || !name) return { nic: null, problems };
+  return { nic: { name, ips, ...(nsg ? { nsg } : {}) }, problems };
 }

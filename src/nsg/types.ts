@@ -36,6 +36,13 @@ export interface Nsg {
   networkInterfaces: string[];
 }
 
+/** A network interface (`az network nic show`): its name, the private addresses it holds, the NSG on it. */
+export interface Nic {
+  name: string;
+  ips: string[];
+  nsg?: string;
+}
+
 /** What the service tags mean in this VNet. */
 export interface TagContext {
   /** VirtualNetwork: the VNet's address spaces, connected networks, 168.63.129.16 (and the pod CIDR, see tags.ts). */

@@ -9,8 +9,10 @@ import type { Compare, KeyValue, TxnOp } from '../store/versioned.js';
 import type { Document } from './decode.js';
 import { firstDifference, isPlainObject } from './json.js';
 import {
+  type Allocator,
   type ObjectKind,
   type ServerFacts,
+  type StoreRead,
   immutable,
   metaProblems,
   shapeProblems,
@@ -27,7 +29,7 @@ import {
   notSupported,
   required,
 } from './problems.js';
-import { KINDS, kindOf } from './registry.js';
+import { KINDS, adoptForeign, kindOf } from './registry.js';
 import { type KubeObject, fromStored, objectKey, storedValue } from './types.js';
 
 /**
@@ -88,7 +90,7 @@ export function prepareApply(
   const candidates: Candidate[] = [];
   const problems: Problem[] = [];
   for (const { source, value } of documents) {
-    const doc = value as Record<string, unknown>;
+    const doc = adoptForeign(value as Record<string, unknown>);
     const missing: FieldProblem[] = [];
     if (typeof doc.apiVersion !== 'string' || doc.apiVersion === '')
       missing.push(required('apiVersion', 'set apiVersion, e.g. v1'));
@@ -106,6 +108,10 @@ export function prepareApply(
       );
       p.message = `kind: no matches for kind ${JSON.stringify(doc.kind)} in version ${JSON.stringify(doc.apiVersion)}`;
       problems.push({ ...p, source });
+      continue;
+    }
+    if (kind.derive) {
+      problems.push(...withSource(source, undefined, kind.validate(doc as unknown as KubeObject)));
       continue;
     }
     const shape = shapeProblems(kind, doc);
@@ -165,14 +171,23 @@ function userObject(kind: ObjectKind, doc: Record<string, unknown>): KubeObject 
 
 const namespaceKey = (ns: string) => objectKey(namespaceKind.resource, ns);
 
-/** Every key a plan for `candidates` reads: the objects, the namespaces they live in, the system namespaces. */
+/**
+ * Every key a plan for `candidates` reads: the objects, the namespaces they live in, the system namespaces, and
+ * what their kinds' allocators read.
+ */
 export function applyReads(candidates: Candidate[]): string[] {
   const keys = new Set<string>(SYSTEM_NAMESPACES.map(namespaceKey));
   for (const c of candidates) {
     keys.add(c.key);
     if (c.kind.namespaced) keys.add(namespaceKey(c.object.metadata.namespace as string));
+    for (const k of c.kind.allocator?.keys ?? []) keys.add(k);
   }
   return [...keys];
+}
+
+/** The prefixes a plan for `candidates` lists: those of their kinds' allocators. */
+export function applyLists(candidates: Candidate[]): string[] {
+  return [...new Set(candidates.flatMap((c) => (c.valid ? (c.kind.allocator?.prefixes ?? []) : [])))];
 }
 
 export type ApplyAction = 'created' | 'configured' | 'unchanged';
@@ -214,15 +229,26 @@ export function planApply(
   candidates: Candidate[],
   current: ReadonlyMap<string, KeyValue | null>,
   facts: () => ServerFacts,
+  listed: ReadonlyMap<string, KeyValue[]> = new Map(),
+  random: () => number = Math.random,
 ): ApplyPlan {
   const plan: ApplyPlan = { compares: [], ops: [], outcomes: [], problems: [], conflicts: [] };
   const compared = new Set<string>();
-  const compare = (key: string) => {
+  const compare = (key: string, modRevision = current.get(key)?.modRevision ?? 0) => {
     if (compared.has(key)) return;
     compared.add(key);
-    plan.compares.push({ key, modRevision: current.get(key)?.modRevision ?? 0 });
+    plan.compares.push({ key, modRevision });
   };
   const applied = new Map<string, DocSource>();
+  const read: StoreRead = {
+    get: (key) => current.get(key) ?? null,
+    list: (prefix) => listed.get(prefix) ?? [],
+  };
+  const sessions = new Map<ObjectKind, ReturnType<Allocator['begin']>>();
+  const session = (k: ObjectKind, a: Allocator) => {
+    if (!sessions.has(k)) sessions.set(k, a.begin(read, random));
+    return sessions.get(k) as ReturnType<Allocator['begin']>;
+  };
   const problem = (c: Candidate, p: FieldProblem) =>
     plan.problems.push({ ...p, source: c.source, object: describe(c.kind, c.object) });
   for (const c of candidates) {
@@ -287,7 +313,17 @@ export function planApply(
     const server = old
       ? { uid: old.metadata.uid, creationTimestamp: old.metadata.creationTimestamp }
       : facts();
-    const next = c.kind.prepare({ ...c.object, metadata: { ...c.object.metadata, ...server } }, old);
+    let next = c.kind.prepare({ ...c.object, metadata: { ...c.object.metadata, ...server } }, old);
+    if (c.kind.allocator) {
+      const a = session(c.kind, c.kind.allocator).allocate(next, old);
+      if (a.problems.length) {
+        for (const p of a.problems) problem(c, p);
+        continue;
+      }
+      next = a.object;
+      for (const cmp of a.compares) compare(cmp.key, cmp.modRevision);
+      plan.ops.push(...a.ops);
+    }
     if (old) {
       const refused = c.kind.validateUpdate(next, old);
       if (refused.length) {

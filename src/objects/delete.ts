@@ -13,7 +13,7 @@ import { type ObjectKind, typeName } from './kind.js';
 import { namespaceKind } from './kinds/namespace.js';
 import { checkTxnSize } from './limits.js';
 import { type Problem, notSupported, required } from './problems.js';
-import { KINDS, kindOf } from './registry.js';
+import { KINDS, adoptForeign, kindOf } from './registry.js';
 import { objectKey, objectPrefix } from './types.js';
 
 export const UNDELETABLE_NAMESPACES = ['default', 'kube-public', 'kube-system'];
@@ -134,7 +134,7 @@ export function deleteTargetsOf(
   const targets: DeleteTarget[] = [];
   const problems: Problem[] = [];
   for (const { source, value } of documents) {
-    const doc = value as {
+    const doc = adoptForeign(value as Record<string, unknown>) as {
       apiVersion?: unknown;
       kind?: unknown;
       metadata?: { name?: unknown; namespace?: unknown };

@@ -22,8 +22,17 @@ describe('registry', () => {
   it('finds kinds by apiVersion and kind, and names them as kubectl prints them', () => {
     assert.equal(kindOf('v1', 'Pod')?.resource, 'pods');
     assert.equal(kindOf('apps/v1', 'Pod'), undefined);
-    assert.deepEqual(KINDS.map(typeName), ['namespace', 'pod', 'networkpolicy.networking.k8s.io']);
+    assert.deepEqual(KINDS.map(typeName), [
+      'namespace',
+      'pod',
+      'networkpolicy.networking.k8s.io',
+      'service',
+      'networksecuritygroup.network.azure.com',
+      'networkinterface.network.azure.com',
+    ]);
     assert.equal(resolveResource('netpol').kind, 'NetworkPolicy');
+    assert.equal(resolveResource('nsg').kind, 'NetworkSecurityGroup');
+    assert.equal(resolveResource('networkinterfaces.network.azure.com').kind, 'NetworkInterface');
     assert.equal(resolveResource('networkpolicies.networking.k8s.io').kind, 'NetworkPolicy');
   });
   it('every kind declares a unique resource, aliases and at least a NAME column', () => {

@@ -3,6 +3,7 @@
  * its API identity, how kubectl names it, its scope, its schema, its validation and server-side defaults,
  * and its table columns. A new kind is one file under kinds/ plus one line in registry.ts.
  */
+import type { Compare, KeyValue, TxnOp, VersionedStore } from '../store/versioned.js';
 import type { FieldProblem } from './problems.js';
 import { duplicate, invalid, invalids, required, tooLong } from './problems.js';
 import { type Schema, checkSchema, objectMeta } from './schema.js';
@@ -37,8 +38,13 @@ export interface ObjectKind {
   /** Other words `podnet get` takes: the singular, short names (`pod`, `po`). */
   aliases: string[];
   namespaced: boolean;
-  /** The rule for metadata.name: pods are DNS-1123 subdomains, namespaces DNS-1123 labels. */
-  nameRule: 'subdomain' | 'label';
+  /** The rule for metadata.name: pods are DNS-1123 subdomains, namespaces DNS-1123 labels, Azure's own. */
+  nameRule: NameRule;
+  /**
+   * A document in the shape users have for this kind when it is not Kubernetes' (an `az ... show -o json`
+   * resource, with no apiVersion or kind): the object it is, or undefined when the document is not one.
+   */
+  adopt?: (doc: Record<string, unknown>) => Record<string, unknown> | undefined;
   /** The fields besides apiVersion, kind and metadata (`spec`, `status`, ...). */
   fields: Record<string, Schema>;
   /** ValidateXxx of pkg/apis/core/validation, on the defaulted object, beyond the common metadata rules. */
@@ -51,7 +57,42 @@ export interface ObjectKind {
    * stored one.
    */
   prepare: (obj: KubeObject, old: KubeObject | null) => KubeObject;
+  /** What the server allocates for the kind inside the apply's transaction (a Service's cluster IP). */
+  allocator?: Allocator;
+  /**
+   * A kind podnet derives instead of storing (EndpointSlices, from Services and pod endpoints): how `get` reads
+   * it. Such a kind is not applied.
+   */
+  derive?: (
+    store: VersionedStore,
+    namespace: string | undefined,
+  ) => Promise<{ revision: number; items: KubeObject[] }>;
   columns: Column[];
+}
+
+/** What an apply read before planning: exact keys (null = absent) and the contents of listed prefixes. */
+export interface StoreRead {
+  get(key: string): KeyValue | null;
+  list(prefix: string): KeyValue[];
+}
+
+/**
+ * Server-side allocation (a Service's cluster IP and node ports, as the API server's registry makes them): the
+ * keys and prefixes it reads, and one apply's session, which sees what earlier objects of the apply took and
+ * returns the guarded writes that make two concurrent applies unable to take the same thing.
+ */
+export interface Allocator {
+  keys: string[];
+  prefixes: string[];
+  begin(
+    read: StoreRead,
+    random: () => number,
+  ): {
+    allocate(
+      next: KubeObject,
+      old: KubeObject | null,
+    ): { object: KubeObject; compares: Compare[]; ops: TxnOp[]; problems: FieldProblem[] };
+  };
 }
 
 /** How kubectl prints an object's type: `pod`, `networkpolicy.networking.k8s.io`. */
@@ -68,7 +109,24 @@ export function objectSchema(k: ObjectKind): Schema {
   };
 }
 
-export function nameProblems(value: string, rule: 'subdomain' | 'label', field: string): FieldProblem[] {
+export type NameRule = 'subdomain' | 'label' | 'azure';
+
+// Azure resource names (NSGs, NICs): 1-80 letters, digits, '_', '.' or '-', starting with a letter or digit and
+// ending with one or '_' (learn.microsoft.com, "Naming rules and restrictions for Azure resources").
+const AZURE_NAME = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$/;
+
+export function nameProblems(value: string, rule: NameRule, field: string): FieldProblem[] {
+  if (rule === 'azure')
+    return AZURE_NAME.test(value)
+      ? []
+      : [
+          invalid(
+            field,
+            value,
+            'an Azure resource name is 1-80 letters, digits, underscores, periods or hyphens, starting with a letter or digit and ending with one or an underscore',
+            'use the name az prints for the resource (e.g. aks-agentpool-nsg)',
+          ),
+        ];
   const msgs = rule === 'label' ? isDns1123Label(value) : isDns1123Subdomain(value);
   return invalids(
     field,

@@ -9,6 +9,7 @@ import {
   type ApplyOptions,
   type ApplyOutcome,
   type Conflict,
+  applyLists,
   applyReads,
   planApply,
   prepareApply,
@@ -81,7 +82,10 @@ export async function applyDocuments(
 ): Promise<ApplyOutcome[]> {
   const prepared = prepareApply(decoded.documents, opts);
   const current = await readKeys(store, applyReads(prepared.candidates));
-  const plan = planApply(prepared.candidates, current, facts);
+  const prefixes = applyLists(prepared.candidates);
+  const lists = await Promise.all(prefixes.map((p) => store.list(p)));
+  const listed = new Map(prefixes.map((p, i) => [p, lists[i].items]));
+  const plan = planApply(prepared.candidates, current, facts, listed);
   const problems = [...decoded.problems, ...prepared.problems, ...plan.problems];
   if (problems.length) throw objectsInvalid(problems);
   if (plan.conflicts.length) throw staleConflict(plan.conflicts);
@@ -118,6 +122,17 @@ async function namespaceContents(store: VersionedStore, ns: string): Promise<Key
   return lists.flatMap((l) => l.items);
 }
 
+function objectNotFound(kind: ObjectKind, name: string, ns: string | undefined): PodnetError {
+  return new PodnetError(
+    'ObjectNotFound',
+    `${kind.resource} "${name}" not found${kind.namespaced ? ` in namespace ${ns}` : ''}`,
+    {
+      field: 'NAME',
+      hint: `list what exists with podnet get ${kind.resource}${kind.namespaced ? ' -A' : ''}`,
+    },
+  );
+}
+
 export interface GetQuery {
   name?: string;
   /** Undefined = every namespace (`-A`); ignored for cluster-scoped kinds. */
@@ -132,18 +147,18 @@ export async function getObjects(
   q: GetQuery,
 ): Promise<{ revision: number; items: KubeObject[] }> {
   const ns = kind.namespaced ? q.namespace : undefined;
+  if (kind.derive) {
+    const { revision, items } = await kind.derive(store, ns);
+    const found = items.filter(
+      (o) => (q.name === undefined || o.metadata.name === q.name) && matches(q.selector, o.metadata.labels),
+    );
+    if (q.name !== undefined && !items.some((o) => o.metadata.name === q.name))
+      throw objectNotFound(kind, q.name, ns);
+    return { revision, items: found };
+  }
   if (q.name !== undefined) {
     const kv = await store.get(objectKey(kind.resource, q.name, ns));
-    if (!kv) {
-      throw new PodnetError(
-        'ObjectNotFound',
-        `${kind.resource} "${q.name}" not found${kind.namespaced ? ` in namespace ${ns}` : ''}`,
-        {
-          field: 'NAME',
-          hint: `list what exists with podnet get ${kind.resource}${kind.namespaced ? ' -A' : ''}`,
-        },
-      );
-    }
+    if (!kv) throw objectNotFound(kind, q.name, ns);
     const obj = fromStored(kv);
     return { revision: kv.modRevision, items: matches(q.selector, obj.metadata.labels) ? [obj] : [] };
   }

@@ -545,6 +545,22 @@ describe('dual-stack rules', () => {
     );
   });
 
+  it('refuses an IPv6 pod CIDR with fewer /120 blocks than nodes, naming the size that fits', () => {
+    // Each node leases one /120 of the IPv6 pod CIDR (AKS#5120); a /119 holds two.
+    const r = plan((d) => {
+      d.networkProfile = {
+        ipFamilies: ['ipv4', 'ipv6'],
+        podCidrs: ['10.244.0.0/16', 'fd12:3456:789a::/119'],
+      };
+      (d.agentPoolProfiles as Record<string, unknown>[])[0].count = 3;
+    });
+    hasError(r, 'PodCidrTooSmall', 'networkProfile.podCidrs[1]');
+    assert.match(
+      r.errors.find((e) => e.code === 'PodCidrTooSmall')?.message ?? '',
+      /2 \/120 blocks.*3 nodes.*\/118/,
+    );
+  });
+
   it('warns on a non-ULA IPv6 pod CIDR and refuses a managed NAT gateway', () => {
     hasWarning(
       dual((n) => {

@@ -27,9 +27,10 @@ import {
   rangesContain,
   subtractRanges,
 } from '../addr/ranges.js';
-import { selectorMatches } from './selector.js';
+import { selectorMatcher, selectorMatches } from './selector.js';
 import type {
   FlowProtocol,
+  LabelSelector,
   NetworkPolicy,
   NetworkPolicyPeer,
   NetworkPolicyPort,
@@ -81,22 +82,62 @@ export interface CompiledPolicies {
 const podKey = (p: { namespace: string; name: string }) => `${p.namespace}/${p.name}`;
 const namedKey = (ip: string, protocol: string, port: number) => `${ip}|${protocol}|${port}`;
 
-function podRanges(pods: PolicyPod[]): IpRange[] {
-  return pods.flatMap((p) => p.ips.map((ip) => ipRange(parseIp(ip))));
+/**
+ * One snapshot's lookups, built once per compile: pods by namespace (never hostNetwork pods: they are node
+ * traffic to policies), each pod's address ranges, and the pods each distinct selector pair picks, so that
+ * a thousand policies over thousands of pods match each selector against its namespaces' pods only once.
+ */
+class WorldIndex {
+  readonly byNamespace = new Map<string, PolicyPod[]>();
+  readonly all: PolicyPod[];
+  private readonly ranges = new Map<PolicyPod, IpRange[]>();
+  private readonly picked = new Map<string, PolicyPod[]>();
+
+  constructor(readonly world: PolicyWorld) {
+    this.all = world.pods.filter((p) => !p.hostNetwork);
+    for (const p of this.all) {
+      const list = this.byNamespace.get(p.namespace);
+      if (list) list.push(p);
+      else this.byNamespace.set(p.namespace, [p]);
+    }
+  }
+
+  rangesOf(pods: PolicyPod[]): IpRange[] {
+    return pods.flatMap((p) => {
+      let r = this.ranges.get(p);
+      if (!r) {
+        r = p.ips.map((ip) => ipRange(parseIp(ip)));
+        this.ranges.set(p, r);
+      }
+      return r;
+    });
+  }
+
+  /** The pods of `namespace`, or of the namespaces `namespaceSelector` picks, that `podSelector` picks. */
+  select(namespace: string, podSelector?: LabelSelector, namespaceSelector?: LabelSelector): PolicyPod[] {
+    const key = JSON.stringify([namespaceSelector ? null : namespace, podSelector, namespaceSelector]);
+    let pods = this.picked.get(key);
+    if (!pods) {
+      // A pod's namespace without a Namespace object has no labels.
+      const namespaces = namespaceSelector
+        ? [...this.byNamespace.keys()].filter((n) =>
+            selectorMatches(namespaceSelector, this.world.namespaces.get(n) ?? {}),
+          )
+        : [namespace];
+      const matches = podSelector ? selectorMatcher(podSelector) : () => true;
+      pods = namespaces.flatMap((n) => (this.byNamespace.get(n) ?? []).filter((p) => matches(p.labels)));
+      this.picked.set(key, pods);
+    }
+    return pods;
+  }
 }
 
-/** The pods a peer's selectors pick, seen from a policy in `namespace` (never hostNetwork pods). */
-function selectedPeerPods(world: PolicyWorld, peer: NetworkPolicyPeer, namespace: string): PolicyPod[] {
-  return world.pods.filter((pod) => {
-    if (pod.hostNetwork) return false;
-    const nsOk = peer.namespaceSelector
-      ? selectorMatches(peer.namespaceSelector, world.namespaces.get(pod.namespace) ?? {})
-      : pod.namespace === namespace;
-    return nsOk && (!peer.podSelector || selectorMatches(peer.podSelector, pod.labels));
-  });
+/** The pods a peer's selectors pick, seen from a policy in `namespace`. */
+function selectedPeerPods(index: WorldIndex, peer: NetworkPolicyPeer, namespace: string): PolicyPod[] {
+  return index.select(namespace, peer.podSelector, peer.namespaceSelector);
 }
 
-function peerRanges(world: PolicyWorld, peer: NetworkPolicyPeer, namespace: string): IpRange[] {
+function peerRanges(index: WorldIndex, peer: NetworkPolicyPeer, namespace: string): IpRange[] {
   if (peer.ipBlock) {
     const cidr = parseLooseCidr(peer.ipBlock.cidr);
     if (!cidr) return [];
@@ -106,7 +147,7 @@ function peerRanges(world: PolicyWorld, peer: NetworkPolicyPeer, namespace: stri
     });
     return subtractRanges([cidrRange(cidr)], normalizeRanges(except));
   }
-  return podRanges(selectedPeerPods(world, peer, namespace));
+  return index.rangesOf(selectedPeerPods(index, peer, namespace));
 }
 
 function portRange(p: NetworkPolicyPort): PortRange | null {
@@ -130,30 +171,29 @@ function resolveNamed(ports: NetworkPolicyPort[], destinations: PolicyPod[]): Se
   return out;
 }
 
-function compilePolicy(world: PolicyWorld, policy: NetworkPolicy): CompiledPolicy {
+function compilePolicy(index: WorldIndex, policy: NetworkPolicy): CompiledPolicy {
   const namespace = policy.metadata.namespace ?? 'default';
   const ref = `${namespace}/${policy.metadata.name}`;
-  const selected = world.pods.filter(
-    (p) =>
-      !p.hostNetwork && p.namespace === namespace && selectorMatches(policy.spec.podSelector ?? {}, p.labels),
-  );
+  const selected = index.select(namespace, policy.spec.podSelector ?? {});
   const compileRules = (
     direction: Direction,
     rules: { peers?: NetworkPolicyPeer[]; ports?: NetworkPolicyPort[] }[],
   ) =>
-    rules.map((r, index): CompiledRule => {
+    rules.map((r, i): CompiledRule => {
       const peers = r.peers && r.peers.length > 0 ? r.peers : null;
       const ports = r.ports && r.ports.length > 0 ? r.ports : null;
+      const named = ports?.some((p) => typeof p.port === 'string') ?? false;
       // Named ports resolve on the destination: the selected pods for ingress, the peer pods for egress.
-      const destinations =
-        direction === 'ingress'
+      const destinations = !named
+        ? []
+        : direction === 'ingress'
           ? selected
           : peers
-            ? peers.filter((p) => !p.ipBlock).flatMap((p) => selectedPeerPods(world, p, namespace))
-            : world.pods.filter((p) => !p.hostNetwork);
+            ? peers.filter((p) => !p.ipBlock).flatMap((p) => selectedPeerPods(index, p, namespace))
+            : index.all;
       return {
-        ref: { policy: ref, direction, index },
-        peers: peers ? normalizeRanges(peers.flatMap((p) => peerRanges(world, p, namespace))) : null,
+        ref: { policy: ref, direction, index: i },
+        peers: peers ? normalizeRanges(peers.flatMap((p) => peerRanges(index, p, namespace))) : null,
         ports: ports ? ports.map(portRange).filter((x): x is PortRange => x !== null) : null,
         named: ports ? resolveNamed(ports, destinations) : new Set(),
       };
@@ -180,7 +220,8 @@ function compilePolicy(world: PolicyWorld, policy: NetworkPolicy): CompiledPolic
 }
 
 export function compilePolicies(world: PolicyWorld): CompiledPolicies {
-  const policies = world.policies.map((p) => compilePolicy(world, p));
+  const index = new WorldIndex(world);
+  const policies = world.policies.map((p) => compilePolicy(index, p));
   const byNamespace = new Map<string, CompiledPolicy[]>();
   for (const p of policies) byNamespace.set(p.namespace, [...(byNamespace.get(p.namespace) ?? []), p]);
   return { policies, byNamespace };

@@ -23,3 +23,17 @@ export function selectorMatches(s: LabelSelector, labels: Record<string, string>
   for (const [k, v] of Object.entries(s.matchLabels ?? {})) if (labels[k] !== v) return false;
   return (s.matchExpressions ?? []).every((r) => requirementHolds(r, labels));
 }
+
+/**
+ * `selectorMatches` with the selector read once, for matching one selector against many objects (a policy
+ * compile matches each selector against every pod of the namespaces it covers).
+ */
+export function selectorMatcher(s: LabelSelector): (labels: Record<string, string>) => boolean {
+  const pairs = Object.entries(s.matchLabels ?? {});
+  const exprs = s.matchExpressions ?? [];
+  return (labels) => {
+    for (const [k, v] of pairs) if (labels[k] !== v) return false;
+    for (const r of exprs) if (!requirementHolds(r, labels)) return false;
+    return true;
+  };
+}

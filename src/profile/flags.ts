@@ -24,6 +24,44 @@ export interface PlanFlags {
   maxSurge?: string | number;
   osType?: string;
   vmSize?: string;
+  /** `az aks create`'s network flags, spelled as az spells them. */
+  networkPlugin?: string;
+  networkPluginMode?: string;
+  networkPolicy?: string;
+  networkDataplane?: string;
+  outboundType?: string;
+  podCidrs?: string;
+  serviceCidrs?: string;
+  nodeVmSize?: string;
+  osSku?: string;
+  nodepoolName?: string;
+}
+
+/** az aks create flags podnet accepts and does not plan with: their values as az allows them. */
+export const IGNORED_AZ_FLAGS: [keyof PlanFlags, string, readonly string[]][] = [
+  ['networkPolicy', '--network-policy', ['none', 'azure', 'calico', 'cilium']],
+  ['networkDataplane', '--network-dataplane', ['azure', 'cilium']],
+];
+
+/** The az aks create flags given that podnet does not plan with (checked against az's values). */
+export function ignoredAzFlags(flags: PlanFlags): string[] {
+  const given: string[] = [];
+  for (const [key, flag, values] of IGNORED_AZ_FLAGS) {
+    const v = flags[key];
+    if (v === undefined) continue;
+    if (typeof v !== 'string' || !values.includes(v.toLowerCase())) {
+      throw new PodnetError(
+        'InvalidFlag',
+        `${flag} ${JSON.stringify(v)} is not one of ${values.join(', ')}`,
+        {
+          field: flag,
+          hint: `az aks create takes ${flag} ${values.join('|')}`,
+        },
+      );
+    }
+    given.push(`${flag} ${v}`);
+  }
+  return given;
 }
 
 /** Which flag sets each profile field in the quick plan. */
@@ -32,6 +70,11 @@ const FLAG_OF: [RegExp, string][] = [
   [/^networkProfile\.serviceCidrs?\b/, '--service-cidr'],
   [/^networkProfile\.dnsServiceIP\b/, '--dns-service-ip'],
   [/^networkProfile\.ipFamilies\b/, '--ip-families'],
+  [/^networkProfile\.networkPluginMode\b/, '--network-plugin-mode'],
+  [/^networkProfile\.networkPlugin\b/, '--network-plugin'],
+  [/^networkProfile\.outboundType\b/, '--outbound-type'],
+  [/^agentPoolProfiles\[0\]\.osSKU\b/, '--os-sku'],
+  [/^agentPoolProfiles\[0\]\.name\b/, '--nodepool-name'],
   [/^vnet\.addressSpaces\b/, '--vnet-cidr'],
   [/^vnet\.subnets\b/, '--node-subnet'],
   [/^connectedNetworks\b/, '--connected-cidr'],
@@ -93,22 +136,42 @@ export function profileFromFlags(flags: PlanFlags): ClusterProfile {
   // Without --vnet-cidr the VNet is AKS's managed one, or exactly the node subnet when only that is given.
   const addressSpaces = vnetCidrs ?? (subnet ? [subnet.cidr] : [d.addressSpace]);
   const subnets = [subnet ?? { name: d.subnetName, cidr: vnetCidrs ? vnetCidrs[0] : d.subnetCidr }];
+  ignoredAzFlags(flags);
+  const plugin = flags.networkPlugin?.toLowerCase();
+  const mode = flags.networkPluginMode?.toLowerCase();
+  // As az aks create: no --network-plugin is overlay; azure without --network-plugin-mode is node-subnet.
+  if (plugin !== undefined && (plugin !== 'azure' || mode !== 'overlay')) {
+    throw new PodnetError(
+      'AksNotOverlay',
+      `--network-plugin ${flags.networkPlugin}${mode === undefined ? '' : ` --network-plugin-mode ${flags.networkPluginMode}`} is not Azure CNI Overlay`,
+      {
+        field: plugin === 'azure' ? '--network-plugin-mode' : '--network-plugin',
+        hint: 'podnet plans Azure CNI Overlay: --network-plugin azure --network-plugin-mode overlay',
+      },
+    );
+  }
   const network: Record<string, unknown> = {};
-  if (flags.podCidr !== undefined) network.podCidrs = flags.podCidr;
-  if (flags.serviceCidr !== undefined) network.serviceCidrs = flags.serviceCidr;
+  if (mode !== undefined) network.networkPluginMode = flags.networkPluginMode;
+  const podCidrs = flags.podCidr ?? flags.podCidrs;
+  const serviceCidrs = flags.serviceCidr ?? flags.serviceCidrs;
+  if (podCidrs !== undefined) network.podCidrs = podCidrs;
+  if (serviceCidrs !== undefined) network.serviceCidrs = serviceCidrs;
+  if (flags.outboundType !== undefined) network.outboundType = flags.outboundType;
   if (flags.dnsServiceIp !== undefined) network.dnsServiceIP = flags.dnsServiceIp;
   if (flags.ipFamilies !== undefined) network.ipFamilies = flags.ipFamilies;
   // Windows pool names have at most 6 characters.
   const pool: Record<string, unknown> = {
-    name: flags.osType?.toLowerCase() === 'windows' ? 'npwin' : DEFAULTS.pool.name,
+    name: flags.nodepoolName ?? (flags.osType?.toLowerCase() === 'windows' ? 'npwin' : DEFAULTS.pool.name),
   };
+  if (flags.osSku !== undefined) pool.osSKU = flags.osSku;
   const count = flagInt(flags.nodeCount, '--node-count');
   const maxPods = flagInt(flags.maxPods, '--max-pods');
   if (count !== undefined) pool.count = count;
   if (maxPods !== undefined) pool.maxPods = maxPods;
   if (flags.maxSurge !== undefined) pool.upgradeSettings = { maxSurge: flags.maxSurge };
   if (flags.osType !== undefined) pool.osType = flags.osType;
-  if (flags.vmSize !== undefined) pool.vmSize = flags.vmSize;
+  const vmSize = flags.vmSize ?? flags.nodeVmSize;
+  if (vmSize !== undefined) pool.vmSize = vmSize;
   const data = {
     vnet: { name: d.name, addressSpaces, subnets },
     connectedNetworks:

@@ -10,12 +10,13 @@ import { parseDocument } from 'yaml';
 import { truncate } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
 import { InputTooLarge, readCapped } from '../io/capped.js';
-import { profileFromObject } from './normalize.js';
+import { type LoadedProfile, profileFromDocuments } from './aks/index.js';
 import { invalidProfile } from './read.js';
 import type { ClusterProfile } from './types.js';
 
 export { DEFAULTS, profileFromObject } from './normalize.js';
-export { type PlanFlags, flagForField, profileFromFlags } from './flags.js';
+export { type LoadedProfile, ignoredMessage, profileFromDocuments } from './aks/index.js';
+export { type PlanFlags, flagForField, ignoredAzFlags, profileFromFlags } from './flags.js';
 
 /** Profiles are a few KiB; a cap keeps a wrong file (a log, an image) from being read into memory. */
 export const PROFILE_MAX_BYTES = 1024 * 1024;
@@ -48,8 +49,21 @@ export function nestedTooDeeply(text: string): boolean {
   return false;
 }
 
-/** Reads and parses a profile file (`-` reads standard input). */
+/** Reads and parses a profile file (`-` reads standard input): podnet's format or AKS input. */
 export function loadProfileFile(path: string): ClusterProfile {
+  return loadProfileFiles([path]).profile;
+}
+
+/**
+ * Reads the `-f` files into one profile: a podnet profile alone, or AKS input (a managed cluster with its VNet
+ * and peerings, as Azure tools print them) with the fields it did not use.
+ */
+export function loadProfileFiles(paths: readonly string[]): LoadedProfile {
+  return profileFromDocuments(paths.map((p) => ({ source: p, data: readProfileData(p) })));
+}
+
+/** The parsed data of one input file. */
+export function readProfileData(path: string): unknown {
   let text: string;
   try {
     // Standard input is capped as it is read (it once read 4.2 GB before failing); files by their size.
@@ -71,7 +85,7 @@ export function loadProfileFile(path: string): ClusterProfile {
       cause: e,
     });
   }
-  return parseProfileText(text, path);
+  return parseProfileData(text, path);
 }
 
 function tooLarge(source: string, size: string): PodnetError {
@@ -84,6 +98,11 @@ function tooLarge(source: string, size: string): PodnetError {
 
 /** Parses profile text (YAML 1.2, so JSON too); `source` names it in messages. */
 export function parseProfileText(text: string, source: string): ClusterProfile {
+  return profileFromDocuments([{ source, data: parseProfileData(text, source) }]).profile;
+}
+
+/** The data of profile text, refusing what is no profile (huge, empty, malformed, absurdly nested). */
+export function parseProfileData(text: string, source: string): unknown {
   if (typeof text !== 'string')
     throw invalidProfile('(top level)', 'profile text is not text', 'pass a string');
   if (Buffer.byteLength(text, 'utf8') > PROFILE_MAX_BYTES)
@@ -128,7 +147,7 @@ export function parseProfileText(text: string, source: string): ClusterProfile {
       hint: 'write a profile; examples/basic.yaml is a starting point',
     });
   }
-  return profileFromObject(data);
+  return data;
 }
 
 function malformed(source: string, why: string): PodnetError {

@@ -3,9 +3,12 @@
  * and fills AKS's defaults, giving the normalized `ClusterProfile` with canonical address text.
  */
 import { formatCidr, formatIp, parseCidr, parseIp, truncate } from '../addr/index.js';
+import { PodnetError } from '../errors/index.js';
 import {
   type Obj,
+  closest,
   invalidProfile,
+  isObj,
   readEnum,
   readInt,
   readList,
@@ -95,8 +98,99 @@ const POOL_FIELDS = [
   'upgradeSettings',
 ] as const;
 
+const VNET_FIELDS = ['name', 'resourceGroup', 'addressSpaces', 'subnets'] as const;
+const SUBNET_FIELDS = ['name', 'cidr'] as const;
+const CONNECTED_FIELDS = ['name', 'kind', 'cidrs'] as const;
+const SURGE_FIELDS = ['maxSurge'] as const;
+
+/** Where each mapping of the format sits (`[]` = every item of a list) and the fields it may have. */
+const FORMAT: [string, readonly string[]][] = [
+  ['', TOP_FIELDS],
+  ['vnet', VNET_FIELDS],
+  ['vnet.subnets[]', SUBNET_FIELDS],
+  ['connectedNetworks[]', CONNECTED_FIELDS],
+  ['networkProfile', NETWORK_FIELDS],
+  ['agentPoolProfiles[]', POOL_FIELDS],
+  ['agentPoolProfiles[].upgradeSettings', SURGE_FIELDS],
+];
+
+/**
+ * AKS fields people copy into a podnet profile, and what to do instead: the nearest spelling would mislead
+ * ("mode" is not a typo of "name").
+ */
+const AKS_ONLY: Record<string, string> = {
+  vnetSubnetId: 'name the subnet with vnetSubnetName',
+  vnetSubnetID: 'name the subnet with vnetSubnetName',
+  mode: 'podnet has no System/User pool mode; remove it',
+  enableAutoScaling: 'give the most nodes the pool may scale to as count',
+  minCount: 'give the most nodes the pool may scale to as count',
+  maxCount: 'give the most nodes the pool may scale to as count',
+  networkPolicy: 'podnet enforces NetworkPolicy itself; remove it',
+  networkDataplane: 'podnet has one dataplane; remove it',
+  loadBalancerSku: 'remove it; the plan does not depend on it',
+  properties: 'an ARM resource: pass the whole resource, with its "type", and podnet reads it as AKS input',
+};
+
+export interface UnknownField {
+  field: string;
+  /** The field meant, or what to do, when it can be told. */
+  advice?: string;
+}
+
+/** Every field of `data` the format does not know, in document order (the shape errors come later). */
+export function unknownFields(data: unknown): UnknownField[] {
+  const found: UnknownField[] = [];
+  const allowedAt = new Map(FORMAT);
+  const walk = (v: unknown, shape: string, path: string) => {
+    const allowed = allowedAt.get(shape);
+    if (allowed === undefined || !isObj(v)) return;
+    for (const [key, child] of Object.entries(v)) {
+      const at = path ? `${path}.${key === '' ? '""' : key}` : key === '' ? '""' : key;
+      const inner = shape ? `${shape}.${key}` : key;
+      if (!allowed.includes(key)) {
+        const near = closest(key, allowed);
+        const advice =
+          near && near.toLowerCase() === key.toLowerCase()
+            ? `did you mean "${near}"?`
+            : (AKS_ONLY[key] ?? (near ? `did you mean "${near}"?` : undefined));
+        found.push({ field: at, ...(advice ? { advice } : {}) });
+      } else if (Array.isArray(child))
+        child.slice(0, MAX_ITEMS).forEach((x, i) => walk(x, `${inner}[]`, `${at}[${i}]`));
+      else walk(child, inner, at);
+    }
+  };
+  walk(data, '', '');
+  return found;
+}
+
+function refuseUnknownFields(data: unknown): void {
+  const unknown = unknownFields(data);
+  if (unknown.length === 0) return;
+  const shown = unknown
+    .slice(0, 20)
+    .map((u) => `"${truncate(u.field, 60)}"${u.advice ? ` (${u.advice})` : ''}`)
+    .join(', ');
+  const more = unknown.length > 20 ? ` and ${unknown.length - 20} more` : '';
+  const first = unknown[0].field;
+  const parent = first.includes('.') ? first.slice(0, first.lastIndexOf('.')).replace(/\[\d+\]/g, '[]') : '';
+  throw new PodnetError(
+    'InvalidProfile',
+    `${unknown.length === 1 ? 'unknown field' : `${unknown.length} unknown fields`} ${shown}${more}`,
+    {
+      field: first,
+      hint: `allowed fields ${parent ? `in ${parent}` : 'at the top level'}: ${(allowedAtPath(parent) ?? TOP_FIELDS).join(', ')}; az aks show -o json output and ARM resources are read as they are`,
+      details: { unknownFields: unknown },
+    },
+  );
+}
+
+function allowedAtPath(shape: string): readonly string[] | undefined {
+  return new Map(FORMAT).get(shape);
+}
+
 /** Validates the shape of parsed data and returns the normalized profile with defaults filled in. */
 export function profileFromObject(data: unknown): ClusterProfile {
+  refuseUnknownFields(data);
   const top = readObj(data, '', TOP_FIELDS);
   if (top.apiVersion !== undefined && top.apiVersion !== 'podnet.io/v1alpha1') {
     throw invalidProfile(
@@ -147,7 +241,7 @@ function readVnet(v: unknown): ClusterProfile['vnet'] {
       subnets: [{ name: d.subnetName, cidr: d.subnetCidr }],
     };
   }
-  const o = readObj(v, 'vnet', ['name', 'resourceGroup', 'addressSpaces', 'subnets']);
+  const o = readObj(v, 'vnet', VNET_FIELDS);
   const name = readString(o, 'name', 'vnet.name', { default: DEFAULTS.vnet.name });
   const resourceGroup = readOptionalString(o, 'resourceGroup', 'vnet.resourceGroup');
   const addressSpaces = readList(o, 'addressSpaces', 'vnet.addressSpaces', {
@@ -163,7 +257,7 @@ function readVnet(v: unknown): ClusterProfile['vnet'] {
   }
   const subnets: Subnet[] = readList(o, 'subnets', 'vnet.subnets', { max: MAX_ITEMS }).map((s, i) => {
     const f = `vnet.subnets[${i}]`;
-    const so = readObj(s, f, ['name', 'cidr']);
+    const so = readObj(s, f, SUBNET_FIELDS);
     return { name: readString(so, 'name', `${f}.name`), cidr: cidrText(so.cidr, `${f}.cidr`) };
   });
   if (subnets.length === 0) {
@@ -177,7 +271,7 @@ function readVnet(v: unknown): ClusterProfile['vnet'] {
 }
 
 function readConnected(v: unknown, field: string): ConnectedNetwork {
-  const o = readObj(v, field, ['name', 'kind', 'cidrs']);
+  const o = readObj(v, field, CONNECTED_FIELDS);
   const cidrs = readList(o, 'cidrs', `${field}.cidrs`, { max: MAX_ITEMS, commaText: true }).map((c, i) =>
     cidrText(c, `${field}.cidrs[${i}]`),
   );
@@ -315,6 +409,6 @@ export function surgeNodes(v: unknown, field: string, count: number): number {
 
 function readSurge(v: unknown, field: string, count: number): number {
   if (v === undefined || v === null) return DEFAULTS.pool.maxSurge;
-  const o = readObj(v, field, ['maxSurge']);
+  const o = readObj(v, field, SURGE_FIELDS);
   return surgeNodes(o.maxSurge, `${field}.maxSurge`, count);
 }

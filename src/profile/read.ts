@@ -138,7 +138,8 @@ export function readList(
 export function closest(word: string, allowed: readonly string[]): string | undefined {
   if (word.length > 64) return undefined;
   let best: string | undefined;
-  let bestD = Math.max(2, Math.floor(word.length / 3)) + 1;
+  // A third of the word may differ, at least one letter: "mode" is not a typo of "name".
+  let bestD = Math.max(1, Math.floor(word.length / 3)) + 1;
   for (const a of allowed) {
     const d = editDistance(word.toLowerCase(), a.toLowerCase());
     if (d < bestD) {

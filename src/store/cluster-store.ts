@@ -17,14 +17,21 @@ import {
   DEFAULT_QUARANTINE_SECONDS,
   type StoreOptions,
   clusterNotFound,
-  clusterSpace,
+  clusterSpaces,
   decodeBlock,
   decodeCluster,
   encodeCluster,
   nextCluster,
   parseJson,
 } from './records.js';
-import type { BlockLease, ClaimRequest, ClusterRecord, ClusterStore, QuarantinedBlock } from './types.js';
+import type {
+  BlockLease,
+  ClaimRequest,
+  ClusterRecord,
+  ClusterStore,
+  NodeBlocks,
+  QuarantinedBlock,
+} from './types.js';
 import type { KeyValue, VersionedStore } from './versioned.js';
 
 export const CLUSTER_KEY = 'cluster';
@@ -54,7 +61,7 @@ export class KvClusterStore implements ClusterStore {
   }
 
   private useView(kv: KeyValue | null): ClusterView {
-    this.view = kv ? { space: clusterSpace(decodeClusterKv(kv)), modRevision: kv.modRevision } : null;
+    this.view = kv ? { spaces: clusterSpaces(decodeClusterKv(kv)), modRevision: kv.modRevision } : null;
     if (!this.view) throw clusterNotFound(this.url);
     return this.view;
   }
@@ -76,10 +83,10 @@ export class KvClusterStore implements ClusterStore {
     return kv ? decodeClusterKv(kv) : null;
   }
 
-  private async requireSpace() {
+  private async requireSpaces() {
     const record = await this.getCluster();
     if (!record) throw clusterNotFound(this.url);
-    return clusterSpace(record);
+    return clusterSpaces(record);
   }
 
   async putCluster(profile: ClusterProfile, expectedGeneration: number): Promise<ClusterRecord> {
@@ -96,21 +103,21 @@ export class KvClusterStore implements ClusterStore {
     return next;
   }
 
-  claimBlock(req: ClaimRequest): Promise<BlockLease> {
+  claimBlock(req: ClaimRequest): Promise<NodeBlocks> {
     return this.leases.claim(req);
   }
 
-  async renewBlock(nodeName: string, ttlSeconds: number): Promise<BlockLease> {
-    return this.leases.renew(nodeName, ttlSeconds, await this.requireSpace());
+  async renewBlock(nodeName: string, ttlSeconds: number): Promise<NodeBlocks> {
+    return this.leases.renew(nodeName, ttlSeconds, await this.requireSpaces());
   }
 
   async releaseBlock(nodeName: string): Promise<void> {
-    await this.leases.release(nodeName, await this.requireSpace());
+    await this.leases.release(nodeName, await this.requireSpaces());
   }
 
   private async rows() {
     const record = await this.getCluster();
-    return this.leases.rows(record ? clusterSpace(record) : null);
+    return this.leases.rows(record ? clusterSpaces(record) : null);
   }
 
   async listBlocks(): Promise<BlockLease[]> {

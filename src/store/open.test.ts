@@ -25,12 +25,25 @@ describe('parseStoreUrl', () => {
       path: '/var/lib/podnet/cluster.db',
     });
     assert.deepEqual(parseStoreUrl('sqlite:///tmp/c.db'), { kind: 'sqlite', path: '/tmp/c.db' });
-    assert.deepEqual(parseStoreUrl('etcd:http://10.0.0.4:2379, https://etcd-2:2379?prefix=/a/b/'), {
+    assert.deepEqual(parseStoreUrl('etcd:https://10.0.0.4:2379, https://etcd-2:2379?prefix=/a/b/'), {
       kind: 'etcd',
-      hosts: ['http://10.0.0.4:2379', 'https://etcd-2:2379'],
+      hosts: ['https://10.0.0.4:2379', 'https://etcd-2:2379'],
       prefix: '/a/b/',
+      tls: true,
     });
     assert.equal(parseStoreUrl('etcd:http://[::1]:2379').prefix, DEFAULT_ETCD_PREFIX);
+    assert.deepEqual(
+      parseStoreUrl(
+        'etcd:https://10.0.0.4:2379,unixs:///run/etcd/localhost:2379?credentials=/etc/podnet/store.yaml',
+      ),
+      {
+        kind: 'etcd',
+        hosts: ['https://10.0.0.4:2379', 'unixs:///run/etcd/localhost:2379'],
+        prefix: DEFAULT_ETCD_PREFIX,
+        tls: true,
+        credentials: '/etc/podnet/store.yaml',
+      },
+    );
   });
 
   it('refuses what it would otherwise drop or misread, saying what is wrong', () => {
@@ -50,13 +63,18 @@ describe('parseStoreUrl', () => {
     // A misspelt option would otherwise fall back to the default prefix: another cluster's keys.
     refused('etcd:http://127.0.0.1:1?prefx=/a/', /unknown option "prefx"/);
     refused('etcd:http://127.0.0.1:1?prefix=/a/&prefix=/b/', /more than once/);
+    // A plain endpoint beside TLS ones would carry the same requests, and the client's key, unprotected.
+    refused('etcd:https://127.0.0.1:1,http://127.0.0.1:2', /mix TLS/);
+    refused('etcd:unixs://localhost:2379', /unixs:\/\/\/absolute\/path/);
+    refused('etcd:https://127.0.0.1:1?credentials=store.yaml', /absolute path/);
+    refused('etcd:https://127.0.0.1:1?cert=/a.crt', /unknown option "cert"/);
   });
 
   it('fuzz: any mutation of a valid URL parses to a usable store or is refused with InvalidStoreUrl', () => {
     const seeds = [
       'sqlite:/var/lib/podnet/cluster.db',
       'etcd:http://127.0.0.1:2379',
-      'etcd:http://10.0.0.4:2379,https://[fd00::1]:2379?prefix=/podnet/v1/',
+      'etcd:https://10.0.0.4:2379,https://[fd00::1]:2379?prefix=/podnet/v1/&credentials=/etc/podnet/store.yaml',
     ];
     const alphabet = 'sqlite:etcd/?&=,#@[]:.0123456789 htps\0%';
     const rnd = mulberry32(5);

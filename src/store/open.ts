@@ -1,11 +1,12 @@
 /**
  * Opens the store a `--store` URL names: `sqlite:PATH` (embedded default, one host),
- * `etcd:URL[,URL...]` (many hosts), optionally with `?prefix=/key/prefix/` for etcd, or `memory:NAME` (a
- * named store in this process, for tests of commands).
+ * `etcd:URL[,URL...]` (many hosts), optionally with `?prefix=/key/prefix/` and `&credentials=/abs/file` (TLS
+ * client certificate, see credentials.ts), or `memory:NAME` (a named store in this process, for tests).
  */
 import { existsSync } from 'node:fs';
 import { PodnetError } from '../errors/index.js';
 import { KvClusterStore } from './cluster-store.js';
+import { credentialsSource, loadCredentials } from './credentials.js';
 import { migrateSqliteV1 } from './migrate-v1.js';
 import { type StoreOptions, clusterNotFound } from './records.js';
 import type { ClusterStore } from './types.js';
@@ -27,7 +28,7 @@ export function storeUrl(flag?: string): string {
 function invalid(url: string, why: string): PodnetError {
   return new PodnetError('InvalidStoreUrl', `store URL "${url}" is not usable: ${why}`, {
     field: '--store',
-    hint: 'use sqlite:/path/to/cluster.db or etcd:http://HOST:PORT[,http://HOST:PORT...] (optionally ?prefix=/podnet/v1/), or memory:NAME in tests',
+    hint: 'use sqlite:/path/to/cluster.db or etcd:https://HOST:PORT[,https://HOST:PORT...] (optionally ?prefix=/podnet/v1/&credentials=/etc/podnet/store.yaml), or memory:NAME in tests',
   });
 }
 
@@ -38,7 +39,33 @@ export interface ParsedStoreUrl {
   name?: string;
   hosts?: string[];
   prefix?: string;
+  /** etcd: the endpoints speak TLS (https:, unixs:). */
+  tls?: boolean;
+  /** etcd: the credentials file the URL names (`?credentials=/abs/path`), see credentials.ts. */
+  credentials?: string;
 }
+
+/** An etcd endpoint: `http(s)://HOST:PORT`, or etcd's own `unix(s):///abs/path` for a unix socket. */
+function checkEndpoint(url: string, h: string): void {
+  let u: URL;
+  try {
+    u = new URL(h);
+  } catch {
+    throw invalid(url, `"${h}" is not a URL like http://127.0.0.1:2379`);
+  }
+  if (u.protocol === 'unix:' || u.protocol === 'unixs:') {
+    if (u.host !== '' || !u.pathname.startsWith('/') || u.search || u.hash)
+      throw invalid(url, `"${h}" must be ${u.protocol}///absolute/path/of/the/socket`);
+    return;
+  }
+  // Anything beyond scheme, host and port would be dropped or misread by the client, so it is refused.
+  const extra = u.username || u.password || u.search || u.hash || u.pathname.length > 1;
+  if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.port === '' || extra) {
+    throw invalid(url, `"${h}" must be http(s)://HOST:PORT`);
+  }
+}
+
+export const endpointUsesTls = (h: string): boolean => h.startsWith('https:') || h.startsWith('unixs:');
 
 export function parseStoreUrl(url: string): ParsedStoreUrl {
   if (typeof url !== 'string') throw invalid(String(url), 'it is not text');
@@ -54,29 +81,24 @@ export function parseStoreUrl(url: string): ParsedStoreUrl {
     const [list, query] = q < 0 ? [rest, ''] : [rest.slice(0, q), rest.slice(q + 1)];
     const hosts = list.split(',').map((h) => h.trim());
     if (hosts.length === 0 || hosts.some((h) => h === '')) throw invalid(url, 'an endpoint is empty');
-    for (const h of hosts) {
-      let u: URL;
-      try {
-        u = new URL(h);
-      } catch {
-        throw invalid(url, `"${h}" is not a URL like http://127.0.0.1:2379`);
-      }
-      // Anything beyond scheme, host and port would be dropped or misread by the client, so it is refused.
-      const extra = u.username || u.password || u.search || u.hash || u.pathname.length > 1;
-      if ((u.protocol !== 'http:' && u.protocol !== 'https:') || u.port === '' || extra) {
-        throw invalid(url, `"${h}" must be http(s)://HOST:PORT`);
-      }
-    }
+    for (const h of hosts) checkEndpoint(url, h);
+    const tls = hosts.map(endpointUsesTls);
+    // One client, one way of talking: a plain endpoint beside TLS ones would carry the same requests unprotected.
+    if (tls.some((t) => t !== tls[0])) throw invalid(url, 'endpoints mix TLS (https, unixs) and plain ones');
     const params = new URLSearchParams(query);
     // A misspelt option (?prefx=) must not silently fall back to the default prefix, another cluster's keys.
     for (const key of new Set(params.keys())) {
-      if (key !== 'prefix') throw invalid(url, `unknown option "${key}" (the only option is prefix)`);
+      if (key !== 'prefix' && key !== 'credentials')
+        throw invalid(url, `unknown option "${key}" (the options are prefix and credentials)`);
+      if (params.getAll(key).length > 1) throw invalid(url, `the ${key} is given more than once`);
     }
-    if (params.getAll('prefix').length > 1) throw invalid(url, 'the prefix is given more than once');
     const prefix = params.get('prefix') ?? DEFAULT_ETCD_PREFIX;
     if (!prefix.startsWith('/') || !prefix.endsWith('/'))
       throw invalid(url, 'the prefix must start and end with "/"');
-    return { kind: 'etcd', hosts, prefix };
+    const credentials = params.get('credentials') ?? undefined;
+    if (credentials !== undefined && !credentials.startsWith('/'))
+      throw invalid(url, 'the credentials file must be an absolute path');
+    return { kind: 'etcd', hosts, prefix, tls: tls[0], ...(credentials ? { credentials } : {}) };
   }
   if (url.startsWith('memory:')) {
     const name = url.slice('memory:'.length);
@@ -112,8 +134,20 @@ export async function openVersionedStore(url: string, opts: StoreOptions = {}): 
     return new SqliteVersionedStore(p.path as string, { migrate: migrateSqliteV1 });
   }
   // Loaded on demand: the etcd client (gRPC) costs a few hundred ms of start-up that sqlite users skip.
+  const source = credentialsSource(p.credentials, process.env);
+  if (!p.tls && source && (source.ca || source.cert || source.user)) {
+    // Credentials over plain TCP would send the password in clear, or silently not use the certificate.
+    throw invalid(
+      url,
+      `${source.from} names TLS files or a user, but the endpoints are plain (use https:// or unixs://)`,
+    );
+  }
+  const credentials = source ? loadCredentials(source) : undefined;
   const { EtcdVersionedStore } = await import('./versioned-etcd.js');
-  const store = new EtcdVersionedStore(url, p.hosts as string[], p.prefix as string);
+  const store = new EtcdVersionedStore(url, p.hosts as string[], p.prefix as string, {
+    tls: p.tls === true,
+    ...(credentials ? { credentials } : {}),
+  });
   try {
     await store.ping();
   } catch (e) {

@@ -4,7 +4,7 @@
  */
 import { parseCidr } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
-import { type BlockSpace, blockSpace, isBlockOf } from '../ipam/blocks.js';
+import { type BlockSpace, blockSpaces, spaceOf } from '../ipam/blocks.js';
 import type { ClusterProfile } from '../profile/types.js';
 import type { BlockLease, ClaimRequest, ClusterRecord, QuarantinedBlock } from './types.js';
 
@@ -128,10 +128,10 @@ export function parseJson(text: string, where: string): unknown {
 }
 
 /**
- * Decodes a stored block row and checks it belongs to the cluster's pod CIDR: a lease outside it means the
- * data is foreign or was edited, and silently handing out around it could duplicate a block.
+ * Decodes a stored block row and checks it belongs to one of the cluster's pod CIDRs: a lease outside them
+ * means the data is foreign or was edited, and silently handing out around it could duplicate a block.
  */
-export function decodeBlock(value: unknown, where: string, space: BlockSpace | null): StoredBlock {
+export function decodeBlock(value: unknown, where: string, spaces: BlockSpace[] | null): StoredBlock {
   const v = value as Partial<StoredBlock> | null;
   const isTime = (t: unknown) => t === null || (typeof t === 'number' && Number.isFinite(t));
   if (
@@ -152,8 +152,9 @@ export function decodeBlock(value: unknown, where: string, space: BlockSpace | n
       'it is not a block lease record (block, nodeName, nodeIp, pool, maxPods, times)',
     );
   }
-  if (space && !isBlockOf(space, v.block)) {
-    throw storeCorrupt(where, `block ${v.block} is not a /${space.blockPrefix} block of the pod CIDR`);
+  if (spaces && !spaceOf(spaces, v.block)) {
+    const sizes = spaces.map((s) => `/${s.blockPrefix}`).join(' or ');
+    throw storeCorrupt(where, `block ${v.block} is not a ${sizes} block of the pod CIDRs`);
   }
   return v as StoredBlock;
 }
@@ -193,7 +194,7 @@ export function decodeCluster(value: unknown, where: string): ClusterRecord {
     updatedAt: String(v.updatedAt),
   };
   try {
-    blockSpace(record.profile.network.podCidrs, record.podCidrHistory);
+    blockSpaces(record.profile.network.podCidrs, record.podCidrHistory);
   } catch (e) {
     throw storeCorrupt(where, e instanceof Error ? e.message : String(e), e);
   }
@@ -205,9 +206,12 @@ export function encodeCluster(record: ClusterRecord): string {
   return JSON.stringify(stored);
 }
 
-export function clusterSpace(record: ClusterRecord): BlockSpace {
-  return blockSpace(record.profile.network.podCidrs, record.podCidrHistory);
+/** One block space per pod CIDR (family), in the profile's order. */
+export function clusterSpaces(record: ClusterRecord): BlockSpace[] {
+  return blockSpaces(record.profile.network.podCidrs, record.podCidrHistory);
 }
+
+const familiesOf = (cidrs: readonly string[]) => cidrs.map((c) => (c.includes(':') ? 6 : 4)).join(',');
 
 /**
  * The next cluster record for a write guarded by `expectedGeneration` (0 = create). Growth is recorded in
@@ -237,10 +241,21 @@ export function nextCluster(
     );
   }
   const oldCidrs = current?.profile.network.podCidrs ?? [];
+  if (current && familiesOf(oldCidrs) !== familiesOf(profile.network.podCidrs)) {
+    // Every node leases one block per family: a family added or dropped would leave nodes half-leased.
+    throw new PodnetError(
+      'PodCidrFamiliesChanged',
+      `the pod CIDRs cannot change family after creation (now ${oldCidrs.join(', ')}, asked ${profile.network.podCidrs.join(', ')})`,
+      {
+        field: 'network.podCidrs',
+        hint: 'keep one pod CIDR per family as created; for another set of families create a new cluster',
+      },
+    );
+  }
   const changed = current !== null && JSON.stringify(oldCidrs) !== JSON.stringify(profile.network.podCidrs);
   const history = changed ? [...(current?.podCidrHistory ?? []), oldCidrs] : (current?.podCidrHistory ?? []);
   try {
-    blockSpace(profile.network.podCidrs, history);
+    blockSpaces(profile.network.podCidrs, history);
   } catch (e) {
     if (e instanceof PodnetError && e.code === 'StoreCorrupt') {
       throw new PodnetError(

@@ -36,6 +36,15 @@ export interface BlockLease {
   expiresAt: string | null;
 }
 
+/**
+ * What a claim or renewal returns: the node's lease in the first pod CIDR's family (IPv4), and in `blocks`
+ * its lease in every family, in the order of the pod CIDRs (the first is this one). A dual-stack node leases
+ * its IPv4 /24 and its IPv6 /120 together, in one transaction: it holds both or neither.
+ */
+export interface NodeBlocks extends BlockLease {
+  blocks: BlockLease[];
+}
+
 /** A block freed (released or expired) that waits out its quarantine before any other node may claim it. */
 export interface QuarantinedBlock {
   block: string;
@@ -63,19 +72,20 @@ export interface ClusterStore {
   /** Writes the cluster record if the stored generation is still `expectedGeneration` (0 = create). */
   putCluster(profile: ClusterProfile, expectedGeneration: number): Promise<ClusterRecord>;
   /**
-   * Claims a block for a node, idempotently: a node that already holds a block gets the same block back
-   * (its lease renewed). Fails with `PodCidrExhausted` when no free block is left, `ClusterNotFound` when no
-   * cluster profile was written yet.
+   * Claims a block of each pod CIDR (family) for a node, together and idempotently: a node that already
+   * holds its blocks gets the same blocks back (its lease renewed). Fails with `PodCidrExhausted` when one
+   * family has no free block left (the node then gets none), `ClusterNotFound` when no cluster profile was
+   * written yet, `LeaseFamiliesMismatch` when the node holds blocks of other families than the pod CIDRs.
    */
-  claimBlock(req: ClaimRequest): Promise<BlockLease>;
+  claimBlock(req: ClaimRequest): Promise<NodeBlocks>;
   /** Extends the node's lease by its TTL; `LeaseNotFound` when the node holds none (it expired or was released). */
-  renewBlock(nodeName: string, ttlSeconds: number): Promise<BlockLease>;
+  renewBlock(nodeName: string, ttlSeconds: number): Promise<NodeBlocks>;
   /**
-   * Gives the node's block back; it waits in quarantine before another node may claim it (the same node may
-   * take it back). No-op if the node holds none.
+   * Gives the node's blocks back; they wait in quarantine before another node may claim them (the same node
+   * may take them back). No-op if the node holds none.
    */
   releaseBlock(nodeName: string): Promise<void>;
-  /** Every live (unexpired) lease, sorted by block. */
+  /** Every live (unexpired) lease of every family, sorted by block address (IPv4 first). */
   listBlocks(): Promise<BlockLease[]>;
   /** Every block in quarantine, sorted by block. */
   listQuarantined(): Promise<QuarantinedBlock[]>;

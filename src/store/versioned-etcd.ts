@@ -9,12 +9,17 @@
 import {
   ClientClosedError,
   Etcd3,
+  EtcdAuthenticationFailedError,
+  EtcdInvalidAuthTokenError,
   EtcdLeaseInvalidError,
+  EtcdPermissionDeniedError,
   type IKeyValue,
   type Namespace,
   type Watcher,
 } from 'etcd3';
 import { PodnetError } from '../errors/index.js';
+import type { StoreCredentials } from './credentials.js';
+import { diagnoseTls } from './tls-diagnosis.js';
 import { leaseNotFound, storeClosed } from './versioned-errors.js';
 import type {
   Compare,
@@ -46,6 +51,15 @@ function rangeEnd(prefix: Buffer): Buffer {
   return Buffer.from([0]); // every key
 }
 
+/** How the client talks to its endpoints: TLS or not, and the credentials it shows (credentials.ts). */
+export interface EtcdConnection {
+  tls: boolean;
+  credentials?: StoreCredentials;
+}
+
+/** gRPC's target for an endpoint: etcd's `unixs:///path` is gRPC's `unix:///path` over TLS. */
+const grpcTarget = (h: string) => h.replace(/^unixs?:/, 'unix:');
+
 export class EtcdVersionedStore implements VersionedStore {
   readonly url: string;
   readonly client: Etcd3;
@@ -54,13 +68,22 @@ export class EtcdVersionedStore implements VersionedStore {
   private readonly ns: Namespace;
   private closed = false;
 
-  constructor(url: string, hosts: string[], prefix: string) {
+  constructor(
+    url: string,
+    private readonly hosts: string[],
+    prefix: string,
+    private readonly connection: EtcdConnection = { tls: false },
+  ) {
     this.url = url;
     this.prefix = Buffer.from(prefix);
+    const { tls, auth } = connection.credentials ?? {};
     this.client = new Etcd3({
-      hosts,
+      hosts: hosts.map(grpcTarget),
       dialTimeout: CALL_TIMEOUT_MS,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + CALL_TIMEOUT_MS }),
+      // No root certificate: gRPC's bundled public roots (etcd3's type insists on one, gRPC does not).
+      ...(connection.tls ? { credentials: (tls ?? {}) as { rootCertificate: Buffer } } : {}),
+      ...(auth ? { auth } : {}),
     });
     this.ns = this.client.namespace(prefix);
   }
@@ -74,6 +97,24 @@ export class EtcdVersionedStore implements VersionedStore {
       if (e instanceof PodnetError) throw e;
       if (e instanceof EtcdLeaseInvalidError) throw leaseNotFound(lease ?? 'of this transaction');
       if (e instanceof ClientClosedError || this.closed) throw storeClosed(this.url);
+      if (e instanceof EtcdAuthenticationFailedError || e instanceof EtcdInvalidAuthTokenError) {
+        throw new PodnetError('StoreAuthFailed', `etcd store ${this.url}: ${what}: ${(e as Error).message}`, {
+          field: 'user',
+          hint: `check the etcd user and password of ${this.connection.credentials?.from ?? 'the store credentials'}`,
+          cause: e,
+        });
+      }
+      if (e instanceof EtcdPermissionDeniedError) {
+        throw new PodnetError(
+          'StorePermissionDenied',
+          `etcd store ${this.url}: ${what}: ${(e as Error).message}`,
+          {
+            field: 'user',
+            hint: "the etcd user (or the client certificate's common name) needs a role with readwrite on the store prefix (docs/store.md)",
+            cause: e,
+          },
+        );
+      }
       throw new PodnetError(
         'StoreUnreachable',
         `etcd store ${this.url}: ${what} failed: ${(e as Error).message}`,
@@ -103,7 +144,17 @@ export class EtcdVersionedStore implements VersionedStore {
 
   /** Fails fast when no endpoint answers (openStore reports it at once instead of at the first real call). */
   async ping(): Promise<void> {
-    await this.guard('connecting', () => this.client.kv.range({ key: this.full('cluster') }));
+    try {
+      await this.guard('connecting', () => this.client.kv.range({ key: this.full('cluster') }));
+    } catch (e) {
+      // gRPC reports every TLS failure as "unavailable"; one plain handshake says which certificate is wrong.
+      if (!(e instanceof PodnetError) || e.code !== 'StoreUnreachable' || !this.connection.tls) throw e;
+      for (const host of this.hosts) {
+        const found = await diagnoseTls(this.url, host, this.connection.credentials);
+        if (found) throw found;
+      }
+      throw e;
+    }
   }
 
   async get(key: string): Promise<KeyValue | null> {

@@ -153,6 +153,13 @@ describe('podnet trace', () => {
       ).verdict,
       'allow',
     );
+    // Nor does a node's traffic to its own pod (found by the lab's agreement test: ping from the node).
+    const sysDeny = world({
+      nsgs: [nsg([{ name: 'deny-all', priority: 200, direction: 'Inbound', access: 'Deny' }], 'sys')],
+    });
+    const local = trace(sysDeny, flow('10.224.0.4', 'shop/web', undefined, { protocol: 'ICMP' }));
+    assert.equal(local.verdict, 'allow');
+    assert.match(local.hops.find((h) => h.layer === 'nsg')?.detail ?? '', /stays on one node/);
   });
 
   it('stateful NSGs: a reply, and a connection admitted before the rule, pass', () => {

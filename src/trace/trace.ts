@@ -18,7 +18,7 @@ import { containsIp, formatIp, parseCidr, parseIp } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
 import { evaluateNsg } from '../nsg/evaluate.js';
 import { vnetTagContext } from '../nsg/tags.js';
-import type { Nsg, NsgDirection, NsgPacketProtocol } from '../nsg/types.js';
+import type { Nic, Nsg, NsgDirection, NsgPacketProtocol } from '../nsg/types.js';
 import {
   type CompiledPolicies,
   type DirectionOutcome,
@@ -38,20 +38,13 @@ export interface TracePod extends PolicyPod {
   hostIP?: string;
 }
 
-/** A network interface: the address it holds and the NSG on it (`az network nic show`). */
-export interface TraceNic {
-  name: string;
-  ips: string[];
-  nsg?: string;
-}
-
 export interface TraceWorld {
   profile?: ClusterProfile;
   namespaces: Map<string, Record<string, string>>;
   pods: TracePod[];
   policies: NetworkPolicy[];
   nsgs: Nsg[];
-  nics: TraceNic[];
+  nics: Nic[];
 }
 
 export type TraceState = 'new' | 'reply' | 'established';
@@ -297,7 +290,9 @@ export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorl
 
   if (world.nsgs.length === 0) notEvaluated.push('nsg');
   else if (!denied()) {
-    const sameNode = src.pod?.hostIP !== undefined && src.pod.hostIP === dst.pod?.hostIP;
+    // A pod's node to the pod, or two pods of one node: the packet never leaves the host.
+    const hostOf = (e: End) => e.pod?.hostIP ?? (e.kind === 'node' ? e.ip : undefined);
+    const sameNode = hostOf(src) !== undefined && hostOf(src) === hostOf(dst);
     const path = sameNode ? [] : nsgPath(world, src, dst);
     if (path.length === 0)
       hops.push({

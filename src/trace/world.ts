@@ -2,53 +2,29 @@
  * The world `podnet trace` decides over, from documents in any order: a podnet cluster profile, Kubernetes
  * objects (Namespaces, Pods with `status.podIP`, `status.hostIP` and `spec.nodeName`, NetworkPolicies) checked
  * and defaulted as `podnet apply` checks them, and Azure NSGs and NICs in the shape `az ... show -o json`
- * prints. Unusable input fails with the objects' or the NSGs' own codes, every problem named.
+ * prints (read by apply's own kinds, src/objects/kinds/azure.ts). Unusable input fails as apply fails, every
+ * problem named.
  */
-import { PodnetError } from '../errors/index.js';
-import { type NsgProblem, armProperties, parseNsg } from '../nsg/parse.js';
 import { prepareApply } from '../objects/apply.js';
 import type { Document } from '../objects/decode.js';
 import { isPlainObject } from '../objects/json.js';
+import { nicKind, nicOfObject, nsgKind, nsgOfObject } from '../objects/kinds/azure.js';
 import { NAMESPACE_NAME_LABEL } from '../objects/kinds/namespace.js';
 import { readManifests } from '../objects/manifests.js';
 import { objectsInvalid } from '../objects/problems.js';
 import type { Pod } from '../objects/types.js';
 import type { NetworkPolicy } from '../policy/types.js';
 import { profileFromObject } from '../profile/load.js';
-import type { TraceNic, TracePod, TraceWorld } from './trace.js';
+import { openStore } from '../store/open.js';
+import type { TracePod, TraceWorld } from './trace.js';
 
 type Obj = Record<string, unknown>;
-const armType = (o: Obj) => (typeof o.type === 'string' ? o.type.toLowerCase() : '');
 
 function isProfile(o: Obj): boolean {
   return (
     o.kind === 'ClusterProfile' ||
     (o.apiVersion === undefined && ('networkProfile' in o || 'agentPoolProfiles' in o))
   );
-}
-function isNsg(o: Obj): boolean {
-  return (
-    armType(o) === 'microsoft.network/networksecuritygroups' ||
-    (o.kind === undefined && 'securityRules' in armProperties(o))
-  );
-}
-function isNic(o: Obj): boolean {
-  return (
-    armType(o) === 'microsoft.network/networkinterfaces' ||
-    (o.kind === undefined && 'ipConfigurations' in armProperties(o))
-  );
-}
-
-/** A NIC as `az network nic show` prints it: its name, private addresses and the NSG on it. */
-function readNic(raw: Obj): TraceNic {
-  const o = armProperties(raw);
-  const configs = Array.isArray(o.ipConfigurations) ? (o.ipConfigurations as Obj[]) : [];
-  const ips = configs
-    .map((c) => armProperties(c).privateIPAddress)
-    .filter((ip): ip is string => typeof ip === 'string');
-  const nsgId = isPlainObject(o.networkSecurityGroup) ? (o.networkSecurityGroup as Obj).id : undefined;
-  const nsg = typeof nsgId === 'string' ? /\/networkSecurityGroups\/([^/]+)/i.exec(nsgId)?.[1] : undefined;
-  return { name: String(o.name ?? ''), ips, ...(nsg ? { nsg } : {}) };
 }
 
 function tracePod(p: Pod): TracePod {
@@ -75,28 +51,10 @@ function tracePod(p: Pod): TracePod {
 export function traceWorldFromDocuments(documents: Document[]): TraceWorld {
   const world: TraceWorld = { namespaces: new Map(), pods: [], policies: [], nsgs: [], nics: [] };
   const kube: Document[] = [];
-  const nsgProblems: NsgProblem[] = [];
   for (const d of documents) {
     const o = d.value as Obj;
-    const where = `${d.source.file}#${d.source.index}${d.source.item === undefined ? '' : ` items[${d.source.item}]`}`;
     if (isProfile(o)) world.profile = profileFromObject(o);
-    else if (isNsg(o)) {
-      const { nsg, problems } = parseNsg(o, where);
-      nsgProblems.push(...problems);
-      if (nsg) world.nsgs.push(nsg);
-    } else if (isNic(o)) world.nics.push(readNic(o));
     else kube.push(d);
-  }
-  if (nsgProblems.length > 0) {
-    throw new PodnetError(
-      'NsgInvalid',
-      `${nsgProblems.length} problem${nsgProblems.length === 1 ? '' : 's'} in the NSGs:\n${nsgProblems.map((p) => `  ${p.field}: ${p.message}`).join('\n')}`,
-      {
-        field: nsgProblems[0].field,
-        hint: 'fix every rule listed (Azure refuses them too) and run again',
-        details: { problems: nsgProblems },
-      },
-    );
   }
   const { candidates, problems } = prepareApply(kube);
   if (problems.length > 0) throw objectsInvalid(problems);
@@ -112,6 +70,8 @@ export function traceWorldFromDocuments(documents: Document[]): TraceWorld {
         tracePod({ ...(prepared as Pod), ...(isPlainObject(status) ? { status } : {}) } as Pod),
       );
     } else if (c.kind.kind === 'NetworkPolicy') world.policies.push(prepared as unknown as NetworkPolicy);
+    else if (c.kind === nsgKind) world.nsgs.push(nsgOfObject(prepared));
+    else if (c.kind === nicKind) world.nics.push(nicOfObject(prepared));
   }
   for (const ns of new Set(world.pods.map((p) => p.namespace))) {
     if (!world.namespaces.has(ns)) world.namespaces.set(ns, { [NAMESPACE_NAME_LABEL]: ns });
@@ -124,4 +84,20 @@ export function worldFromFiles(paths: string[]): TraceWorld {
   const decoded = readManifests(paths);
   if (decoded.problems.length > 0) throw objectsInvalid(decoded.problems);
   return traceWorldFromDocuments(decoded.documents);
+}
+
+/** The world of a cluster's store: every object under `objects/` and the cluster's profile. */
+export async function worldFromStore(url: string): Promise<TraceWorld> {
+  const store = await openStore(url, { create: false });
+  try {
+    const record = await store.getCluster();
+    const { items } = await store.kv.list('objects/');
+    const world = traceWorldFromDocuments(
+      items.map((kv, index) => ({ source: { file: url, index }, value: JSON.parse(kv.value) })),
+    );
+    if (record?.profile) world.profile = record.profile;
+    return world;
+  } finally {
+    await store.close();
+  }
 }

@@ -5,9 +5,9 @@
  */
 import type { Command } from 'commander';
 import { PodnetError } from '../../errors/index.js';
-import { blockSpace } from '../../ipam/blocks.js';
+import { blockSpaces } from '../../ipam/blocks.js';
 import { type PlanReport, checkPlan } from '../../plan/check.js';
-import { loadProfileFile } from '../../profile/load.js';
+import { ignoredMessage, loadProfileFiles } from '../../profile/load.js';
 import type { ClusterProfile } from '../../profile/types.js';
 import { DEFAULT_STORE_URL, openStore, storeUrl } from '../../store/open.js';
 import { clusterNotFound } from '../../store/records.js';
@@ -17,7 +17,7 @@ import { EXIT, type OutputFormat, parseOutputFormat, table } from '../output.js'
 import { renderPlanReport } from './plan.js';
 
 interface Opts {
-  file?: string;
+  file?: string[];
   store?: string;
   output: string;
 }
@@ -61,15 +61,23 @@ export function immutableChanges(current: ClusterProfile, next: ClusterProfile):
   return changed;
 }
 
-function requireFile(opts: Opts): string {
-  if (!opts.file) {
+/** The profile of the -f files (podnet's format, or AKS input with its VNet and peerings). */
+function loadFiles(opts: Opts, ctx: CliContext): ClusterProfile {
+  if (!opts.file || opts.file.length === 0) {
     throw new PodnetError('UsageError', 'the profile file is missing', {
       field: '--file',
-      hint: 'give it with -f profile.yaml',
+      hint: 'give it with -f profile.yaml, or AKS input: -f aks.json -f vnet.json',
     });
   }
-  return opts.file;
+  const loaded = loadProfileFiles(opts.file);
+  const ignored = ignoredMessage(loaded.ignored);
+  if (ignored !== undefined) ctx.io.err(`warning InputFieldsIgnored: ${ignored}`);
+  return loaded.profile;
 }
+
+const FILE_HELP =
+  'cluster profile, YAML or JSON; or AKS input as Azure prints it (az aks show, az network vnet show, peering list; repeatable)';
+const collect = (v: string, prev: string[] = []) => [...prev, v];
 
 function planRefused(
   ctx: CliContext,
@@ -82,9 +90,15 @@ function planRefused(
   ctx.exitCode = EXIT.problems;
 }
 
-function summary(record: ClusterRecord, store: string, leased?: number, quarantined?: number) {
+/** Block use per family (one block space per pod CIDR), when the leases were read. */
+function summary(
+  record: ClusterRecord,
+  store: string,
+  held?: { leases: { family: number }[]; quarantined: { block: string }[] },
+) {
   const p = record.profile;
-  const space = blockSpace(p.network.podCidrs, record.podCidrHistory);
+  const spaces = blockSpaces(p.network.podCidrs, record.podCidrHistory);
+  const ofFamily = (f: number, block: string) => (block.includes(':') ? 6 : 4) === f;
   return {
     name: p.name,
     store,
@@ -94,7 +108,21 @@ function summary(record: ClusterRecord, store: string, leased?: number, quaranti
     podCidrHistory: record.podCidrHistory,
     serviceCidrs: p.network.serviceCidrs,
     dnsServiceIp: p.network.dnsServiceIp,
-    blocks: { total: Number(space.total), ...(leased === undefined ? {} : { leased, quarantined }) },
+    blocks: spaces.map((space) => {
+      const f = space.podCidr.family;
+      return {
+        family: f,
+        blockPrefix: space.blockPrefix,
+        // An IPv6 /64 holds 2^56 blocks: past 2^53 a JSON number would round, so it is a decimal string.
+        total: space.total <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(space.total) : String(space.total),
+        ...(held === undefined
+          ? {}
+          : {
+              leased: held.leases.filter((l) => l.family === f).length,
+              quarantined: held.quarantined.filter((q) => ofFamily(f, q.block)).length,
+            }),
+      };
+    }),
     nodePools: p.nodePools.map((n) => ({
       name: n.name,
       subnet: n.subnet,
@@ -110,7 +138,10 @@ function renderSummary(s: ReturnType<typeof summary>): string {
     `store         ${s.store}`,
     `pod CIDR      ${s.podCidrs.join(', ')}${s.podCidrHistory.length ? ` (grown from ${s.podCidrHistory.map((h) => h.join(', ')).join(' -> ')})` : ''}`,
     `service CIDR  ${s.serviceCidrs.join(', ')}, DNS ${s.dnsServiceIp}`,
-    `blocks        ${s.blocks.total} in total${s.blocks.leased === undefined ? '' : `, ${s.blocks.leased} leased, ${s.blocks.quarantined} in quarantine`}`,
+    ...s.blocks.map(
+      (b, i) =>
+        `${i === 0 ? 'blocks        ' : '              '}${b.total} in total${s.blocks.length > 1 ? ` (IPv${b.family} /${b.blockPrefix})` : ''}${b.leased === undefined ? '' : `, ${b.leased} leased, ${b.quarantined} in quarantine`}`,
+    ),
     '',
     table(
       ['pool', 'subnet', 'nodes', 'max pods'],
@@ -126,12 +157,12 @@ export function registerCluster(program: Command, ctx: CliContext): void {
   cluster
     .command('create')
     .description('check a cluster profile with every planning rule and write it into a new store')
-    .option('-f, --file <path>', 'cluster profile, YAML or JSON')
+    .option('-f, --file <path>', FILE_HELP, collect)
     .option('--store <url>', STORE_FLAG_HELP)
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (opts: Opts) => {
       const format = parseOutputFormat(opts.output);
-      const profile = loadProfileFile(requireFile(opts));
+      const profile = loadFiles(opts, ctx);
       const report = checkPlan(profile);
       if (!report.valid) return planRefused(ctx, format, report, profile);
       const out = await withStore(
@@ -148,7 +179,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
               },
             );
           }
-          return summary(await store.putCluster(profile, 0), store.url, 0, 0);
+          return summary(await store.putCluster(profile, 0), store.url, { leases: [], quarantined: [] });
         },
         { create: true },
       );
@@ -168,7 +199,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
           throw clusterNotFound(store.url);
         }
         const [leases, quarantined] = await Promise.all([store.listBlocks(), store.listQuarantined()]);
-        return { ...summary(record, store.url, leases.length, quarantined.length), profile: record.profile };
+        return { ...summary(record, store.url, { leases, quarantined }), profile: record.profile };
       });
       ctx.io.out(format === 'json' ? JSON.stringify(out, null, 2) : renderSummary(out));
     });
@@ -178,12 +209,12 @@ export function registerCluster(program: Command, ctx: CliContext): void {
     .description(
       'grow the pod CIDR or change node pools (nothing else may change); checked like `podnet plan --from`',
     )
-    .option('-f, --file <path>', 'the new cluster profile, YAML or JSON')
+    .option('-f, --file <path>', `the new ${FILE_HELP}`, collect)
     .option('--store <url>', STORE_FLAG_HELP)
     .option('-o, --output <format>', 'table or json', 'table')
     .action(async (opts: Opts) => {
       const format = parseOutputFormat(opts.output);
-      const profile = loadProfileFile(requireFile(opts));
+      const profile = loadFiles(opts, ctx);
       const out = await withStore(opts.store, async (store) => {
         const current = await store.getCluster();
         if (!current) {
@@ -205,7 +236,7 @@ export function registerCluster(program: Command, ctx: CliContext): void {
         }
         const record = await store.putCluster(profile, current.generation);
         const [leases, quarantined] = await Promise.all([store.listBlocks(), store.listQuarantined()]);
-        return { refused: undefined, updated: summary(record, store.url, leases.length, quarantined.length) };
+        return { refused: undefined, updated: summary(record, store.url, { leases, quarantined }) };
       });
       if (out.refused) return planRefused(ctx, format, out.refused, profile);
       if (out.updated)

@@ -76,7 +76,9 @@ describe('podnet cluster', () => {
     ]);
     assert.equal(created.code, 0, created.err);
     assert.equal(json(created.out).generation, 1);
-    assert.deepEqual(json(created.out).blocks, { total: 256, leased: 0, quarantined: 0 });
+    assert.deepEqual(json(created.out).blocks, [
+      { family: 4, blockPrefix: 24, total: 256, leased: 0, quarantined: 0 },
+    ]);
     const again = podnet([
       'cluster',
       'create',
@@ -146,7 +148,7 @@ describe('podnet cluster', () => {
     ]);
     assert.equal(grown.code, 0, grown.err + grown.out);
     assert.deepEqual(json(grown.out).podCidrHistory, [['10.244.0.0/16']]);
-    assert.equal(json(grown.out).blocks.total, 512);
+    assert.equal(json(grown.out).blocks[0].total, 512);
   });
 });
 
@@ -219,6 +221,53 @@ describe('podnet ipam', () => {
     const missing = podnet(['ipam', 'pods', '--node', 'nope', '--state-dir', stateDir, '-o', 'json']);
     assert.equal(missing.code, 1);
     assert.equal(json(missing.out).error.code, 'PodIpamNotFound');
+  });
+
+  it('dual-stack: blocks per family in cluster show and ipam blocks, a node holding one of each', async () => {
+    const url = `sqlite:${join(dir, 'dual.db')}`;
+    const created = podnet([
+      'cluster',
+      'create',
+      '-f',
+      'examples/dual-stack.yaml',
+      '--store',
+      url,
+      '-o',
+      'json',
+    ]);
+    assert.equal(created.code, 0, created.err);
+    assert.deepEqual(
+      json(created.out).blocks.map((b: { family: number; blockPrefix: number; total: number | string }) => [
+        b.family,
+        b.blockPrefix,
+        b.total,
+      ]),
+      [
+        [4, 24, 1024],
+        [6, 120, '72057594037927936'],
+      ],
+    );
+    const store = await openStore(url);
+    try {
+      await store.claimBlock({
+        nodeName: 'ds-0',
+        nodeIp: '10.224.0.4',
+        pool: 'system',
+        maxPods: 110,
+        ttlSeconds: 60,
+      });
+    } finally {
+      await store.close();
+    }
+    const shown = podnet(['cluster', 'show', '--store', url]);
+    assert.equal(shown.code, 0, shown.err);
+    assert.match(
+      shown.out,
+      /blocks +1024 in total \(IPv4 \/24\), 1 leased, 0 in quarantine\n +72057594037927936 in total \(IPv6 \/120\), 1 leased/,
+    );
+    const listed = podnet(['ipam', 'blocks', '--store', url]);
+    assert.match(listed.out, /10\.244\.0\.0\/24 +ds-0 .* leased/);
+    assert.match(listed.out, /fd12:3456:789a::\/120 +ds-0 .* leased/);
   });
 
   it('check: refuses a missing --node or namespace and names a missing pod address file', () => {

@@ -3,20 +3,32 @@
  * holds, whether that file agrees with the node's kernel and lease, and an operator's release of a block or a
  * pod address.
  */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { ENDPOINTS_PREFIX, type PodEndpoint, decodeEndpoint } from '../../endpoints/record.js';
 import { PodnetError } from '../../errors/index.js';
-import { nodeLease } from '../../ipam/node-check.js';
+import { InputTooLarge, readCapped } from '../../io/capped.js';
+import { type NodeIpamFinding, nodeLease } from '../../ipam/node-check.js';
 import { checkNode } from '../../ipam/node-observe.js';
 import { podIpamPath, readPodIpamFile, releasePodAddress } from '../../ipam/pod-ipam.js';
+import { type IpamInput, type IpamView, addressOwner, ipamView } from '../../ipam/show.js';
 import { requireNetns } from '../../kernel/netns.js';
+import { requireLab, resolveLabName } from '../../lab/state.js';
+import { clusterNotFound } from '../../store/records.js';
+import type { ClusterStore } from '../../store/types.js';
 import type { CliContext } from '../main.js';
-import { EXIT, parseOutputFormat, table } from '../output.js';
+import { EXIT, OUTPUT_HELP, emit, parseOutputFormat, table } from '../output.js';
 import { STORE_FLAG_HELP, withStore } from './cluster.js';
 
 export const DEFAULT_STATE_DIR = '/var/lib/podnet';
 
 interface Opts {
   store?: string;
+  lab?: string;
+  blocks?: boolean;
+  ip?: string;
+  fromReport?: string;
+  dryRun?: boolean;
   node?: string;
   block?: string;
   container?: string;
@@ -37,9 +49,267 @@ function requireNode(opts: Opts): string {
   return opts.node;
 }
 
+/** The store of --store, or of --lab NAME (its state file names it). */
+export function storeFlagOf(opts: { store?: string; lab?: string }): string | undefined {
+  if (opts.store !== undefined && opts.lab !== undefined) {
+    throw new PodnetError('UsageError', '--store and --lab both name a store', {
+      field: '--lab',
+      hint: 'give one of them',
+    });
+  }
+  return opts.lab !== undefined ? requireLab(resolveLabName(opts.lab)).store.url : opts.store;
+}
+
+/** What ipam show and map read from a store: the cluster record, leases, quarantine and pod endpoints. */
+export async function ipamInputOf(store: ClusterStore): Promise<IpamInput> {
+  const record = await store.getCluster();
+  if (!record) throw clusterNotFound(store.url);
+  const [leases, quarantined, listed] = await Promise.all([
+    store.listBlocks(),
+    store.listQuarantined(),
+    store.kv.list(ENDPOINTS_PREFIX),
+  ]);
+  const endpoints: PodEndpoint[] = [];
+  for (const kv of listed.items) {
+    try {
+      endpoints.push(decodeEndpoint(kv));
+    } catch {
+      // A record that does not decode is counted by podnet status; the map shows the rest.
+    }
+  }
+  return { profile: record.profile, podCidrHistory: record.podCidrHistory, leases, quarantined, endpoints };
+}
+
+const pct = (used: number, max: number) => (max === 0 ? '-' : `${Math.round((used / max) * 100)}%`);
+
+export function renderIpamView(view: IpamView, opts: { wide: boolean; blocks: boolean }): string {
+  const lines: string[] = [];
+  for (const c of view.podCidrs) {
+    lines.push(
+      `pod CIDR ${c.cidr}: ${c.totalBlocks.toLocaleString('en-US')} /${c.blockPrefix} blocks, ${c.leasedBlocks} leased, ${c.quarantinedBlocks} in quarantine, ${c.freeBlocks.toLocaleString('en-US')} free: ${c.addableNodes.toLocaleString('en-US')} more nodes fit, keeping room for ${view.surgeNodes} surge`,
+    );
+  }
+  lines.push(`service CIDR ${view.serviceCidrs.join(', ')}; DNS service IP ${view.dnsServiceIP}`, '');
+  lines.push(
+    table(
+      [
+        'node',
+        'node ip',
+        ...(opts.wide ? ['pool', 'subnet'] : []),
+        'block',
+        'used',
+        'free',
+        'max pods',
+        'use',
+        ...(opts.wide ? ['lease until'] : []),
+      ],
+      view.nodes.map((n) => [
+        n.node,
+        n.nodeIp,
+        ...(opts.wide ? [n.pool, n.subnet ?? '-'] : []),
+        n.block,
+        n.usedPods,
+        n.freePods,
+        n.maxPods,
+        pct(n.usedPods, n.maxPods),
+        ...(opts.wide ? [n.expiresAt ?? 'never'] : []),
+      ]),
+    ),
+  );
+  if (view.quarantined.length > 0) {
+    lines.push('', 'QUARANTINED BLOCKS (released; no other node may take them yet)');
+    lines.push(
+      table(
+        ['block', 'last node', 'until'],
+        view.quarantined.map((q) => [q.block, q.nodeName, q.until]),
+      ),
+    );
+  }
+  if (opts.blocks) {
+    lines.push('', 'FREE BLOCKS');
+    const rows = view.podCidrs.flatMap((c) =>
+      c.freeRanges
+        ? c.freeRanges.map((r) => [c.cidr, r.first === r.last ? r.first : `${r.first} - ${r.last}`, r.blocks])
+        : [[c.cidr, `${c.freeBlocks} free (not listed for IPv6)`, c.freeBlocks]],
+    );
+    lines.push(table(['pod cidr', 'blocks', 'count'], rows));
+  }
+  lines.push('');
+  lines.push(
+    table(
+      ['subnet', 'cidr', 'usable', 'nodes', 'free addresses', 'more nodes'],
+      view.subnets.map((s) => [s.name, s.cidr, s.usableAddresses, s.nodes, s.freeAddresses, s.addableNodes]),
+    ),
+  );
+  return lines.join('\n');
+}
+
+const SHOW_EXAMPLES = `
+Examples:
+  podnet ipam show --lab demo
+  podnet ipam show --store etcd:http://10.0.0.5:2379 --blocks
+  podnet ipam show --lab demo --node demo-sys-0 -o json
+  podnet ipam show --lab demo --ip 10.244.1.7
+
+Per pod CIDR: every node's block (name, IP, used/free/max pods), quarantined blocks, free blocks (= nodes still
+addable, keeping room for the pools' upgrade surge) and each node subnet's free addresses. --ip tells which block
+and pod hold an address.`;
+
+const RELEASE_EXAMPLES = `
+Examples:
+  podnet ipam release --node aks-nodepool1-0                  the node's block (it waits in quarantine)
+  podnet ipam release --block 10.244.3.0/24
+  podnet ipam release --node n1 --container 0f3c... --ifname eth0
+  podnet ipam check --node n1 -o json > report.json
+  podnet ipam release --from-report report.json --dry-run     what the check found, and what would be freed`;
+
+/**
+ * What `ipam release --from-report` does with each finding of an `ipam check -o json` report: a leaked pod
+ * address (held by a container with no interface) is released; everything else needs a person.
+ */
+export function releasePlan(
+  report: unknown,
+  source: string,
+): {
+  node: string;
+  path?: string;
+  actions: {
+    finding: string;
+    subject: string;
+    action: 'release' | 'skip';
+    containerId?: string;
+    ifname?: string;
+    why: string;
+  }[];
+} {
+  const bad = (why: string) =>
+    new PodnetError('InvalidReport', `${source} is not an ipam check report: ${why}`, {
+      field: '--from-report',
+      hint: 'write one with podnet ipam check --node NAME -o json > report.json',
+    });
+  if (typeof report !== 'object' || report === null || Array.isArray(report)) throw bad('not a JSON object');
+  const r = report as Record<string, unknown>;
+  if (typeof r.node !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,252}$/.test(r.node))
+    throw bad('no valid "node"');
+  if (!Array.isArray(r.findings)) throw bad('no "findings" list');
+  const actions = r.findings.map((f, i) => {
+    if (typeof f !== 'object' || f === null) throw bad(`findings[${i}] is not an object`);
+    const x = f as Partial<NodeIpamFinding> & { containerId?: unknown; ifname?: unknown };
+    if (typeof x.code !== 'string' || typeof x.subject !== 'string')
+      throw bad(`findings[${i}] has no code and subject`);
+    const m = /container (\S+) \((\S+)\)/.exec(typeof x.message === 'string' ? x.message : '');
+    if (x.code === 'AddressWithoutInterface' && m && /^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(m[1])) {
+      return {
+        finding: x.code,
+        subject: x.subject,
+        action: 'release' as const,
+        containerId: m[1],
+        ifname: m[2],
+        why: `leaked: container ${m[1]} has no interface on the node`,
+      };
+    }
+    return {
+      finding: x.code,
+      subject: x.subject,
+      action: 'skip' as const,
+      why: typeof x.hint === 'string' ? x.hint : 'not an address to release',
+    };
+  });
+  return { node: r.node, ...(typeof r.path === 'string' ? { path: r.path } : {}), actions };
+}
+
+function readReport(path: string): unknown {
+  let text: string;
+  try {
+    text = readCapped(path, 4 * 1024 * 1024).toString('utf8');
+  } catch (e) {
+    throw new PodnetError(
+      'InvalidReport',
+      e instanceof InputTooLarge ? `report ${path} is over 4 MiB` : `cannot read report ${path}`,
+      { field: '--from-report', hint: 'give the file podnet ipam check -o json wrote', cause: e },
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new PodnetError('InvalidReport', `report ${path} is not JSON`, {
+      field: '--from-report',
+      hint: 'give the file podnet ipam check -o json wrote',
+    });
+  }
+}
+
 /** Registers the `ipam` command(s). */
 export function registerIpam(program: Command, ctx: CliContext): void {
   const ipam = program.command('ipam').description('block leases and pod addresses');
+
+  ipam
+    .command('show')
+    .description("the pod CIDR's use: every node's block with its pods, free and quarantined blocks, subnets")
+    .option('--store <url>', STORE_FLAG_HELP)
+    .option('--lab <name>', 'the store of this lab (podnet lab up)')
+    .option('--blocks', 'also list the free blocks (runs of consecutive blocks)')
+    .option('--node <name>', 'only this node')
+    .option('--ip <address>', 'which block and pod hold this address')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
+    .addHelpText('after', SHOW_EXAMPLES)
+    .action(async (opts: Opts) => {
+      const format = parseOutputFormat(opts.output);
+      const input = await withStore(storeFlagOf(opts), ipamInputOf);
+      const view = ipamView(input);
+      if (opts.ip !== undefined) {
+        const owner = addressOwner(view, input.endpoints, opts.ip);
+        emit(ctx.io, format, 'AddressOwner', owner, () =>
+          table(
+            ['ip', 'state', 'block', 'node', 'pod'],
+            [
+              [
+                owner.ip,
+                owner.state,
+                owner.block ?? '-',
+                owner.node ?? '-',
+                owner.pod ? `${owner.pod.namespace ?? '-'}/${owner.pod.name ?? owner.pod.containerId}` : '-',
+              ],
+            ],
+          ),
+        );
+        return;
+      }
+      if (opts.node !== undefined) {
+        const node = view.nodes.find((n) => n.node === opts.node);
+        if (!node) {
+          throw new PodnetError('LeaseNotFound', `node ${opts.node} holds no block lease`, {
+            field: '--node',
+            hint: `nodes with a block: ${
+              view.nodes
+                .map((n) => n.node)
+                .slice(0, 10)
+                .join(', ') || 'none'
+            }`,
+          });
+        }
+        const pods = input.endpoints.filter((e) => e.node === node.node);
+        emit(ctx.io, format, 'NodeBlock', { ...node, pods }, (wide) =>
+          [
+            `node ${node.node} (${node.nodeIp}, pool ${node.pool}, subnet ${node.subnet ?? '-'}): block ${node.block}, ${node.usedPods}/${node.maxPods} pods`,
+            '',
+            table(
+              ['namespace', 'pod', 'ip', ...(wide ? ['container', 'ifname'] : [])],
+              pods.map((p) => [
+                p.namespace ?? '-',
+                p.name ?? '-',
+                p.ips.join(','),
+                ...(wide ? [p.containerId.slice(0, 12), p.ifname] : []),
+              ]),
+            ),
+          ].join('\n'),
+        );
+        return;
+      }
+      emit(ctx.io, format, 'IpamView', view, (wide) =>
+        renderIpamView(view, { wide, blocks: opts.blocks === true }),
+      );
+    });
 
   ipam
     .command('blocks')
@@ -172,11 +442,50 @@ export function registerIpam(program: Command, ctx: CliContext): void {
     .option('--block <cidr>', 'release this block, whichever node holds it')
     .option('--container <id>', 'release the pod address of this container (node-local; run it on that node)')
     .option('--ifname <name>', 'interface of the pod address', 'eth0')
+    .option('--from-report <file>', 'release the leaked pod addresses an ipam check -o json report found')
+    .option('--dry-run', 'with --from-report: say what would be released, release nothing')
     .option('--store <url>', STORE_FLAG_HELP)
     .option('--state-dir <dir>', STATE_DIR_HELP, DEFAULT_STATE_DIR)
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
+    .addHelpText('after', RELEASE_EXAMPLES)
     .action(async (opts: Opts) => {
       const format = parseOutputFormat(opts.output);
+      if (opts.dryRun && opts.fromReport === undefined) {
+        throw new PodnetError('UsageError', '--dry-run goes with --from-report', {
+          field: '--dry-run',
+          hint: 'podnet ipam release --from-report report.json --dry-run',
+        });
+      }
+      if (opts.fromReport !== undefined) {
+        const planned = releasePlan(readReport(opts.fromReport), opts.fromReport);
+        const path = podIpamPath(opts.stateDir, planned.node);
+        const actions = planned.actions.map((a) => {
+          if (a.action !== 'release' || opts.dryRun) return { ...a, done: false };
+          const freed = releasePodAddress(path, a.containerId as string, a.ifname as string);
+          return { ...a, done: freed !== null };
+        });
+        const result = { node: planned.node, dryRun: opts.dryRun === true, actions };
+        emit(ctx.io, format, 'IpamRelease', result, () =>
+          actions.length === 0
+            ? `node ${planned.node}: the report found nothing to release`
+            : table(
+                ['finding', 'subject', 'action', 'why'],
+                actions.map((a) => [
+                  a.finding,
+                  a.subject,
+                  a.action === 'skip'
+                    ? 'left (needs a person)'
+                    : opts.dryRun
+                      ? 'would release'
+                      : a.done
+                        ? 'released'
+                        : 'already free',
+                  a.why,
+                ]),
+              ),
+        );
+        return;
+      }
       let result: Record<string, unknown>;
       if (opts.container !== undefined) {
         const node = requireNode(opts);

@@ -29,6 +29,7 @@ import { junitXml, probeFailure, probeName } from '../../lab/report.js';
 import { listLabs, readLab, resolveLabName } from '../../lab/state.js';
 import type { CliContext } from '../main.js';
 import { EXIT, type OutputFormat, parseOutputFormat, table } from '../output.js';
+import { renderTrace } from './trace.js';
 
 function wholeNumber(v: string, flag: string): number {
   if (!/^[0-9]+$/.test(v)) {
@@ -61,14 +62,33 @@ export function renderStatus(s: StatusJson): string {
 }
 
 export function renderCheck({ probes, ipam, agents }: LabCheckResult): string {
-  const rows = probes.map((p) => [p.ok ? 'ok' : 'FAIL', p.kind, p.from, p.to, p.expect, p.sourceSeen ?? '-']);
+  const rows = probes.map((p) => [
+    p.ok ? 'ok' : 'FAIL',
+    p.kind,
+    p.from,
+    p.to,
+    p.expect,
+    p.sourceSeen ?? '-',
+    p.expect === 'deny' ? p.decidedBy : '',
+  ]);
   const failed = probes.filter((p) => !p.ok);
   const inconsistent = ipam.filter((n) => n.findings.length > 0);
   const silent = agents.filter((a) => a.problems.length > 0);
+  // A probe that disagreed: the trace that explains what was expected, and what happened instead.
+  const explained = failed.flatMap((p) =>
+    p.trace
+      ? [
+          '',
+          `${p.from} -> ${p.to}: expected ${p.expect}${p.expect === 'allow' ? ` from ${p.trace.sourceSeen}` : ''}, got ${p.sourceSeen === null ? 'no connection' : `a connection from ${p.sourceSeen}`}; the trace:`,
+          renderTrace(p.trace),
+        ]
+      : [],
+  );
   return [
-    table(['result', 'kind', 'from', 'to', 'expect', 'source seen'], rows),
+    table(['result', 'kind', 'from', 'to', 'expect', 'source seen', 'denied by (trace)'], rows),
+    ...explained,
     '',
-    `${probes.length - failed.length}/${probes.length} probes as expected${failed.length ? `, ${failed.length} FAILED:` : ''}`,
+    `${probes.length - failed.length}/${probes.length} probes as trace expects${failed.length ? `, ${failed.length} FAILED:` : ''}`,
     ...failed.flatMap((p) => {
       const f = probeFailure(p);
       return f ? [`  ${probeName(p)}: ${f.reason}`, `    expected: ${f.expected}`] : [];

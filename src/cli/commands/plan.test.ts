@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -253,9 +253,9 @@ describe('podnet plan: unusable input exits 2 with a clear error', () => {
   });
 
   it('an unknown flag', () => {
-    const r = podnet(['plan', '--pod-cidrs', '10.244.0.0/16']);
+    const r = podnet(['plan', '--pod-cdr', '10.244.0.0/16']);
     assert.equal(r.code, 2);
-    assert.match(r.err, /unknown option '--pod-cidrs'/);
+    assert.match(r.err, /unknown option '--pod-cdr'/);
     assert.match(r.err, /Did you mean --pod-cidr\?/);
     const j = podnet(['plan', '-o', 'json', '--bogus']);
     assert.equal(j.code, 2);
@@ -268,7 +268,7 @@ describe('podnet plan: unusable input exits 2 with a clear error', () => {
     const stray = podnet(['plan', 'profile.yaml']);
     assert.equal(stray.code, 2);
     assert.match(stray.err, /-f FILE/);
-    assert.equal(podnet(['plan', '-o', 'yaml']).code, 2);
+    assert.equal(podnet(['plan', '-o', 'xml']).code, 2);
     const mixed = podnet(['plan', '-f', join(dir, 'good.yaml'), '--node-count', '5', '-o', 'json']);
     assert.equal(mixed.code, 2);
     assert.equal(jsonError(mixed).field, '--node-count');
@@ -403,5 +403,75 @@ describe('podnet plan with quick-plan flags', () => {
       (json(windows) as { errors: { code: string }[] }).errors.map((e) => e.code),
       ['PodCidrGrowthWindows'],
     );
+  });
+});
+
+describe('podnet plan with AKS input as Azure prints it', () => {
+  const aks = (f: string) => join(ROOT, 'examples/aks', f);
+
+  it('plans az aks show + az network vnet show + the peering list, with one warning listing what it ignored', () => {
+    const r = podnet([
+      'plan',
+      '-f',
+      aks('aks-show.json'),
+      '-f',
+      aks('vnet.json'),
+      '-f',
+      aks('peerings.json'),
+      '-o',
+      'json',
+    ]);
+    assert.equal(r.code, 0, r.err);
+    const report = json(r) as { valid: boolean; warnings: { code: string; message: string }[] };
+    assert.equal(report.valid, true);
+    assert.deepEqual(
+      report.warnings.map((w) => w.code),
+      ['InputFieldsIgnored'],
+    );
+    assert.match(report.warnings[0].message, /provisioningState/);
+  });
+
+  it('plans an ARM template, and refuses a pod CIDR overlapping a peered VNet at the az field', () => {
+    assert.equal(podnet(['plan', '-f', aks('arm-template.json')]).code, 0);
+    const cluster = JSON.parse(readFileSync(aks('aks-show.json'), 'utf8'));
+    cluster.networkProfile.podCidrs = ['10.100.0.0/16'];
+    const r = podnet([
+      'plan',
+      '-f',
+      file('overlap.json', JSON.stringify(cluster)),
+      '-f',
+      aks('vnet.json'),
+      '-o',
+      'json',
+    ]);
+    assert.equal(r.code, 1);
+    const errors = (json(r) as { errors: { code: string; field: string }[] }).errors;
+    assert.deepEqual(
+      errors.map((e) => [e.code, e.field]),
+      [['PodCidrOverlapsConnectedNetwork', 'networkProfile.podCidrs']],
+    );
+  });
+
+  it('takes the az aks create network flags, and refuses kubenet with a code', () => {
+    const ok = podnet([
+      'plan',
+      '--network-plugin',
+      'azure',
+      '--network-plugin-mode',
+      'overlay',
+      '--network-dataplane',
+      'cilium',
+      '--pod-cidr',
+      '192.168.0.0/16',
+      '--node-count',
+      '20',
+      '-o',
+      'json',
+    ]);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(JSON.stringify(json(ok)), /--network-dataplane cilium/);
+    const kubenet = podnet(['plan', '--network-plugin', 'kubenet', '-o', 'json']);
+    assert.equal(kubenet.code, 2);
+    assert.equal(jsonError(kubenet).code, 'AksNotOverlay');
   });
 });

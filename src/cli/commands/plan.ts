@@ -7,14 +7,24 @@ import { PodnetError } from '../../errors/index.js';
 import { blockedMessage, checkNsgs } from '../../nsg/check.js';
 import { type PlanReport, checkPlan } from '../../plan/check.js';
 import type { Finding } from '../../plan/check.js';
-import { type PlanFlags, flagForField, loadProfileFile, profileFromFlags } from '../../profile/load.js';
+import {
+  type LoadedProfile,
+  type PlanFlags,
+  flagForField,
+  ignoredAzFlags,
+  ignoredMessage,
+  loadProfileFile,
+  loadProfileFiles,
+  profileFromFlags,
+} from '../../profile/load.js';
 import type { ClusterProfile } from '../../profile/types.js';
 import { worldFromFiles } from '../../trace/world.js';
 import type { CliContext } from '../main.js';
 import { EXIT, parseOutputFormat, renderError, table } from '../output.js';
 
 interface PlanOptions extends PlanFlags {
-  file?: string;
+  /** A podnet profile, or AKS input: a managed cluster with its VNet and peerings (several files). */
+  file?: string[];
   /** NSG files (az network nsg show -o json): checked against the flows the cluster needs. */
   nsg?: string[];
   from?: string;
@@ -35,6 +45,16 @@ const QUICK_FLAGS: (keyof PlanFlags)[] = [
   'maxSurge',
   'osType',
   'vmSize',
+  'networkPlugin',
+  'networkPluginMode',
+  'networkPolicy',
+  'networkDataplane',
+  'outboundType',
+  'podCidrs',
+  'serviceCidrs',
+  'nodeVmSize',
+  'osSku',
+  'nodepoolName',
 ];
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -43,8 +63,11 @@ const EXAMPLES = `
 Examples:
   podnet plan -f examples/basic.yaml
   podnet plan -f new.yaml --from current.yaml -o json
+  podnet plan -f aks.json -f vnet.json -f peerings.json     az aks show, az network vnet show, ... peering list
+  podnet plan -f template.json                               an ARM template (az bicep build) with the cluster
   podnet plan --pod-cidr 10.244.0.0/16 --vnet-cidr 10.224.0.0/12 --node-subnet nodes=10.224.0.0/16 --node-count 50
   podnet plan --pod-cidr 10.244.0.0/15 --previous-pod-cidr 10.244.0.0/16 --node-count 400
+  podnet plan --network-plugin azure --network-plugin-mode overlay --pod-cidr 192.168.0.0/16 --node-count 20
 
 Exit codes: 0 valid (warnings allowed), 1 invalid, 2 unusable input.`;
 
@@ -53,7 +76,11 @@ export function registerPlan(program: Command, ctx: CliContext): void {
   const cmd = program
     .command('plan')
     .description('check a cluster network plan against every Azure CNI Overlay rule and report its capacity')
-    .option('-f, --file <path>', 'cluster profile, YAML or JSON ("-" reads standard input)')
+    .option(
+      '-f, --file <path>',
+      'cluster profile, YAML or JSON ("-" reads standard input); or AKS input as Azure prints it: az aks show -o json, an ARM resource or template, az network vnet show -o json, az network vnet peering list -o json (repeatable)',
+      collect,
+    )
     .option('--from <path>', 'the current profile: check the change from it to --file')
     .option('--pod-cidr <cidr>', 'pod CIDR (two, comma-separated, for dual-stack) [10.244.0.0/16]')
     .option('--service-cidr <cidr>', 'service CIDR (two for dual-stack) [10.0.0.0/16]')
@@ -67,6 +94,19 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     .option('--max-surge <n|percent>', 'extra nodes during upgrades [1]')
     .addOption(new Option('--os-type <os>', 'node OS [Linux]').choices(['Linux', 'Windows']))
     .option('--vm-size <size>', 'VM size [Standard_DS2_v2]')
+    .option('--network-plugin <plugin>', 'as az aks create: azure (with --network-plugin-mode overlay)')
+    .option('--network-plugin-mode <mode>', 'as az aks create: overlay')
+    .option(
+      '--network-policy <policy>',
+      'as az aks create (accepted, not planned with): none|azure|calico|cilium',
+    )
+    .option('--network-dataplane <dataplane>', 'as az aks create (accepted, not planned with): azure|cilium')
+    .option('--outbound-type <type>', 'loadBalancer|managedNATGateway|userDefinedRouting [loadBalancer]')
+    .option('--pod-cidrs <cidrs>', 'as az aks create: the pod CIDRs, comma-separated (same as --pod-cidr)')
+    .option('--service-cidrs <cidrs>', 'as az aks create: the service CIDRs (same as --service-cidr)')
+    .option('--node-vm-size <size>', 'as az aks create: the VM size (same as --vm-size)')
+    .option('--os-sku <sku>', 'as az aks create: node OS SKU [Ubuntu]')
+    .option('--nodepool-name <name>', 'as az aks create: the pool name [nodepool1]')
     .option(
       '--previous-pod-cidr <cidr>',
       'the pod CIDR in use now: check growing it (quick-plan form of --from)',
@@ -131,17 +171,33 @@ export function runPlan(opts: PlanOptions): { report: PlanReport; profile: Clust
     );
   }
   if (opts.file !== undefined) {
-    const profile = loadProfileFile(opts.file);
+    const loaded = loadProfileFiles(opts.file);
+    const { profile } = loaded;
     const previous = opts.from === undefined ? undefined : loadCurrentProfile(opts.from);
     const report = checkPlan(profile, { previous, previousPodCidr: opts.previousPodCidr });
-    return { report: withNsgFindings(report, profile, opts.nsg), profile };
+    return { report: withIgnoredFields(withNsgFindings(report, profile, opts.nsg), loaded), profile };
   }
   const profile = profileFromFlags(opts);
-  const report = withNsgFindings(
+  const checked = withNsgFindings(
     checkPlan(profile, { previousPodCidr: opts.previousPodCidr }),
     profile,
     opts.nsg,
   );
+  const notUsed = ignoredAzFlags(opts);
+  const report =
+    notUsed.length === 0
+      ? checked
+      : {
+          ...checked,
+          warnings: [
+            ...checked.warnings,
+            {
+              code: 'InputFieldsIgnored' as const,
+              field: 'flags',
+              message: `ignored ${notUsed.length} flag${notUsed.length === 1 ? '' : 's'} podnet does not plan with: ${notUsed.join(', ')}`,
+            },
+          ],
+        };
   // In the quick plan a finding names the flag to change, not the profile path it stands for.
   const toFlag = (f: Finding): Finding => ({ ...f, field: flagForField(f.field, f.code) });
   return {
@@ -167,6 +223,23 @@ function withNsgFindings(
     })),
   ];
   return { ...report, errors, valid: errors.length === 0 };
+}
+
+/**
+ * AKS input: findings name the field of the user's file (`networkProfile.dnsServiceIp`), and one warning lists
+ * the fields podnet did not use.
+ */
+export function withIgnoredFields(report: PlanReport, loaded: LoadedProfile): PlanReport {
+  const at = (f: Finding): Finding => ({ ...f, field: loaded.sourceField(f.field) });
+  const message = ignoredMessage(loaded.ignored);
+  const warnings = report.warnings.map(at);
+  if (message !== undefined)
+    warnings.push({
+      code: 'InputFieldsIgnored',
+      field: loaded.ignored.map((x) => x.source).join(', '),
+      message,
+    });
+  return { ...report, errors: report.errors.map(at), warnings };
 }
 
 /** Loads the `--from` profile; its errors say they are about that file, not the new one. */

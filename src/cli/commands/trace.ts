@@ -7,10 +7,9 @@ import type { Command } from 'commander';
 import { stringify } from 'yaml';
 import { PodnetError } from '../../errors/index.js';
 import { requireLab, resolveLabName } from '../../lab/state.js';
-import type { Document } from '../../objects/decode.js';
-import { openStore, storeUrl } from '../../store/open.js';
+import { storeUrl } from '../../store/open.js';
 import { type TraceFlow, type TraceResult, type TraceState, trace } from '../../trace/trace.js';
-import { traceWorldFromDocuments, worldFromFiles } from '../../trace/world.js';
+import { worldFromFiles, worldFromStore } from '../../trace/world.js';
 import type { CliContext } from '../main.js';
 import { table } from '../output.js';
 
@@ -79,22 +78,6 @@ export function parseTraceFlow(o: TraceOpts): TraceFlow {
   };
 }
 
-/** Every object of the store as documents, and its cluster profile. */
-async function storeDocuments(url: string) {
-  const store = await openStore(url, { create: false });
-  try {
-    const record = await store.getCluster();
-    const { items } = await store.kv.list('objects/');
-    const documents: Document[] = items.map((kv, index) => ({
-      source: { file: url, index },
-      value: JSON.parse(kv.value),
-    }));
-    return { documents, profile: record?.profile };
-  } finally {
-    await store.close();
-  }
-}
-
 export function renderTrace(r: TraceResult): string {
   const rows = r.hops.map((h) => [
     h.verdict === 'info' ? '' : h.verdict.toUpperCase(),
@@ -158,14 +141,12 @@ export function registerTrace(program: Command, ctx: CliContext): void {
             hint: 'podnet trace -f objects.yaml --from ns/a --to ns/b --protocol TCP --port 80',
           },
         );
-      let world: ReturnType<typeof traceWorldFromDocuments>;
-      if (o.filename.length > 0) world = worldFromFiles(o.filename);
-      else {
-        const url = o.lab !== undefined ? requireLab(resolveLabName(o.lab)).store.url : storeUrl(o.store);
-        const { documents, profile } = await storeDocuments(url);
-        world = traceWorldFromDocuments(documents);
-        if (profile) world.profile = profile;
-      }
+      const world =
+        o.filename.length > 0
+          ? worldFromFiles(o.filename)
+          : await worldFromStore(
+              o.lab !== undefined ? requireLab(resolveLabName(o.lab)).store.url : storeUrl(o.store),
+            );
       const result = trace(world, flow);
       ctx.io.out(
         o.output === 'json'

@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import { type Server, createServer } from 'node:http';
 import type { PodIpam } from '../../ipam/types.js';
 import { uplinkMtu } from '../../kernel/ip.js';
-import { cniHttpHandler } from '../http.js';
+import { cniHttpHandler, cniUpgradeHandler } from '../http.js';
 import type { NodeRuntime } from '../types.js';
 
 /** A NodeRuntime whose lease tests can take away and give back (to exercise code 11 and STATUS 50). */
@@ -22,6 +22,8 @@ export interface TestAgentOptions {
   socket: string;
   nodeName: string;
   ipam: PodIpam | null;
+  /** A dual-stack node's IPv6 pod IPAM. */
+  ipam6?: PodIpam;
   podCidrs: string[];
   /** The node's namespace when this process does not run inside it. */
   nodeNetns?: string;
@@ -35,6 +37,7 @@ export function testNodeRuntime(o: Omit<TestAgentOptions, 'socket'>): TestNodeRu
     nodeName: o.nodeName,
     nodeNetns: o.nodeNetns,
     ipam: () => ipam,
+    familyIpams: () => [ipam, o.ipam6].filter((i) => i !== null && i !== undefined),
     podCidrs: () => o.podCidrs,
     uplinkMtu: () => {
       mtu ??= uplinkMtu(o.nodeNetns);
@@ -56,6 +59,7 @@ export async function startTestAgent(o: TestAgentOptions): Promise<TestAgent> {
       res.end();
     }
   });
+  server.on('upgrade', cniUpgradeHandler(node));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.socket, resolve);
@@ -67,7 +71,7 @@ export async function startTestAgent(o: TestAgentOptions): Promise<TestAgent> {
       new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();
-        node.ipam()?.close();
+        for (const i of node.familyIpams?.() ?? []) i.close();
         rmSync(o.socket, { force: true });
       }),
   };

@@ -4,9 +4,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { PodnetError } from '../../errors/index.js';
-import type { StoreOptions } from '../records.js';
+import { CLUSTER_KEY } from '../cluster-store.js';
+import { type StoreOptions, encodeCluster } from '../records.js';
 import type { BlockLease, ClaimRequest, ClusterRecord, ClusterStore } from '../types.js';
-import { testProfile } from './profile.js';
+import { dualStackProfile, testProfile } from './profile.js';
 
 /** schema-version and bad-json corrupt the cluster record; foreign-block adds a lease outside the pod CIDR. */
 export type CorruptionKind = 'schema-version' | 'foreign-block' | 'bad-json';
@@ -151,7 +152,7 @@ export function storeContract(name: string, harness: ContractHarness): void {
       assert.deepEqual(rec.podCidrHistory, [['10.244.0.0/23']]);
       assert.deepEqual(
         await s.listBlocks(),
-        [...before].sort((x, y) => x.block.localeCompare(y.block)),
+        before.flatMap((l) => l.blocks).sort((x, y) => x.block.localeCompare(y.block)),
       );
       assert.match(
         (await s.claimBlock(claim('node-c'))).block,
@@ -221,6 +222,103 @@ export function storeContract(name: string, harness: ContractHarness): void {
       } finally {
         stop();
       }
+    });
+
+    // Dual-stack (AKS `ipFamilies: [IPv4, IPv6]`): each node gets an IPv4 /24 and an IPv6 /120 together.
+    const dual = async (opts: StoreOptions, podCidr6 = 'fd12:3456:789a::/118') => {
+      const s = await open(opts, '');
+      await s.putCluster(dualStackProfile('10.244.0.0/22', podCidr6), 0);
+      return s;
+    };
+    const families = (l: { blocks: BlockLease[] }) => l.blocks.map((b) => [b.family, b.block]);
+
+    it('dual-stack: a node leases one block of each family together, idempotently, and renews both', async () => {
+      const s = await dual({ quarantineSeconds: 60 });
+      const a = await s.claimBlock(claim('node-a', 10));
+      const b = await s.claimBlock(claim('node-b'));
+      for (const l of [a, b]) {
+        assert.deepEqual(
+          l.blocks.map((x) => x.family),
+          [4, 6],
+        );
+        assert.match(l.blocks[0].block, /^10\.244\.[0-3]\.0\/24$/);
+        assert.match(l.blocks[1].block, /^fd12:3456:789a::[0-3]00\/120$|^fd12:3456:789a::\/120$/);
+        assert.equal(l.block, l.blocks[0].block, 'the lease itself is the IPv4 one');
+      }
+      if (harness.lowestFirst) assert.equal(a.blocks[1].block, 'fd12:3456:789a::/120');
+      assert.notEqual(a.blocks[1].block, b.blocks[1].block);
+      const again = await s.claimBlock(claim('node-a', 10));
+      assert.deepEqual(families(again), families(a));
+      assert.equal(again.blocks[1].claimedAt, a.blocks[1].claimedAt);
+      const listed = await s.listBlocks();
+      assert.deepEqual(listed.map((l) => [l.nodeName, l.family]).sort(), [
+        ['node-a', 4],
+        ['node-a', 6],
+        ['node-b', 4],
+        ['node-b', 6],
+      ]);
+      assert.deepEqual(
+        listed.map((l) => l.family),
+        [4, 4, 6, 6],
+        'by address: IPv4 first',
+      );
+      const r = await s.renewBlock('node-a', 100);
+      assert.deepEqual(families(r), families(a));
+      for (const x of r.blocks)
+        assert.ok(Date.parse(x.expiresAt ?? '') > Date.parse(a.expiresAt ?? '') + 80_000);
+    });
+
+    it('dual-stack: exhaustion of one family leaves the node with neither block; quarantine and release cover both', async () => {
+      const s = await dual({ quarantineSeconds: 60 }, 'fd12:3456:789a::/119'); // 2 IPv6 blocks, 4 IPv4
+      const a = await s.claimBlock(claim('node-a'));
+      await s.claimBlock(claim('node-b'));
+      const e = await rejects(s.claimBlock(claim('node-c')), 'PodCidrExhausted');
+      assert.equal(e.field, 'network.podCidrs[1]');
+      assert.deepEqual(e.details, { podCidr: 'fd12:3456:789a::/119', blocks: 2, leased: 2, quarantined: 0 });
+      assert.ok(
+        !(await s.listBlocks()).some((l) => l.nodeName === 'node-c'),
+        'no IPv4 block for node-c either',
+      );
+      await s.releaseBlock('node-a');
+      assert.deepEqual(
+        (await s.listQuarantined()).map((q) => [q.nodeName, q.block]),
+        a.blocks.map((x) => ['node-a', x.block]),
+      );
+      await rejects(s.claimBlock(claim('node-c')), 'PodCidrExhausted');
+      assert.deepEqual(
+        families(await s.claimBlock(claim('node-a'))),
+        families(a),
+        'both back from quarantine',
+      );
+    });
+
+    it('dual-stack: refuses a change of families, and names a node leased under another profile without touching it', async () => {
+      const s = await open({ quarantineSeconds: 60 });
+      const a = await s.claimBlock(claim('node-a'));
+      await rejects(s.putCluster(dualStackProfile(), 1), 'PodCidrFamiliesChanged');
+      // A store whose record changed under its leases (hand edit, restore from another cluster's backup).
+      const rec = (await s.getCluster()) as ClusterRecord;
+      await s.kv.txn(
+        [],
+        [{ type: 'put', key: CLUSTER_KEY, value: encodeCluster({ ...rec, profile: dualStackProfile() }) }],
+      );
+      const before = await s.listBlocks();
+      const e = await rejects(s.claimBlock(claim('node-a')), 'LeaseFamiliesMismatch');
+      assert.match(e.message, /10\.244\.0\.0\/24|10\.244\.[0-3]\.0\/24/);
+      assert.match(e.hint ?? '', /podnet ipam release --node node-a/);
+      await rejects(s.renewBlock('node-a', 10), 'LeaseFamiliesMismatch');
+      assert.deepEqual(await s.listBlocks(), before, 'nothing half-made');
+      assert.deepEqual(
+        (await s.claimBlock(claim('node-b'))).blocks.map((x) => x.family),
+        [4, 6],
+      );
+      await s.releaseBlock('node-a');
+      const fresh = await s.claimBlock(claim('node-a'));
+      assert.deepEqual(
+        fresh.blocks.map((x) => x.family),
+        [4, 6],
+      );
+      assert.notEqual(fresh.block, a.block, 'a fresh set; the released block waits out its quarantine');
     });
 
     for (const kind of harness.kinds ?? (['schema-version', 'foreign-block', 'bad-json'] as const)) {

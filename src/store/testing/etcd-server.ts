@@ -7,6 +7,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +16,8 @@ import { join } from 'node:path';
 export interface EtcdMember {
   name: string;
   clientUrl: string;
+  /** The same member on etcd's unix socket (`unix:///...`, `unixs:///...` with TLS): reachable from any netns. */
+  socketUrl: string;
   peerUrl: string;
   dataDir: string;
   /** Running process, or null while stopped. */
@@ -80,16 +84,41 @@ function readLog(base: string, m: EtcdMember): string {
   }
 }
 
-async function waitHealthy(member: EtcdMember, timeoutMs: number): Promise<void> {
+/** Files of a member run with mutual TLS (`podnet store certs` makes them). */
+export interface EtcdTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+}
+
+/** GET /health of a member; with TLS, shown the member's own certificate (it is a client certificate too). */
+function health(url: string, tls?: EtcdTls): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = (tls ? httpsRequest : httpRequest)(
+      `${url}/health`,
+      {
+        timeout: 1000,
+        ...(tls
+          ? { ca: readFileSync(tls.caFile), cert: readFileSync(tls.certFile), key: readFileSync(tls.keyFile) }
+          : {}),
+      },
+      (res) => {
+        const body: Buffer[] = [];
+        res.on('data', (b: Buffer) => body.push(b));
+        res.on('end', () => resolve(/"health":\s*"true"/.test(Buffer.concat(body).toString())));
+      },
+    );
+    req.on('timeout', () => req.destroy());
+    req.on('error', () => resolve(false));
+    req.end();
+  });
+}
+
+async function waitHealthy(member: EtcdMember, timeoutMs: number, tls?: EtcdTls): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (member.process?.exitCode !== null) break;
-    try {
-      const res = await fetch(`${member.clientUrl}/health`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok && ((await res.json()) as { health?: string }).health === 'true') return;
-    } catch {
-      // not listening yet
-    }
+    if (await health(member.clientUrl, tls)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`etcd member ${member.name} did not become healthy`);
@@ -115,24 +144,27 @@ class PortTaken extends Error {}
  * Starts `members` etcd members (default 1) and waits until all are healthy. A port lost to another process
  * between the check and the bind is a race no check can close, so that case alone is retried with fresh ports.
  */
-export async function startEtcd(opts: { members?: number } = {}): Promise<EtcdCluster> {
+export async function startEtcd(opts: { members?: number; tls?: EtcdTls } = {}): Promise<EtcdCluster> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startEtcdOnce(opts.members ?? 1);
+      return await startEtcdOnce(opts.members ?? 1, opts.tls);
     } catch (e) {
       if (!(e instanceof PortTaken) || attempt === 3) throw e;
     }
   }
 }
 
-async function startEtcdOnce(n: number): Promise<EtcdCluster> {
+async function startEtcdOnce(n: number, tls?: EtcdTls): Promise<EtcdCluster> {
+  const scheme = tls ? 'https' : 'http';
   // Data on tmpfs when there is one: the tests measure podnet, not the disk's fsync.
   const base = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'podnet-etcd-'));
   const ports = await freePorts(2 * n);
   const token = `podnet-test-${randomBytes(4).toString('hex')}`;
   const members: EtcdMember[] = Array.from({ length: n }, (_, i) => ({
     name: `m${i}`,
-    clientUrl: `http://127.0.0.1:${ports[2 * i]}`,
+    clientUrl: `${scheme}://127.0.0.1:${ports[2 * i]}`,
+    // etcd names the socket after the URL's host:port, in its working folder (`base`).
+    socketUrl: `${tls ? 'unixs' : 'unix'}://${join(base, `localhost:${ports[2 * i]}`)}`,
     peerUrl: `http://127.0.0.1:${ports[2 * i + 1]}`,
     dataDir: join(base, `m${i}`),
     process: null,
@@ -146,7 +178,7 @@ async function startEtcdOnce(n: number): Promise<EtcdCluster> {
       [
         `--name=${m.name}`,
         `--data-dir=${m.dataDir}`,
-        `--listen-client-urls=${m.clientUrl}`,
+        `--listen-client-urls=${m.clientUrl},${tls ? 'unixs' : 'unix'}://localhost:${new URL(m.clientUrl).port}`,
         `--advertise-client-urls=${m.clientUrl}`,
         `--listen-peer-urls=${m.peerUrl}`,
         `--initial-advertise-peer-urls=${m.peerUrl}`,
@@ -157,8 +189,16 @@ async function startEtcdOnce(n: number): Promise<EtcdCluster> {
         '--election-timeout=500',
         '--logger=zap',
         '--log-outputs=stderr',
+        ...(tls
+          ? [
+              '--client-cert-auth',
+              `--trusted-ca-file=${tls.caFile}`,
+              `--cert-file=${tls.certFile}`,
+              `--key-file=${tls.keyFile}`,
+            ]
+          : []),
       ],
-      { stdio: ['ignore', log, log] },
+      { stdio: ['ignore', log, log], cwd: base },
     );
     running.add(p);
     p.once('exit', () => running.delete(p));
@@ -177,7 +217,7 @@ async function startEtcdOnce(n: number): Promise<EtcdCluster> {
     },
     async startMember(i) {
       launch(members[i], 'existing');
-      await waitHealthy(members[i], 20_000);
+      await waitHealthy(members[i], 20_000, tls);
     },
     async stop() {
       await Promise.all(members.map((_, i) => cluster.stopMember(i)));
@@ -186,7 +226,7 @@ async function startEtcdOnce(n: number): Promise<EtcdCluster> {
   };
   try {
     for (const m of members) launch(m, 'new');
-    await Promise.all(members.map((m) => waitHealthy(m, 30_000)));
+    await Promise.all(members.map((m) => waitHealthy(m, 30_000, tls)));
   } catch (e) {
     const logs = members.map((m) => readLog(base, m));
     await cluster.stop();

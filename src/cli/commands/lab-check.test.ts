@@ -1,0 +1,57 @@
+/**
+ * `podnet lab check`'s report: each probe with trace's expected verdict and, for a denied one, what denies it;
+ * a probe that disagrees with trace is FAILED and followed by the trace that explains the expectation.
+ * The expectations come from the trace engine over examples/trace (a profile, pods, a policy, an NSG).
+ */
+import assert from 'node:assert/strict';
+import { dirname, join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { decisionText } from '../../lab/check.js';
+import { trace } from '../../trace/trace.js';
+import { worldFromFiles } from '../../trace/world.js';
+import { renderCheck } from './lab.js';
+
+const EXAMPLES = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../../..'), 'examples/trace');
+
+describe('lab check report', () => {
+  const world = worldFromFiles([EXAMPLES]);
+  const denied = trace(world, { from: 'shop/web', to: 'shop/db', protocol: 'TCP', port: 6379, state: 'new' });
+  const allowed = trace(world, {
+    from: 'shop/web',
+    to: 'shop/db',
+    protocol: 'TCP',
+    port: 5432,
+    state: 'new',
+  });
+  const probe = (t: typeof denied, ok: boolean, sourceSeen: string | null) => ({
+    from: 'pod/web',
+    to: 'pod/db',
+    kind: 'pod-pod-cross-pool' as const,
+    expect: t.verdict,
+    decidedBy: decisionText(t),
+    ok,
+    sourceSeen,
+    connected: sourceSeen !== null,
+    detail: null,
+    durationSeconds: 0.01,
+    ...(ok ? {} : { trace: t }),
+  });
+
+  it('names what denies each denied probe, and explains a disagreement with its trace', () => {
+    const text = renderCheck({
+      probes: [probe(allowed, true, '10.244.0.5'), probe(denied, false, '10.244.0.5')],
+      ipam: [],
+      agents: [],
+    });
+    const lines = text.split('\n');
+    assert.match(lines[1], /^ok\s+pod-pod-cross-pool\s+pod\/web\s+pod\/db\s+allow\s+10\.244\.0\.5\s*$/);
+    assert.match(lines[2], /^FAIL\s+.*deny\s+10\.244\.0\.5\s+nsg user-nsg deny-sys-subnet$/);
+    assert.match(text, /pod\/web -> pod\/db: expected deny, got a connection from 10\.244\.0\.5; the trace:/);
+    assert.match(
+      text,
+      /DENY\s+nsg\s+user-nsg \(subnet user, Inbound\)\s+Deny by deny-sys-subnet \(priority 300\)/,
+    );
+    assert.match(text, /1\/2 probes as trace expects, 1 FAILED/);
+  });
+});

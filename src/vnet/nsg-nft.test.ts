@@ -1,0 +1,168 @@
+/**
+ * The VNet's NSG table, rendered from the NSG engine's parsed rules (pure). What Azure's documentation fixes
+ * (learn.microsoft.com/azure/virtual-network/network-security-group-how-it-works and
+ * network-security-groups-overview): rules by priority, lowest first, first match; inbound subnet then NIC,
+ * outbound NIC then subnet; stateful; defaults close every list; platform addresses unfiltered unless a rule
+ * names their tags. The kernel's behaviour on these tables is the lab's agreement test (nsg-agreement.int.test).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { parseNsg } from '../nsg/parse.js';
+import type { Nsg } from '../nsg/types.js';
+import { type VnetNsgInput, renderNsgRule, renderVnetNsgs } from './nsg-nft.js';
+
+const rule = (r: Record<string, unknown>) => ({
+  protocol: '*',
+  access: 'Deny',
+  direction: 'Inbound',
+  sourceAddressPrefix: '*',
+  sourcePortRange: '*',
+  destinationAddressPrefix: '*',
+  destinationPortRange: '*',
+  ...r,
+});
+
+function nsg(name: string, rules: Record<string, unknown>[], assoc: Record<string, unknown> = {}): Nsg {
+  const r = parseNsg({ name, securityRules: rules.map(rule), ...assoc });
+  assert.deepEqual(r.problems, []);
+  return r.nsg as Nsg;
+}
+
+const TAGS = { virtualNetwork: ['10.224.0.0/12', '10.244.0.0/16'] };
+const input = (over: Partial<VnetNsgInput>): VnetNsgInput => ({
+  cluster: 'c1',
+  nsgs: [],
+  nics: [],
+  subnets: [
+    { name: 'sys', cidr: '10.224.0.0/24' },
+    { name: 'user', cidr: '10.224.1.0/24' },
+  ],
+  blocks: [
+    { nodeIp: '10.224.0.4', block: '10.244.0.0/24' },
+    { nodeIp: '10.224.1.4', block: '10.244.1.0/24' },
+  ],
+  tags: TAGS,
+  ...over,
+});
+
+const chain = (text: string, name: string) => {
+  const m = new RegExp(`chain ${name} \\{\\n([\\s\\S]*?)\\n  \\}`).exec(text);
+  assert.ok(m, `chain ${name} in\n${text}`);
+  return m[1].split('\n').map((l) => l.trim());
+};
+
+describe('the VNet NSG table', () => {
+  const subnetNsg = nsg(
+    'user-nsg',
+    [
+      { name: 'later', priority: 400, access: 'Allow', protocol: 'Tcp', destinationPortRange: '6379' },
+      { name: 'first', priority: 300, protocol: 'Tcp', sourceAddressPrefix: '10.244.0.0/24' },
+    ],
+    { subnets: [{ id: '/x/virtualNetworks/v/subnets/user' }] },
+  );
+  const nicNsg = nsg('nic-nsg', [{ name: 'no-ssh', priority: 100, destinationPortRange: '22' }]);
+  const text = renderVnetNsgs(
+    input({ nsgs: [subnetNsg, nicNsg], nics: [{ name: 'user-0', ips: ['10.224.1.4'], nsg: 'nic-nsg' }] }),
+  );
+
+  it('replaces its own table in one transaction and passes tracked flows before any rule', () => {
+    assert.match(
+      text,
+      /^add table inet podnet_nsg_c1\ndelete table inet podnet_nsg_c1\ntable inet podnet_nsg_c1 \{/,
+    );
+    assert.deepEqual(chain(text, 'forward'), [
+      'type filter hook forward priority filter; policy accept;',
+      'meta nfproto != ipv4 accept',
+      'ct state established,related accept',
+      // Azure's order: outbound NIC then subnet, inbound subnet then NIC.
+      'ip saddr vmap @src_nic',
+      'ip saddr vmap @src_subnet',
+      'ip daddr vmap @dst_subnet',
+      'ip daddr vmap @dst_nic',
+    ]);
+  });
+
+  it("maps a subnet's and a NIC's addresses with their nodes' pod blocks to the NSG associated there", () => {
+    assert.match(
+      text,
+      /map dst_subnet \{[^}]*elements = \{ 10\.224\.1\.0\/24 : jump nsg0_in, 10\.244\.1\.0\/24 : jump nsg0_in \}/,
+    );
+    assert.match(
+      text,
+      /map src_nic \{[^}]*elements = \{ 10\.224\.1\.4\/32 : jump nsg1_out, 10\.244\.1\.0\/24 : jump nsg1_out \}/,
+    );
+    assert.doesNotMatch(text, /10\.224\.0\.0\/24 : jump/, 'the sys subnet has no NSG');
+  });
+
+  it('lists rules by priority, lowest first, then the defaults; Allow returns to the next NSG, Deny drops', () => {
+    const rules = chain(text, 'nsg0_in').filter((l) => l.includes('counter'));
+    assert.deepEqual(
+      rules.map((l) => /comment "(\S+) (\d+)"/.exec(l)?.slice(1).join(' ')),
+      [
+        'first 300',
+        'later 400',
+        'AllowVnetInBound 65000',
+        'AllowAzureLoadBalancerInBound 65001',
+        'DenyAllInBound 65500',
+      ],
+    );
+    assert.match(rules[0], /^meta l4proto tcp ip saddr \{ 10\.244\.0\.0\/24 \} counter drop/);
+    assert.match(rules[1], /^meta l4proto tcp th dport \{ 6379 \} counter return/);
+  });
+
+  it('sends platform addresses to a chain of only the rules naming the platform tags (none: allowed)', () => {
+    const dns = nsg('dns', [
+      { name: 'no-dns', priority: 100, direction: 'Outbound', destinationAddressPrefix: 'AzurePlatformDNS' },
+    ]);
+    const t = renderVnetNsgs(input({ nsgs: [dns] }));
+    assert.equal(
+      chain(t, 'nsg0_out')[1],
+      'ip daddr { 168.63.129.16, 169.254.169.254 } goto nsg0_out_platform',
+    );
+    assert.deepEqual(chain(t, 'nsg0_out_platform').slice(1), [
+      'ip daddr { 168.63.129.16/32 } counter drop comment "no-dns 100"',
+    ]);
+    assert.deepEqual(chain(t, 'nsg0_in_platform').slice(1), []);
+  });
+
+  it('expands service tags: VirtualNetwork to its prefixes, Internet to everything else', () => {
+    const [vnet, internet] = nsg('t', [
+      { name: 'v', priority: 100, sourceAddressPrefix: 'VirtualNetwork' },
+      { name: 'i', priority: 101, sourceAddressPrefix: 'Internet' },
+    ]).rules.map((r) => renderNsgRule(r, TAGS));
+    assert.match(
+      vnet ?? '',
+      /^ip saddr \{ 10\.224\.0\.0\/12, 10\.244\.0\.0\/16, 168\.63\.129\.16\/32 \} counter drop/,
+    );
+    assert.match(
+      internet ?? '',
+      /^ip saddr != \{ 10\.224\.0\.0\/12, 10\.244\.0\.0\/16, 168\.63\.129\.16\/32 \}/,
+    );
+  });
+
+  it('matches ports only on TCP, UDP and SCTP, and leaves out rules no IPv4 packet can match', () => {
+    const [anyProto, icmpPorts, v6Only, nested] = nsg('p', [
+      {
+        name: 'a',
+        priority: 100,
+        destinationPortRange: undefined,
+        destinationPortRanges: ['80', '1000-2000'],
+      },
+      { name: 'b', priority: 101, protocol: 'Icmp', destinationPortRange: '80' },
+      { name: 'c', priority: 102, sourceAddressPrefix: 'fd00::/8' },
+      {
+        name: 'd',
+        priority: 103,
+        sourceAddressPrefix: undefined,
+        sourceAddressPrefixes: ['10.0.0.0/8', '10.1.2.3'],
+      },
+    ]).rules.map((r) => renderNsgRule(r, TAGS));
+    assert.match(
+      anyProto ?? '',
+      /^meta l4proto \{ tcp, udp, sctp \} th dport \{ 80, 1000-2000 \} counter drop/,
+    );
+    assert.equal(icmpPorts, null);
+    assert.equal(v6Only, null);
+    assert.match(nested ?? '', /^ip saddr \{ 10\.0\.0\.0\/8 \} counter drop/);
+  });
+});
