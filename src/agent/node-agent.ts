@@ -140,6 +140,7 @@ export class NodeAgent {
       request: () => ({
         nodeName: config.node,
         nodeIp: config.nodeIp,
+        ...(config.nodeIp6 ? { nodeIp6: config.nodeIp6 } : {}),
         pool: this.poolName ?? '',
         maxPods: this.profile?.nodePools.find((p) => p.name === this.poolName)?.maxPods ?? 250,
         ttlSeconds: config.leaseTtlSeconds,
