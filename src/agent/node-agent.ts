@@ -202,7 +202,7 @@ export class NodeAgent {
     );
     if (this.deps.objects) {
       const { node, nodeIp } = this.config;
-      const addresses = () => this.podIpam?.list() ?? [];
+      const addresses = () => [...(this.podIpam?.list() ?? []), ...(this.podIpam6?.list() ?? [])];
       this.endpoints = new EndpointPublisher({ store: this.deps.objects, node, nodeIp, addresses, log });
       this.endpoints.start();
     }
