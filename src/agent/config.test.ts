@@ -20,6 +20,7 @@ describe('agent flags', () => {
       store: 'sqlite:/tmp/c.db',
       node: 'node-1',
       nodeIp: '10.224.0.4',
+      nodeIp6: null,
       pool: null,
       netns: null,
       socket: '/run/podnet/agent.sock',
@@ -31,6 +32,10 @@ describe('agent flags', () => {
       logLevel: 'info',
     });
     assert.equal(AGENT_DEFAULTS.leaseTtlSeconds, 86_400);
+  });
+
+  it('takes the IPv6 node address of a dual-stack node, canonical', () => {
+    assert.equal(parseAgentFlags({ ...base, nodeIp6: 'FD00:10:0::4' }).nodeIp6, 'fd00:10::4');
   });
 
   it('takes a metrics socket or a metrics port, never both', () => {
@@ -51,6 +56,7 @@ describe('agent flags', () => {
         code(() => parseAgentFlags({ ...base, store: undefined })),
         code(() => parseAgentFlags({ ...base, node: 'Node_1' })),
         code(() => parseAgentFlags({ ...base, nodeIp: '10.224.0.300' })),
+        code(() => parseAgentFlags({ ...base, nodeIp6: '10.224.0.5' })),
         code(() => parseAgentFlags({ ...base, netns: '../etc' })),
         code(() => parseAgentFlags({ ...base, peerRoutes: 'vxlan' })),
         code(() => parseAgentFlags({ ...base, leaseTtl: '2' })),
@@ -61,6 +67,7 @@ describe('agent flags', () => {
         ['UsageError', '--store'],
         ['InvalidNodeName', '--node'],
         ['InvalidIpAddress', '--node-ip'],
+        ['UsageError', '--node-ip6'],
         ['InvalidNetnsName', '--netns'],
         ['InvalidPeerRoutesMode', '--peer-routes'],
         ['InvalidLeaseTtl', '--lease-ttl'],

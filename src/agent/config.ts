@@ -12,6 +12,8 @@ export interface AgentConfig {
   store: string;
   node: string;
   nodeIp: string;
+  /** The node's IPv6 VNet address (dual-stack clusters: where peers route its IPv6 block); null = none. */
+  nodeIp6: string | null;
   /** Node pool; null = the first pool of the cluster profile. */
   pool: string | null;
   /** Named network namespace the node lives in; null = the agent's own. */
@@ -31,6 +33,7 @@ export interface AgentFlags {
   store?: string;
   node?: string;
   nodeIp?: string;
+  nodeIp6?: string;
   pool?: string;
   netns?: string;
   socket?: string;
@@ -89,6 +92,13 @@ export function parseAgentFlags(f: AgentFlags): AgentConfig {
     });
   }
   const nodeIp = formatIp(parseIp(required(f.nodeIp, '--node-ip', '10.224.0.4'), '--node-ip'));
+  const nodeIp6 = f.nodeIp6 === undefined ? null : formatIp(parseIp(f.nodeIp6.trim(), '--node-ip6'));
+  if (nodeIp6 !== null && !nodeIp6.includes(':')) {
+    throw new PodnetError('UsageError', `--node-ip6 must be an IPv6 address, got "${nodeIp6}"`, {
+      field: '--node-ip6',
+      hint: "pass the node's IPv6 VNet address, e.g. --node-ip6 fd00:10::4",
+    });
+  }
   if (f.netns !== undefined && !NETNS_NAME.test(f.netns)) {
     throw new PodnetError('InvalidNetnsName', `"${f.netns.slice(0, 64)}" is not a network namespace name`, {
       field: '--netns',
@@ -129,6 +139,7 @@ export function parseAgentFlags(f: AgentFlags): AgentConfig {
     store,
     node,
     nodeIp,
+    nodeIp6,
     pool: f.pool?.trim() || null,
     netns: f.netns ?? null,
     socket: f.socket ?? AGENT_DEFAULTS.socket,

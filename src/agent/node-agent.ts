@@ -151,6 +151,7 @@ export class NodeAgent {
       request: () => ({
         nodeName: config.node,
         nodeIp: config.nodeIp,
+        ...(config.nodeIp6 ? { nodeIp6: config.nodeIp6 } : {}),
         pool: this.poolName ?? '',
         maxPods: this.profile?.nodePools.find((p) => p.name === this.poolName)?.maxPods ?? 250,
         ttlSeconds: config.leaseTtlSeconds,
@@ -220,7 +221,7 @@ export class NodeAgent {
     );
     if (this.deps.objects) {
       const { node, nodeIp } = this.config;
-      const addresses = () => this.podIpam?.list() ?? [];
+      const addresses = () => [...(this.podIpam?.list() ?? []), ...(this.podIpam6?.list() ?? [])];
       const endpoints = new EndpointPublisher({ store: this.deps.objects, node, nodeIp, addresses, log });
       this.endpoints = endpoints;
       endpoints.start();

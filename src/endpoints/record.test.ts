@@ -151,6 +151,15 @@ describe('which endpoints a node publishes', () => {
     );
   });
 
+  it('a dual-stack attachment is one endpoint with both addresses, IPv4 first', () => {
+    const v6 = { ...addr('a', 'fd12:3456:789a::301', { ns: 'shop', name: 'web-1' }), family: 6 as const };
+    const d = desiredEndpoints(input([v6, addr('a', '10.244.3.1', { ns: 'shop', name: 'web-1' })]));
+    assert.deepEqual(
+      d.map((e) => [endpointKey(e), e.ips]),
+      [['endpoints/sys-0/a/eth0', ['10.244.3.1', 'fd12:3456:789a::301']]],
+    );
+  });
+
   it('a pod start is one put; nothing changed is no write; a gone pod is one delete', () => {
     const lease = '7';
     const pods = [addr('a', '10.244.3.1', { ns: 'shop', name: 'web-1' })];

@@ -218,10 +218,18 @@ export interface NodeEndpointsInput {
   portsOf?(pod: { namespace: string; name: string }): NamedPort[] | undefined;
 }
 
-/** Every endpoint the node should publish: one per attachment that holds an address. */
+/**
+ * Every endpoint the node should publish: one per attachment that holds an address, with its addresses of
+ * every family, IPv4 first (a dual-stack pod's two; what a Service's `ipFamilies` picks from).
+ */
 export function desiredEndpoints(input: NodeEndpointsInput): PodEndpoint[] {
   const byKey = new Map<string, PodEndpoint>();
-  for (const a of input.addresses) {
+  for (const a of [...input.addresses].sort((x, y) => x.family - y.family)) {
+    const held = byKey.get(endpointKey({ node: input.node, containerId: a.containerId, ifname: a.ifname }));
+    if (held) {
+      held.ips.push(a.ip);
+      continue;
+    }
     const e: PodEndpoint = {
       node: input.node,
       nodeIp: input.nodeIp,

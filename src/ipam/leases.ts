@@ -25,6 +25,7 @@ import {
   leaseRow,
   parseJson,
   releasedRow,
+  requireNodeIp6,
   storeCorrupt,
   toLease,
   toQuarantined,
@@ -250,6 +251,7 @@ export class BlockLeases {
   async claim(req: ClaimRequest): Promise<NodeBlocks> {
     validateClaim(req);
     let cluster = await this.opts.cluster();
+    if (cluster.spaces.some((s) => s.podCidr.family === 6)) requireNodeIp6(req);
     /** The node key's mod revision once known to exist (it may point at a row that is free by now). */
     let nodeRevision = 0;
     let refreshed = false;

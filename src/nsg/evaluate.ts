@@ -23,8 +23,10 @@ export function prefixCidr(prefix: string, family: 4 | 6): Cidr {
   return prefix.includes('/') ? parseCidr(prefix) : parseCidr(`${prefix}/${family === 4 ? 32 : 128}`);
 }
 
+/** A prefix of the other family never matches (a bare address is a host prefix of its own family). */
 function inPrefix(prefix: string, ip: IpAddress): boolean {
-  return containsIp(prefixCidr(prefix, ip.family), ip);
+  const family = prefix.includes(':') ? 6 : 4;
+  return family === ip.family && containsIp(prefixCidr(prefix, family), ip);
 }
 
 function addressMatches(a: NsgAddress, ip: IpAddress, ctx: TagContext): boolean {

@@ -78,6 +78,27 @@ describe('NSG evaluation', () => {
     assert.equal(verdict(n, 'Outbound', tcp('10.224.0.4', '10.225.0.4')), 'Allow AllowVnetOutBound');
   });
 
+  it('IPv6 prefixes match IPv6 packets only (dual-stack pods: an NSG rule per family)', () => {
+    // Azure NSG security rules take IPv6 prefixes (learn.microsoft.com, "Network security groups": "you can
+    // specify ... an IPv6 address range"); 10.244.0.0/16 and fd12:3456:789a::/64 are the AKS dual-stack defaults.
+    const n = nsg(
+      { name: 'deny-pods6', priority: 200, sourceAddressPrefix: 'fd12:3456:789a::/64', access: 'Deny' },
+      { name: 'allow-one6', priority: 100, sourceAddressPrefix: 'fd12:3456:789a::105', access: 'Allow' },
+    );
+    const v6 = { virtualNetwork: [...ctx.virtualNetwork, 'fd12:3456:789a::/64', 'fd00:10::/48'] };
+    const say = (p: NsgPacket) => {
+      const v = evaluateNsg(n, 'Inbound', p, v6);
+      return `${v.access} ${v.rule}`;
+    };
+    assert.equal(say(tcp('fd12:3456:789a::107', 'fd12:3456:789a::201')), 'Deny deny-pods6');
+    assert.equal(
+      say(tcp('fd12:3456:789a::105', 'fd12:3456:789a::201')),
+      'Allow allow-one6',
+      'a bare address is a /128',
+    );
+    assert.equal(say(tcp('10.244.1.7', '10.244.0.9')), 'Allow AllowVnetInBound', 'IPv4 falls through');
+  });
+
   it('the lowest priority number wins, and evaluation stops at the first match', () => {
     const n = nsg(
       { name: 'deny-pods', priority: 200, sourceAddressPrefix: '10.244.0.0/16', access: 'Deny' },

@@ -259,6 +259,26 @@ describe('NetworkPolicy peers', () => {
   });
 });
 
+describe('NetworkPolicy ipBlock in both families (dual-stack)', () => {
+  const from = (peers: object[]) =>
+    world({ spec: { podSelector: {}, ingress: [{ from: peers }] } as NetworkPolicy['spec'] });
+
+  it('an IPv6 cidr with an IPv6 except admits IPv6 sources; an IPv4 block never admits an IPv6 one', () => {
+    // networking.k8s.io/v1 IPBlock: "CIDR is a string representing the IPBlock. Valid examples are
+    // "192.168.1.0/24" or "2001:db8::/64"" (Kubernetes API reference, IPBlock v1).
+    const w = from([
+      { ipBlock: { cidr: 'fd00:10::/48', except: ['fd00:10:0:1::/64'] } },
+      { ipBlock: { cidr: '10.0.0.0/8' } },
+    ]);
+    assert.equal(allowed(w, 'fd00:10::5', 'x/a'), true);
+    assert.equal(allowed(w, 'fd00:10:0:1::5', 'x/a'), false, 'except');
+    assert.equal(allowed(w, 'fd00:11::5', 'x/a'), false);
+    assert.equal(allowed(w, '10.1.2.3', 'x/a'), true);
+    const v4only = from([{ ipBlock: { cidr: '0.0.0.0/0' } }]);
+    assert.equal(allowed(v4only, 'fd00:10::5', 'x/a'), false, '0.0.0.0/0 is IPv4 only');
+  });
+});
+
 describe('NetworkPolicy ports and protocols', () => {
   const ingress = (ports: object[], peers?: object[]) =>
     world({

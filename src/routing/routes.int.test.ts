@@ -13,7 +13,7 @@ describe('route reconcile in a real namespace', () => {
     // A veth pair stands in for the uplink (this kernel has no dummy driver).
     await ipBatch(['link add uplink type veth peer name uplink-peer'], ns);
     await ipBatch(['link set uplink-peer up'], ns);
-    await ipBatch(['addr add 10.224.0.4/24 dev uplink'], ns);
+    await ipBatch(['addr add 10.224.0.4/24 dev uplink', 'addr add fd00:10::4/64 dev uplink nodad'], ns);
     await ipBatch(['link set uplink up'], ns);
   });
   after(async () => scope.cleanup());
@@ -39,6 +39,15 @@ describe('route reconcile in a real namespace', () => {
       all.some((r) => r.dst === '10.99.0.0/24'),
       'foreign route kept',
     );
+  });
+
+  it('dual-stack: routes IPv6 blocks via IPv6 next hops beside the IPv4 ones, and reads both back', async () => {
+    const dual: PeerRoute[] = [...want, { dst: 'fd12:3456:789a::100/120', via: 'fd00:10::5' }];
+    await reconcileRoutes(want, { netns: ns });
+    assert.deepEqual(await reconcileRoutes(dual, { netns: ns }), { added: 1, replaced: 0, removed: 0 });
+    assert.deepEqual(await readPodnetRoutes({ netns: ns }), dual);
+    assert.deepEqual(await reconcileRoutes(dual, { netns: ns }), { added: 0, replaced: 0, removed: 0 });
+    assert.deepEqual(await reconcileRoutes(want, { netns: ns }), { added: 0, replaced: 0, removed: 1 });
   });
 
   it('uses a separate table when asked', async () => {

@@ -33,6 +33,32 @@ describe('desiredPeerRoutes', () => {
     ]);
   });
 
+  it('dual-stack: each block via the node address of its family, direct only over an attached subnet of that family', () => {
+    const dual = [
+      ...leases.slice(0, 2),
+      { ...lease('n2', 'fd12:3456:789a::100/120', 'fd00:10::5'), family: 6 as const },
+      { ...lease('n1', 'fd12:3456:789a::/120', 'fd00:10::4'), family: 6 as const },
+    ];
+    assert.deepEqual(
+      desiredPeerRoutes(dual, { selfNode: 'n1', attachedSubnets: ['10.224.0.0/16', 'fd00:10::/64'] }),
+      [
+        { dst: '10.244.1.0/24', via: '10.224.0.5' },
+        { dst: 'fd12:3456:789a::100/120', via: 'fd00:10::5' },
+      ],
+    );
+    assert.deepEqual(desiredPeerRoutes(dual, { selfNode: 'n1', attachedSubnets: ['10.224.0.0/16'] }), [
+      { dst: '10.244.1.0/24', via: '10.224.0.5' },
+    ]);
+    assert.deepEqual(
+      renderRouteBatch({
+        add: [{ dst: 'fd12:3456:789a::100/120', via: 'fd00:10::5' }],
+        replace: [],
+        remove: [],
+      }),
+      ['route add fd12:3456:789a::100/120 via fd00:10::5 proto 147'],
+    );
+  });
+
   it('in direct mode routes only to peers on an attached subnet and never to its own block', () => {
     assert.deepEqual(desiredPeerRoutes(leases, { selfNode: 'n1', attachedSubnets: ['10.224.0.0/16'] }), [
       { dst: '10.244.1.0/24', via: '10.224.0.5' },

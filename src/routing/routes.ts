@@ -77,13 +77,21 @@ function tableArgs(t: RouteTarget): string[] {
   return t.table === undefined ? [] : ['table', String(t.table)];
 }
 
-/** podnet's peer routes currently in the kernel (only routes with podnet's proto and a gateway). */
+/**
+ * podnet's peer routes currently in the kernel, IPv4 then IPv6 (only routes with podnet's proto and a
+ * gateway): a dual-stack node routes each peer's /24 via its IPv4 and its /120 via its IPv6 address.
+ */
 export async function readPodnetRoutes(target: RouteTarget = {}): Promise<PeerRoute[]> {
-  // A table that holds no route yet reads as empty (listRoutes), not as an error.
-  const rows = await listRoutes([...tableArgs(target), 'proto', String(PODNET_ROUTE_PROTO)], target.netns, 4);
-  return rows
-    .filter((r) => r.gateway !== undefined)
-    .map((r) => ({ dst: r.dst.includes('/') ? r.dst : `${r.dst}/32`, via: r.gateway as string }));
+  const args = [...tableArgs(target), 'proto', String(PODNET_ROUTE_PROTO)];
+  const out: PeerRoute[] = [];
+  for (const family of [4, 6] as const) {
+    // A table that holds no route yet reads as empty (listRoutes), not as an error.
+    for (const r of await listRoutes(args, target.netns, family)) {
+      if (r.gateway === undefined) continue;
+      out.push({ dst: r.dst.includes('/') ? r.dst : `${r.dst}/${family === 4 ? 32 : 128}`, via: r.gateway });
+    }
+  }
+  return out;
 }
 
 /** The `ip -batch` lines for a diff; each line is one kernel operation. */

@@ -2,7 +2,7 @@
  * What the store backends keep, and the rules every backend applies the same way: the life of a block row
  * (live, then quarantined, then free), decoding with clear errors for corrupt or foreign data.
  */
-import { parseCidr } from '../addr/index.js';
+import { parseCidr, parseIp } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
 import { type BlockSpace, blockSpaces, spaceOf } from '../ipam/blocks.js';
 import type { ClusterProfile } from '../profile/types.js';
@@ -82,7 +82,7 @@ export function leaseRow(
   return {
     block,
     nodeName: req.nodeName,
-    nodeIp: req.nodeIp,
+    nodeIp: block.includes(':') && req.nodeIp6 ? req.nodeIp6 : req.nodeIp,
     pool: req.pool,
     maxPods: req.maxPods,
     claimedAt,
@@ -109,6 +109,26 @@ export function validateClaim(req: ClaimRequest): void {
   if (!Number.isInteger(req.ttlSeconds) || req.ttlSeconds < 0)
     throw bad('ttlSeconds', 'must be a whole number >= 0');
   if (!Number.isInteger(req.maxPods) || req.maxPods < 1) throw bad('maxPods', 'must be a whole number >= 1');
+  if (req.nodeIp6 !== undefined && !isIpv6(req.nodeIp6))
+    throw bad('nodeIp6', `"${req.nodeIp6}" is not an IPv6 address`);
+}
+
+/** A dual-stack claim names the node's IPv6 address: the IPv6 block is routed to it. */
+export function requireNodeIp6(req: ClaimRequest): void {
+  if (req.nodeIp6 === undefined) {
+    throw new PodnetError('InvalidClaim', 'block claim: nodeIp6 is missing, and the cluster is dual-stack', {
+      field: 'nodeIp6',
+      hint: "start the agent with --node-ip6 (the node's IPv6 VNet address), where peers route its IPv6 block",
+    });
+  }
+}
+
+function isIpv6(text: string): boolean {
+  try {
+    return parseIp(text).family === 6;
+  } catch {
+    return false;
+  }
 }
 
 export function storeCorrupt(where: string, why: string, cause?: unknown): PodnetError {

@@ -57,6 +57,11 @@ export interface QuarantinedBlock {
 export interface ClaimRequest {
   nodeName: string;
   nodeIp: string;
+  /**
+   * The node's IPv6 VNet address, required in a dual-stack cluster: the IPv6 block's lease carries it as its
+   * `nodeIp`, so every lease routes `block via nodeIp` within one family.
+   */
+  nodeIp6?: string;
   pool: string;
   maxPods: number;
   /** Lease time to live in seconds; renewed by the agent well before it runs out. */

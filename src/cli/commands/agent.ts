@@ -27,6 +27,7 @@ export function registerAgent(program: Command, ctx: CliContext): void {
     )
     .option('--node <name>', "this node's name")
     .option('--node-ip <ip>', "this node's VNet address (where peers route its block)")
+    .option('--node-ip6 <ip>', "this node's IPv6 VNet address (dual-stack: where peers route its IPv6 block)")
     .option('--pool <name>', 'node pool (default: first pool of the cluster profile)')
     .option('--netns <name>', 'manage the node living in this network namespace')
     .option('--socket <path>', 'API and CNI unix socket (mode 0600)', AGENT_DEFAULTS.socket)

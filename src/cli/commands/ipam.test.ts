@@ -252,6 +252,7 @@ describe('podnet ipam', () => {
       await store.claimBlock({
         nodeName: 'ds-0',
         nodeIp: '10.224.0.4',
+        nodeIp6: 'fd00:10::4',
         pool: 'system',
         maxPods: 110,
         ttlSeconds: 60,
@@ -267,7 +268,7 @@ describe('podnet ipam', () => {
     );
     const listed = podnet(['ipam', 'blocks', '--store', url]);
     assert.match(listed.out, /10\.244\.0\.0\/24 +ds-0 .* leased/);
-    assert.match(listed.out, /fd12:3456:789a::\/120 +ds-0 .* leased/);
+    assert.match(listed.out, /fd12:3456:789a::\/120 +ds-0 +fd00:10::4 .* leased/);
   });
 
   it('check: refuses a missing --node or namespace and names a missing pod address file', () => {

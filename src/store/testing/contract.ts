@@ -29,7 +29,7 @@ export interface ContractHarness {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export function claim(nodeName: string, ttlSeconds = 60): ClaimRequest {
-  return { nodeName, nodeIp: '10.0.0.4', pool: 'pool1', maxPods: 250, ttlSeconds };
+  return { nodeName, nodeIp: '10.0.0.4', nodeIp6: 'fd00:10::4', pool: 'pool1', maxPods: 250, ttlSeconds };
 }
 
 async function rejects(p: Promise<unknown>, code: string): Promise<PodnetError> {
@@ -246,6 +246,12 @@ export function storeContract(name: string, harness: ContractHarness): void {
         assert.equal(l.block, l.blocks[0].block, 'the lease itself is the IPv4 one');
       }
       if (harness.lowestFirst) assert.equal(a.blocks[1].block, 'fd12:3456:789a::/120');
+      assert.deepEqual(
+        a.blocks.map((x) => x.nodeIp),
+        ['10.0.0.4', 'fd00:10::4'],
+        'each block is routed to the node address of its family',
+      );
+      await rejects(s.claimBlock({ ...claim('node-x'), nodeIp6: undefined }), 'InvalidClaim');
       assert.notEqual(a.blocks[1].block, b.blocks[1].block);
       const again = await s.claimBlock(claim('node-a', 10));
       assert.deepEqual(families(again), families(a));
