@@ -43,7 +43,7 @@ describe('podnet CLI conventions', () => {
     }
   });
 
-  it('every command with -o takes table, wide, json and yaml (map: html, svg) and says so', () => {
+  it('every command with -o takes table, wide, json and yaml (map: html, svg; sysdump: the archive) and says so', () => {
     const withOutput = visible(program).filter((p) => {
       let c: Command = program;
       for (const w of p) c = c.commands.find((x) => x.name() === w) as Command;
@@ -54,7 +54,9 @@ describe('podnet CLI conventions', () => {
       let c: Command = program;
       for (const w of p) c = c.commands.find((x) => x.name() === w) as Command;
       const help = c.options.find((o) => o.long === '--output')?.description ?? '';
-      const want = p[0] === 'map' ? /html or svg/ : /table, wide, json or yaml/;
+      // The issue fixes sysdump's -o as the archive it writes (`podnet sysdump -o FILE.tar.gz`, as cilium's).
+      const want =
+        p[0] === 'map' ? /html or svg/ : p[0] === 'sysdump' ? /FILE\.tar\.gz/ : /table, wide, json or yaml/;
       assert.match(help, want, `podnet ${p.join(' ')} -o: ${help}`);
     }
   });

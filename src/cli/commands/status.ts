@@ -4,29 +4,14 @@
  * 1 degraded (also when `--wait` timed out), 3 store unreachable.
  */
 import type { Command } from 'commander';
-import { stringify } from 'yaml';
 import { PodnetError } from '../../errors/index.js';
 import { requireLab, resolveLabName } from '../../lab/state.js';
 import { readStatusInput } from '../../status/gather.js';
 import { type ClusterStatus, assessStatus } from '../../status/health.js';
 import { openStore, storeUrl } from '../../store/open.js';
 import type { CliContext } from '../main.js';
-import { EXIT, table } from '../output.js';
+import { EXIT, OUTPUT_HELP, emit, parseOutputFormat, table } from '../output.js';
 import { STORE_FLAG_HELP } from './cluster.js';
-
-export type DataFormat = 'table' | 'json' | 'yaml';
-
-export function parseDataFormat(v: string): DataFormat {
-  if (v === 'table' || v === 'json' || v === 'yaml') return v;
-  throw new PodnetError('UsageError', `unknown output format "${v.slice(0, 40)}"`, {
-    field: '--output',
-    hint: 'use -o table, json or yaml',
-  });
-}
-
-export function renderData(format: 'json' | 'yaml', data: unknown): string {
-  return format === 'json' ? JSON.stringify(data, null, 2) : stringify(data);
-}
 
 const UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600 };
 
@@ -147,7 +132,7 @@ export function registerStatus(program: Command, ctx: CliContext): void {
     .option('--lab <name>', "a lab's store, and the nodes that lab runs")
     .option('--wait', 'wait until healthy (or the timeout)')
     .option('--timeout <duration>', 'how long --wait waits', '5m')
-    .option('-o, --output <format>', 'table, json or yaml', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .addHelpText(
       'after',
       `
@@ -161,7 +146,7 @@ Examples:
   podnet status --lab demo --wait --timeout 2m`,
     )
     .action(async (o: StatusOpts) => {
-      const format = parseDataFormat(o.output);
+      const format = parseOutputFormat(o.output);
       if (o.store !== undefined && o.lab !== undefined) {
         throw new PodnetError('UsageError', '--store and --lab exclude each other', {
           field: '--lab',
@@ -189,7 +174,7 @@ Examples:
       }
       if (status instanceof Error) throw status;
       if (o.wait && !status.healthy) ctx.io.err(`status: still degraded after ${o.timeout}`);
-      ctx.io.out(format === 'table' ? renderStatusTable(status) : renderData(format, status));
+      emit(ctx.io, format, 'Status', status, () => renderStatusTable(status));
       ctx.exitCode = status.healthy ? EXIT.ok : EXIT.problems;
     });
 }

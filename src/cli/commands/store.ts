@@ -5,7 +5,7 @@
 import type { Command } from 'commander';
 import { DEFAULT_CERT_DAYS, writeStoreCerts } from '../../store/certs.js';
 import type { CliContext } from '../main.js';
-import { parseOutputFormat } from '../output.js';
+import { OUTPUT_HELP, emit, examples, parseOutputFormat } from '../output.js';
 
 interface CertsOpts {
   out: string;
@@ -37,7 +37,8 @@ The folder is 0700 and every file 0600; copy each host only its own files and ca
 export function registerStore(program: Command, ctx: CliContext): void {
   const store = program
     .command('store')
-    .description('the cluster store: certificates for etcd over mutual TLS');
+    .description('the cluster store: certificates for etcd over mutual TLS')
+    .addHelpText('after', examples('podnet store certs --out /etc/podnet/pki --client node-1,operator'));
   store
     .command('certs')
     .description('make a CA, etcd member certificates and client certificates (mutual TLS)')
@@ -51,7 +52,7 @@ export function registerStore(program: Command, ctx: CliContext): void {
       [],
     )
     .option('--days <n>', 'validity of member and client certificates', String(DEFAULT_CERT_DAYS))
-    .option('-o, --output <format>', 'table or json', 'table')
+    .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .addHelpText('after', EXAMPLES)
     .action(async (o: CertsOpts) => {
       const format = parseOutputFormat(o.output);
@@ -60,13 +61,11 @@ export function registerStore(program: Command, ctx: CliContext): void {
           ? [{ name: o.server ?? 'server', sans: o.serverSan }]
           : [];
       const r = await writeStoreCerts({ out: o.out, servers, clients: o.client, days: Number(o.days) });
-      if (format === 'json') ctx.io.out(JSON.stringify(r, null, 2));
-      else
-        ctx.io.out(
-          [
-            `${r.caReused ? 'reused the CA in' : 'made a new CA in'} ${r.out}`,
-            ...r.files.map((f) => `wrote ${f}`),
-          ].join('\n'),
-        );
+      emit(ctx.io, format, 'StoreCertificates', r, () =>
+        [
+          `${r.caReused ? 'reused the CA in' : 'made a new CA in'} ${r.out}`,
+          ...r.files.map((f) => `wrote ${f}`),
+        ].join('\n'),
+      );
     });
 }
