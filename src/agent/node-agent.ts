@@ -26,9 +26,10 @@ import { IpamAudit } from './ipam-audit.js';
 import { NodeLease } from './lease.js';
 import { type Logger, errFields } from './log.js';
 import { AgentMetrics, PODNET_VERSION } from './metrics.js';
+import { ObjectWatch } from './object-watch.js';
 import { type DataplanePart, type PartReport, nodeDataplaneParts, runParts } from './parts.js';
-import { PolicyWatch } from './policy-watch.js';
-import { ServiceWatch } from './service-watch.js';
+import { POLICY_PREFIXES, policyWorld } from './policy-world.js';
+import { SERVICES_PREFIX, serviceWorld } from './service-world.js';
 import { resolveStoreEndpoints } from './store-endpoints.js';
 import { StoreHealth } from './store-health.js';
 
@@ -123,9 +124,15 @@ export class NodeAgent {
   /** Drift repaired since start, by part, and when last: the heartbeat reports them. */
   private readonly drift: Record<string, number> = {};
   private lastDriftAt: string | null = null;
-  private serviceWatch: ServiceWatch | null = null;
   private storeEndpoints: StoreEndpoint[] = [];
-  private policyWatch: PolicyWatch | null = null;
+  private objectWatch: ObjectWatch<keyof typeof POLICY_PREFIXES | 'services'> | null = null;
+  /** What the policy and service sections are compiled from, once per change of the watched objects. */
+  private views: {
+    policy: () => ReturnType<typeof policyWorld>;
+    services: () => ReturnType<typeof serviceWorld>;
+  } | null = null;
+  /** Stored objects that do not decode, already logged (each said once, not at every reconcile). */
+  private readonly corruptSaid = new Set<string>();
 
   constructor(
     readonly config: AgentConfig,
@@ -199,12 +206,18 @@ export class NodeAgent {
     // Peer routes from a previous run stay until the first reconcile sees the full lease list: no gap.
     this.leases = await store.listBlocks();
     if (this.deps.objects) {
-      // Before the first reconcile, so a restarted agent never writes its table without the policies.
-      this.policyWatch = new PolicyWatch(this.deps.objects, () => this.trigger('policy'));
-      await this.policyWatch.start();
-      // Before the first reconcile, so a restarted agent never writes its table without its services.
-      this.serviceWatch = new ServiceWatch(this.deps.objects, () => this.trigger('services'), this.deps.log);
-      await this.serviceWatch.start();
+      // Before the first reconcile, so a restarted agent never writes its table without its policies and services.
+      const watch = new ObjectWatch(
+        this.deps.objects,
+        { ...POLICY_PREFIXES, services: SERVICES_PREFIX },
+        () => this.trigger('objects'),
+      );
+      this.objectWatch = watch;
+      this.views = {
+        policy: watch.derived((o, e) => policyWorld({ ...o, endpoints: e.endpoints.values() })),
+        services: watch.derived((o, e) => serviceWorld(o.services, e.endpoints.values())),
+      };
+      await watch.start();
     }
     await this.reconcileNow('start');
     this.stopWatches.push(
@@ -249,9 +262,8 @@ export class NodeAgent {
     if (this.resyncTimer) clearInterval(this.resyncTimer);
     this.lease.stop();
     for (const stop of this.stopWatches) stop();
-    this.policyWatch?.stop();
+    this.objectWatch?.stop();
     await this.heartbeat?.stop();
-    this.serviceWatch?.stop();
     await this.endpoints?.stop();
     await this.runner.settled();
     this.podIpam?.close();
@@ -351,9 +363,19 @@ export class NodeAgent {
       attachedSubnets: attachedSubnets(ifaces),
       peerRoutes: this.config.peerRoutes,
       storeEndpoints: this.storeEndpoints,
-      ...(this.policyWatch ? { policy: this.policyWatch.world().world } : {}),
-      ...(this.serviceWatch ? { services: this.serviceWatch.world() } : {}),
+      ...(this.views ? this.objectWorlds(this.views) : {}),
     };
+  }
+
+  private objectWorlds(views: NonNullable<NodeAgent['views']>) {
+    const policy = views.policy();
+    const services = views.services();
+    for (const key of [...policy.corrupt, ...services.corrupt]) {
+      if (this.corruptSaid.has(key)) continue;
+      this.corruptSaid.add(key);
+      this.deps.log.warn({ key }, 'stored object unreadable; left out of the node table');
+    }
+    return { policy: policy.world, services: services.world };
   }
 
   private async reconcileOnce(trigger: string): Promise<void> {
