@@ -4,6 +4,8 @@
  *    engine and laid out into one node's table section (compilePolicies, compileNodePolicy, policySection,
  *    renderTable), and the edits one change costs against the previous table (tableDelta): a new pod that
  *    rules admit, a pod's label change, a policy's rule edit, a new policy over pods already isolated;
+ *  - trace: flows per second through `trace` (route, SNAT and NetworkPolicy over the same world, in-process),
+ *    beside the policy engine's own verdicts for the same flows (its floor: trace calls it, then adds layers);
  *  - lab: TCP throughput (iperf3) and the rate of new TCP connections between two pods on different nodes
  *    of a real lab, with no policy and with 1,000 policies selecting the server where the last one admits the
  *    client, in paired rounds of one run (policies applied, measured, deleted, measured, alternating).
@@ -18,14 +20,16 @@ import { renderTable, tableDelta } from '../src/dataplane/nft-table.js';
 import { NODE_TABLE } from '../src/dataplane/ruleset.js';
 import { nftListTable } from '../src/kernel/nft.js';
 import { type NetnsProcess, execInNetns, spawnInNetns } from '../src/kernel/process.js';
+import { defaultLabProfile } from '../src/lab/default-profile.js';
 import { labDown, labPodAdd, labUp } from '../src/lab/lab.js';
 import type { LabPod } from '../src/lab/model.js';
 import { sleep, waitFor } from '../src/lab/processes.js';
 import { requireLab } from '../src/lab/state.js';
 import { defaultNetworkPolicy } from '../src/policy/defaults.js';
-import { compilePolicies } from '../src/policy/engine.js';
+import { compilePolicies, evaluatePolicies } from '../src/policy/engine.js';
 import { compileNodePolicy, policySection } from '../src/policy/nft.js';
 import type { NetworkPolicy, PolicyPod, PolicyWorld } from '../src/policy/types.js';
+import { type TraceFlow, compileWorld, trace } from '../src/trace/trace.js';
 
 const NAMESPACES = 50;
 const PODS_PER_NS = 100;
@@ -205,6 +209,71 @@ async function compileBench(): Promise<string[]> {
       ...w,
       policies: [...w.policies, added],
     }),
+  ];
+}
+
+// ---- trace ----
+
+const TRACE_FLOWS = 20_000;
+
+export function traceBench(): string[] {
+  const w = benchWorld();
+  const world = {
+    ...w,
+    profile: defaultLabProfile('bench'),
+    pods: w.pods.map((p) => ({ ...p, hostIP: `10.224.0.${4 + Number(p.node?.slice(5))}` })),
+    nsgs: [],
+    nics: [],
+  };
+  // A fixed sequence of pod pairs and ports (a linear congruential walk), the same for both arms.
+  let x = 7;
+  const next = () => {
+    x = (x * 1103515245 + 12345) % 2 ** 31;
+    return x;
+  };
+  const flows = Array.from({ length: TRACE_FLOWS }, () => {
+    const a = world.pods[next() % world.pods.length];
+    const b = world.pods[next() % world.pods.length];
+    return { a, b, port: [53, 8080, 8081, 9090, 7005][next() % 5] };
+  });
+  const t0 = performance.now();
+  const compiled = compileWorld(world);
+  const compileMs = performance.now() - t0;
+  const verdicts = { allow: 0, deny: 0 };
+  const t1 = performance.now();
+  for (const f of flows) {
+    const flow: TraceFlow = {
+      from: `${f.a.namespace}/${f.a.name}`,
+      to: `${f.b.namespace}/${f.b.name}`,
+      protocol: 'TCP',
+      port: f.port,
+      state: 'new',
+    };
+    verdicts[trace(world, flow, compiled).verdict]++;
+  }
+  const traceS = (performance.now() - t1) / 1000;
+  const t2 = performance.now();
+  for (const f of flows) {
+    evaluatePolicies(compiled, {
+      src: { pod: f.a, ip: f.a.ips[0] },
+      dst: { pod: f.b, ip: f.b.ips[0] },
+      protocol: 'TCP',
+      port: f.port,
+    });
+  }
+  const engineS = (performance.now() - t2) / 1000;
+  const rate = TRACE_FLOWS / traceS;
+  return [
+    '### Trace: flows per second against the 1,000-policy world',
+    '',
+    `The compile part's world (5,000 pods, 1,000 policies) with the lab's default profile, so route and SNAT are traced too; ${TRACE_FLOWS} TCP flows between pods picked by a fixed walk, in-process, after one compile (${compileMs.toFixed(0)} ms). Floor: the policy engine's verdicts for the same flows, which trace calls and then adds its other layers and hops to.`,
+    '',
+    '| arm | flows per second |',
+    '|---|---|',
+    `| \`trace\` (route, nat, networkpolicy; ${verdicts.allow} allowed, ${verdicts.deny} denied) | ${Math.round(rate)} |`,
+    `| floor: \`evaluatePolicies\` alone | ${Math.round(TRACE_FLOWS / engineS)} |`,
+    '',
+    `trace: **${Math.round(rate)}** flows/s (target: 10,000 or more), ${(traceS / engineS).toFixed(2)}x the engine's time per flow; load average ${loadavg()[0].toFixed(1)}.`,
   ];
 }
 
@@ -398,6 +467,6 @@ async function labBench(): Promise<string[]> {
 export default {
   name: 'policy',
   async run(): Promise<string> {
-    return [...(await compileBench()), '', ...(await labBench())].join('\n');
+    return [...(await compileBench()), '', ...traceBench(), '', ...(await labBench())].join('\n');
   },
 };

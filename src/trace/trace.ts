@@ -102,16 +102,54 @@ function subnetOf(profile: ClusterProfile | undefined, ip: string | undefined): 
   return profile.vnet.subnets.find((s) => inCidrs([s.cidr], ip))?.name;
 }
 
+/** The world's pods by name, by address and by node address: built once per pod list, not per flow. */
+interface PodIndex {
+  pods: readonly TracePod[];
+  size: number;
+  byName: Map<string, TracePod>;
+  byIp: Map<string, TracePod>;
+  namespaces: Set<string>;
+  nodeByHost: Map<string, string | undefined>;
+}
+
+const podIndexes = new WeakMap<TraceWorld, PodIndex>();
+
+function podIndex(world: TraceWorld): PodIndex {
+  const known = podIndexes.get(world);
+  if (known && known.pods === world.pods && known.size === world.pods.length) return known;
+  const index: PodIndex = {
+    pods: world.pods,
+    size: world.pods.length,
+    byName: new Map(),
+    byIp: new Map(),
+    namespaces: new Set(),
+    nodeByHost: new Map(),
+  };
+  // The first pod wins every key, as a search of the list in order would find it.
+  const first = <V>(m: Map<string, V>, k: string, v: V) => {
+    if (!m.has(k)) m.set(k, v);
+  };
+  for (const p of world.pods) {
+    first(index.byName, `${p.namespace}/${p.name}`, p);
+    for (const ip of p.ips) first(index.byIp, ip, p);
+    index.namespaces.add(p.namespace);
+    if (p.hostIP) first(index.nodeByHost, p.hostIP, p.node);
+  }
+  podIndexes.set(world, index);
+  return index;
+}
+
 function resolveEnd(world: TraceWorld, text: string, field: string): End {
+  const index = podIndex(world);
   if (text.includes('/') && !/^[0-9a-fA-F:.]+\/\d+$/.test(text)) {
     const [ns, name] = text.split('/');
-    if (!world.namespaces.has(ns) && !world.pods.some((p) => p.namespace === ns)) {
+    if (!world.namespaces.has(ns) && !index.namespaces.has(ns)) {
       throw new PodnetError('TraceUnknownNamespace', `no namespace "${ns}" in the objects given`, {
         field,
         hint: 'give the pod as NAMESPACE/NAME of a Pod in the files or the store',
       });
     }
-    const pod = world.pods.find((p) => p.namespace === ns && p.name === name);
+    const pod = index.byName.get(`${ns}/${name}`);
     if (!pod) {
       throw new PodnetError('TraceUnknownPod', `no pod "${text}" in the objects given`, {
         field,
@@ -135,7 +173,7 @@ function resolveEnd(world: TraceWorld, text: string, field: string): End {
       hint: 'e.g. default/web or 10.244.1.7',
     });
   }
-  const pod = world.pods.find((p) => p.ips.includes(ip));
+  const pod = index.byIp.get(ip);
   if (pod) return { ip, pod, kind: 'pod', subnet: subnetOf(world.profile, pod.hostIP) };
   const subnet = subnetOf(world.profile, ip);
   return { ip, kind: subnet ? 'node' : 'external', subnet };
@@ -355,5 +393,5 @@ export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorl
 
 /** The node whose address `ip` is (a pod's hostIP), for "traffic from a pod's own node". */
 function nodeOfIp(world: TraceWorld, ip: string): string | undefined {
-  return world.pods.find((p) => p.hostIP === ip)?.node;
+  return podIndex(world).nodeByHost.get(ip);
 }
