@@ -5,27 +5,20 @@
  * / --ip` (https://docs.tigera.io/calico/latest/reference/calicoctl/ipam/show), per node and as JSON.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { encodeEndpoint, endpointKey } from '../../endpoints/record.js';
 import { openPodIpam, podIpamPath } from '../../ipam/pod-ipam.js';
 import { openStore } from '../../store/open.js';
+import { runPodnet } from './testing/run-cli.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-const BIN = join(ROOT, 'bin/podnet.js');
 const dir = mkdtempSync(join(tmpdir(), 'podnet-ipam-show-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const STORE = `sqlite:${join(dir, 'cluster.db')}`;
 
-function podnet(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
-  assert.doesNotMatch(r.stderr + r.stdout, /\n\s+at .+:\d+:\d+/, 'never a stack trace');
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const podnet = (args: string[]) => runPodnet(args);
 
 before(async () => {
   assert.equal(podnet(['cluster', 'create', '-f', 'examples/basic.yaml', '--store', STORE]).code, 0);

@@ -3,31 +3,19 @@
  * address file in a temp directory; checks what a user and a script see (exit codes, tables, JSON).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { openPodIpam, podIpamPath } from '../../ipam/pod-ipam.js';
 import { openStore } from '../../store/open.js';
+import { runPodnet } from './testing/run-cli.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-const BIN = join(ROOT, 'bin/podnet.js');
 const dir = mkdtempSync(join(tmpdir(), 'podnet-ipam-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const STORE = `sqlite:${join(dir, 'cluster.db')}`;
 
-function podnet(args: string[], env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 30_000,
-    env: { ...process.env, ...env },
-  });
-  assert.doesNotMatch(r.stderr + r.stdout, /\n\s+at .+:\d+:\d+/, 'never a stack trace');
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const podnet = (args: string[], env: Record<string, string> = {}) => runPodnet(args, { env });
 
 const json = (text: string) => JSON.parse(text);
 

@@ -5,29 +5,22 @@
  * the CNI calls in the agents' logs and metrics, and no secret; the agent restarted, and status healthy again.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { XMLParser } from 'fast-xml-parser';
 import { labDown, labRestartAgent, labUp } from '../../lab/lab.js';
 import { killAgent } from '../../lab/node.js';
 import { readLab, requireLab } from '../../lab/state.js';
 import { readSysdump } from '../../sysdump/testing/read-archive.js';
+import { runPodnet } from './testing/run-cli.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-const BIN = join(ROOT, 'bin/podnet.js');
 const name = `to${randomBytes(2).toString('hex')}`;
 const dir = mkdtempSync(join(tmpdir(), 'pnops-'));
 
-function podnet(args: string[], timeout = 120_000) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout });
-  assert.doesNotMatch(r.stderr + r.stdout, /\n\s+at .+:\d+:\d+/, 'never a stack trace');
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const podnet = (args: string[], timeout = 120_000) => runPodnet(args, { timeoutMs: timeout });
 
 const xml = (file: string) =>
   new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', isArray: (n) => n === 'testcase' }).parse(

@@ -3,30 +3,23 @@
  * agents' heartbeats as agents write them; what a user and a script see (tables, JSON, YAML, exit codes).
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { PodnetError } from '../../errors/index.js';
 import { agentKey, encodeHeartbeat } from '../../status/heartbeat.js';
 import { openStore } from '../../store/open.js';
 import { mulberry32, mutateChars } from '../../testing/fuzz.js';
 import { parseDuration } from './status.js';
+import { runPodnet } from './testing/run-cli.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-const BIN = join(ROOT, 'bin/podnet.js');
 const dir = mkdtempSync(join(tmpdir(), 'podnet-status-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const STORE = `sqlite:${join(dir, 'cluster.db')}`;
 
-function podnet(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
-  assert.doesNotMatch(r.stderr + r.stdout, /\n\s+at .+:\d+:\d+/, 'never a stack trace');
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const podnet = (args: string[]) => runPodnet(args);
 
 async function heartbeat(node: string, ip: string, block: string) {
   const store = await openStore(STORE);

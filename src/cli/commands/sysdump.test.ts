@@ -3,28 +3,21 @@
  * a heartbeat-less node and an object carrying secrets; the archive holds the expected entries and none of them.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { openStore } from '../../store/open.js';
 import { readSysdump } from '../../sysdump/testing/read-archive.js';
+import { runPodnet } from './testing/run-cli.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
-const BIN = join(ROOT, 'bin/podnet.js');
 const dir = mkdtempSync(join(tmpdir(), 'podnet-sysdump-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const STORE = `sqlite:${join(dir, 'cluster.db')}`;
 const SECRETS = ['hunter2-pw', 'tok3n-XYZ-123', 'MHcCAQEEIBkg4LVWM9nu'];
 
-function podnet(args: string[]) {
-  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout: 90_000 });
-  assert.doesNotMatch(r.stderr + r.stdout, /\n\s+at .+:\d+:\d+/, 'never a stack trace');
-  return { code: r.status, out: r.stdout, err: r.stderr };
-}
+const podnet = (args: string[]) => runPodnet(args, { timeoutMs: 90_000 });
 
 describe('podnet sysdump --store', () => {
   before(async () => {
