@@ -9,28 +9,13 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { shimFor } from '../src/cni/testing/exec-plugin.js';
+import { gcConfigOfSize } from '../src/cni/testing/gc-config.js';
 import { startTestAgent } from '../src/cni/testing/test-agent.js';
 import { openPodIpam } from '../src/ipam/pod-ipam.js';
 import { execInNetns } from '../src/kernel/process.js';
 import { netnsScope } from '../src/testing/netns-fixture.js';
 
 const RUNS = 30;
-
-/** A GC config of about `bytes` bytes, the attachment list first. */
-function gcConfig(bytes: number): string {
-  const make = (n: number) =>
-    JSON.stringify({
-      'cni.dev/valid-attachments': Array.from({ length: n }, (_, i) => ({
-        containerID: `${i}`.padStart(64, 'c'),
-        ifname: 'eth0',
-      })),
-      cniVersion: '1.1.0',
-      name: 'podnet',
-      type: 'podnet-cni',
-    });
-  const per = make(2).length - make(1).length;
-  return make(Math.max(1, Math.floor((bytes - make(0).length) / per)));
-}
 
 function post(socketPath: string, body: string): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -64,7 +49,7 @@ export default {
       });
       try {
         const shim = shimFor(agent.socket);
-        const sizes = { '1 KB': gcConfig(1024), '1 MiB': gcConfig(1 << 20) };
+        const sizes = { '1 KB': gcConfigOfSize(1024), '1 MiB': gcConfigOfSize(1 << 20) };
         const t: Record<string, { shim: number[]; agent: number[] }> = {};
         for (const [k, conf] of Object.entries(sizes)) {
           writeFileSync(join(dir, `${k}.json`), conf);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { execInNetns } from '../kernel/process.js';
 import { SHIM_PATH, execPlugin, shimFor } from './testing/exec-plugin.js';
+import { gcConfig } from './testing/gc-config.js';
 import { type TestAgent, startTestAgent } from './testing/test-agent.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'podnet-shim-'));
@@ -222,16 +223,7 @@ describe('bin/podnet-cni', () => {
   // most 40 or 15 s), so busy moments of this shared machine do not decide: a failure needs every round to be
   // slow, while the old quadratic shim took over 60 s a call. The absolute figures are in bench/shim.ts.
   it('answers a 900 KB config with the keys last within 2x of a small one', async () => {
-    const config = (n: number) =>
-      JSON.stringify({
-        'cni.dev/valid-attachments': Array.from({ length: n }, (_, i) => ({
-          containerID: `${i}`.padStart(64, 'c'),
-          ifname: 'eth0',
-        })),
-        cniVersion: '1.1.0',
-        name: 'podnet',
-      });
-    const [small, full] = [config(1), config(9200)];
+    const [small, full] = [gcConfig(1), gcConfig(9200)];
     assert.ok(full.length > 900_000, `${full.length} bytes`);
     const files = { small: join(dir, 'small.json'), full: join(dir, 'full.json') };
     writeFileSync(files.small, small);
