@@ -13,20 +13,11 @@ import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { loadProfileFile } from '../../profile/load.js';
 import { openStore, openVersionedStore } from '../../store/open.js';
-import { main } from '../main.js';
+import { runMain as podnet } from './testing/run-cli.js';
 
 const EXAMPLES = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../../..'), 'examples/trace');
 const dir = mkdtempSync(join(tmpdir(), 'podnet-azure-objects-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-async function podnet(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  const run = { code, out: out.join('\n'), err: err.join('\n') };
-  assert.doesNotMatch(run.out + run.err, /\n\s+at .+:\d+:\d+/, 'never a stack trace');
-  return run;
-}
 
 const ID = '/subscriptions/0000/resourceGroups/shop/providers/Microsoft.Network';
 const dbNicNsg = {

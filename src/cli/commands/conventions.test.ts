@@ -10,19 +10,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import type { Command } from 'commander';
-import { buildProgram, main } from '../main.js';
+import { buildProgram } from '../main.js';
 import { EXIT } from '../output.js';
 import { bashCompletion, completionTable } from './completion.js';
+import { runMain as run } from './testing/run-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'podnet-conventions-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
-
-async function run(argv: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(argv, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join(''), err: err.join('') };
-}
 
 function visible(cmd: Command, path: string[] = []): string[][] {
   return cmd.commands

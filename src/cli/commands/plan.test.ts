@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { ROOT, type CliRun as Run, runPodnet as podnet } from './testing/run-cli.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../../..');
 const BIN = join(ROOT, 'bin/podnet.js');
 const dir = mkdtempSync(join(tmpdir(), 'podnet-plan-cli-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,24 +19,6 @@ function file(name: string, text: string | Buffer): string {
   const p = join(dir, name);
   writeFileSync(p, text);
   return p;
-}
-
-interface Run {
-  code: number | null;
-  out: string;
-  err: string;
-}
-
-function podnet(args: string[], input?: string): Run {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    cwd: ROOT,
-    input,
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
-  const run = { code: r.status, out: r.stdout, err: r.stderr };
-  assert.doesNotMatch(run.err + run.out, /\n\s+at .+:\d+:\d+/, 'never a stack trace');
-  return run;
 }
 
 function json(run: Run): Record<string, unknown> {
@@ -142,7 +124,7 @@ describe('podnet plan -f FILE', () => {
   });
 
   it('reads the profile from standard input with -f -', () => {
-    const r = podnet(['plan', '-f', '-', '-o', 'json'], GOOD);
+    const r = podnet(['plan', '-f', '-', '-o', 'json'], { input: GOOD });
     assert.equal(r.code, 0, r.err);
     assert.equal(json(r).valid, true);
   });

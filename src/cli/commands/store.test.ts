@@ -3,14 +3,7 @@ import { mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { main } from '../main.js';
-
-async function podnet(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join(''), err: err.join('') };
-}
+import { runMain as podnet } from './testing/run-cli.js';
 
 describe('podnet store certs', () => {
   it('writes the CA, a member and clients into a 0700 folder, then reuses its CA (-o json)', async () => {

@@ -9,16 +9,10 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { main } from '../main.js';
+import { runMain as podnet } from './testing/run-cli.js';
 
 const EXAMPLES = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../../..'), 'examples/trace');
 
-async function podnet(args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(args, { out: (t) => out.push(t), err: (t) => err.push(t) });
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 const traceJson = async (...flow: string[]) => {
   const r = await podnet(['trace', '-f', EXAMPLES, ...flow, '-o', 'json']);
   assert.equal(r.code, 0, r.out + r.err);
