@@ -2,14 +2,8 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import type { LabState } from '../../lab/model.js';
-import { main } from '../main.js';
 import { demoStart } from './demo.js';
-
-async function podnet(args: string[]) {
-  const out: string[] = [];
-  const code = await main(args, { out: (t) => out.push(t), err: () => {} });
-  return { code, out: out.join('') };
-}
+import { runMain as podnet } from './testing/run-cli.js';
 
 describe('podnet version', () => {
   const pkg = JSON.parse(readFileSync(new URL('../../../../package.json', import.meta.url), 'utf8')) as {
