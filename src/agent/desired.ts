@@ -32,13 +32,18 @@ export interface NodeSnapshot {
 /**
  * The node table's sections: SNAT exemptions and anti-spoofing per family of the profile's pod CIDRs, the
  * guard that keeps pods from the store's endpoints, the Service proxy, and the NetworkPolicy of the node's own
- * pods, compiled by the policy engine (the one `podnet trace` runs).
+ * pods, compiled by the policy engine (the one `podnet trace` runs). `previous`, the table last applied, keeps
+ * each service endpoint in its slot, so an endpoint change is a few element edits.
  */
-export function desiredNodeTable(s: NodeSnapshot): NodeTableInput {
+export function desiredNodeTable(s: NodeSnapshot, previous?: NodeTableInput): NodeTableInput {
   const table = nodeTableInput(s.profile.network, [...s.storeEndpoints]);
   return {
     ...table,
-    ...(s.services ? { services: compileServiceProxy(s.services, s.selfNode, table.snat.families) } : {}),
+    ...(s.services
+      ? {
+          services: compileServiceProxy(s.services, s.selfNode, table.snat.families, previous?.services),
+        }
+      : {}),
     ...(s.policy
       ? {
           policy: compileNodePolicy(

@@ -53,11 +53,14 @@ function forwardingPart(dp: NodeDataplane): DataplanePart<void> {
 
 /** The node's nftables table (SNAT, anti-spoofing): `ruleset` is the name metrics and reports have used. */
 function rulesetPart(dp: NodeDataplane): DataplanePart<ReturnType<typeof desiredNodeTable>> {
+  // What was last written: the next desired table keeps its service endpoints in their slots.
+  let written: ReturnType<typeof desiredNodeTable> | undefined;
   return {
     name: 'ruleset',
-    desired: desiredNodeTable,
+    desired: (s) => desiredNodeTable(s, written),
     async ensure(table) {
       const change = await dp.ensureRuleset(table);
+      written = table;
       const w = change === 'unchanged' ? null : dp.lastRulesetWrite();
       // An edit says how many set elements it touched; a replace rewrote the table.
       return {

@@ -19,6 +19,10 @@ export interface NftSet {
   type: string;
   /** A verdict map: each element is `KEY : VERDICT` (`10.0.0.10 . udp . 53 : goto svc_s_x`). */
   verdictMap?: boolean;
+  /** A data map: each element is `KEY : VALUE` of this type (`0 : 10.244.1.5 . 8080`). */
+  data?: string;
+  /** `type` (and `data`) are `typeof` expressions: nft names no type for some keys (a numgen slot). */
+  typeOf?: boolean;
   /** Interval sets hold CIDRs and ranges; their elements must not overlap. */
   interval: boolean;
   /**
@@ -55,8 +59,8 @@ export interface TableSection {
 
 function renderSet(s: NftSet): string[] {
   return [
-    `\t${s.verdictMap ? 'map' : 'set'} ${s.name} {`,
-    `\t\ttype ${s.type}${s.verdictMap ? ' : verdict' : ''}`,
+    `\t${s.verdictMap || s.data !== undefined ? 'map' : 'set'} ${s.name} {`,
+    `\t\t${s.typeOf ? 'typeof' : 'type'} ${s.type}${s.verdictMap ? ' : verdict' : s.data ? ` : ${s.data}` : ''}`,
     ...(s.interval ? ['\t\tflags interval'] : []),
     ...(s.dynamicTimeoutSeconds !== undefined
       ? ['\t\tflags dynamic,timeout', `\t\ttimeout ${s.dynamicTimeoutSeconds}s`]
@@ -127,7 +131,11 @@ const byName = <T extends { name: string }>(xs: readonly T[]) => new Map(xs.map(
 
 function sameDefinition(a: NftSet, b: NftSet): boolean {
   return (
-    a.type === b.type && a.interval === b.interval && (a.verdictMap ?? false) === (b.verdictMap ?? false)
+    a.type === b.type &&
+    a.interval === b.interval &&
+    (a.verdictMap ?? false) === (b.verdictMap ?? false) &&
+    a.data === b.data &&
+    (a.typeOf ?? false) === (b.typeOf ?? false)
   );
 }
 
@@ -179,7 +187,8 @@ export function tableDelta(
     const had = new Set(o.elements);
     const has = new Set(s.elements);
     // A map element is deleted by its key alone; one whose verdict changed is deleted, then added.
-    const del = o.elements.filter((e) => !has.has(e)).map((e) => (s.verdictMap ? e.split(' : ')[0] : e));
+    const isMap = s.verdictMap || s.data !== undefined;
+    const del = o.elements.filter((e) => !has.has(e)).map((e) => (isMap ? e.split(' : ')[0] : e));
     const add = s.elements.filter((e) => !had.has(e));
     if (del.length + add.length > 0) edits.push({ set: s, del, add });
   }
@@ -195,7 +204,8 @@ export function tableDelta(
   for (const c of [...rewritten, ...addedChains]) {
     for (const r of c.rules) lines.push(`add rule ${t} ${c.name} ${r}`);
   }
-  for (const s of goneSets) lines.push(`delete ${s.verdictMap ? 'map' : 'set'} ${t} ${s.name}`);
+  for (const s of goneSets)
+    lines.push(`delete ${s.verdictMap || s.data !== undefined ? 'map' : 'set'} ${t} ${s.name}`);
   for (const c of goneChains) lines.push(`delete chain ${t} ${c.name}`);
   return {
     script: lines.length > 0 ? `${lines.join('\n')}\n` : '',
