@@ -27,6 +27,8 @@ export interface NodeSnapshot {
   services?: ServiceWorld;
   /** The cluster's NetworkPolicies, namespaces and pods; none = no policy is enforced. */
   policy?: PolicyWorld;
+  /** The node's cluster DNS server's address (src/agent/dns.ts); none = the node serves no DNS. */
+  dns?: { listenIp: string };
 }
 
 /**
@@ -39,6 +41,15 @@ export function desiredNodeTable(s: NodeSnapshot): NodeTableInput {
   return {
     ...table,
     ...(s.services ? { services: compileServiceProxy(s.services, s.selfNode, table.snat.families) } : {}),
+    ...(s.dns
+      ? {
+          dns: {
+            serviceIp: s.profile.network.dnsServiceIp,
+            listenIp: s.dns.listenIp,
+            podCidrs: table.snat.families.find((f) => f.family === 4)?.podCidrs ?? [],
+          },
+        }
+      : {}),
     ...(s.policy
       ? {
           policy: compileNodePolicy(
