@@ -30,12 +30,32 @@ describe('agent flags', () => {
       leaseTtlSeconds: 86_400,
       resyncSeconds: 10,
       logLevel: 'info',
+      clusterDns: null,
     });
     assert.equal(AGENT_DEFAULTS.leaseTtlSeconds, 86_400);
   });
 
   it('takes the IPv6 node address of a dual-stack node, canonical', () => {
     assert.equal(parseAgentFlags({ ...base, nodeIp6: 'FD00:10:0::4' }).nodeIp6, 'fd00:10::4');
+  });
+
+  it('serves cluster DNS with --cluster-dns or --dns-upstream (IP, IP:PORT, [IPv6]:PORT; port 53 by default)', () => {
+    assert.deepEqual(parseAgentFlags({ ...base, clusterDns: true }).clusterDns, { upstream: null });
+    assert.deepEqual(parseAgentFlags({ ...base, dnsUpstream: '203.0.113.10' }).clusterDns, {
+      upstream: { host: '203.0.113.10', port: 53 },
+    });
+    assert.deepEqual(parseAgentFlags({ ...base, dnsUpstream: '203.0.113.10:5353' }).clusterDns?.upstream, {
+      host: '203.0.113.10',
+      port: 5353,
+    });
+    assert.deepEqual(parseAgentFlags({ ...base, dnsUpstream: '[FD00::53]:53' }).clusterDns?.upstream, {
+      host: 'fd00::53',
+      port: 53,
+    });
+    for (const bad of ['resolver.example', '203.0.113.10:0', '203.0.113.10:99999', '[fd00::53', '']) {
+      const e = code(() => parseAgentFlags({ ...base, dnsUpstream: bad }));
+      assert.deepEqual([e.code, e.field], ['InvalidDnsUpstream', '--dns-upstream'], bad);
+    }
   });
 
   it('takes a metrics socket or a metrics port, never both', () => {

@@ -26,6 +26,11 @@ export interface AgentConfig {
   /** How often the dataplane and the cluster record are re-checked besides store changes. */
   resyncSeconds: number;
   logLevel: string;
+  /**
+   * Serve cluster DNS to the node's pods (src/agent/dns.ts), relaying other names to `upstream` (none: they
+   * are refused); null = not served.
+   */
+  clusterDns: { upstream: { host: string; port: number } | null } | null;
 }
 
 /** Flags as commander hands them over (strings, undefined when not given). */
@@ -44,6 +49,8 @@ export interface AgentFlags {
   leaseTtl?: string;
   resync?: string;
   logLevel?: string;
+  clusterDns?: boolean;
+  dnsUpstream?: string;
 }
 
 export const AGENT_DEFAULTS = {
@@ -156,5 +163,34 @@ export function parseAgentFlags(f: AgentFlags): AgentConfig {
         ? AGENT_DEFAULTS.resyncSeconds
         : wholeNumber(f.resync, '--resync', 1, 3600, 'InvalidResync'),
     logLevel,
+    clusterDns:
+      f.clusterDns || f.dnsUpstream !== undefined
+        ? { upstream: f.dnsUpstream === undefined ? null : dnsUpstream(f.dnsUpstream) }
+        : null,
   };
+}
+
+/** `IP`, `IP:PORT` or `[IPv6]:PORT` (port 53 when left out). */
+function dnsUpstream(v: string): { host: string; port: number } {
+  const m = /^\[([^\]]+)\](?::(\d+))?$/.exec(v.trim()) ?? /^([^:]+)(?::(\d+))?$/.exec(v.trim());
+  const bad = () =>
+    new PodnetError(
+      'InvalidDnsUpstream',
+      `--dns-upstream must be IP, IP:PORT or [IPv6]:PORT, got "${v.slice(0, 64)}"`,
+      {
+        field: '--dns-upstream',
+        hint: 'pass the upstream resolver, e.g. --dns-upstream 203.0.113.10:53',
+      },
+    );
+  const host = m?.[1] ?? (v.includes(':') && !v.includes('.') ? v.trim() : undefined);
+  if (!host) throw bad();
+  let ip: string;
+  try {
+    ip = formatIp(parseIp(host, '--dns-upstream'));
+  } catch {
+    throw bad();
+  }
+  const port = m?.[2] === undefined ? 53 : Number(m[2]);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) throw bad();
+  return { host: ip, port };
 }

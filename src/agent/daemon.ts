@@ -9,6 +9,7 @@ import { objectStoreOf } from '../endpoints/object-store.js';
 import { openPodIpam, podIpamPath } from '../ipam/pod-ipam.js';
 import { openStore } from '../store/open.js';
 import type { AgentConfig } from './config.js';
+import { NodeDns } from './dns.js';
 import { type Logger, agentLogger, errFields } from './log.js';
 import { NodeAgent } from './node-agent.js';
 import { closeServer, serveAgentApi, serveMetrics } from './server.js';
@@ -27,6 +28,7 @@ export async function runAgent(
     dataplane: kernelDataplane(),
     log,
     objects: objectStoreOf(store),
+    ...(cfg.clusterDns ? { clusterDns: new NodeDns({ upstream: cfg.clusterDns.upstream }) } : {}),
   });
   const servers: Server[] = [];
   try {

@@ -27,6 +27,8 @@ export interface NodeSnapshot {
   services?: ServiceWorld;
   /** The cluster's NetworkPolicies, namespaces and pods; none = no policy is enforced. */
   policy?: PolicyWorld;
+  /** The node's cluster DNS server's address (src/agent/dns.ts); none = the node serves no DNS. */
+  dns?: { listenIp: string };
 }
 
 /**
@@ -42,6 +44,15 @@ export function desiredNodeTable(s: NodeSnapshot, previous?: NodeTableInput): No
     ...(s.services
       ? {
           services: compileServiceProxy(s.services, s.selfNode, table.snat.families, previous?.services),
+        }
+      : {}),
+    ...(s.dns
+      ? {
+          dns: {
+            serviceIp: s.profile.network.dnsServiceIp,
+            listenIp: s.dns.listenIp,
+            podCidrs: table.snat.families.find((f) => f.family === 4)?.podCidrs ?? [],
+          },
         }
       : {}),
     ...(s.policy

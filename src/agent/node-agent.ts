@@ -20,6 +20,7 @@ import type { VersionedStore } from '../store/versioned.js';
 import { CoalescedPass } from './coalesce.js';
 import type { AgentConfig } from './config.js';
 import type { NodeSnapshot } from './desired.js';
+import type { NodeDns } from './dns.js';
 import { ENDPOINT_LEASE_TTL_S, EndpointPublisher } from './endpoints.js';
 import { NodeHeartbeat } from './heartbeat.js';
 import { IpamAudit } from './ipam-audit.js';
@@ -42,6 +43,8 @@ export interface NodeAgentDeps {
   nodeNetns?: string;
   /** Where the node publishes its pods' endpoints; none = not published. */
   objects?: VersionedStore | null;
+  /** The node's cluster DNS server (needs `objects`: it answers from the watched Services); none = not served. */
+  clusterDns?: NodeDns;
 }
 
 export interface ReconcileReport {
@@ -218,6 +221,9 @@ export class NodeAgent {
         services: watch.derived((o, e) => serviceWorld(o.services, e.endpoints.values())),
       };
       await watch.start();
+      // Listening before the first reconcile sends the DNS service IP to it.
+      const services = this.views.services;
+      await this.deps.clusterDns?.start(() => services().world);
     }
     await this.reconcileNow('start');
     this.stopWatches.push(
@@ -263,6 +269,7 @@ export class NodeAgent {
     this.lease.stop();
     for (const stop of this.stopWatches) stop();
     this.objectWatch?.stop();
+    await this.deps.clusterDns?.stop();
     await this.heartbeat?.stop();
     await this.endpoints?.stop();
     await this.runner.settled();
@@ -291,6 +298,7 @@ export class NodeAgent {
       ipam: () => this.podIpam,
       familyIpams: () => [this.podIpam, this.podIpam6].filter((i) => i !== null),
       podCidrs: () => this.profile?.network.podCidrs ?? [],
+      dnsServiceIp: () => this.profile?.network.dnsServiceIp ?? null,
       uplinkMtu: () => this.mtu,
       podsChanged: () => this.endpoints?.podsChanged(),
       ...(this.deps.nodeNetns ? { nodeNetns: this.deps.nodeNetns } : {}),
@@ -364,6 +372,7 @@ export class NodeAgent {
       peerRoutes: this.config.peerRoutes,
       storeEndpoints: this.storeEndpoints,
       ...(this.views ? this.objectWorlds(this.views) : {}),
+      ...(this.views && this.deps.clusterDns ? { dns: { listenIp: this.deps.clusterDns.listenIp } } : {}),
     };
   }
 

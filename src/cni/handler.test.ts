@@ -4,10 +4,12 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { resolvConf } from '../dns/pod-dns.js';
 import { PodnetError } from '../errors/index.js';
 import { openPodIpam } from '../ipam/pod-ipam.js';
-import { handleCni, podResult, prevResultProblems, toCniError } from './handler.js';
+import { handleCni, podResult, prevResultProblems, resultDns, toCniError } from './handler.js';
 import { envFromHeaders } from './http.js';
+import { parseCniArgs, renderResult } from './protocol.js';
 import { startTestAgent, testNodeRuntime } from './testing/test-agent.js';
 
 const ipamDir = mkdtempSync(join(tmpdir(), 'podnet-handler-'));
@@ -110,6 +112,37 @@ describe('handleCni without the kernel', () => {
       routes: [{ dst: '0.0.0.0/0', gw: '169.254.1.1' }],
       dns: {},
     });
+  });
+
+  // CNI spec 1.1.0 §"Success" `dns` (nameservers, search, options) carrying what kubelet's ClusterFirst puts in a
+  // pod's resolv.conf (https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/#pod-dns-config):
+  // the DNS service IP, `<ns>.svc.cluster.local svc.cluster.local cluster.local`, `ndots:5`.
+  it("carries the pod's ClusterFirst resolver in dns: its namespace's search path, default without K8S_POD_NAMESPACE", () => {
+    const shop = resultDns(
+      '10.0.0.10',
+      parseCniArgs('IgnoreUnknown=1;K8S_POD_NAMESPACE=shop;K8S_POD_NAME=a'),
+    );
+    const rendered = JSON.parse(
+      renderResult(
+        podResult([addr(4, '10.244.1.5', '10.244.1.0/24')], links, { ...pod, dns: shop }),
+        '1.1.0',
+      ),
+    );
+    assert.deepEqual(rendered.dns, {
+      nameservers: ['10.0.0.10'],
+      search: ['shop.svc.cluster.local', 'svc.cluster.local', 'cluster.local'],
+      options: ['ndots:5'],
+    });
+    assert.deepEqual(resultDns('10.0.0.10', parseCniArgs(''))?.search, [
+      'default.svc.cluster.local',
+      'svc.cluster.local',
+      'cluster.local',
+    ]);
+    assert.equal(resultDns(null, {}), undefined);
+    assert.equal(
+      resolvConf(rendered.dns),
+      'nameserver 10.0.0.10\nsearch shop.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n',
+    );
   });
 
   it('builds a dual-stack result: one address and one default route per family, IPv4 first, each its own gateway', () => {

@@ -14,6 +14,7 @@ import {
   podLinkNames,
   removePodNetwork,
 } from '../dataplane/pod-network.js';
+import { type CniDns, podDns } from '../dns/pod-dns.js';
 import { PodnetError } from '../errors/index.js';
 import type { PodAddress, PodIpam } from '../ipam/types.js';
 import { namespaceFileKind } from '../kernel/netns.js';
@@ -54,7 +55,7 @@ function cniAddress(a: Pick<PodAddress, 'ip' | 'family'>): string {
 export function podResult(
   addrs: readonly PodAddress[],
   links: Pick<PodLinkNames, 'hostVeth' | 'hostMac' | 'podMac'>,
-  pod: { ifname: string; netns: string; mtu: number },
+  pod: { ifname: string; netns: string; mtu: number; dns?: CniDns },
 ): Omit<CniResult, 'cniVersion'> {
   const families = ([4, 6] as const).filter((f) => addrs.some((a) => a.family === f));
   return {
@@ -66,8 +67,16 @@ export function podResult(
       .sort((a, b) => a.family - b.family)
       .map((a) => ({ address: cniAddress(a), gateway: POD_GATEWAYS[a.family], interface: 1 })),
     routes: families.map((f) => ({ dst: DEFAULT_ROUTE[f], gw: POD_GATEWAYS[f] })),
-    dns: {},
+    dns: pod.dns ? { ...pod.dns } : {},
   };
+}
+
+/**
+ * The result's `dns`: ClusterFirst, as kubelet configures pods, for the pod's namespace from CNI_ARGS
+ * (`K8S_POD_NAMESPACE`, as container runtimes pass it; `default` without it). None without a DNS service IP.
+ */
+export function resultDns(dnsServiceIp: string | null, cniArgs: Record<string, string>): CniDns | undefined {
+  return dnsServiceIp ? podDns(dnsServiceIp, cniArgs.K8S_POD_NAMESPACE || 'default') : undefined;
 }
 
 /** Runs one CNI call; never throws: failures come back as the spec's error JSON and exit code 1. */
@@ -209,8 +218,9 @@ async function add(conf: NetConf, att: Attachment, node: NodeRuntime): Promise<s
     undo();
     throw e;
   }
+  const dns = resultDns(node.dnsServiceIp?.() ?? null, args);
   return renderResult(
-    podResult(addrs, names, { ifname: att.ifname, netns: att.netns, mtu }),
+    podResult(addrs, names, { ifname: att.ifname, netns: att.netns, mtu, ...(dns ? { dns } : {}) }),
     conf.cniVersion,
   );
 }

@@ -14,6 +14,8 @@ export interface NodeRuntime {
   familyIpams?(): PodIpam[];
   /** The cluster's pod CIDR(s), e.g. ["10.244.0.0/16"]. */
   podCidrs(): string[];
+  /** The cluster DNS service IP pods are given as nameserver (the CNI result's `dns`); unset or null: none. */
+  dnsServiceIp?(): string | null;
   /** MTU of the node's uplink; pod veths get the same. */
   uplinkMtu(): Promise<number> | number;
   nodeName: string;

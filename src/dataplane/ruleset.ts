@@ -5,6 +5,8 @@
  * Sections and where they hook, in the order a forwarded pod packet meets them:
  *   antispoof  filter prerouting, priority raw (-300): before conntrack, so spoofed packets leave no state
  *   guard      filter forward and input, priority filter (0): pods never reach the cluster store
+ *   dns        nat prerouting and output, priority -120: the DNS service IP to the node's own DNS server
+ *              (src/dns/nft.ts), before the service proxy sees it
  *   svc        nat prerouting and output, priority dstnat (-100): Service DNAT (src/services/proxy.ts); its
  *              reject of services without endpoints at filter prerouting/output -110, before DNAT
  *   pol        filter forward and input, priority filter (0): NetworkPolicy of the node's own pods, after
@@ -17,6 +19,7 @@
  * node's address. Pod-to-pod traffic (same node or across nodes) keeps the pod's own source.
  */
 import { type Cidr, type Family, formatCidr, outermostCidrs, parseCidr } from '../addr/index.js';
+import { type NodeDnsInput, dnsSection } from '../dns/nft.js';
 import { type NodePolicyInput, emptyNodePolicy, policySection } from '../policy/nft.js';
 import { type ServiceProxyInput, emptyServiceProxy, serviceSection } from '../services/proxy.js';
 import { type NftTableId, type TableSection, renderTable } from './nft-table.js';
@@ -63,6 +66,8 @@ export interface NodeTableInput {
   snat: SnatInput;
   services: ServiceProxyInput;
   policy: NodePolicyInput;
+  /** The DNS service IP sent to the node's own DNS server (src/dns/nft.ts); none = no such section. */
+  dns?: NodeDnsInput;
 }
 
 const NFT_FAMILY = {
@@ -196,6 +201,7 @@ export function nodeTableSections(input: NodeTableInput): TableSection[] {
   return [
     antiSpoofSection(input.antiSpoof),
     guardSection(input.guard),
+    ...(input.dns ? [dnsSection(input.dns)] : []),
     serviceSection(input.services),
     policySection(input.policy),
     snatSection(input.snat),

@@ -107,6 +107,60 @@ describe('cluster DNS records', () => {
       assert.equal((resolve(world, n, 'A') as { rcode: string }).rcode, 'NXDOMAIN', n);
     assert.deepEqual(resolve(world, 'example.com', 'A'), { kind: 'forward' });
   });
+
+  // Kubernetes DNS spec 1.0.1 §2.3.1 (A/AAAA: "an A record for IPv4 or an AAAA record for IPv6" per cluster IP
+  // family) and §2.4.1 (headless: one record per ready endpoint address of that family); CoreDNS's
+  // endpointHostname names an IPv6 endpoint by its address with `:` made `-` (a trailing `-` gets a `0`).
+  it('dual-stack: A and AAAA from spec.clusterIPs; headless AAAA for IPv6 endpoints, their host names and SRV targets', () => {
+    const dual: ServiceWorld = {
+      services: [
+        svc('web', {
+          clusterIP: '10.0.5.5',
+          clusterIPs: ['10.0.5.5', 'fd00:10:96::5'],
+          selector: { app: 'web' },
+          ports: [{ name: 'http', port: 80, protocol: 'TCP' }],
+        }),
+        svc('v6only', { clusterIP: 'fd00:10:96::7', clusterIPs: ['fd00:10:96::7'], ports: [{ port: 80 }] }),
+        svc('db', {
+          clusterIP: 'None',
+          clusterIPs: ['None'],
+          selector: { app: 'db' },
+          ports: [{ name: 'sql', port: 5432, protocol: 'TCP', targetPort: 'pg' }],
+        }),
+      ],
+      endpoints: [
+        { ...ep('db-0', '10.244.0.7', { app: 'db' }), ips: ['10.244.0.7', 'fd12:3456:789a::7'] },
+        { ...ep('db-1', 'fd12:3456:789a::100', { app: 'db' }) },
+      ],
+    };
+    assert.deepEqual(data(resolve(dual, 'web.shop.svc.cluster.local', 'A')), ['10.0.5.5']);
+    assert.deepEqual(data(resolve(dual, 'web.shop.svc.cluster.local', 'AAAA')), ['fd00:10:96::5']);
+    assert.deepEqual(resolve(dual, 'v6only.shop.svc.cluster.local', 'A'), {
+      kind: 'answer',
+      rcode: 'NOERROR',
+      answers: [],
+    });
+    assert.deepEqual(data(resolve(dual, 'v6only.shop.svc.cluster.local', 'AAAA')), ['fd00:10:96::7']);
+    assert.deepEqual(data(resolve(dual, 'db.shop.svc.cluster.local', 'A')), ['10.244.0.7']);
+    assert.deepEqual(data(resolve(dual, 'db.shop.svc.cluster.local', 'AAAA')), [
+      'fd12:3456:789a::7',
+      'fd12:3456:789a::100',
+    ]);
+    assert.deepEqual(data(resolve(dual, 'fd12-3456-789a--7.db.shop.svc.cluster.local', 'AAAA')), [
+      'fd12:3456:789a::7',
+    ]);
+    assert.deepEqual(
+      (data(resolve(dual, '_sql._tcp.db.shop.svc.cluster.local', 'SRV')) as { target: string }[]).map(
+        (d) => d.target,
+      ),
+      [
+        '10-244-0-7.db.shop.svc.cluster.local',
+        'fd12-3456-789a--7.db.shop.svc.cluster.local',
+        'fd12-3456-789a--100.db.shop.svc.cluster.local',
+      ],
+    );
+    assert.deepEqual(data(resolve(dual, 'fd00--5.shop.pod.cluster.local', 'AAAA')), ['fd00::5']);
+  });
 });
 
 describe('the DNS server', () => {
@@ -139,7 +193,7 @@ describe('the DNS server', () => {
     server = new DnsServer({
       host: '127.0.0.1',
       port: 0,
-      world: () => current,
+      resolve: (name, type) => resolve(current, name, type),
       upstream: { host: '127.0.0.1', port: upstream.address().port },
     });
     await server.start();

@@ -41,8 +41,14 @@ export type Resolution =
   | { kind: 'forward' };
 
 const familyOf = (ip: string) => parseIp(ip).family;
-const dashed = (ip: string) =>
-  familyOf(ip) === 4 ? ip.replaceAll('.', '-') : parseIp(ip).value.toString(16).padStart(32, '0');
+/**
+ * An endpoint's host label without a hostname, as CoreDNS's endpointHostname makes it: the address with `.`
+ * (IPv4) or `:` (IPv6, as written) turned into `-`, and a `0` after a trailing `-` (`fd00::` is `fd00--0`).
+ */
+const dashed = (ip: string) => {
+  const d = ip.replaceAll(familyOf(ip) === 4 ? '.' : ':', '-');
+  return d.endsWith('-') ? `${d}0` : d;
+};
 
 export function resolve(world: ServiceWorld, qname: string, qtype: string, zone = DEFAULT_ZONE): Resolution {
   const name = qname.toLowerCase().replace(/\.$/, '');
@@ -80,12 +86,17 @@ function recordsOf(world: ServiceWorld, labels: string[], name: string, zone: st
   return null;
 }
 
+/** `a-b-c-d` is A a.b.c.d; an IPv6 address with `-` for `:` (`fd00--5`) is its AAAA, as CoreDNS reads them. */
 function podRecord(label: string, name: string): Answer[] | null {
-  const ip = label.replaceAll('-', '.');
-  try {
-    if (familyOf(ip) === 4) return [{ type: 'A', name, ttl: TTL, data: ip }];
-  } catch {
-    /* not an address: no such name */
+  for (const [ip, family] of [
+    [label.replaceAll('-', '.'), 4],
+    [label.replaceAll('-', ':'), 6],
+  ] as const) {
+    try {
+      if (familyOf(ip) === family) return [{ type: addressType(ip), name, ttl: TTL, data: ip }];
+    } catch {
+      /* not an address of this family */
+    }
   }
   return null;
 }

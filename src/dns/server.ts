@@ -7,18 +7,22 @@
  *   records) so the client retries over TCP, where messages carry a 2-byte length.
  * - A packet that does not decode gets FORMERR when its header is readable, else nothing: malformed input never
  *   stops the server (fuzz-tested).
- * - The world (Services, endpoints) is read on every query through `world()`, so answers follow changes live.
+ * - The records are read on every query through `resolve`, so answers follow Service changes live.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
 import * as packet from 'dns-packet';
-import type { ServiceWorld } from '../services/proxy.js';
-import { DEFAULT_ZONE, resolve, soaOf } from './records.js';
+import { DEFAULT_ZONE, type Resolution, soaOf } from './records.js';
 
 export interface DnsServerOptions {
   host: string;
   port: number;
-  world: () => ServiceWorld;
+  /**
+   * The answer to one question, read on every query: the cluster's records (`records.ts` over the live
+   * Services) or a fixed zone's (`outside.ts`); `forward` relays the query upstream.
+   */
+  resolve: (qname: string, qtype: string) => Resolution;
+  /** The zone whose SOA negative answers carry. */
   zone?: string;
   /** Where names outside the zone go: `host:port` of a resolver; none = REFUSED. */
   upstream?: { host: string; port: number };
@@ -116,7 +120,7 @@ export class DnsServer {
       return msg.length >= HEADER ? formErr(msg) : null;
     const question = q.questions[0];
     const zone = this.o.zone ?? DEFAULT_ZONE;
-    const r = resolve(this.o.world(), question.name, question.type, zone);
+    const r = this.o.resolve(question.name, question.type);
     if (r.kind === 'forward') return this.forward(msg, q);
     const reply: packet.Packet = {
       id: q.id,

@@ -196,6 +196,7 @@ export const CATALOGUE = {
   InvalidNodeName: { area: 'agent', exit: 'usage', field: '--node', cause: '`--node` is not a Kubernetes node name (lower-case letters, digits, `-`, `.`).', fix: 'Use e.g. `aks-nodepool1-0`.' },
   InvalidNetnsName: { area: 'agent', exit: 'usage', field: '--netns', cause: '`--netns` is not a network namespace name.', fix: 'Give the name as `ip netns list` shows it (a namespace under /run/netns).' },
   InvalidPeerRoutesMode: { area: 'agent', exit: 'usage', field: '--peer-routes', cause: '`--peer-routes` is neither `direct` nor `off`.', fix: 'direct: the agent routes to peers on its own subnets; off: a fabric router does it.' },
+  InvalidDnsUpstream: { area: 'agent', exit: 'usage', field: '--dns-upstream', cause: '`--dns-upstream` is not an IP address with an optional port (`IP`, `IP:PORT`, `[IPv6]:PORT`).', fix: 'Pass the upstream resolver as e.g. `--dns-upstream 203.0.113.10:53`.' },
   InvalidLeaseTtl: { area: 'agent', exit: 'usage', field: '--lease-ttl', cause: '`--lease-ttl` is not a whole number of seconds from 6 to one year.', fix: 'Pass a value in that range (the default is 24 h).' },
   InvalidResync: { area: 'agent', exit: 'usage', field: '--resync', cause: '`--resync` is not a whole number of seconds from 1 to 3600.', fix: 'Pass a value in that range.' },
   InvalidMetricsPort: { area: 'agent', exit: 'usage', field: '--metrics-port', cause: '`--metrics-port` is not a port number from 1 to 65535.', fix: 'Pass a free loopback port, or `--metrics-socket PATH`.' },

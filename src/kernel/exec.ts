@@ -13,6 +13,11 @@ export interface RunOptions {
   input?: string | Uint8Array;
   /** Run inside this named network namespace (`/run/netns/NAME`) or netns path. */
   netns?: string;
+  /**
+   * Also see the namespace's own `/etc/netns/NAME/*` files (resolv.conf) over `/etc`, as `ip netns exec` gives
+   * them (a private mount namespace with those files bind-mounted); a named namespace only.
+   */
+  netnsEtc?: boolean;
   /** Milliseconds before the command is killed; kernel tools answer in milliseconds, so this is a guard. */
   timeoutMs?: number;
   /** The whole environment of the command (default: this process's). */
@@ -32,9 +37,15 @@ export function netnsPath(netns: string): string {
   return netns.includes('/') ? netns : `/run/netns/${netns}`;
 }
 
-/** `argv` prefixed so that it runs inside `netns` (nsenter enters only the network namespace). */
-export function inNetnsArgv(netns: string, argv: readonly string[]): string[] {
-  return ['nsenter', `--net=${netnsPath(netns)}`, '--', ...argv];
+/**
+ * `argv` prefixed so that it runs inside `netns`: nsenter enters only the network namespace; with `etc`,
+ * `ip netns exec` also bind-mounts the namespace's `/etc/netns/NAME/*` files over `/etc` (what a pod's own
+ * resolv.conf needs).
+ */
+export function inNetnsArgv(netns: string, argv: readonly string[], etc = false): string[] {
+  return etc
+    ? ['ip', 'netns', 'exec', netns, ...argv]
+    : ['nsenter', `--net=${netnsPath(netns)}`, '--', ...argv];
 }
 
 /** The PodnetError for a program that could not be started at all. */
@@ -48,7 +59,9 @@ export function toolMissing(cmd: string, e: Error): PodnetError {
 
 /** Runs a command and resolves with its output whatever its exit code. */
 export function runRaw(cmd: string, args: string[], opts: RunOptions = {}): Promise<RunResult> {
-  const [file, ...argv] = opts.netns ? inNetnsArgv(opts.netns, [cmd, ...args]) : [cmd, ...args];
+  const [file, ...argv] = opts.netns
+    ? inNetnsArgv(opts.netns, [cmd, ...args], opts.netnsEtc)
+    : [cmd, ...args];
   return new Promise((resolve, reject) => {
     const child = spawn(file, argv, {
       stdio: ['pipe', 'pipe', 'pipe'],

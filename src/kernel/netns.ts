@@ -1,5 +1,6 @@
 /** Named network namespaces (`ip netns`), the unit of isolation for nodes, pods and the lab's VNet. */
-import { existsSync, statfsSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statfsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { PodnetError } from '../errors/index.js';
 import { netnsPath, run } from './exec.js';
 
@@ -11,8 +12,21 @@ export async function addNetns(name: string): Promise<void> {
   await run('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
 }
 
-/** Deletes a namespace; a namespace that is already gone is fine (idempotent). */
+/** Where `ip netns exec NAME` finds the files it bind-mounts over `/etc` (ip-netns(8)). */
+export const netnsEtcDir = (name: string) => join('/etc/netns', name);
+
+/** Writes one of the namespace's own `/etc` files (e.g. resolv.conf), seen by programs run with `netnsEtc`. */
+export function writeNetnsEtcFile(name: string, file: string, text: string): void {
+  mkdirSync(netnsEtcDir(name), { recursive: true });
+  writeFileSync(join(netnsEtcDir(name), file), text);
+}
+
+/**
+ * Deletes a namespace and its `/etc/netns/NAME` files (ip does not); a namespace that is already gone is fine
+ * (idempotent).
+ */
 export async function deleteNetns(name: string): Promise<void> {
+  if (!name.includes('/')) rmSync(netnsEtcDir(name), { recursive: true, force: true });
   if (!existsSync(netnsPath(name))) return;
   try {
     await run('ip', ['netns', 'delete', name]);

@@ -26,6 +26,8 @@ export interface ExecOptions {
   env?: Record<string, string>;
   /** The program's working folder (default: this process's). */
   cwd?: string;
+  /** Also see the namespace's `/etc/netns/NAME/*` files (its resolv.conf) as `ip netns exec` gives them. */
+  netnsEtc?: boolean;
 }
 
 function requireExisting(netns: string): void {
@@ -58,10 +60,10 @@ export async function execInNetns(
 export function spawnInNetns(
   netns: string,
   argv: readonly string[],
-  opts: { stdio?: StdioOptions; env?: NodeJS.ProcessEnv } = {},
+  opts: { stdio?: StdioOptions; env?: NodeJS.ProcessEnv; netnsEtc?: boolean } = {},
 ): NetnsProcess {
   requireExisting(netns);
-  const [file, ...args] = inNetnsArgv(netns, argv);
+  const [file, ...args] = inNetnsArgv(netns, argv, opts.netnsEtc);
   const child = spawn(file, args, { stdio: opts.stdio ?? 'pipe', ...(opts.env ? { env: opts.env } : {}) });
   child.on('error', () => {}); // nsenter missing: the child's exit (code null) tells the caller
   return child;
@@ -76,8 +78,12 @@ export function exitCodeOf(child: NetnsProcess): Promise<number> {
 }
 
 /** Runs `argv` in `netns` with the terminal attached (`lab exec`); resolves with its exit code. */
-export function execAttached(netns: string, argv: readonly string[]): Promise<number> {
-  return exitCodeOf(spawnInNetns(netns, argv, { stdio: 'inherit' }));
+export function execAttached(
+  netns: string,
+  argv: readonly string[],
+  opts: { netnsEtc?: boolean } = {},
+): Promise<number> {
+  return exitCodeOf(spawnInNetns(netns, argv, { stdio: 'inherit', ...opts }));
 }
 
 /**

@@ -35,6 +35,7 @@ import { addClusterRules, removeClusterRouting, runFabricRouter } from '../vnet/
 import { type ProbeResult, planProbes, probePort, runProbes } from './check.js';
 import { defaultLabProfile, withNodeCount } from './default-profile.js';
 import { issueNodeCert, labStoreUrl, makeLabPki, planEtcd, startEtcd, waitEtcdHealthy } from './etcd.js';
+import { applyKubeDns } from './kube-dns.js';
 import type { LabNode, LabPod, LabState, StoreKind } from './model.js';
 import { LAB_ROOT, checkLabName, clusterDir, clusterPrefix, podName, podNetns } from './names.js';
 import {
@@ -47,6 +48,7 @@ import {
   stopAgent,
   waitAgentReady,
 } from './node.js';
+import { ensureOutsideDns, stopOutsideDns } from './outside-dns.js';
 import { createPodObject, deletePodObject, reportRunning, withObjects } from './pod-store.js';
 import { type CniResult, addPod, deletePod, resultIp } from './pod.js';
 import { findProcesses, podnetCommand, stopProcess, waitFor } from './processes.js';
@@ -218,6 +220,7 @@ async function buildLab(
   try {
     writeVnet(vnetPlan);
     await ensureVnet(vnetPlan);
+    ensureOutsideDns(vnetPlan, LAB_ROOT);
     signal.throwIfAborted();
     await addClusterRules(vnetPlan, name);
     progress(
@@ -235,6 +238,7 @@ async function buildLab(
     }
     signal.throwIfAborted();
     await withStore(state, (store) => store.putCluster(profile, 0));
+    await withObjects(state, async (objects) => objects && (await applyKubeDns(objects)));
     signal.throwIfAborted();
     progress(
       `store: ${state.store.url} holds cluster ${name} (pod CIDR ${profile.network.podCidrs.join(', ')})`,
@@ -632,6 +636,7 @@ export async function labDown(name: string, progress: Progress = () => {}): Prom
         await removeClusterRouting(current, name);
         const next = planVnetLeave(current, name);
         if (next.clusters.length === 0) {
+          await stopOutsideDns(next);
           await destroyVnet(next);
           removeVnetState(next.name);
           removed.push(
@@ -775,8 +780,9 @@ export const labCheckPassed = (r: LabCheckResult) =>
 export async function labExec(name: string, target: string, argv: string[]): Promise<number> {
   const state = requireLab(name);
   const vnet = readVnet(state.vnet);
+  const pod = findLabPod(state, target);
   const netns =
-    findLabPod(state, target)?.netns ??
+    pod?.netns ??
     state.nodes.find((n) => n.name === target)?.netns ??
     vnet?.externalHosts.find((h) => h.name === target)?.netns;
   if (!netns) {
@@ -791,7 +797,8 @@ export async function labExec(name: string, target: string, argv: string[]): Pro
       hint: `podnet lab exec ${target} -- ip addr`,
     });
   }
-  return execAttached(netns, argv);
+  // A pod's programs see its own resolv.conf (`/etc/netns/<netns>/`, written from its CNI result).
+  return execAttached(netns, argv, { netnsEtc: pod !== undefined });
 }
 
 /** `lab pod add`: one pod on a node, while no other command changes the lab. */

@@ -13,6 +13,7 @@ import type { Vnet } from '../vnet/model.js';
 import { plugIntoVnet, routerSysctls } from '../vnet/network.js';
 import { clientCredentials, nodeClient } from './etcd.js';
 import type { LabNode, LabState } from './model.js';
+import { outsideDnsAddress } from './outside-dns.js';
 import { killNow, podnetCommand, stopProcess, unixGet, waitFor } from './processes.js';
 
 /** The CNI network name the lab installs on every node. */
@@ -76,6 +77,8 @@ export function agentArgs(state: LabState, vnet: Vnet, node: LabNode): string[] 
     'off',
     '--lease-ttl',
     String(LAB_LEASE_TTL_S),
+    // Cluster DNS for the node's pods, other names relayed to the resolver on the lab's internet host.
+    ...((upstream) => (upstream ? ['--dns-upstream', upstream] : ['--cluster-dns']))(outsideDnsAddress(vnet)),
   ];
 }
 

@@ -5,8 +5,9 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { type CniDns, resolvConf } from '../dns/pod-dns.js';
 import { PodnetError } from '../errors/index.js';
-import { addNetns, deleteNetns, netnsPath } from '../kernel/netns.js';
+import { addNetns, deleteNetns, netnsPath, writeNetnsEtcFile } from '../kernel/netns.js';
 import { execInNetns } from '../kernel/process.js';
 import type { LabNode, LabPod } from './model.js';
 
@@ -19,6 +20,7 @@ interface Conflist {
 export interface CniResult {
   cniVersion?: string;
   ips?: { address: string }[];
+  dns?: Partial<CniDns>;
   [k: string]: unknown;
 }
 
@@ -81,13 +83,25 @@ async function execPlugin(
   return r.stdout;
 }
 
-/** Creates the pod's namespace and attaches it; returns the CNI result. */
+/**
+ * Creates the pod's namespace and attaches it; returns the CNI result. Its `dns` becomes the pod's resolv.conf,
+ * as a runtime that honours the result writes it, in `/etc/netns/<netns>/` where `ip netns exec` (and so `lab
+ * exec`) puts it over `/etc/resolv.conf`; with a `hosts: files dns` nsswitch.conf, as container images have
+ * (the host's may send `*.local` names to mDNS only). Both go with the namespace (deleteNetns).
+ */
 export async function addPod(node: LabNode, pod: LabPod): Promise<CniResult> {
   await addNetns(pod.netns);
   const list = readConflist(node);
   const out = await execPlugin(node, pod, 'ADD', pluginConfig(list));
-  return JSON.parse(out) as CniResult;
+  const result = JSON.parse(out) as CniResult;
+  if (result.dns?.nameservers?.length) {
+    writeNetnsEtcFile(pod.netns, 'resolv.conf', resolvConf(result.dns));
+    writeNetnsEtcFile(pod.netns, 'nsswitch.conf', POD_NSSWITCH);
+  }
+  return result;
 }
+
+const POD_NSSWITCH = 'hosts: files dns\nnetworks: files\npasswd: files\ngroup: files\n';
 
 /** The pod's IPv4 address from a CNI result. */
 export function resultIp(result: CniResult): string | undefined {

@@ -44,4 +44,6 @@ export interface Vnet {
   subnets: VnetSubnet[];
   externalHosts: VnetExternalHost[];
   clusters: VnetCluster[];
+  /** The resolver of the outside world on the internet host (src/lab/outside-dns.ts), while it runs. */
+  outsideDnsPid?: number;
 }

@@ -49,6 +49,14 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       'periodic re-check of the dataplane and the cluster record',
       String(AGENT_DEFAULTS.resyncSeconds),
     )
+    .option(
+      '--cluster-dns',
+      "serve cluster DNS to the node's pods at the profile's DNS service IP (node-local, src/agent/dns.ts)",
+    )
+    .option(
+      '--dns-upstream <ip[:port]>',
+      'where cluster DNS relays names outside cluster.local (implies --cluster-dns; none: refused)',
+    )
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', AGENT_DEFAULTS.logLevel)
     .addHelpText(
       'after',

@@ -1,0 +1,48 @@
+import { DNS_PORT } from '../dns/nft.js';
+import { resolve } from '../dns/records.js';
+/**
+ * The node's cluster DNS: the agent serves the cluster's records (src/dns) itself, on a node-local address,
+ * from the Services and endpoints its ObjectWatch already follows, so pods get answers without any DNS pod
+ * and without ever reaching the cluster store (the store's credentials stay in the agent, issue 14). The
+ * node table's `dns` section (src/dns/nft.ts) sends the DNS service IP's port 53 here. Names outside the
+ * cluster zone are relayed to the upstream resolver (`--dns-upstream`).
+ *
+ * The address is NodeLocal DNSCache's 169.254.20.10 (link-local, never routed off the node) on a dummy link
+ * `podnet-dns` the agent creates, as node-local-dns creates `nodelocaldns`.
+ */
+import { DnsServer } from '../dns/server.js';
+import { getLink, ipBatch } from '../kernel/ip.js';
+import type { ServiceWorld } from '../services/proxy.js';
+
+export const NODE_DNS_IP = '169.254.20.10';
+export const NODE_DNS_LINK = 'podnet-dns';
+
+export class NodeDns {
+  readonly listenIp = NODE_DNS_IP;
+  private server: DnsServer | null = null;
+
+  constructor(private readonly o: { upstream: { host: string; port: number } | null; netns?: string }) {}
+
+  /** Puts the node-local address in place (idempotent) and serves it; answers read `world()` per query. */
+  async start(world: () => ServiceWorld): Promise<void> {
+    const lines = (await getLink(NODE_DNS_LINK, this.o.netns))
+      ? []
+      : [`link add ${NODE_DNS_LINK} type dummy`];
+    await ipBatch(
+      [...lines, `addr replace ${NODE_DNS_IP}/32 dev ${NODE_DNS_LINK}`, `link set ${NODE_DNS_LINK} up`],
+      this.o.netns,
+    );
+    this.server = new DnsServer({
+      host: NODE_DNS_IP,
+      port: DNS_PORT,
+      resolve: (name, type) => resolve(world(), name, type),
+      ...(this.o.upstream ? { upstream: this.o.upstream } : {}),
+    });
+    await this.server.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.stop();
+    this.server = null;
+  }
+}
