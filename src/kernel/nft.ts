@@ -73,3 +73,13 @@ export async function nftDeleteTable(family: NftFamily, name: string, opts: NftO
   // `table X` first creates it if missing, so the delete in the same transaction never fails.
   await nftApply(`table ${family} ${name}\ndelete table ${family} ${name}\n`, opts);
 }
+
+/** One set of a table as `nft -j list set` prints it (its elements), or null when the table does not exist. */
+export function nftListSetJson(
+  family: NftFamily,
+  table: string,
+  set: string,
+  opts: NftOptions = {},
+): Promise<string | null> {
+  return listOrNull(['-j', 'list', 'set', family, table, set], opts);
+}

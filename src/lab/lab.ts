@@ -15,21 +15,24 @@ import { podIpamPath } from '../ipam/pod-ipam.js';
 import { deleteNetns, listNetns } from '../kernel/netns.js';
 import { execAttached, spawnDaemon } from '../kernel/process.js';
 import type { ContainerPort, Pod } from '../objects/types.js';
+import { outboundHop, outboundOf } from '../outbound/plan.js';
 import { checkPlan } from '../plan/check.js';
 import { loadProfileFile } from '../profile/load.js';
-import type { ClusterProfile } from '../profile/types.js';
+import type { ClusterProfile, OutboundType } from '../profile/types.js';
 import { desiredPeerRoutes, readPodnetRoutes } from '../routing/routes.js';
 import { readStatusInput } from '../status/gather.js';
 import { type ClusterStatus, type StatusProblem, assessStatus } from '../status/health.js';
 import { openStore } from '../store/open.js';
 import type { BlockLease, ClusterStore } from '../store/types.js';
 import type { VersionedStore } from '../store/versioned.js';
+import type { TraceWorld } from '../trace/trace.js';
 import { worldFromStore } from '../trace/world.js';
 import { applyVnetFirewall } from '../vnet/firewall.js';
 import type { Vnet } from '../vnet/model.js';
 import { vnetNetns } from '../vnet/names.js';
 import { destroyVnet, ensureVnet } from '../vnet/network.js';
 import { removeVnetNsgs, runNsgEnforcer } from '../vnet/nsg-enforcer.js';
+import { ensureOutbound, removeOutbound } from '../vnet/outbound.js';
 import { planVnetJoin, planVnetLeave } from '../vnet/plan.js';
 import { addClusterRules, removeClusterRouting, runFabricRouter } from '../vnet/routing-domain.js';
 import { type ProbeResult, planProbes, probePort, runProbes } from './check.js';
@@ -119,6 +122,8 @@ export interface UpOptions {
   nodes?: number;
   podsPerNode?: number;
   store?: StoreKind;
+  /** Overrides the profile's `networkProfile.outboundType`. */
+  outboundType?: OutboundType;
   /** Who asks: `demo` marks the lab as the demo's, which only a later demo may replace. */
   madeBy?: 'demo';
   progress?: Progress;
@@ -174,6 +179,7 @@ async function buildLab(
     }
     profile = withNodeCount(profile, o.nodes);
   }
+  if (o.outboundType) profile = { ...profile, network: { ...profile.network, outboundType: o.outboundType } };
   ensurePlanValid(profile);
   const total = profile.nodePools.reduce((n, p) => n + p.count, 0);
   if (total > LAB_MAX_NODES) {
@@ -223,9 +229,11 @@ async function buildLab(
     ensureOutsideDns(vnetPlan, LAB_ROOT);
     signal.throwIfAborted();
     await addClusterRules(vnetPlan, name);
+    await ensureOutbound(vnetPlan, name);
     progress(
       `vnet ${vnetName}: namespace ${vnetPlan.netns}, subnets ${vnetPlan.subnets.map((s) => `${s.cidr} (gw ${s.gateway})`).join(', ')}, routing table ${state.table}`,
     );
+    progress(`vnet: ${outboundHop(outboundOf(vnetPlan, name)).detail}`);
     if (kind === 'etcd') {
       const etcd = await planEtcd(dir);
       state.store = { kind, url: labStoreUrl(dir, etcd), etcd };
@@ -634,6 +642,7 @@ export async function labDown(name: string, progress: Progress = () => {}): Prom
         const current = readVnet(vnet.name);
         if (!current) return;
         await removeClusterRouting(current, name);
+        await removeOutbound(current, name);
         const next = planVnetLeave(current, name);
         if (next.clusters.length === 0) {
           await stopOutsideDns(next);
@@ -732,6 +741,16 @@ function agentSummary(health: ClusterStatus | null, node: string): string {
   return codes.length === 0 ? 'ok' : n.agent.state !== 'ok' ? 'silent' : codes.join(',');
 }
 
+/** trace's world of a lab: its store's objects and profile, and its way out as its VNet carries it. */
+export async function labTraceWorld(
+  state: LabState,
+  vnet = readVnet(state.vnet) as Vnet,
+): Promise<TraceWorld> {
+  const world = await worldFromStore(state.store.url);
+  world.outbound = outboundOf(vnet, state.name);
+  return world;
+}
+
 export interface LabCheckResult {
   probes: ProbeResult[];
   /** `podnet ipam check` of every node: its pod addresses against its kernel and its lease. */
@@ -747,7 +766,7 @@ export interface LabCheckResult {
 export async function labCheck(name: string, opts: { test?: string } = {}): Promise<LabCheckResult> {
   const state = requireLab(name);
   const vnet = readVnet(state.vnet) as Vnet;
-  const world = await worldFromStore(state.store.url);
+  const world = await labTraceWorld(state, vnet);
   const planned = planProbes(state, vnet, world, probePort());
   const probes = await runProbes(opts.test === undefined ? planned : selectProbes(planned, opts.test));
   const health = await withStore(state, (store) => labHealth(state, store));

@@ -54,7 +54,11 @@ export const DEFAULTS = {
   },
 } as const;
 
-const OUTBOUND_TYPES: readonly OutboundType[] = ['loadBalancer', 'managedNATGateway', 'userDefinedRouting'];
+export const OUTBOUND_TYPES: readonly OutboundType[] = [
+  'loadBalancer',
+  'managedNATGateway',
+  'userDefinedRouting',
+];
 const OS_TYPES: readonly OsType[] = ['Linux', 'Windows'];
 const POOL_TYPES: readonly PoolType[] = ['VirtualMachineScaleSets', 'AvailabilitySet'];
 const IP_FAMILIES: readonly IpFamily[] = ['ipv4', 'ipv6'];

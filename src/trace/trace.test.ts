@@ -126,7 +126,7 @@ describe('podnet trace', () => {
       world({ profile: undefined, policies: [dbOnlyFromWeb] }),
       flow('shop/cache', 'shop/db', 8080),
     );
-    assert.deepEqual([r.verdict, r.notEvaluated], ['deny', ['route', 'nat', 'nsg']]);
+    assert.deepEqual([r.verdict, r.notEvaluated], ['deny', ['route', 'nat', 'nsg', 'outbound']]);
   });
 
   it('an NSG rule on the destination subnet blocks pod traffic across nodes: it sees pod addresses', () => {

@@ -9,6 +9,7 @@
  *   networkpolicy  egress of the source pod, on its node
  *   nsg            the NSGs the packet crosses between two hosts: source NIC, source subnet, then destination
  *                  subnet, destination NIC (Azure's order; pods count as their node's NIC and subnet)
+ *   outbound       to the internet, the cluster's outbound type: the hop that SNATs and its address (outbound.ts)
  *   networkpolicy  ingress of the destination pod, on its node
  *
  * A layer with no objects is not evaluated and does not change the verdict. Replies of an allowed connection
@@ -19,6 +20,7 @@ import { PodnetError } from '../errors/index.js';
 import { evaluateNsg } from '../nsg/evaluate.js';
 import { vnetTagContext } from '../nsg/tags.js';
 import type { Nic, Nsg, NsgDirection, NsgPacketProtocol } from '../nsg/types.js';
+import type { ClusterOutbound } from '../outbound/model.js';
 import {
   type CompiledPolicies,
   type DirectionOutcome,
@@ -28,9 +30,10 @@ import {
 } from '../policy/engine.js';
 import type { NetworkPolicy, PolicyPod } from '../policy/types.js';
 import type { ClusterProfile } from '../profile/types.js';
+import { outboundStep } from './outbound.js';
 
-export type TraceLayer = 'route' | 'nat' | 'nsg' | 'networkpolicy';
-export const TRACE_LAYERS: readonly TraceLayer[] = ['route', 'nat', 'nsg', 'networkpolicy'];
+export type TraceLayer = 'route' | 'nat' | 'nsg' | 'networkpolicy' | 'outbound';
+export const TRACE_LAYERS: readonly TraceLayer[] = ['route', 'nat', 'nsg', 'networkpolicy', 'outbound'];
 
 /** A pod as trace sees it: identity, labels, ports, where it runs. */
 export interface TracePod extends PolicyPod {
@@ -45,6 +48,8 @@ export interface TraceWorld {
   policies: NetworkPolicy[];
   nsgs: Nsg[];
   nics: Nic[];
+  /** The cluster's way out as its VNet carries it (a lab's plan); without it only the outbound type is known. */
+  outbound?: ClusterOutbound;
 }
 
 export type TraceState = 'new' | 'reply' | 'established';
@@ -370,6 +375,16 @@ export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorl
         hops.push(hop);
         decidedBy.push({ layer: 'nsg', object: step.nsg.name, rule: stateful ? 'stateful' : rule });
       }
+    }
+  }
+
+  if (!profile) notEvaluated.push('outbound');
+  else if (!denied()) {
+    const out = outboundStep(profile, world.outbound, src.kind !== 'external', dst.ip, sourceSeen);
+    if (out) {
+      hops.push(out.hop);
+      if (out.decision) decidedBy.push(out.decision);
+      sourceSeen = out.sourceSeen;
     }
   }
 

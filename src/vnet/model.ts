@@ -3,6 +3,7 @@
  * joined it with their routing tables. Written to the VNet's state file by whoever assembles it (the lab),
  * so every change is planned (pure) before it is carried out in the kernel.
  */
+import type { ClusterOutbound } from '../outbound/model.js';
 
 /** One subnet of the VNet: a bridge in the VNet namespace whose address is the subnet's gateway. */
 export interface VnetSubnet {
@@ -35,6 +36,8 @@ export interface VnetCluster {
   /** The cluster's own routing table in the VNet namespace: its routing domain. */
   table: number;
   podCidrs: string[];
+  /** Its way out to the internet, by its outbound type (`src/outbound`). */
+  outbound: ClusterOutbound;
 }
 
 /** The VNet, shared by every cluster that joins it. */

@@ -18,7 +18,10 @@ describe('VNet plan', () => {
         ['10.224.1.0/24', 'br1', '10.224.1.1', 'a'],
       ],
     );
-    assert.deepEqual(v.clusters, [{ name: 'a', table: 100, podCidrs: ['10.244.0.0/16'] }]);
+    assert.deepEqual(
+      v.clusters.map((c) => [c.name, c.table, c.podCidrs, c.outbound.type]),
+      [['a', 100, ['10.244.0.0/16'], 'loadBalancer']],
+    );
     assert.deepEqual(
       v.externalHosts.map((h) => [h.name, h.ip, h.vnetIp, h.netns]),
       [

@@ -5,6 +5,7 @@
  */
 import { cidrSize, formatCidr, formatIp, ipAt, overlaps, parseCidr } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
+import { planClusterOutbound } from '../outbound/plan.js';
 import type { ClusterProfile } from '../profile/types.js';
 import type { Vnet, VnetExternalHost } from './model.js';
 import { externalNetns, vnetNetns } from './names.js';
@@ -26,8 +27,9 @@ function externalHostIp(cidr: string): string {
 
 /**
  * Adds a cluster to a VNet (creating the VNet's plan when `vnet` is null): a bridge for each subnet of the
- * profile not yet present, the cluster's claim on the subnets its pools use, a routing table, and an external
- * host for the internet and for each connected network. Refuses a subnet that overlaps a different one
+ * profile not yet present, the cluster's claim on the subnets its pools use, a routing table, an external
+ * host for the internet and for each connected network, and its way out to the internet (`src/outbound`).
+ * Refuses a subnet that overlaps a different one
  * already in the VNet, and a subnet another cluster's nodes already sit on (clusters sharing a pod CIDR are
  * told apart by the subnet their packets enter the routing domain from).
  */
@@ -90,8 +92,13 @@ export function planVnetJoin(
   const tables = new Set(next.clusters.map((c) => c.table));
   let table = FIRST_TABLE;
   while (tables.has(table)) table++;
-  next.clusters.push({ name: cluster, table, podCidrs: [...profile.network.podCidrs] });
   addExternalHost(next, 'internet', 'internet', INTERNET_CIDR);
+  next.clusters.push({
+    name: cluster,
+    table,
+    podCidrs: [...profile.network.podCidrs],
+    outbound: planClusterOutbound(next, cluster, table, profile.network.outboundType),
+  });
   for (const net of profile.connectedNetworks) {
     const cidr = net.cidrs.find((c) => parseCidr(c).family === 4);
     if (cidr) addExternalHost(next, 'connected', net.name, formatCidr(parseCidr(cidr)));

@@ -27,6 +27,8 @@ import type { StoreKind } from '../../lab/model.js';
 import { parseLabels } from '../../lab/pod-objects.js';
 import { junitXml, probeFailure, probeName } from '../../lab/report.js';
 import { listLabs, readLab, resolveLabName } from '../../lab/state.js';
+import { OUTBOUND_TYPES } from '../../profile/normalize.js';
+import type { OutboundType } from '../../profile/types.js';
 import type { CliContext } from '../main.js';
 import {
   EXIT,
@@ -56,6 +58,19 @@ function storeKind(v: string): StoreKind {
     field: '--store',
     hint: 'sqlite: one file in the lab folder; etcd: the lab starts its own etcd in the VNet, with mutual TLS',
   });
+}
+
+function outboundType(v: string): OutboundType {
+  const t = OUTBOUND_TYPES.find((x) => x === v);
+  if (t) return t;
+  throw new PodnetError(
+    'UsageError',
+    `--outbound-type must be one of ${OUTBOUND_TYPES.join(', ')}, got "${v}"`,
+    {
+      field: '--outbound-type',
+      hint: 'e.g. --outbound-type managedNATGateway (learn.microsoft.com/azure/aks/egress-outboundtype)',
+    },
+  );
 }
 
 export function renderStatus(s: StatusJson): string {
@@ -162,6 +177,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
         'podnet lab up --name demo',
         'podnet lab up --name big --nodes 12 --pods-per-node 4 --store etcd',
         'podnet lab up --name small -f profile.yaml --nodes 2',
+        'podnet lab up --name fw --outbound-type userDefinedRouting',
       ),
     )
     .option('--name <name>', 'lab (cluster) name; prefixes every namespace', 'lab')
@@ -172,6 +188,10 @@ export function registerLab(program: Command, ctx: CliContext): void {
     .option('-f, --file <profile>', 'cluster profile (YAML/JSON); default: a two-pool profile on two subnets')
     .option('--nodes <n>', 'number of nodes, spread over the pools')
     .option('--pods-per-node <m>', 'pods to start on each node', '2')
+    .option(
+      '--outbound-type <type>',
+      "loadBalancer|managedNATGateway|userDefinedRouting: the cluster's way out to the internet (default: the profile's)",
+    )
     .option('--store <kind>', 'cluster store: sqlite or etcd (mutual TLS, a certificate per agent)', 'sqlite')
     .option('-o, --output <format>', OUTPUT_HELP, 'table')
     .action(async (o) => {
@@ -189,6 +209,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
         nodes: o.nodes === undefined ? undefined : wholeNumber(o.nodes, '--nodes'),
         podsPerNode: wholeNumber(o.podsPerNode, '--pods-per-node'),
         store: storeKind(o.store),
+        ...(o.outboundType === undefined ? {} : { outboundType: outboundType(o.outboundType) }),
         progress: timed(),
       });
       process.off('SIGINT', interrupted);

@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { PodnetError } from '../../errors/index.js';
+import { labTraceWorld } from '../../lab/lab.js';
 import { requireLab, resolveLabName } from '../../lab/state.js';
 import { storeUrl } from '../../store/open.js';
 import { type TraceFlow, type TraceResult, type TraceState, trace } from '../../trace/trace.js';
@@ -139,9 +140,9 @@ export function registerTrace(program: Command, ctx: CliContext): void {
       const world =
         o.filename.length > 0
           ? worldFromFiles(o.filename)
-          : await worldFromStore(
-              o.lab !== undefined ? requireLab(resolveLabName(o.lab)).store.url : storeUrl(o.store),
-            );
+          : o.lab !== undefined
+            ? await labTraceWorld(requireLab(resolveLabName(o.lab)))
+            : await worldFromStore(storeUrl(o.store));
       const result = trace(world, flow);
       emit(ctx.io, format, 'TraceResult', result, () => renderTrace(result));
     });
