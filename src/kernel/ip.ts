@@ -21,6 +21,8 @@ export interface IpBatchOptions {
    * to delete) are fine. For idempotent removal; any other failure is still an error.
    */
   ignoreMissing?: boolean;
+  /** `ip -6`: for the commands whose family is not in their arguments (`rule`, `route flush`). */
+  family?: 4 | 6;
 }
 
 /**
@@ -31,7 +33,13 @@ export interface IpBatchOptions {
 export async function ipBatch(lines: string[], netns?: string, opts: IpBatchOptions = {}): Promise<void> {
   if (lines.length === 0) return;
   const t = ipTarget(netns);
-  const args = [...t.args, ...(opts.force ? ['-force'] : []), '-batch', '-'];
+  const args = [
+    ...t.args,
+    ...(opts.family === 6 ? ['-6'] : []),
+    ...(opts.force ? ['-force'] : []),
+    '-batch',
+    '-',
+  ];
   const r = await runRaw('ip', args, { netns: t.netns, input: `${lines.join('\n')}\n` });
   if (r.code === 0) return;
   const err = kernelCommandError('ip', args, r, netns);

@@ -34,6 +34,8 @@ export interface PlannedProbe {
   from: Endpoint;
   to: Endpoint;
   kind: ProbeKind;
+  /** 6 for a dual-stack lab's IPv6 twin of a probe (the ends' IPv6 addresses); IPv4 probes leave it out. */
+  family?: 6;
   /** The TCP port it connects to. */
   port: number;
   /** trace's verdict on the probe's first packet, and the source address the receiver must see. */
@@ -47,6 +49,7 @@ export interface ProbeResult {
   from: string;
   to: string;
   kind: ProbeKind;
+  family?: 6;
   expect: 'allow' | 'deny';
   /** What decided the expected verdict, as trace names it (`nsg user-nsg deny-web`). */
   decidedBy: string;
@@ -72,50 +75,59 @@ export function decisionText(r: TraceResult): string {
 
 type Unexpected = Omit<PlannedProbe, 'port' | 'expect' | 'source' | 'trace'>;
 
+/** The families a lab's probes run in: IPv6 too when its nodes have IPv6 addresses (a dual-stack lab). */
+export const labFamilies = (state: LabState): (4 | 6)[] => (state.nodes.some((n) => n.ip6) ? [4, 6] : [4]);
+
 /**
  * The probe matrix: for each node with two pods, pod to pod on the node; a ring over all nodes (so every
  * node's pods are covered, new ones after `scale` too) from each node's first pod to the next node's, which
  * is `cross-pool` when the two nodes' pools differ; each node to the next node's first pod; each node's first
  * pod to every external host; every external host to each node's first pod. Each expects trace's verdict on
  * a TCP connection to `port` over `world` (with no NSG or policy: all pass, the outside hosts see the node IP
- * by SNAT, and the outside hosts cannot reach pods).
+ * by SNAT, and the outside hosts cannot reach pods). A dual-stack lab runs the same matrix again over the ends'
+ * IPv6 addresses, each expecting trace's verdict on that IPv6 flow (SNAT to the node's IPv6 address).
  */
 export function planProbes(state: LabState, vnet: Vnet, world: TraceWorld, port: number): PlannedProbe[] {
   const compiled = compileWorld(world);
-  return probeMatrix(state, vnet).map((p) => {
-    const t = trace(world, { from: p.from.at, to: p.to.at, protocol: 'TCP', port, state: 'new' }, compiled);
-    return {
-      ...p,
-      port,
-      expect: t.verdict,
-      ...(t.verdict === 'allow' ? { source: t.sourceSeen } : {}),
-      trace: t,
-    };
-  });
+  return labFamilies(state)
+    .flatMap((f) => probeMatrix(state, vnet, f))
+    .map((p) => {
+      const t = trace(world, { from: p.from.at, to: p.to.at, protocol: 'TCP', port, state: 'new' }, compiled);
+      return {
+        ...p,
+        port,
+        expect: t.verdict,
+        ...(t.verdict === 'allow' ? { source: t.sourceSeen } : {}),
+        trace: t,
+      };
+    });
 }
 
-function probeMatrix(state: LabState, vnet: Vnet): Unexpected[] {
+function probeMatrix(state: LabState, vnet: Vnet, family: 4 | 6): Unexpected[] {
+  const v6 = family === 6;
   const poolOrder = state.profile.nodePools.map((p) => p.name);
   const nodes = [...state.nodes].sort(
     (a, b) =>
       poolOrder.indexOf(a.pool) - poolOrder.indexOf(b.pool) ||
       a.name.localeCompare(b.name, 'en', { numeric: true }),
   );
+  // trace names an IPv4 pod by name (its first address); an IPv6 flow by the pod's IPv6 address.
   const podsOf = (node: string) =>
     state.pods
-      .filter((p) => p.node === node && p.ip)
+      .filter((p) => p.node === node && (v6 ? p.ip6 : p.ip))
       .sort((a, b) => a.name.localeCompare(b.name, 'en', { numeric: true }))
       .map((p) => ({
         name: `pod/${p.name}`,
         netns: p.netns,
-        ip: p.ip as string,
-        at: `${p.namespace}/${p.name}`,
+        ip: (v6 ? p.ip6 : p.ip) as string,
+        at: v6 ? (p.ip6 as string) : `${p.namespace}/${p.name}`,
       }));
   const probes: Unexpected[] = [];
+  const tag = v6 ? { family: 6 as const } : {};
   for (const n of nodes) {
     const pods = podsOf(n.name);
     if (pods.length >= 2) {
-      probes.push({ from: pods[0], to: pods[1], kind: 'pod-pod-same-node' });
+      probes.push({ from: pods[0], to: pods[1], kind: 'pod-pod-same-node', ...tag });
     }
   }
   if (nodes.length >= 2) {
@@ -126,25 +138,28 @@ function probeMatrix(state: LabState, vnet: Vnet): Unexpected[] {
       const [b] = podsOf(next.name);
       if (a && b) {
         const kind = n.pool === next.pool ? 'pod-pod-cross-node' : 'pod-pod-cross-pool';
-        probes.push({ from: a, to: b, kind });
+        probes.push({ from: a, to: b, kind, ...tag });
       }
     });
   }
   nodes.forEach((n, i) => {
     const next = nodes[(i + 1) % nodes.length];
     const [b] = podsOf(next.name);
-    if (b) {
-      const from = { name: `node/${n.name}`, netns: n.netns, ip: n.ip, at: n.ip };
-      probes.push({ from, to: b, kind: 'node-pod' });
+    const ip = v6 ? n.ip6 : n.ip;
+    if (b && ip) {
+      const from = { name: `node/${n.name}`, netns: n.netns, ip, at: ip };
+      probes.push({ from, to: b, kind: 'node-pod', ...tag });
     }
   });
   for (const n of nodes) {
     const [a] = podsOf(n.name);
     if (!a) continue;
     for (const h of vnet.externalHosts) {
-      const host = { name: `external/${h.name}`, netns: h.netns, ip: h.ip, at: h.ip };
-      probes.push({ from: a, to: host, kind: 'pod-external' });
-      probes.push({ from: host, to: a, kind: 'external-pod' });
+      const ip = v6 ? h.ip6 : h.ip;
+      if (!ip) continue;
+      const host = { name: `external/${h.name}`, netns: h.netns, ip, at: ip };
+      probes.push({ from: a, to: host, kind: 'pod-external', ...tag });
+      probes.push({ from: host, to: a, kind: 'external-pod', ...tag });
     }
   }
   return probes;
@@ -164,9 +179,9 @@ interface Listener {
   seen: Map<string, string | null>;
 }
 
-async function startListener(netns: string, port: number): Promise<Listener> {
+async function startListener(netns: string, port: number, dual: boolean): Promise<Listener> {
   const script = fileURLToPath(new URL('./probe-listener.js', import.meta.url));
-  const child = spawnInNetns(netns, [process.execPath, script, String(port)]);
+  const child = spawnInNetns(netns, [process.execPath, script, String(port), ...(dual ? ['::'] : [])]);
   const seen = new Map<string, string | null>();
   let ready = false;
   let buf = '';
@@ -214,6 +229,7 @@ async function runProbe(p: PlannedProbe, tag: string, l: Listener): Promise<Prob
     from: p.from.name,
     to: p.to.name,
     kind: p.kind,
+    ...(p.family ? { family: p.family } : {}),
     expect: p.expect,
     decidedBy: p.trace ? decisionText(p.trace) : '-',
     ok,
@@ -232,9 +248,11 @@ export const probePort = () => 20_000 + Math.floor(Math.random() * 12_000);
 /** Runs the probes (a few at a time, all to one port) and returns one result per probe, in plan order. */
 export async function runProbes(probes: PlannedProbe[], concurrency = 4): Promise<ProbeResult[]> {
   const listeners = new Map<string, Listener>();
+  const dual = probes.some((p) => p.family === 6);
   try {
     for (const p of probes)
-      if (!listeners.has(p.to.netns)) listeners.set(p.to.netns, await startListener(p.to.netns, p.port));
+      if (!listeners.has(p.to.netns))
+        listeners.set(p.to.netns, await startListener(p.to.netns, p.port, dual));
     const results: ProbeResult[] = new Array(probes.length);
     let next = 0;
     const worker = async () => {

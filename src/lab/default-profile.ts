@@ -10,19 +10,30 @@ import type { ClusterProfile } from '../profile/types.js';
  * by the subnets its nodes sit on), while they all keep the same pod CIDR, as the seed allows. Everything not
  * given here (pod and service CIDRs, DNS IP, OS, pool type) takes the AKS defaults of the profile loader.
  */
-export function defaultLabProfile(name: string, slot = 0): ClusterProfile {
+export function defaultLabProfile(
+  name: string,
+  slot = 0,
+  opts: { dualStack?: boolean } = {},
+): ClusterProfile {
   const pool = { vmSize: 'Standard_D2s_v5', maxPods: 250, upgradeSettings: { maxSurge: 0 } };
+  // Dual-stack (`demo --dual-stack`): each subnet gets an IPv6 /64 of fd00:10::/48, the pod and service CIDRs
+  // both families' AKS defaults (fd12:3456:789a::/64 for pods).
+  const subnet = (i: number) =>
+    opts.dualStack
+      ? { cidrs: [`10.224.${i}.0/24`, `fd00:10:0:${i.toString(16)}::/64`] }
+      : { cidr: `10.224.${i}.0/24` };
   return profileFromObject({
     name,
     vnet: {
       name: 'lab-vnet',
-      addressSpaces: ['10.224.0.0/12'],
+      addressSpaces: ['10.224.0.0/12', ...(opts.dualStack ? ['fd00:10::/48'] : [])],
       subnets: [
-        { name: `${name}-sys`, cidr: `10.224.${2 * slot}.0/24` },
-        { name: `${name}-user`, cidr: `10.224.${2 * slot + 1}.0/24` },
+        { name: `${name}-sys`, ...subnet(2 * slot) },
+        { name: `${name}-user`, ...subnet(2 * slot + 1) },
       ],
     },
     connectedNetworks: [{ name: 'onprem', kind: 'vpn', cidrs: ['192.168.100.0/24'] }],
+    ...(opts.dualStack ? { networkProfile: { ipFamilies: ['ipv4', 'ipv6'] } } : {}),
     agentPoolProfiles: [
       { name: 'sys', vnetSubnetName: `${name}-sys`, count: 2, ...pool },
       { name: 'user', vnetSubnetName: `${name}-user`, count: 1, ...pool },

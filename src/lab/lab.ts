@@ -53,7 +53,7 @@ import {
 } from './node.js';
 import { ensureOutsideDns, stopOutsideDns } from './outside-dns.js';
 import { createPodObject, deletePodObject, reportRunning, withObjects } from './pod-store.js';
-import { type CniResult, addPod, deletePod, resultIp } from './pod.js';
+import { type CniResult, addPod, deletePod, resultIp, resultIp6 } from './pod.js';
 import { findProcesses, podnetCommand, stopProcess, waitFor } from './processes.js';
 import { selectProbes } from './report.js';
 import { startResponder, stopResponder } from './responders.js';
@@ -231,7 +231,7 @@ async function buildLab(
     await addClusterRules(vnetPlan, name);
     await ensureOutbound(vnetPlan, name);
     progress(
-      `vnet ${vnetName}: namespace ${vnetPlan.netns}, subnets ${vnetPlan.subnets.map((s) => `${s.cidr} (gw ${s.gateway})`).join(', ')}, routing table ${state.table}`,
+      `vnet ${vnetName}: namespace ${vnetPlan.netns}, subnets ${vnetPlan.subnets.map((s) => `${s.cidr} (gw ${s.gateway})${s.cidr6 ? ` ${s.cidr6} (gw ${s.gateway6})` : ''}`).join(', ')}, routing table ${state.table}`,
     );
     progress(`vnet: ${outboundHop(outboundOf(vnetPlan, name)).detail}`);
     if (kind === 'etcd') {
@@ -301,12 +301,19 @@ async function addNodes(
     if (state.store.etcd) await issueNodeCert(state.store.etcd, node.name);
     node.agentPid = startAgent(state, vnet, node);
     writeLab(state);
-    progress(`node ${node.name}: ${node.ip} on ${node.subnet}, agent pid ${node.agentPid}`);
+    progress(
+      `node ${node.name}: ${node.ip}${node.ip6 ? ` ${node.ip6}` : ''} on ${node.subnet}, agent pid ${node.agentPid}`,
+    );
   }
   await Promise.all(nodes.map((n) => waitAgentReady(n, undefined, signal)));
   const leases = await waitFabricRoutes(state, vnet, signal);
   for (const n of nodes)
-    progress(`node ${n.name}: ready, block ${leases.find((l) => l.nodeName === n.name)?.block}`);
+    progress(
+      `node ${n.name}: ready, block ${leases
+        .filter((l) => l.nodeName === n.name)
+        .map((l) => l.block)
+        .join(' ')}`,
+    );
   // Nodes start their pods side by side, each node one pod at a time, as kubelets do.
   await withObjects(state, (objects) =>
     Promise.all(
@@ -314,7 +321,7 @@ async function addNodes(
         for (let i = 0; i < state.podsPerNode; i++) {
           signal?.throwIfAborted();
           const pod = await addLabPod(state, node.name, { labels: upPodLabels(node) }, objects);
-          progress(`pod ${pod.name}: ${pod.ip} on ${node.name}`);
+          progress(`pod ${pod.name}: ${pod.ip}${pod.ip6 ? ` ${pod.ip6}` : ''} on ${node.name}`);
         }
       }),
     ),
@@ -418,6 +425,8 @@ export async function addLabPod(
   try {
     result = await addPod(node, pod);
     pod.ip = resultIp(result);
+    const ip6 = resultIp6(result);
+    if (ip6) pod.ip6 = ip6;
     pod.cniResult = result;
     if (pod.ports) pod.responderPid = startResponder(state, pod);
   } catch (e) {

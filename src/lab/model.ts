@@ -12,6 +12,8 @@ export interface LabNode {
   pool: string;
   subnet: string;
   ip: string;
+  /** Its IPv6 address on the subnet's /64 (dual-stack): the same offset as its IPv4 address. */
+  ip6?: string;
   netns: string;
   /** The node's uplink as seen in the VNet namespace (plugged into its subnet's bridge). */
   vnetLink: string;
@@ -30,6 +32,8 @@ export interface LabPod {
   netns: string;
   containerId: string;
   ip?: string;
+  /** Its IPv6 address (dual-stack), from the same CNI result. */
+  ip6?: string;
   /** The plugin's ADD result, handed back as prevResult on DEL (as a runtime does). */
   cniResult?: unknown;
   labels?: Record<string, string>;

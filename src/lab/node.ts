@@ -25,12 +25,18 @@ export async function createNodeNetwork(vnet: Vnet, node: LabNode): Promise<void
   const subnet = vnet.subnets.find((s) => s.cidr === node.subnet);
   if (!subnet) throw new Error(`subnet ${node.subnet} of node ${node.name} is not in VNet ${vnet.name}`);
   if (!netnsExists(node.netns)) await addNetns(node.netns);
+  const v6 =
+    node.ip6 && subnet.cidr6 && subnet.gateway6
+      ? { address: `${node.ip6}/${parseCidr(subnet.cidr6).prefix}`, gateway: subnet.gateway6 }
+      : undefined;
   await plugIntoVnet(vnet.netns, node.vnetLink, node.netns, {
     vnetSide: [`link set ${node.vnetLink} master ${subnet.bridge}`],
     address: `${node.ip}/${parseCidr(node.subnet).prefix}`,
     gateway: subnet.gateway,
+    ...(v6 ? { v6 } : {}),
   });
-  await routerSysctls(node.netns);
+  // The agent turns on IPv4 forwarding itself; a dual-stack node routes its pods' IPv6 packets too.
+  await routerSysctls(node.netns, v6 ? [4, 6] : [4]);
 }
 
 /** The agent's --state-dir: its pod address file is `<dir>/<node>/pod-ipam.db` in there. */
@@ -63,6 +69,7 @@ export function agentArgs(state: LabState, vnet: Vnet, node: LabNode): string[] 
     node.name,
     '--node-ip',
     node.ip,
+    ...(node.ip6 ? ['--node-ip6', node.ip6] : []),
     '--pool',
     node.pool,
     '--netns',

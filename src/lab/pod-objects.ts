@@ -77,8 +77,8 @@ export function runningStatus(pod: LabPod, node: LabNode): PodStatus {
   return {
     phase: 'Running',
     hostIP: node.ip,
-    hostIPs: [{ ip: node.ip }],
-    ...(pod.ip ? { podIP: pod.ip, podIPs: [{ ip: pod.ip }] } : {}),
+    hostIPs: [{ ip: node.ip }, ...(node.ip6 ? [{ ip: node.ip6 }] : [])],
+    ...(pod.ip ? { podIP: pod.ip, podIPs: [{ ip: pod.ip }, ...(pod.ip6 ? [{ ip: pod.ip6 }] : [])] } : {}),
   };
 }
 

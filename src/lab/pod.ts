@@ -108,6 +108,11 @@ export function resultIp(result: CniResult): string | undefined {
   return result.ips?.map((i) => i.address.split('/')[0]).find((a) => a.includes('.'));
 }
 
+/** The pod's IPv6 address from a CNI result (dual-stack). */
+export function resultIp6(result: CniResult): string | undefined {
+  return result.ips?.map((i) => i.address.split('/')[0]).find((a) => a.includes(':'));
+}
+
 /** DEL with prevResult, then removes the namespace. DEL is idempotent, so a retry after a crash is safe. */
 export async function deletePod(node: LabNode, pod: LabPod, prevResult?: unknown): Promise<void> {
   await execPlugin(node, pod, 'DEL', pluginConfig(readConflist(node), prevResult));

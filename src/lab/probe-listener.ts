@@ -1,5 +1,6 @@
 /**
- * The receiving end of `lab check` probes, run inside a lab namespace: `node probe-listener.js PORT`.
+ * The receiving end of `lab check` probes, run inside a lab namespace: `node probe-listener.js PORT [HOST]`
+ * (HOST `::` in a dual-stack lab: both families on one socket).
  * Prints `ready`, then for every connection one JSON line with the tag the sender wrote and the source
  * address the receiver saw (which tells whether SNAT happened on the way). Stopped by its parent.
  */
@@ -19,7 +20,7 @@ const server = createServer((sock) => {
   });
   sock.on('error', () => {});
 });
-server.listen(port, '0.0.0.0', () => process.stdout.write('ready\n'));
+server.listen(port, process.argv[3] ?? '0.0.0.0', () => process.stdout.write('ready\n'));
 // A listener whose parent died must not linger: it lives at most a minute.
 setTimeout(() => process.exit(0), 60_000).unref();
 process.stdin.resume();

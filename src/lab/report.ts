@@ -6,13 +6,21 @@ import { PodnetError } from '../errors/index.js';
 import type { StatusProblem } from '../status/health.js';
 import type { PlannedProbe, ProbeKind, ProbeResult } from './check.js';
 
-/** A probe's stable name, what `--test` matches: `KIND:FROM->TO`, e.g. `pod-external:pod/sys-0-p0->external/internet`. */
+/** A probe's kind with its family: `pod-external`, and `pod-external-ipv6` for its IPv6 twin. */
+export const probeKindLabel = (p: { kind: string; family?: 6 }) =>
+  `${p.kind}${p.family === 6 ? '-ipv6' : ''}`;
+
+/**
+ * A probe's stable name, what `--test` matches: `KIND:FROM->TO`, e.g. `pod-external:pod/sys-0-p0->external/internet`
+ * (`pod-external-ipv6:...` in IPv6).
+ */
 export const probeName = (p: {
   kind: string;
+  family?: 6;
   from: string | { name: string };
   to: string | { name: string };
 }) =>
-  `${p.kind}:${typeof p.from === 'string' ? p.from : p.from.name}->${typeof p.to === 'string' ? p.to : p.to.name}`;
+  `${probeKindLabel(p)}:${typeof p.from === 'string' ? p.from : p.from.name}->${typeof p.to === 'string' ? p.to : p.to.name}`;
 
 const MAX_PATTERN = 512;
 

@@ -4,7 +4,7 @@
  * only carries these decisions out.
  */
 import { join } from 'node:path';
-import { cidrSize, formatCidr, formatIp, ipAt, parseCidr } from '../addr/index.js';
+import { cidrSize, formatCidr, formatIp, ipAt, parseCidr, parseIp } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
 import type { ClusterProfile } from '../profile/types.js';
 import type { Vnet } from '../vnet/model.js';
@@ -50,11 +50,13 @@ export function planPoolNodes(
       }
       const taken = new Set([...existing, ...nodes].filter((n) => n.subnet === subnet).map((n) => n.ip));
       const dir = join(clusterDir, 'nodes', name);
+      const ip = freeNodeIp(subnet, taken, `nodePools.${pool.name}.count`);
       nodes.push({
         name,
         pool: pool.name,
         subnet,
-        ip: freeNodeIp(subnet, taken, `nodePools.${pool.name}.count`),
+        ip,
+        ...(bridge.cidr6 ? { ip6: sameOffset6(subnet, ip, bridge.cidr6) } : {}),
         netns: nodeNetns(cluster, name),
         vnetLink: nodeVnetLink(cluster, name),
         dir,
@@ -66,6 +68,11 @@ export function planPoolNodes(
     }
   }
   return nodes;
+}
+
+/** The address of `cidr6` at the offset `ip` has in `subnet`: a node's IPv6 address mirrors its IPv4 one. */
+export function sameOffset6(subnet: string, ip: string, cidr6: string): string {
+  return formatIp(ipAt(parseCidr(cidr6), parseIp(ip).value - parseCidr(subnet).network));
 }
 
 function freeNodeIp(subnet: string, taken: Set<string>, field: string): string {

@@ -103,7 +103,7 @@ const POOL_FIELDS = [
 ] as const;
 
 const VNET_FIELDS = ['name', 'resourceGroup', 'addressSpaces', 'subnets'] as const;
-const SUBNET_FIELDS = ['name', 'cidr'] as const;
+const SUBNET_FIELDS = ['name', 'cidr', 'cidrs'] as const;
 const CONNECTED_FIELDS = ['name', 'kind', 'cidrs'] as const;
 const SURGE_FIELDS = ['maxSurge'] as const;
 
@@ -262,7 +262,7 @@ function readVnet(v: unknown): ClusterProfile['vnet'] {
   const subnets: Subnet[] = readList(o, 'subnets', 'vnet.subnets', { max: MAX_ITEMS }).map((s, i) => {
     const f = `vnet.subnets[${i}]`;
     const so = readObj(s, f, SUBNET_FIELDS);
-    return { name: readString(so, 'name', `${f}.name`), cidr: cidrText(so.cidr, `${f}.cidr`) };
+    return { name: readString(so, 'name', `${f}.name`), ...subnetCidrs(so, f) };
   });
   if (subnets.length === 0) {
     throw invalidProfile(
@@ -421,6 +421,31 @@ function readSurge(v: unknown, field: string, count: number): number {
  * A profile in the format it is written in (`networkProfile`, `dnsServiceIP`, `vnetSubnetName`, ...), so what
  * `podnet cluster show -o yaml` prints is a profile `podnet plan -f` and `cluster update -f` take back.
  */
+/**
+ * A subnet's prefixes: `cidr` (IPv4), or `cidrs` [IPv4, IPv6] for a dual-stack subnet, as Azure's
+ * addressPrefix / addressPrefixes.
+ */
+function subnetCidrs(o: Obj, f: string): Pick<Subnet, 'cidr' | 'cidr6'> {
+  if (o.cidr === undefined && o.cidrs === undefined) return { cidr: cidrText(undefined, `${f}.cidr`) };
+  const list = readCidrs(o, 'cidr', 'cidrs', f) as string[];
+  const families = list.map((c) => parseCidr(c).family);
+  if (list.length === 2 && (families[0] !== 4 || families[1] !== 6)) {
+    throw invalidProfile(
+      `${f}.cidrs`,
+      `subnet prefixes [${list.join(', ')}] must be one IPv4 prefix, then one IPv6 prefix`,
+      'write cidrs: [10.224.0.0/16, "fd00:10::/64"]',
+    );
+  }
+  if (families[0] !== 4) {
+    throw invalidProfile(
+      `${f}.${o.cidr === undefined ? 'cidrs' : 'cidr'}`,
+      `subnet prefix ${list[0]} is not IPv4; every subnet has an IPv4 prefix (IPv6 comes second, in cidrs)`,
+      'write cidrs: [10.224.0.0/16, "fd00:10::/64"]',
+    );
+  }
+  return { cidr: list[0], ...(list[1] ? { cidr6: list[1] } : {}) };
+}
+
 export function profileToObject(p: ClusterProfile): Obj {
   return {
     apiVersion: 'podnet.io/v1alpha1',
@@ -431,7 +456,9 @@ export function profileToObject(p: ClusterProfile): Obj {
       name: p.vnet.name,
       ...(p.vnet.resourceGroup === undefined ? {} : { resourceGroup: p.vnet.resourceGroup }),
       addressSpaces: p.vnet.addressSpaces,
-      subnets: p.vnet.subnets.map((s) => ({ name: s.name, cidr: s.cidr })),
+      subnets: p.vnet.subnets.map((s) =>
+        s.cidr6 ? { name: s.name, cidrs: [s.cidr, s.cidr6] } : { name: s.name, cidr: s.cidr },
+      ),
     },
     connectedNetworks: p.connectedNetworks.map((c) => ({ name: c.name, kind: c.kind, cidrs: c.cidrs })),
     networkProfile: {

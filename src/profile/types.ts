@@ -10,7 +10,10 @@ export type PoolType = 'VirtualMachineScaleSets' | 'AvailabilitySet';
 
 export interface Subnet {
   name: string;
+  /** The subnet's IPv4 prefix. */
   cidr: string;
+  /** Its IPv6 prefix (an Azure dual-stack subnet has a /64 beside the IPv4 one): where nodes get IPv6 addresses. */
+  cidr6?: string;
 }
 
 export interface ConnectedNetwork {

@@ -39,6 +39,8 @@ export const TRACE_LAYERS: readonly TraceLayer[] = ['route', 'nat', 'nsg', 'netw
 export interface TracePod extends PolicyPod {
   /** Its node's address (`status.hostIP`): SNAT's source and its NIC and subnet for NSGs. */
   hostIP?: string;
+  /** Its node's addresses of both families (`status.hostIPs`, dual-stack): SNAT takes the one of the packet's family. */
+  hostIPs?: string[];
 }
 
 export interface TraceWorld {
@@ -104,7 +106,7 @@ function inCidrs(cidrs: readonly string[], ip: string): boolean {
 
 function subnetOf(profile: ClusterProfile | undefined, ip: string | undefined): string | undefined {
   if (!profile || !ip) return undefined;
-  return profile.vnet.subnets.find((s) => inCidrs([s.cidr], ip))?.name;
+  return profile.vnet.subnets.find((s) => inCidrs(s.cidr6 ? [s.cidr, s.cidr6] : [s.cidr], ip))?.name;
 }
 
 /** The world's pods by name, by address and by node address: built once per pod list, not per flow. */
@@ -138,7 +140,8 @@ function podIndex(world: TraceWorld): PodIndex {
     first(index.byName, `${p.namespace}/${p.name}`, p);
     for (const ip of p.ips) first(index.byIp, ip, p);
     index.namespaces.add(p.namespace);
-    if (p.hostIP) first(index.nodeByHost, p.hostIP, p.node);
+    for (const h of new Set([...(p.hostIP ? [p.hostIP] : []), ...(p.hostIPs ?? [])]))
+      first(index.nodeByHost, h, p.node);
   }
   podIndexes.set(world, index);
   return index;
@@ -290,7 +293,8 @@ export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorl
   let sourceSeen = src.ip;
   if (!profile) notEvaluated.push('nat');
   else if (src.pod && !inCidrs([...podCidrs, ...profile.network.nonMasqueradeCidrs], dst.ip)) {
-    if (src.pod.hostIP) sourceSeen = src.pod.hostIP;
+    const host = hostOfFamily(src.pod, dst.ip);
+    if (host) sourceSeen = host;
     hops.push({
       layer: 'nat',
       at: `node ${src.pod.node ?? src.pod.hostIP}`,
@@ -404,6 +408,13 @@ export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorl
     hops,
     notEvaluated,
   };
+}
+
+/** The pod's node address of `ip`'s family: masquerade takes the node's address of the packet's family. */
+function hostOfFamily(pod: TracePod, ip: string): string | undefined {
+  const family = parseIp(ip).family;
+  const all = [...(pod.hostIP ? [pod.hostIP] : []), ...(pod.hostIPs ?? [])];
+  return all.find((h) => parseIp(h).family === family);
 }
 
 /** The node whose address `ip` is (a pod's hostIP), for "traffic from a pod's own node". */

@@ -37,6 +37,7 @@ function tracePod(p: Pod): TracePod {
     ips,
     ...(p.spec.nodeName ? { node: p.spec.nodeName } : {}),
     ...(status.hostIP ? { hostIP: status.hostIP } : {}),
+    ...((status.hostIPs?.length ?? 0) > 1 ? { hostIPs: status.hostIPs?.map((x) => x.ip) } : {}),
     ...(p.spec.hostNetwork ? { hostNetwork: true } : {}),
     ports: p.spec.containers.flatMap((c) =>
       (c.ports ?? []).map((x) => ({

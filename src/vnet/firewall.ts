@@ -10,8 +10,10 @@ import { type Family, formatCidr, outermostCidrs, parseCidr } from '../addr/inde
 import { nftApply } from '../kernel/nft.js';
 import type { Vnet } from './model.js';
 
-/** The families the VNet carries today: its bridges and external links are addressed in IPv4 only. */
-export const VNET_FAMILIES: readonly Family[] = [4];
+/** The families the VNet carries: IPv4, and IPv6 once a dual-stack cluster gave its subnets IPv6 prefixes. */
+export function vnetFamilies(vnet: Vnet): Family[] {
+  return vnet.subnets.some((s) => s.gateway6) ? [4, 6] : [4];
+}
 
 /** The firewall's table for a family, as nft names it. */
 export function vnetFirewallTable(family: Family): { family: 'ip' | 'ip6'; name: string } {
@@ -74,8 +76,8 @@ export function renderVnetFirewall(input: VnetFirewallInput): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Replaces the firewall's table of every family the VNet carries, each in one transaction. */
+/** Replaces the firewall's table of every family the VNet carries (vnetFamilies), each in one transaction. */
 export async function applyVnetFirewall(vnet: Vnet): Promise<void> {
-  for (const family of VNET_FAMILIES)
+  for (const family of vnetFamilies(vnet))
     await nftApply(renderVnetFirewall(vnetFirewallInput(vnet, family)), { netns: vnet.netns });
 }

@@ -15,6 +15,9 @@ export interface VnetSubnet {
   gateway: string;
   /** The cluster whose node pools sit on it; clusters are told apart by the subnet their traffic enters from. */
   cluster?: string;
+  /** A dual-stack subnet's IPv6 /64 and its gateway (first address), as `cidr` and `gateway` are for IPv4. */
+  cidr6?: string;
+  gateway6?: string;
 }
 
 /** A host beyond the VNet: the internet, or a connected (peered, VPN, ExpressRoute) network. */
@@ -29,6 +32,10 @@ export interface VnetExternalHost {
   vnetIp: string;
   /** The link's name in the VNet namespace. */
   vnetLink: string;
+  /** Its IPv6 address, network and VNet address, when a dual-stack cluster is in the VNet. */
+  ip6?: string;
+  cidr6?: string;
+  vnetIp6?: string;
 }
 
 export interface VnetCluster {

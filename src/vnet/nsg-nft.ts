@@ -18,8 +18,8 @@
  * that direction by priority, lowest first, the first match deciding: an Allow returns (the next NSG on the
  * path decides next), a Deny drops. A pod counts as its node's NIC and subnet (as in trace): the maps hold
  * each node's address and its pod block. Platform addresses (168.63.129.16, 169.254.169.254) are decided only
- * by rules naming the platform tags, as src/nsg/evaluate.ts decides them. The VNet carries IPv4 only
- * (VNET_FAMILIES): other packets and ARP are not NSG business here.
+ * by rules naming the platform tags, as src/nsg/evaluate.ts decides them. NSGs are enforced on IPv4 only
+ * (a dual-stack VNet's IPv6 packets pass this table): other packets and ARP are not NSG business here.
  */
 import { containsIp, formatCidr, outermostCidrs, parseCidr, parseIp } from '../addr/index.js';
 import { prefixCidr } from '../nsg/evaluate.js';

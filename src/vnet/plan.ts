@@ -12,12 +12,21 @@ import { externalNetns, vnetNetns } from './names.js';
 
 /** The "internet" beyond the VNet: TEST-NET-3, which never leaves the lab's own namespaces. */
 export const INTERNET_CIDR = '203.0.113.0/24';
+/**
+ * Its IPv6 network, and the range connected networks without an IPv6 CIDR of their own get one /64 of: both
+ * inside the documentation prefix 2001:db8::/32 (RFC 3849), so nothing is routable beyond the lab.
+ */
+export const INTERNET_CIDR6 = '2001:db8:203:113::/64';
+const CONNECTED_CIDR6_BASE = '2001:db8:1::/48';
 /** Routing tables of clusters in the VNet namespace: 100, 101, ... */
 const FIRST_TABLE = 100;
 
 export function subnetGateway(cidr: string): string {
   return formatIp(ipAt(parseCidr(cidr), 1));
 }
+
+/** Whether the profile is dual-stack: its subnets, nodes and the hosts beyond the VNet get IPv6 too. */
+export const isDualStack = (profile: ClusterProfile) => profile.network.ipFamilies.includes('ipv6');
 
 /** Host address on a point-to-point-ish network to an external host: .10 when there is room, else .2. */
 function externalHostIp(cidr: string): string {
@@ -49,7 +58,20 @@ export function planVnetJoin(
     });
   }
   const used = new Set(profile.nodePools.map((p) => p.subnet));
-  for (const s of profile.vnet.subnets) {
+  const dual = isDualStack(profile);
+  for (const [i, s] of profile.vnet.subnets.entries()) {
+    if (dual && used.has(s.name) && !s.cidr6) {
+      throw new PodnetError(
+        'LabSubnetNoIpv6',
+        `subnet ${s.name} ${s.cidr} carries nodes of a dual-stack cluster but has no IPv6 prefix`,
+        {
+          field: `vnet.subnets[${i}].cidrs`,
+          hint: 'give it an IPv6 /64 beside the IPv4 prefix, as Azure dual-stack subnets have: cidrs: [10.224.0.0/24, "fd00:10::/64"]',
+        },
+      );
+    }
+    const v6 =
+      dual && s.cidr6 ? { cidr6: formatCidr(parseCidr(s.cidr6)), gateway6: subnetGateway(s.cidr6) } : {};
     const cidr = formatCidr(parseCidr(s.cidr));
     const same = next.subnets.find((x) => x.cidr === cidr);
     const clash = next.subnets.find((x) => x.cidr !== cidr && overlaps(parseCidr(x.cidr), parseCidr(cidr)));
@@ -76,6 +98,7 @@ export function planVnetJoin(
     }
     if (same) {
       if (claims) same.cluster = cluster;
+      if (!same.cidr6) Object.assign(same, v6);
       continue;
     }
     next.subnets.push({
@@ -87,12 +110,13 @@ export function planVnetJoin(
       ),
       gateway: subnetGateway(cidr),
       ...(claims ? { cluster } : {}),
+      ...v6,
     });
   }
   const tables = new Set(next.clusters.map((c) => c.table));
   let table = FIRST_TABLE;
   while (tables.has(table)) table++;
-  addExternalHost(next, 'internet', 'internet', INTERNET_CIDR);
+  addExternalHost(next, 'internet', 'internet', INTERNET_CIDR, dual ? INTERNET_CIDR6 : undefined);
   next.clusters.push({
     name: cluster,
     table,
@@ -101,9 +125,21 @@ export function planVnetJoin(
   });
   for (const net of profile.connectedNetworks) {
     const cidr = net.cidrs.find((c) => parseCidr(c).family === 4);
-    if (cidr) addExternalHost(next, 'connected', net.name, formatCidr(parseCidr(cidr)));
+    const cidr6 = net.cidrs.find((c) => parseCidr(c).family === 6);
+    if (!cidr) continue;
+    const index = next.externalHosts.findIndex((h) => h.cidr === formatCidr(parseCidr(cidr)));
+    const own6 = cidr6
+      ? formatCidr(parseCidr(cidr6))
+      : connectedCidr6(index < 0 ? next.externalHosts.length : index);
+    addExternalHost(next, 'connected', net.name, formatCidr(parseCidr(cidr)), dual ? own6 : undefined);
   }
   return next;
+}
+
+/** The /64 a connected network without IPv6 of its own gets: the n-th of 2001:db8:1::/48. */
+function connectedCidr6(n: number): string {
+  const base = parseCidr(CONNECTED_CIDR6_BASE);
+  return formatCidr({ ...base, network: base.network + (BigInt(n) << 64n), prefix: 64 });
 }
 
 function freeName(stem: string, taken: string[]): string {
@@ -112,8 +148,20 @@ function freeName(stem: string, taken: string[]): string {
   return `${stem}${i}`;
 }
 
-function addExternalHost(vnet: Vnet, kind: VnetExternalHost['kind'], name: string, cidr: string): void {
-  if (vnet.externalHosts.some((h) => h.cidr === cidr)) return;
+function addExternalHost(
+  vnet: Vnet,
+  kind: VnetExternalHost['kind'],
+  name: string,
+  cidr: string,
+  cidr6: string | undefined,
+): void {
+  const v6 = cidr6 ? { ip6: externalHostIp(cidr6), cidr6, vnetIp6: formatIp(ipAt(parseCidr(cidr6), 1)) } : {};
+  const known = vnet.externalHosts.find((h) => h.cidr === cidr);
+  if (known) {
+    // A dual-stack cluster joining a VNet an IPv4-only one made: the host gets its IPv6 address now.
+    if (!known.cidr6) Object.assign(known, v6);
+    return;
+  }
   const host =
     kind === 'internet'
       ? 'inet'
@@ -135,6 +183,7 @@ function addExternalHost(vnet: Vnet, kind: VnetExternalHost['kind'], name: strin
             'x',
             vnet.externalHosts.map((h) => h.vnetLink),
           ),
+    ...v6,
   });
 }
 

@@ -9,30 +9,42 @@
  * hand-deleted route returns.
  */
 import { destination, pino } from 'pino';
+import type { Family } from '../addr/index.js';
 import { ipBatch, listRules } from '../kernel/ip.js';
 import { netnsExists } from '../kernel/netns.js';
 import { desiredPeerRoutes, reconcileRoutes } from '../routing/routes.js';
 import { openStore } from '../store/open.js';
 import type { BlockLease } from '../store/types.js';
+import { vnetFamilies } from './firewall.js';
 import type { Vnet } from './model.js';
 
-/** `ip -batch` lines for one cluster's ingress rules: packets entering from its subnets use its table. */
-export function renderClusterRules(vnet: Vnet, cluster: string, op: 'add' | 'del'): string[] {
+/**
+ * `ip -batch` lines for one cluster's ingress rules of a family (the batch runs as `ip -6` for IPv6): packets
+ * entering from its subnets use its table. IPv6 rules only for the subnets that carry IPv6.
+ */
+export function renderClusterRules(
+  vnet: Vnet,
+  cluster: string,
+  op: 'add' | 'del',
+  family: Family = 4,
+): string[] {
   const c = vnet.clusters.find((x) => x.name === cluster);
   if (!c) return [];
   return vnet.subnets
-    .filter((s) => s.cluster === cluster)
+    .filter((s) => s.cluster === cluster && (family === 4 || s.gateway6))
     .map((s) => `rule ${op} iif ${s.bridge} lookup ${c.table} pref ${c.table}`);
 }
 
 /** Rules already gone are fine when removing: removal is idempotent. */
 const REMOVE = { force: true, ignoreMissing: true } as const;
 
-/** Sends packets entering from the cluster's subnets to the cluster's own routing table. */
+/** Sends packets entering from the cluster's subnets to the cluster's own routing table, in each family. */
 export async function addClusterRules(vnet: Vnet, cluster: string): Promise<void> {
-  // Rules left by an interrupted run would make `add` fail: delete them first.
-  await ipBatch(renderClusterRules(vnet, cluster, 'del'), vnet.netns, REMOVE);
-  await ipBatch(renderClusterRules(vnet, cluster, 'add'), vnet.netns);
+  for (const family of vnetFamilies(vnet)) {
+    // Rules left by an interrupted run would make `add` fail: delete them first.
+    await ipBatch(renderClusterRules(vnet, cluster, 'del', family), vnet.netns, { ...REMOVE, family });
+    await ipBatch(renderClusterRules(vnet, cluster, 'add', family), vnet.netns, { family });
+  }
 }
 
 /** Removes the cluster's rules and its routing table's routes (the fabric router's routes). */
@@ -40,15 +52,18 @@ export async function removeClusterRouting(vnet: Vnet, cluster: string): Promise
   if (!netnsExists(vnet.netns)) return;
   const c = vnet.clusters.find((x) => x.name === cluster);
   if (!c) return;
-  await ipBatch(renderClusterRules(vnet, cluster, 'del'), vnet.netns, REMOVE);
-  // Rules of the table that no longer match the plan (e.g. after a crash between plan and kernel).
-  const stale = (await listRules(vnet.netns)).filter((r) => r.table === String(c.table));
-  await ipBatch(
-    stale.map((r) => `rule del pref ${r.priority} table ${c.table}`),
-    vnet.netns,
-    REMOVE,
-  );
-  await ipBatch([`route flush table ${c.table}`], vnet.netns, REMOVE);
+  for (const family of vnetFamilies(vnet)) {
+    const opts = { ...REMOVE, family };
+    await ipBatch(renderClusterRules(vnet, cluster, 'del', family), vnet.netns, opts);
+    // Rules of the table that no longer match the plan (e.g. after a crash between plan and kernel).
+    const stale = (await listRules(vnet.netns, family)).filter((r) => r.table === String(c.table));
+    await ipBatch(
+      stale.map((r) => `rule del pref ${r.priority} table ${c.table}`),
+      vnet.netns,
+      opts,
+    );
+    await ipBatch([`route flush table ${c.table}`], vnet.netns, opts);
+  }
 }
 
 const RESYNC_MS = 5000;

@@ -25,7 +25,7 @@ import {
 } from '../../lab/lab.js';
 import type { StoreKind } from '../../lab/model.js';
 import { parseLabels } from '../../lab/pod-objects.js';
-import { junitXml, probeFailure, probeName } from '../../lab/report.js';
+import { junitXml, probeFailure, probeKindLabel, probeName } from '../../lab/report.js';
 import { listLabs, readLab, resolveLabName } from '../../lab/state.js';
 import { OUTBOUND_TYPES } from '../../profile/normalize.js';
 import type { OutboundType } from '../../profile/types.js';
@@ -88,7 +88,7 @@ export function renderStatus(s: StatusJson): string {
 export function renderCheck({ probes, ipam, agents }: LabCheckResult): string {
   const rows = probes.map((p) => [
     p.ok ? 'ok' : 'FAIL',
-    p.kind,
+    probeKindLabel(p),
     p.from,
     p.to,
     p.expect,
