@@ -40,7 +40,9 @@ export function desiredNodeTable(s: NodeSnapshot): NodeTableInput {
   const table = nodeTableInput(s.profile.network, [...s.storeEndpoints]);
   return {
     ...table,
-    ...(s.services ? { services: compileServiceProxy(s.services, s.selfNode, table.snat.families) } : {}),
+    ...(s.services
+      ? { services: compileServiceProxy(proxiedWorld(s, s.services), s.selfNode, table.snat.families) }
+      : {}),
     ...(s.dns
       ? {
           dns: {
@@ -61,6 +63,17 @@ export function desiredNodeTable(s: NodeSnapshot): NodeTableInput {
         }
       : {}),
   };
+}
+
+/**
+ * The Services the proxy programs: all of them, less the one at the DNS service IP (kube-dns) when the node
+ * answers that address itself (its `dns` section), as NodeLocal DNSCache's NOTRACK rules keep kube-proxy off
+ * it; else the proxy would reject it as a service without endpoints before the DNAT to the node's server.
+ */
+function proxiedWorld(s: NodeSnapshot, world: ServiceWorld): ServiceWorld {
+  if (!s.dns) return world;
+  const dnsIp = s.profile.network.dnsServiceIp;
+  return { ...world, services: world.services.filter((x) => !x.spec.clusterIPs?.includes(dnsIp)) };
 }
 
 /**

@@ -220,7 +220,7 @@ async function buildLab(
   try {
     writeVnet(vnetPlan);
     await ensureVnet(vnetPlan);
-    ensureOutsideDns(vnetPlan, LAB_ROOT);
+    ensureOutsideDns(vnetPlan);
     signal.throwIfAborted();
     await addClusterRules(vnetPlan, name);
     progress(
