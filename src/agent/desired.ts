@@ -43,7 +43,12 @@ export function desiredNodeTable(s: NodeSnapshot, previous?: NodeTableInput): No
     ...table,
     ...(s.services
       ? {
-          services: compileServiceProxy(s.services, s.selfNode, table.snat.families, previous?.services),
+          services: compileServiceProxy(
+            proxiedWorld(s, s.services),
+            s.selfNode,
+            table.snat.families,
+            previous?.services,
+          ),
         }
       : {}),
     ...(s.dns
@@ -66,6 +71,17 @@ export function desiredNodeTable(s: NodeSnapshot, previous?: NodeTableInput): No
         }
       : {}),
   };
+}
+
+/**
+ * The Services the proxy programs: all of them, less the one at the DNS service IP (kube-dns) when the node
+ * answers that address itself (its `dns` section), as NodeLocal DNSCache's NOTRACK rules keep kube-proxy off
+ * it; else the proxy would reject it as a service without endpoints before the DNAT to the node's server.
+ */
+function proxiedWorld(s: NodeSnapshot, world: ServiceWorld): ServiceWorld {
+  if (!s.dns) return world;
+  const dnsIp = s.profile.network.dnsServiceIp;
+  return { ...world, services: world.services.filter((x) => !x.spec.clusterIPs?.includes(dnsIp)) };
 }
 
 /**

@@ -7,15 +7,14 @@ import { resolve } from '../dns/records.js';
  * node table's `dns` section (src/dns/nft.ts) sends the DNS service IP's port 53 here. Names outside the
  * cluster zone are relayed to the upstream resolver (`--dns-upstream`).
  *
- * The address is NodeLocal DNSCache's 169.254.20.10 (link-local, never routed off the node) on a dummy link
- * `podnet-dns` the agent creates, as node-local-dns creates `nodelocaldns`.
+ * The address is NodeLocal DNSCache's 169.254.20.10 (link-local, never routed off the node), a /32 on the
+ * node's loopback (node-local-dns puts it on a dummy link; loopback needs no kernel module and is on every node).
  */
 import { DnsServer } from '../dns/server.js';
-import { getLink, ipBatch } from '../kernel/ip.js';
+import { ipBatch } from '../kernel/ip.js';
 import type { ServiceWorld } from '../services/proxy.js';
 
 export const NODE_DNS_IP = '169.254.20.10';
-export const NODE_DNS_LINK = 'podnet-dns';
 
 export class NodeDns {
   readonly listenIp = NODE_DNS_IP;
@@ -25,13 +24,7 @@ export class NodeDns {
 
   /** Puts the node-local address in place (idempotent) and serves it; answers read `world()` per query. */
   async start(world: () => ServiceWorld): Promise<void> {
-    const lines = (await getLink(NODE_DNS_LINK, this.o.netns))
-      ? []
-      : [`link add ${NODE_DNS_LINK} type dummy`];
-    await ipBatch(
-      [...lines, `addr replace ${NODE_DNS_IP}/32 dev ${NODE_DNS_LINK}`, `link set ${NODE_DNS_LINK} up`],
-      this.o.netns,
-    );
+    await ipBatch([`addr replace ${NODE_DNS_IP}/32 dev lo`], this.o.netns);
     this.server = new DnsServer({
       host: NODE_DNS_IP,
       port: DNS_PORT,

@@ -5,9 +5,13 @@
  * target per node: no random choice among backends, so glibc's parallel A and AAAA queries on one socket never
  * race to different conntrack entries (the 5 s timeouts of Azure/AKS#667, kubernetes#56903).
  *
- *   dns_dnat       nat prerouting, priority -120: before the service proxy's reject of services without
- *                  endpoints (filter -110) and its DNAT (-100), so kube-dns needs no endpoint pod
+ *   dns_dnat       nat prerouting, priority -120 (nat chains run in priority order, all at the kernel's
+ *                  NAT hook, -100): pods' queries
  *   dns_dnat_out   nat output, priority -120: the node's own processes (host-network pods) the same way
+ *
+ * The service proxy leaves the Service at the DNS service IP (kube-dns, no endpoint pod) out while the node
+ * serves DNS (agent/desired.ts), or its reject of services without endpoints (filter -110, before any NAT)
+ * would refuse the queries.
  *
  * Pure; IPv4 only (the node-local address is IPv4, as NodeLocal DNSCache's 169.254.20.10).
  */

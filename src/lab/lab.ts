@@ -226,7 +226,7 @@ async function buildLab(
   try {
     writeVnet(vnetPlan);
     await ensureVnet(vnetPlan);
-    ensureOutsideDns(vnetPlan, LAB_ROOT);
+    ensureOutsideDns(vnetPlan);
     signal.throwIfAborted();
     await addClusterRules(vnetPlan, name);
     await ensureOutbound(vnetPlan, name);

@@ -8,14 +8,14 @@
  * Run as `node outside-dns.js VNET_STATE_FILE` inside the internet host's namespace: it reads the hosts from
  * the state and serves them on the internet host's address, port 53, UDP and TCP, until SIGTERM.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { outsideRecords } from '../dns/outside.js';
 import { DnsServer } from '../dns/server.js';
 import { spawnDaemon } from '../kernel/process.js';
 import type { Vnet, VnetExternalHost } from '../vnet/model.js';
-import { vnetStatePath } from './names.js';
+import { LAB_ROOT, vnetStatePath } from './names.js';
 import { findProcesses, isOurs, stopProcess } from './processes.js';
 import { writeVnet } from './state.js';
 
@@ -32,13 +32,13 @@ export function outsideDnsAddress(vnet: Vnet): string | null {
 }
 
 /** Starts the VNet's resolver unless its recorded one still runs; records the pid in `vnet` (and its state). */
-export function ensureOutsideDns(vnet: Vnet, logDir: string): void {
+export function ensureOutsideDns(vnet: Vnet): void {
   const marker = vnetStatePath(vnet.name);
   const host = internetHost(vnet);
   if (!host || (vnet.outsideDnsPid !== undefined && isOurs(vnet.outsideDnsPid, marker))) return;
   const script = fileURLToPath(import.meta.url);
   vnet.outsideDnsPid = spawnDaemon([process.execPath, script, marker], {
-    logFile: join(logDir, `outside-dns-${vnet.name}.log`),
+    logFile: outsideDnsLog(vnet),
     netns: host.netns,
   });
   writeVnet(vnet);
@@ -49,7 +49,10 @@ export async function stopOutsideDns(vnet: Vnet): Promise<void> {
   const marker = vnetStatePath(vnet.name);
   if (vnet.outsideDnsPid !== undefined) await stopProcess(vnet.outsideDnsPid, marker);
   for (const pid of findProcesses(marker)) await stopProcess(pid, marker);
+  rmSync(outsideDnsLog(vnet), { force: true });
 }
+
+const outsideDnsLog = (vnet: Vnet) => join(LAB_ROOT, `outside-dns-${vnet.name}.log`);
 
 async function main(stateFile: string): Promise<void> {
   const vnet = JSON.parse(readFileSync(stateFile, 'utf8')) as Vnet;

@@ -1,0 +1,213 @@
+/**
+ * Cluster DNS in a real lab, as root: two nodes whose agents serve DNS at the profile's DNS service IP, pods
+ * with the resolv.conf the lab wrote from their CNI result, the outside resolver on the internet host. Checks
+ * what a user checks from inside a pod, against the Kubernetes DNS specification 1.0.1
+ * (https://github.com/kubernetes/dns/blob/master/docs/specification.md) and
+ * https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/: glibc's own resolver (getent,
+ * nc) walking the search path with ndots:5 for `NAME`, `NAME.NS` and the FQDN; a call by name; headless
+ * services' pod addresses (§2.4.1); SRV for named ports (§2.3.2, RFC 2782); NXDOMAIN for unknown names in
+ * the zone (§2.3.3 negative answers, RFC 2308); TCP (RFC 7766); relaying other names upstream; a new Service
+ * answered without any restart.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { netnsEtcDir } from '../kernel/netns.js';
+import { execInNetns } from '../kernel/process.js';
+import { labDown, labPodAdd, labPodDel, labUp } from '../lab/lab.js';
+import type { LabPod } from '../lab/model.js';
+import { clusterDir } from '../lab/names.js';
+import { podKey } from '../lab/pod-objects.js';
+import type { CniResult } from '../lab/pod.js';
+import { waitFor } from '../lab/processes.js';
+import { readLab, readVnet, requireLab } from '../lab/state.js';
+import { applyDocuments } from '../objects/store.js';
+import type { Pod } from '../objects/types.js';
+import { openVersionedStore } from '../store/open.js';
+import type { VersionedStore } from '../store/versioned.js';
+import { resolvConf } from './pod-dns.js';
+
+const name = `dns${randomBytes(2).toString('hex')}`;
+const QUERY = fileURLToPath(new URL('./testing/query.js', import.meta.url));
+let kv: VersionedStore;
+
+const eventually = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> =>
+  waitFor(what, 30_000, probe);
+
+const backend = (pod: string, node: string): Pod => ({
+  apiVersion: 'v1',
+  kind: 'Pod',
+  metadata: { name: pod, namespace: 'default', uid: randomBytes(16).toString('hex'), labels: { app: 'be' } },
+  spec: { nodeName: node, containers: [{ name: 'main', ports: [{ name: 'http', containerPort: 8080 }] }] },
+});
+
+const service = (svc: string, extra: Record<string, unknown> = {}) => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name: svc, namespace: 'default' },
+  spec: { selector: { app: 'be' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }], ...extra },
+});
+
+const apply = (...values: unknown[]) =>
+  applyDocuments(kv, {
+    problems: [],
+    documents: values.map((value, index) => ({ source: { file: 'dns.int.yaml', index }, value })),
+  });
+
+/** A program run in the pod as `lab exec` runs it: with the pod's own /etc/resolv.conf. */
+const inPod = (pod: LabPod, argv: string[]) => execInNetns(pod.netns, argv, { netnsEtc: true, input: '' });
+
+/** glibc's resolver in the pod (search path, ndots): the addresses of `host`, sorted; [] when none. */
+async function getent(pod: LabPod, host: string): Promise<string[]> {
+  const r = await inPod(pod, ['getent', 'ahostsv4', host]);
+  return [
+    ...new Set(
+      r.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => l.split(/\s+/)[0]),
+    ),
+  ].sort();
+}
+
+interface Reply {
+  rcode: string;
+  answers: { type: string; name: string; data: unknown }[];
+}
+
+/** One query from the pod to its resolv.conf nameserver, as asked (absolute). */
+async function query(
+  pod: LabPod,
+  qname: string,
+  type: string,
+  transport: 'udp' | 'tcp' = 'udp',
+): Promise<Reply> {
+  const r = await inPod(pod, [process.execPath, QUERY, qname, type, transport]);
+  assert.equal(r.code, 0, `${qname} ${type} over ${transport}: ${r.stderr}`);
+  return JSON.parse(r.stdout) as Reply;
+}
+
+const podNamed = (pod: string): LabPod | undefined => requireLab(name).pods.find((p) => p.name === pod);
+
+describe('cluster DNS in a lab', { concurrency: false }, () => {
+  let clients: LabPod[];
+  let backends: string[];
+  let webIp: string;
+
+  before(async () => {
+    await labUp({ name, nodes: 2, podsPerNode: 1 });
+    clients = requireLab(name).pods;
+    kv = await openVersionedStore(requireLab(name).store.url);
+    const nodes = requireLab(name).nodes.map((n) => n.name);
+    await kv.txn(
+      [],
+      [backend('be-0', nodes[0]), backend('be-1', nodes[1])].map((p) => ({
+        type: 'put' as const,
+        key: podKey({ namespace: 'default', name: p.metadata.name }),
+        value: JSON.stringify(p),
+      })),
+    );
+    await apply(service('web'), service('db', { clusterIP: 'None' }));
+    webIp = JSON.parse((await kv.get('objects/services/default/web'))?.value ?? '{}').spec.clusterIP;
+    backends = await eventually('the backends to run', async () => {
+      const ips = [podNamed('be-0')?.ip, podNamed('be-1')?.ip];
+      return ips.every(Boolean) ? (ips as string[]).sort() : undefined;
+    });
+  });
+
+  after(async () => {
+    await kv?.close();
+    if (readLab(name) || existsSync(clusterDir(name))) await labDown(name).catch(() => {});
+  });
+
+  it("each pod's resolv.conf is its CNI result's dns: the DNS service IP, its namespace's search path, ndots:5", async () => {
+    const dnsIp = requireLab(name).profile.network.dnsServiceIp;
+    for (const c of clients) {
+      const dns = (c.cniResult as CniResult | undefined)?.dns;
+      assert.deepEqual(dns, {
+        nameservers: [dnsIp],
+        search: ['default.svc.cluster.local', 'svc.cluster.local', 'cluster.local'],
+        options: ['ndots:5'],
+      });
+      const seen = (await inPod(c, ['cat', '/etc/resolv.conf'])).stdout;
+      assert.equal(seen, resolvConf(dns ?? {}));
+    }
+    const other = await labPodAdd(name, requireLab(name).nodes[1].name, {
+      name: 'elsewhere',
+      namespace: 'shop',
+    });
+    assert.match(
+      readFileSync(`${netnsEtcDir(other.netns)}/resolv.conf`, 'utf8'),
+      /^search shop\.svc\.cluster\.local /m,
+    );
+    // ... and it goes with the pod.
+    await labPodDel(name, 'shop/elsewhere');
+    assert.equal(existsSync(netnsEtcDir(other.netns)), false);
+  });
+
+  it('from pods on every node: a service by NAME, NAME.NS and FQDN, then called by name over TCP', async () => {
+    for (const c of clients) {
+      for (const n of ['web', 'web.default', 'web.default.svc.cluster.local', 'kube-dns.kube-system'])
+        assert.deepEqual(
+          await getent(c, n),
+          [n.startsWith('kube-dns') ? requireLab(name).profile.network.dnsServiceIp : webIp],
+          `${n} from ${c.name}`,
+        );
+      const answer = await eventually(`web by name from ${c.name}`, async () => {
+        const r = await inPod(c, ['nc', '-N', '-w', '2', 'web', '80']);
+        return r.stdout.trim() || undefined;
+      });
+      assert.match(answer, /^default\/be-[01]$/);
+    }
+  });
+
+  it('a headless service is its pods; SRV for named ports; NXDOMAIN for unknown names; UDP and TCP alike', async () => {
+    const c = clients[0];
+    assert.deepEqual(await getent(c, 'db'), backends);
+    for (const transport of ['udp', 'tcp'] as const) {
+      const srv = await query(c, '_http._tcp.web.default.svc.cluster.local', 'SRV', transport);
+      assert.deepEqual(
+        srv.answers.map((a) => a.data),
+        [{ priority: 0, weight: 100, port: 80, target: 'web.default.svc.cluster.local' }],
+      );
+      const dnsSrv = await query(c, '_dns._udp.kube-dns.kube-system.svc.cluster.local', 'SRV', transport);
+      assert.deepEqual(
+        dnsSrv.answers.map((a) => (a.data as { port: number }).port),
+        [53],
+      );
+      const headless = await query(c, '_http._tcp.db.default.svc.cluster.local', 'SRV', transport);
+      assert.deepEqual(
+        headless.answers.map((a) => (a.data as { port: number }).port),
+        [8080, 8080],
+      );
+      const none = await query(c, 'nope.default.svc.cluster.local', 'A', transport);
+      assert.deepEqual([none.rcode, none.answers], ['NXDOMAIN', []]);
+    }
+    assert.deepEqual(await getent(c, 'nope'), []);
+  });
+
+  it('names outside the cluster go to the resolver on the internet host, from pods on every node', async () => {
+    const internet = readVnet(requireLab(name).vnet)?.externalHosts.find((h) => h.kind === 'internet');
+    for (const c of clients) {
+      // `www.example.test` has fewer than 5 dots: glibc tries the search path first (NXDOMAIN in the zone).
+      assert.deepEqual(await getent(c, 'www.example.test'), [internet?.ip]);
+      const missing = await query(c, 'nothing.example.test', 'A');
+      assert.equal(missing.rcode, 'NXDOMAIN');
+    }
+  });
+
+  it('a new Service resolves at once, without restarting anything', async () => {
+    await apply(service('late'));
+    const ip = JSON.parse((await kv.get('objects/services/default/late'))?.value ?? '{}').spec.clusterIP;
+    for (const c of clients)
+      assert.deepEqual(
+        await eventually(`late from ${c.name}`, async () => {
+          const got = await getent(c, 'late');
+          return got.length ? got : undefined;
+        }),
+        [ip],
+      );
+  });
+});
