@@ -224,6 +224,7 @@ export const CATALOGUE = {
   LabNotFound: { area: 'lab', exit: 'problems', field: '--name', cause: 'No lab of that name on this host.', fix: '`podnet lab status` lists the labs; `podnet lab up --name NAME` creates one.' },
   LabAmbiguous: { area: 'lab', exit: 'problems', field: '--name', cause: 'No `--name` given and several labs run.', fix: 'Name the lab with `--name`.' },
   LabSubnetInUse: { area: 'lab', exit: 'problems', cause: 'The cluster\'s node pools would sit on a subnet another cluster of the VNet uses.', fix: 'Put each cluster of a shared VNet on its own subnets: the routing domain tells clusters apart by the subnet their traffic comes from.' },
+  LabFrontendsExhausted: { area: 'lab', exit: 'problems', cause: 'Every load balancer frontend block of the lab\'s public range (198.51.100.0/24) is held by a cluster of the VNet.', fix: 'Put the cluster in a VNet of its own (lab up --vnet NEW) or take a cluster out of this one.' },
   LabSubnetConflict: { area: 'lab', exit: 'problems', field: 'vnet.subnets', cause: 'A subnet overlaps a different subnet already in the VNet.', fix: 'Give this cluster subnets that do not overlap the VNet\'s existing ones (`podnet lab status` lists them).' },
   SubnetNotFound: { area: 'lab', exit: 'problems', cause: 'A node pool names a subnet the VNet does not declare.', fix: 'Name one of `vnet.subnets`.' },
   SubnetFull: { area: 'lab', exit: 'problems', cause: 'No free node address left in a subnet.', fix: 'Use a larger subnet or fewer nodes.' },

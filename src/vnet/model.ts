@@ -35,6 +35,8 @@ export interface VnetCluster {
   /** The cluster's own routing table in the VNet namespace: its routing domain. */
   table: number;
   podCidrs: string[];
+  /** The cluster's load balancer frontends: a block of the lab's public range (src/loadbalancer/frontends.ts). */
+  frontendCidr?: string;
 }
 
 /** The VNet, shared by every cluster that joins it. */

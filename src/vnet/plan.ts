@@ -5,6 +5,7 @@
  */
 import { cidrSize, formatCidr, formatIp, ipAt, overlaps, parseCidr } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
+import { planFrontendRange } from '../loadbalancer/frontends.js';
 import type { ClusterProfile } from '../profile/types.js';
 import type { Vnet, VnetExternalHost } from './model.js';
 import { externalNetns, vnetNetns } from './names.js';
@@ -90,7 +91,10 @@ export function planVnetJoin(
   const tables = new Set(next.clusters.map((c) => c.table));
   let table = FIRST_TABLE;
   while (tables.has(table)) table++;
-  next.clusters.push({ name: cluster, table, podCidrs: [...profile.network.podCidrs] });
+  const frontendCidr = planFrontendRange(
+    next.clusters.flatMap((c) => (c.frontendCidr ? [c.frontendCidr] : [])),
+  );
+  next.clusters.push({ name: cluster, table, podCidrs: [...profile.network.podCidrs], frontendCidr });
   addExternalHost(next, 'internet', 'internet', INTERNET_CIDR);
   for (const net of profile.connectedNetworks) {
     const cidr = net.cidrs.find((c) => parseCidr(c).family === 4);

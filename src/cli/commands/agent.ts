@@ -49,6 +49,10 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       'periodic re-check of the dataplane and the cluster record',
       String(AGENT_DEFAULTS.resyncSeconds),
     )
+    .option(
+      '--proxy-healthz-port <n>',
+      "serve kube-proxy's health checks for load balancers: /healthz on this port (kube-proxy: 10256) and each Local LoadBalancer Service's healthCheckNodePort",
+    )
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', AGENT_DEFAULTS.logLevel)
     .addHelpText(
       'after',
