@@ -29,12 +29,12 @@ function threeTypes(): Vnet {
 }
 
 describe('outbound plan', () => {
-  it('gives each cluster its own public address, and a NAT gateway or a firewall its own namespace and link', () => {
+  it('gives each cluster the outbound address of its public block, and a NAT gateway or a firewall its own namespace and link', () => {
     const v = threeTypes();
-    assert.deepEqual(outboundOf(v, 'a'), { type: 'loadBalancer', publicIp: '198.51.100.254' });
+    assert.deepEqual(outboundOf(v, 'a'), { type: 'loadBalancer', publicIp: '198.51.100.62' });
     assert.deepEqual(outboundOf(v, 'b'), {
       type: 'managedNATGateway',
-      publicIp: '198.51.100.253',
+      publicIp: '198.51.100.126',
       appliance: {
         kind: 'natGateway',
         netns: 'plv-net-natgw-b',
@@ -55,31 +55,47 @@ describe('outbound plan', () => {
         c.appliance?.ip,
         c.appliance?.table,
       ],
-      ['198.51.100.252', 'firewall', 'plv-net-fw-c', '192.0.2.4/30', '192.0.2.6', 1102],
+      ['198.51.100.190', 'firewall', 'plv-net-fw-c', '192.0.2.4/30', '192.0.2.6', 1102],
     );
   });
 
   it('keeps the addresses of the clusters that stay, and reuses what a leaving one freed', () => {
     const v = planVnetLeave(threeTypes(), 'b');
     const d = planVnetJoin(v, 'net', 'd', profile('d', 3, 'managedNATGateway'));
-    assert.equal(outboundOf(d, 'a').publicIp, '198.51.100.254');
-    assert.equal(outboundOf(d, 'c').publicIp, '198.51.100.252');
-    assert.equal(outboundOf(d, 'd').publicIp, '198.51.100.253');
+    assert.equal(outboundOf(d, 'a').publicIp, '198.51.100.62');
+    assert.equal(outboundOf(d, 'c').publicIp, '198.51.100.190');
+    assert.equal(outboundOf(d, 'd').publicIp, '198.51.100.126');
     assert.equal(outboundOf(d, 'd').appliance?.cidr, '192.0.2.0/30');
   });
 
-  it('refuses a cluster when the public range is used up, before anything is created', () => {
+  it('refuses a NAT gateway when the appliance links are used up, before anything is created', () => {
     const v = planVnetJoin(null, 'net', 'a', profile('a', 0, 'loadBalancer'));
-    for (let i = 129; i <= 254; i++)
+    for (let i = 0; i < 64; i++)
       v.clusters.push({
         name: `x${i}`,
-        table: i,
+        table: 200 + i,
         podCidrs: [],
-        outbound: { type: 'loadBalancer', publicIp: `198.51.100.${i}` },
+        outbound: {
+          type: 'managedNATGateway',
+          publicIp: '198.51.100.126',
+          appliance: {
+            kind: 'natGateway',
+            netns: `plv-net-natgw-x${i}`,
+            cidr: `192.0.2.${i * 4}/30`,
+            vnetIp: `192.0.2.${i * 4 + 1}`,
+            ip: `192.0.2.${i * 4 + 2}`,
+            vnetLink: `o-x${i}`,
+            table: 1200 + i,
+          },
+        },
       });
     assert.throws(
-      () => planClusterOutbound(v, 'z', 300, 'loadBalancer'),
+      () => planClusterOutbound(v, 'z', 300, 'managedNATGateway', '198.51.100.64/26'),
       (e: unknown) => e instanceof PodnetError && e.code === 'LabOutboundExhausted',
+    );
+    assert.equal(
+      planClusterOutbound(v, 'z', 300, 'loadBalancer', '198.51.100.64/26').publicIp,
+      '198.51.100.126',
     );
   });
 
@@ -111,7 +127,7 @@ describe('outbound in the kernel (rendered)', () => {
       /^add table ip podnet_lbout_a\ndelete table ip podnet_lbout_a\ntable ip podnet_lbout_a \{/,
     );
     assert.match(text, /type nat hook postrouting priority srcnat/);
-    assert.match(text, /iifname \{ "br0", "br1" \} oifname \{ "x-inet" \} counter snat to 198\.51\.100\.254/);
+    assert.match(text, /iifname \{ "br0", "br1" \} oifname \{ "x-inet" \} counter snat to 198\.51\.100\.62/);
     assert.equal(renderOutboundRoutes(v, 'a', 'add').length, 0, 'no appliance, no routes');
     // A cluster of another type has nothing in this table: the transaction only deletes it.
     assert.equal(renderLbOutbound(v, 'b'), 'add table ip podnet_lbout_b\ndelete table ip podnet_lbout_b\n');
@@ -122,7 +138,7 @@ describe('outbound in the kernel (rendered)', () => {
       'rule add iif br4 to 203.0.113.0/24 lookup 1102 pref 1102',
       'rule add iif br5 to 203.0.113.0/24 lookup 1102 pref 1102',
       'route replace default via 192.0.2.6 dev o-c table 1102',
-      'route replace 198.51.100.252/32 via 192.0.2.6 dev o-c',
+      'route replace 198.51.100.190/32 via 192.0.2.6 dev o-c',
     ]);
     assert.deepEqual(renderOutboundRoutes(v, 'b', 'del'), [
       'rule del iif br2 to 203.0.113.0/24 lookup 1101 pref 1101',
@@ -134,7 +150,7 @@ describe('outbound in the kernel (rendered)', () => {
   it('the NAT gateway SNATs what it forwards; the firewall also logs every new flow and counts', () => {
     const natgw = renderAppliance(outboundOf(v, 'b'));
     assert.match(natgw, /table ip podnet_natgw \{/);
-    assert.match(natgw, /iifname "eth0" oifname "eth0" counter snat to 198\.51\.100\.253/);
+    assert.match(natgw, /iifname "eth0" oifname "eth0" counter snat to 198\.51\.100\.126/);
     assert.doesNotMatch(natgw, /flows/);
     const fw = renderAppliance(outboundOf(v, 'c'));
     assert.match(fw, /table ip podnet_firewall \{/);
@@ -142,7 +158,7 @@ describe('outbound in the kernel (rendered)', () => {
       fw,
       /ct state new meta l4proto \{ tcp, udp \} update @flows \{ ip saddr \. ip daddr \. meta l4proto \. th dport \}/,
     );
-    assert.match(fw, /snat to 198\.51\.100\.252/);
+    assert.match(fw, /snat to 198\.51\.100\.190/);
   });
 
   it("reads the firewall's log from nft's JSON", () => {

@@ -9,20 +9,22 @@
  *   with next hop VirtualAppliance) sends it to a firewall namespace that logs each flow and forwards it,
  *   SNATed to its own public IP (as Azure Firewall does for internet destinations).
  *
- * Public addresses come from the upper half of TEST-NET-2 (198.51.100.128/25; the lower half is for
- * LoadBalancer service frontends), the appliances' links from TEST-NET-1 (192.0.2.0/24, which AKS reserves
- * and no profile may use): documentation ranges that never leave the lab's namespaces.
+ * The public address a cluster's egress leaves with is its public block's outbound address
+ * (`outboundFrontend` of the block `src/loadbalancer/frontends.ts` gives each cluster of a VNet, in TEST-NET-2),
+ * whatever the type: the load balancer's outbound frontend, or the NAT gateway's or the firewall's public IP
+ * (a cluster has one way out, so one address serves it; its Service frontends never take it). The
+ * appliances' links come from TEST-NET-1 (192.0.2.0/24, which AKS reserves and no profile may use). Both are
+ * documentation ranges that never leave the lab's namespaces.
  */
 import { cidrSize, containsIp, formatCidr, formatIp, ipAt, parseCidr, parseIp } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
+import { outboundFrontend } from '../loadbalancer/frontends.js';
 import { vnetTagContext } from '../nsg/tags.js';
 import type { ClusterProfile, OutboundType } from '../profile/types.js';
 import type { Vnet } from '../vnet/model.js';
 import { externalNetns } from '../vnet/names.js';
 import type { ClusterOutbound } from './model.js';
 
-/** Public addresses of the clusters' ways out, taken from the top down. */
-export const OUTBOUND_PUBLIC_CIDR = '198.51.100.128/25';
 /** The point-to-point networks (/30) between the VNet and its NAT gateways and firewalls. */
 export const APPLIANCE_CIDR = '192.0.2.0/24';
 /** A cluster's outbound routing table is its routing-domain table plus this (100 -> 1100). */
@@ -35,25 +37,18 @@ const exhausted = (what: string, cidr: string) =>
   });
 
 /**
- * The cluster's way out, given the VNet plan it joins (other clusters' addresses stay theirs) and its
- * routing-domain table.
+ * The cluster's way out, given the VNet plan it joins (other clusters' appliance links stay theirs), its
+ * routing-domain table and its public block (`planFrontendRange`).
  */
 export function planClusterOutbound(
   vnet: Vnet,
   cluster: string,
   table: number,
   type: OutboundType,
+  publicBlock: string,
 ): ClusterOutbound {
   const others = vnet.clusters.filter((c) => c.name !== cluster).flatMap((c) => c.outbound ?? []);
-  const pub = parseCidr(OUTBOUND_PUBLIC_CIDR);
-  const takenIps = new Set(others.map((o) => o.publicIp));
-  let publicIp: string | undefined;
-  // The top address first; the /24's broadcast (.255) and the network address stay unused.
-  for (let i = cidrSize(pub) - 2n; i >= 1n && !publicIp; i--) {
-    const ip = formatIp(ipAt(pub, i));
-    if (!takenIps.has(ip)) publicIp = ip;
-  }
-  if (!publicIp) throw exhausted('public address', OUTBOUND_PUBLIC_CIDR);
+  const publicIp = outboundFrontend(publicBlock);
   if (type === 'loadBalancer') return { type, publicIp };
 
   const links = parseCidr(APPLIANCE_CIDR);

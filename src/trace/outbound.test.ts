@@ -42,19 +42,19 @@ const out = (world: TraceWorld, from: string, to: string) =>
 
 describe('trace: the outbound type', () => {
   const cases: [OutboundType, string, RegExp][] = [
-    ['loadBalancer', 'vnet load balancer', /outbound frontend 198\.51\.100\.254/],
-    ['managedNATGateway', 'NAT gateway 192.0.2.2', /NAT gateway SNATs to its public IP 198\.51\.100\.254/],
+    ['loadBalancer', 'vnet load balancer', /outbound frontend 198\.51\.100\.62/],
+    ['managedNATGateway', 'NAT gateway 192.0.2.2', /NAT gateway SNATs to its public IP 198\.51\.100\.62/],
     [
       'userDefinedRouting',
       'firewall 192.0.2.2',
-      /0\.0\.0\.0\/0 -> 192\.0\.2\.2 .*firewall, which logs the flow and SNATs to its public IP 198\.51\.100\.254/,
+      /0\.0\.0\.0\/0 -> 192\.0\.2\.2 .*firewall, which logs the flow and SNATs to its public IP 198\.51\.100\.62/,
     ],
   ];
   for (const [type, at, detail] of cases) {
     it(`${type}: after the node's masquerade, the hop that SNATs and the address the internet sees`, () => {
       const r = out(labWorld(type), 'default/web', '203.0.113.10');
       assert.equal(r.verdict, 'allow');
-      assert.equal(r.sourceSeen, '198.51.100.254');
+      assert.equal(r.sourceSeen, '198.51.100.62');
       const layers = r.hops.map((h) => h.layer);
       assert.ok(layers.indexOf('nat') < layers.indexOf('outbound'), 'the node SNATs first');
       const hop = r.hops.find((h) => h.layer === 'outbound');
@@ -62,15 +62,15 @@ describe('trace: the outbound type', () => {
       assert.match(hop?.detail ?? '', detail);
       assert.deepEqual(
         r.decidedBy.filter((d) => d.layer === 'outbound'),
-        [{ layer: 'outbound', object: type, rule: '198.51.100.254' }],
+        [{ layer: 'outbound', object: type, rule: '198.51.100.62' }],
       );
-      assert.match(r.hops.at(-1)?.detail ?? '', /receives it from 198\.51\.100\.254/);
+      assert.match(r.hops.at(-1)?.detail ?? '', /receives it from 198\.51\.100\.62/);
     });
   }
 
   it('a node leaves the same way; connected networks and the VNet keep the node address', () => {
     const world = labWorld('managedNATGateway');
-    assert.equal(out(world, '10.224.0.4', '203.0.113.10').sourceSeen, '198.51.100.254');
+    assert.equal(out(world, '10.224.0.4', '203.0.113.10').sourceSeen, '198.51.100.62');
     const onprem = out(world, 'default/web', '192.168.100.10');
     assert.equal(onprem.sourceSeen, '10.224.0.4');
     assert.equal(

@@ -5,6 +5,7 @@
  */
 import { cidrSize, formatCidr, formatIp, ipAt, overlaps, parseCidr } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
+import { planFrontendRange } from '../loadbalancer/frontends.js';
 import { planClusterOutbound } from '../outbound/plan.js';
 import type { ClusterProfile } from '../profile/types.js';
 import type { Vnet, VnetExternalHost } from './model.js';
@@ -116,12 +117,16 @@ export function planVnetJoin(
   const tables = new Set(next.clusters.map((c) => c.table));
   let table = FIRST_TABLE;
   while (tables.has(table)) table++;
+  const frontendCidr = planFrontendRange(
+    next.clusters.flatMap((c) => (c.frontendCidr ? [c.frontendCidr] : [])),
+  );
   addExternalHost(next, 'internet', 'internet', INTERNET_CIDR, dual ? INTERNET_CIDR6 : undefined);
   next.clusters.push({
     name: cluster,
     table,
     podCidrs: [...profile.network.podCidrs],
-    outbound: planClusterOutbound(next, cluster, table, profile.network.outboundType),
+    frontendCidr,
+    outbound: planClusterOutbound(next, cluster, table, profile.network.outboundType, frontendCidr),
   });
   for (const net of profile.connectedNetworks) {
     const cidr = net.cidrs.find((c) => parseCidr(c).family === 4);
