@@ -9,6 +9,9 @@ import { resolve } from '../dns/records.js';
  *
  * The address is NodeLocal DNSCache's 169.254.20.10 (link-local, never routed off the node), a /32 on the
  * node's loopback (node-local-dns puts it on a dummy link; loopback needs no kernel module and is on every node).
+ * It has host scope: the kernel picks a source address for a link-scope route (a pod's veth has none of its own)
+ * from the first device's addresses, lo's included, so a global address here would become the source of the
+ * node's masquerade towards its pods (a LoadBalancer's Cluster traffic was seen from 169.254.20.10).
  */
 import { DnsServer } from '../dns/server.js';
 import { ipBatch } from '../kernel/ip.js';
@@ -24,7 +27,7 @@ export class NodeDns {
 
   /** Puts the node-local address in place (idempotent) and serves it; answers read `world()` per query. */
   async start(world: () => ServiceWorld): Promise<void> {
-    await ipBatch([`addr replace ${NODE_DNS_IP}/32 dev lo`], this.o.netns);
+    await ipBatch([`addr replace ${NODE_DNS_IP}/32 dev lo scope host`], this.o.netns);
     this.server = new DnsServer({
       host: NODE_DNS_IP,
       port: DNS_PORT,
