@@ -69,7 +69,7 @@ describe('service proxy section', () => {
       /^meta l4proto tcp dnat ip to numgen random mod 3 map @svc_m_[0-9a-f]{16}$/,
     );
     const slots = mapOf(s, svcChain.rules[1]);
-    assert.equal(slots?.data, 'ip daddr . th dport');
+    assert.equal(slots?.data, 'ip daddr . tcp dport');
     assert.deepEqual(slots?.elements, [
       '0 : 10.244.0.5 . 8080',
       '1 : 10.244.1.5 . 8080',
@@ -192,6 +192,8 @@ describe('proxyRoute: who gets which endpoints, masqueraded or not (the decision
   const b = (ip: string, node: string) => ({ ip, port: 8080, node });
   const entry = (over: Partial<ProxyEntry> = {}): ProxyEntry => ({
     ref: 'shop/web:80/tcp',
+    service: 'shop/web',
+    portName: '80',
     ip: '10.0.5.5',
     protocol: 'tcp',
     port: 80,
@@ -326,7 +328,7 @@ describe('IPv6 service addresses', () => {
       '0 : fd00:10:244::5 . 8080',
       '1 : fd00:10:244:1::5 . 8080',
     ]);
-    assert.equal(mapOf(s, v6chain?.rules[1])?.data, 'ip6 daddr . th dport');
+    assert.equal(mapOf(s, v6chain?.rules[1])?.data, 'ip6 daddr . tcp dport');
     assert.deepEqual(set(s, 'svc_hairpin_v6')?.elements, ['fd00:10:244::5 . fd00:10:244::5']);
     assert.deepEqual(s.chains.find((c) => c.name === 'svc_dnat')?.rules, [
       'ip daddr . meta l4proto . th dport vmap @svc_ips_v4',

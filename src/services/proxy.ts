@@ -49,6 +49,9 @@ export interface ServiceWorld {
 export interface ProxyEntry {
   /** `ns/name:port-name/proto`, for comments and stable names. */
   ref: string;
+  /** `ns/name` of the service, and its port's name (the number when unnamed). */
+  service: string;
+  portName: string;
   ip: string;
   protocol: 'tcp' | 'udp' | 'sctp';
   port: number;
@@ -231,6 +234,8 @@ export function compileServiceProxy(
           const all = keepSlots(old?.backends, backends[i]);
           const base = {
             ref,
+            service: `${svc.metadata.namespace}/${svc.metadata.name}`,
+            portName: sp.name || String(sp.port),
             protocol,
             port: sp.port,
             backends: all,
@@ -297,7 +302,7 @@ function poolVerdict(e: ProxyEntry, family: Family, route: ProxyRoute, out: Sect
   if (e.affinitySeconds === undefined) {
     out.set({
       ...slots,
-      data: `${match} daddr . th dport`,
+      data: `${match} daddr . ${e.protocol} dport`,
       elements: route.targets.map((b, i) => `${i} : ${b.ip} . ${b.port}`),
     });
     return `meta l4proto ${e.protocol} dnat ${match} to numgen random mod ${n} map @${map}`;
