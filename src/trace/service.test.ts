@@ -227,6 +227,36 @@ describe('podnet trace through a Service', () => {
     assert.equal(local.verdict, 'allow');
   });
 
+  it('a node port is proxied by the node whose address it is: Local keeps the client and that node’s endpoints', () => {
+    // https://kubernetes.io/docs/concepts/services-networking/service/#type-nodeport; source IP with
+    // externalTrafficPolicy (https://kubernetes.io/docs/tutorials/services/source-ip/#source-ip-for-services-with-type-nodeport).
+    const np = (etp: 'Cluster' | 'Local') =>
+      service('db', '10.0.0.20', {
+        type: 'NodePort',
+        externalTrafficPolicy: etp,
+        ports: [{ name: 'sql', port: 5432, targetPort: 'http', protocol: 'TCP', nodePort: 30432 }],
+      });
+    const local = trace(world([np('Local')]), flow('203.0.113.10', '10.224.1.4', 30432));
+    assert.equal(local.service?.frontend, 'NodePort');
+    assert.deepEqual(
+      local.service?.endpoints.map((e) => `${e.via}>${e.pod}${e.masquerade ? '+masq' : ''}`),
+      ['user-0>shop/db-0'],
+    );
+    assert.equal(local.sourceSeen, '203.0.113.10');
+    const cluster = trace(world([np('Cluster')]), flow('203.0.113.10', '10.224.1.4', 30432));
+    assert.deepEqual(
+      cluster.service?.endpoints.map((e) => `${e.via}>${e.pod}${e.masquerade ? '+masq' : ''}`),
+      ['user-0>shop/db-1+masq', 'user-0>shop/db-0+masq'],
+    );
+    assert.equal(cluster.sourceSeen, '10.224.1.4');
+    const fromPod = trace(world([np('Local')]), flow('shop/web', '10.224.1.4', 30432));
+    assert.deepEqual(
+      fromPod.service?.endpoints.map((e) => `${e.via}>${e.pod}${e.masquerade ? '+masq' : ''}`),
+      ['user-0>shop/db-1', 'user-0>shop/db-0'],
+      'a pod takes every endpoint, its address kept',
+    );
+  });
+
   it('a ClusterIP is not reachable from outside the cluster; a service without endpoints is rejected', () => {
     const out = trace(world([DB]), flow('203.0.113.10', '10.0.0.20'));
     assert.equal(out.verdict, 'deny');

@@ -1,12 +1,12 @@
 /**
- * The service step of `podnet trace`: a flow to a ClusterIP or LoadBalancer frontend port meets the node's
+ * The service step of `podnet trace`: a flow to a ClusterIP, LoadBalancer frontend or node port meets the node's
  * service proxy before anything else, and goes on to one of the service's endpoints. Pure, and decided by the
  * proxy's own code (src/services/proxy.ts): `compileServiceProxy` finds the entry as the node's `svc_ips` map
  * holds it, `proxyRoute` says which endpoints the random choice is among and whether the proxy masquerades,
  * `isHairpin` the pod reaching itself. Nothing here decides what the proxy does not.
  *
  * Which node proxies: the client's own (DNAT happens on the client's node, reference B.5), so a pod's node or the
- * node itself; an outside client of a frontend reaches whichever node the load balancer picks: every node of the
+ * node itself; a node port is proxied by the node whose address it is; an outside client of a frontend reaches whichever node the load balancer picks: every node of the
  * cluster for externalTrafficPolicy Cluster, only nodes with an endpoint for Local (their health probe answers).
  */
 import { formatIp, parseIp } from '../addr/index.js';
@@ -44,7 +44,7 @@ export interface ServiceMatch {
   service: string;
   /** The service port's name, or its number when unnamed. */
   port: string;
-  frontend: 'ClusterIP' | 'LoadBalancer';
+  frontend: 'ClusterIP' | 'LoadBalancer' | 'NodePort';
   externalTrafficPolicy?: 'Cluster' | 'Local';
   /** The proxy's reasons (pool, masquerade), per proxying node when they differ. */
   why: string[];
@@ -87,7 +87,7 @@ export function serviceMatch(
   pods: readonly TracePod[],
   podCidrs: readonly string[],
   client: Client,
-  dst: { ip: string; protocol: string; port: number },
+  dst: { ip: string; protocol: string; port: number; node?: string },
 ): ServiceMatch | null {
   if (services.length === 0) return null;
   const family = familyOf(dst.ip);
@@ -97,12 +97,23 @@ export function serviceMatch(
   const compileFor = (node: string) =>
     compileServiceProxy({ services: [...services], endpoints }, node, [{ family, podCidrs: cidrs }]);
   const clientNode = client.pod?.node ?? client.node;
-  const probe = proxyEntryFor(compileFor(clientNode ?? ''), ip, dst.protocol, dst.port);
+  const probe =
+    proxyEntryFor(compileFor(clientNode ?? ''), ip, dst.protocol, dst.port) ??
+    (dst.node ? proxyEntryFor(compileFor(dst.node), ip, dst.protocol, dst.port, true) : undefined);
   if (!probe) return null;
-  const kind: ProxyClient = client.kind === 'pod' ? 'pod' : client.kind === 'node' ? 'node' : 'outside';
-  // The proxying nodes: the client's, or those the load balancer sends an outside client to.
-  const nodes =
-    kind !== 'outside' && clientNode
+  // Another node's address is not a pod's: to a node port it is an outside client.
+  const kind: ProxyClient =
+    client.kind === 'pod'
+      ? 'pod'
+      : client.kind === 'node' && (!probe.nodePort || client.node === dst.node)
+        ? 'node'
+        : 'outside';
+  // The proxying nodes: a node port's own node; the client's; or those a load balancer sends outsiders to.
+  const lookup = (node: string) =>
+    proxyEntryFor(compileFor(node), ip, dst.protocol, dst.port, probe.nodePort) as ProxyEntry;
+  const nodes = probe.nodePort
+    ? [dst.node as string]
+    : kind !== 'outside' && clientNode
       ? [clientNode]
       : [...new Set(pods.map((p) => p.node).filter((n): n is string => !!n))]
           .sort()
@@ -111,15 +122,14 @@ export function serviceMatch(
   const why = new Set<string>();
   const candidates: ServiceCandidate[] = [];
   for (const node of nodes) {
-    const entry = proxyEntryFor(compileFor(node), ip, dst.protocol, dst.port) as ProxyEntry;
-    const route = proxyRoute(entry, kind);
+    const route = proxyRoute(lookup(node), kind);
     why.add(route.why);
     for (const b of route.targets) candidates.push(candidate(b, node, route.masquerade, client.ip, byIp));
   }
   return {
     service: probe.service,
     port: probe.portName,
-    frontend: probe.external ? 'LoadBalancer' : 'ClusterIP',
+    frontend: probe.nodePort ? 'NodePort' : probe.external ? 'LoadBalancer' : 'ClusterIP',
     ...(probe.external ? { externalTrafficPolicy: probe.external } : {}),
     why: [...why],
     candidates,

@@ -264,7 +264,12 @@ export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorl
           world.pods,
           world.profile?.network.podCidrs ?? [],
           { ...src, ...(src.kind === 'node' ? { node: nodeOfIp(world, src.ip) } : {}) },
-          { ip: dst.ip, protocol: flow.protocol, port: flow.port },
+          {
+            ip: dst.ip,
+            protocol: flow.protocol,
+            port: flow.port,
+            ...(dst.kind === 'node' ? { node: nodeOfIp(world, dst.ip) } : {}),
+          },
         )
       : null;
   if (!match) {
