@@ -37,7 +37,7 @@ import { openVersionedStore } from '../src/store/open.js';
 
 const SERVICES = 1000;
 const ENDPOINTS = 10;
-const ROUNDS = 6;
+const ROUNDS = 10;
 const CONNECT_SECONDS = 2;
 const IPERF_SECONDS = 2;
 const HTTP_PORT = 8080;
