@@ -1,6 +1,7 @@
 /**
- * Run inside a pod by bench/policy.ts: `node _connect-rate.js IP PORT SECONDS` opens TCP connections to
- * IP:PORT one after another for SECONDS (each: connect, read the answer, close) and prints how many per second.
+ * Run inside a pod by bench/policy.ts and bench/services.ts: `node _connect-rate.js IP PORT SECONDS` opens TCP
+ * connections to IP:PORT one after another for SECONDS (each: connect, read the answer, close) and prints how
+ * many per second, then the median and 99th percentile of one connection's time in microseconds.
  */
 import { connect } from 'node:net';
 
@@ -18,10 +19,15 @@ function once(): Promise<void> {
   });
 }
 
-let n = 0;
+const times: number[] = [];
 const start = performance.now();
 while (performance.now() < until) {
+  const t = performance.now();
   await once();
-  n++;
+  times.push((performance.now() - t) * 1000);
 }
-process.stdout.write(`${(n / ((performance.now() - start) / 1000)).toFixed(1)}\n`);
+times.sort((a, b) => a - b);
+const at = (q: number) => times[Math.min(times.length - 1, Math.floor(q * times.length))];
+process.stdout.write(
+  `${(times.length / ((performance.now() - start) / 1000)).toFixed(1)} ${at(0.5).toFixed(0)} ${at(0.99).toFixed(0)}\n`,
+);

@@ -318,7 +318,7 @@ async function connectRate(from: LabPod, to: LabPod): Promise<number> {
     },
   );
   if (r.code !== 0) throw new Error(`connect-rate failed: ${r.stderr}`);
-  return Number(r.stdout.trim());
+  return Number(r.stdout.trim().split(' ')[0]);
 }
 
 /** Etcd takes at most 128 operations per transaction: the policies go in files of 100, one apply each. */

@@ -59,4 +59,39 @@ describe('desired node state', () => {
       policy: { families: [4], classes: [], egress: [], ingress: [], self: [] },
     });
   });
+
+  it('keeps each service endpoint in the slot of the table last written, so a change is a few element edits', () => {
+    const ep = (name: string, ip: string) => ({
+      node: 'n2',
+      nodeIp: '10.224.0.5',
+      containerId: name,
+      ifname: 'eth0',
+      ips: [ip],
+      namespace: 'shop',
+      name,
+      labels: { app: 'web' },
+    });
+    const services = (endpoints: ReturnType<typeof ep>[]) => ({
+      services: [
+        {
+          apiVersion: 'v1' as const,
+          kind: 'Service' as const,
+          metadata: { name: 'web', namespace: 'shop' },
+          spec: { selector: { app: 'web' }, clusterIPs: ['10.0.0.20'], ports: [{ port: 80 }] },
+        },
+      ],
+      endpoints,
+    });
+    const slots = (t: ReturnType<typeof desiredNodeTable>) =>
+      t.services.families[0].entries[0].backends.map((b) => b.ip);
+    const all = [ep('a', '10.244.1.5'), ep('b', '10.244.1.6'), ep('c', '10.244.1.7')];
+    const first = desiredNodeTable(snapshot({ services: services(all) }));
+    assert.deepEqual(slots(first), ['10.244.1.5', '10.244.1.6', '10.244.1.7']);
+    const without = services(all.filter((e) => e.name !== 'a'));
+    assert.deepEqual(slots(desiredNodeTable(snapshot({ services: without }), first)), [
+      '10.244.1.7',
+      '10.244.1.6',
+    ]);
+    assert.deepEqual(slots(desiredNodeTable(snapshot({ services: without }))), ['10.244.1.6', '10.244.1.7']);
+  });
 });

@@ -4,7 +4,8 @@
  * the objects layer as `podnet apply --lab` does. Checks what a user checks with `curl CLUSTER-IP`: reachable
  * from pods on every node and from a node itself, hairpin (a pod through its own service), ClientIP affinity
  * (https://kubernetes.io/docs/reference/networking/virtual-ips/#session-affinity), endpoints following a
- * scale-out and a pod deletion, and a named targetPort.
+ * scale-out and a pod deletion, a named targetPort, and a NodePort reached on another node's address
+ * (https://kubernetes.io/docs/concepts/services-networking/service/#type-nodeport).
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -59,9 +60,9 @@ async function clusterIp(svc: string): Promise<string> {
   return (JSON.parse(got?.value ?? '{}') as Service).spec.clusterIP as string;
 }
 
-/** One TCP connection to ip:80 from `netns`: the responder's name, or '' when nothing answered. */
-async function call(netns: string, ip: string): Promise<string> {
-  const r = await execInNetns(netns, ['nc', '-N', '-w', '2', ip, '80'], { input: '' });
+/** One TCP connection to ip:port from `netns`: the responder's name, or '' when nothing answered. */
+async function call(netns: string, ip: string, port = 80): Promise<string> {
+  const r = await execInNetns(netns, ['nc', '-N', '-w', '2', ip, String(port)], { input: '' });
   return r.stdout.trim();
 }
 
@@ -147,6 +148,22 @@ describe('the service proxy in a lab', { concurrency: false }, () => {
         `${c.name} stays with ${first}`,
       );
     }
+  });
+
+  it('a NodePort answers on a node address, from another node and from a pod', async () => {
+    await apply(service('np', { app: 'be' }, { type: 'NodePort' }));
+    const got = await kv.get('objects/services/default/np');
+    const nodePort = (JSON.parse(got?.value ?? '{}') as Service).spec.ports?.[0].nodePort as number;
+    assert.ok(nodePort >= 30000 && nodePort <= 32767, `allocated ${nodePort}`);
+    const [n0, n1] = requireLab(name).nodes;
+    for (const from of [n0.netns, clients[0].netns])
+      assert.match(
+        await eventually(
+          `${n1.ip}:${nodePort} from ${from}`,
+          async () => (await call(from, n1.ip, nodePort)) || undefined,
+        ),
+        /^default\/be-[01]$/,
+      );
   });
 
   it('endpoints follow a scale-out and a pod deletion', async () => {

@@ -69,7 +69,7 @@ describe('service proxy section', () => {
       /^meta l4proto tcp dnat ip to numgen random mod 3 map @svc_m_[0-9a-f]{16}$/,
     );
     const slots = mapOf(s, svcChain.rules[1]);
-    assert.equal(slots?.data, 'ip daddr . th dport');
+    assert.equal(slots?.data, 'ip daddr . tcp dport');
     assert.deepEqual(slots?.elements, [
       '0 : 10.244.0.5 . 8080',
       '1 : 10.244.1.5 . 8080',
@@ -104,7 +104,33 @@ describe('service proxy section', () => {
     assert.equal(set(s, 'svc_ips_v4')?.elements.length, 1000);
     assert.deepEqual(s.chains.find((c) => c.name === 'svc_dnat')?.rules, [
       'ip daddr . meta l4proto . th dport vmap @svc_ips_v4',
+      'fib daddr type local ip daddr != 127.0.0.0/8 meta l4proto . th dport vmap @svc_nodeports_v4',
     ]);
+  });
+
+  it('NodePort and LoadBalancer node ports: on the node’s own addresses (not loopback), the frontend chain', () => {
+    // kube-proxy nftables mode: service-nodeports map gated by `fib daddr type local`, no NodePorts on
+    // 127.0.0.1 (KEP-3866 "Changes from the iptables kube-proxy backend").
+    const np = svc('web', '10.0.5.5', {
+      type: 'NodePort',
+      externalTrafficPolicy: 'Local',
+      ports: [{ port: 80, targetPort: 8080, protocol: 'TCP', nodePort: 30080 }],
+    });
+    const s = section([np]);
+    const [element] = set(s, 'svc_nodeports_v4')?.elements ?? [];
+    assert.match(element, /^tcp \. 30080 : goto svc_x_\w+$/);
+    const x = s.chains.find((c) => c.name === element.split('goto ')[1]);
+    assert.match(x?.rules[0] ?? '', /^ip saddr @svc_pod_cidrs_v4 /);
+    assert.deepEqual(mapOf(s, x?.rules[2])?.elements, ['0 : 10.244.0.5 . 8080'], 'Local: this node’s only');
+    assert.equal(set(s, 'svc_ips_v4')?.elements.length, 1, 'the ClusterIP entry stays');
+    const none = section([np], []);
+    assert.deepEqual(set(none, 'svc_noep_nodeports_v4')?.elements, ['tcp . 30080']);
+    assert.match(
+      none.chains.find((c) => c.name === 'svc_reject')?.rules[1] ?? '',
+      /^fib daddr type local ip daddr != 127\.0\.0\.0\/8 meta l4proto \. th dport @svc_noep_nodeports_v4 reject/,
+    );
+    const cip = section([{ ...np, spec: { ...np.spec, type: 'ClusterIP' } }]);
+    assert.deepEqual(set(cip, 'svc_nodeports_v4')?.elements, [], 'a ClusterIP service has no node port');
   });
 
   it('ClientIP affinity: a dynamic set per endpoint with the timeout, looked up before the random choice', () => {
@@ -192,6 +218,8 @@ describe('proxyRoute: who gets which endpoints, masqueraded or not (the decision
   const b = (ip: string, node: string) => ({ ip, port: 8080, node });
   const entry = (over: Partial<ProxyEntry> = {}): ProxyEntry => ({
     ref: 'shop/web:80/tcp',
+    service: 'shop/web',
+    portName: '80',
     ip: '10.0.5.5',
     protocol: 'tcp',
     port: 80,
@@ -326,12 +354,15 @@ describe('IPv6 service addresses', () => {
       '0 : fd00:10:244::5 . 8080',
       '1 : fd00:10:244:1::5 . 8080',
     ]);
-    assert.equal(mapOf(s, v6chain?.rules[1])?.data, 'ip6 daddr . th dport');
+    assert.equal(mapOf(s, v6chain?.rules[1])?.data, 'ip6 daddr . tcp dport');
     assert.deepEqual(set(s, 'svc_hairpin_v6')?.elements, ['fd00:10:244::5 . fd00:10:244::5']);
-    assert.deepEqual(s.chains.find((c) => c.name === 'svc_dnat')?.rules, [
-      'ip daddr . meta l4proto . th dport vmap @svc_ips_v4',
-      'ip6 daddr . meta l4proto . th dport vmap @svc_ips_v6',
-    ]);
+    assert.deepEqual(
+      s.chains.find((c) => c.name === 'svc_dnat')?.rules.filter((r) => r.includes('@svc_ips')),
+      [
+        'ip daddr . meta l4proto . th dport vmap @svc_ips_v4',
+        'ip6 daddr . meta l4proto . th dport vmap @svc_ips_v6',
+      ],
+    );
   });
 
   it('an IPv6 single-stack service has no IPv4 entry; ipFamilies leaves out a family whatever clusterIPs hold', () => {

@@ -4,12 +4,13 @@
  * pod endpoints. Pure: plain data in, a table section out. Per family (`_v4`, `_v6`):
  *
  *   svc_ips_v4       map  daddr . l4proto . dport : goto svc_s_<id> | svc_x_<id>   ClusterIPs, LB frontends
- *   svc_noep_v4      set  daddr . l4proto . dport                     services without a usable endpoint: reject
- *   svc_dnat         nat prerouting and output at dstnat: one vmap lookup, so the per-packet cost does not
- *                    grow with the number of services
+ *   svc_nodeports_v4 map  l4proto . dport : goto svc_x_<id>   node ports, on the node's addresses (not loopback)
+ *   svc_noep_v4      set  daddr . l4proto . dport (and svc_noep_nodeports_v4)   no usable endpoint: reject
+ *   svc_dnat         nat prerouting and output at dstnat: a vmap lookup for service addresses, one for node
+ *                    ports, so the per-packet cost does not grow with the number of services
  *   svc_s_<id>       a ClusterIP port: pods DNAT as they are, everything else marked for masquerade first
- *   svc_x_<id>       a LoadBalancer frontend: Cluster = masquerade, every endpoint; Local = only this node's
- *                    endpoints, the client's address kept (pods and the node itself take every endpoint)
+ *   svc_x_<id>       a LoadBalancer frontend or node port: Cluster = masquerade, every endpoint; Local = only
+ *                    this node's endpoints, the client's address kept (pods and the node itself take every endpoint)
  *   svc_m_<id>       map  numgen slot : ip . port    one pool of endpoints (all, or this node's), DNATed
  *                    straight from the random choice: `dnat ip to numgen random mod N map @svc_m_<id>`
  *   svc_pod_cidrs_v4 set  the cluster's pod CIDRs: who is a pod
@@ -35,7 +36,7 @@ import { type Family, parseIp } from '../addr/index.js';
 import type { NftChain, NftSet, TableSection } from '../dataplane/nft-table.js';
 import type { PodEndpoint } from '../endpoints/record.js';
 import { type Backend, serviceBackends } from './endpoints.js';
-import { type IpFamilyName, type Service, needsClusterIp } from './types.js';
+import { type IpFamilyName, type Service, needsClusterIp, needsNodePorts } from './types.js';
 
 /** kube-proxy's masquerade bit (--masquerade-bit 14). */
 export const MASQUERADE_MARK = '0x00004000';
@@ -49,6 +50,10 @@ export interface ServiceWorld {
 export interface ProxyEntry {
   /** `ns/name:port-name/proto`, for comments and stable names. */
   ref: string;
+  /** `ns/name` of the service, and its port's name (the number when unnamed). */
+  service: string;
+  portName: string;
+  /** The service address; '' for a node port (every address of the node). */
   ip: string;
   protocol: 'tcp' | 'udp' | 'sctp';
   port: number;
@@ -60,8 +65,10 @@ export interface ProxyEntry {
   affinitySeconds?: number;
   /** internalTrafficPolicy Local: cluster traffic only to this node's endpoints. */
   internalLocal: boolean;
-  /** Set on LoadBalancer frontends: externalTrafficPolicy. */
+  /** Set on LoadBalancer frontends and node ports: externalTrafficPolicy. */
   external?: 'Cluster' | 'Local';
+  /** A node port: `port` is the node port, on any address of the node. */
+  nodePort?: boolean;
 }
 
 export interface FamilyProxy {
@@ -127,16 +134,25 @@ export function proxyRoute(e: ProxyEntry, client: ProxyClient): ProxyRoute {
 /** Whether the proxy masquerades a connection from `client` that the random choice sent to `to` (hairpin). */
 export const isHairpin = (clientIp: string, to: Backend) => clientIp === to.ip;
 
-/** The entry a packet to `ip . protocol . port` meets in the node's `svc_ips` map, if any. */
+/**
+ * The entry a packet to `ip . protocol . port` meets in the node's `svc_ips` map, or, when `ip` is an address of
+ * the node, in its `svc_nodeports` map.
+ */
 export function proxyEntryFor(
   input: ServiceProxyInput,
   ip: string,
   protocol: string,
   port: number,
+  nodeAddress = false,
 ): ProxyEntry | undefined {
   const p = protocol.toLowerCase();
+  const family = familyOf(ip);
   for (const f of input.families) {
-    const e = f.entries.find((x) => x.ip === ip && x.protocol === p && x.port === port);
+    const e =
+      f.entries.find((x) => !x.nodePort && x.ip === ip && x.protocol === p && x.port === port) ??
+      (nodeAddress && f.family === family
+        ? f.entries.find((x) => x.nodePort && x.protocol === p && x.port === port)
+        : undefined);
     if (e) return e;
   }
   return undefined;
@@ -231,6 +247,8 @@ export function compileServiceProxy(
           const all = keepSlots(old?.backends, backends[i]);
           const base = {
             ref,
+            service: `${svc.metadata.namespace}/${svc.metadata.name}`,
+            portName: sp.name || String(sp.port),
             protocol,
             port: sp.port,
             backends: all,
@@ -242,12 +260,10 @@ export function compileServiceProxy(
             internalLocal: svc.spec.internalTrafficPolicy === 'Local',
           };
           for (const ip of clusterIps) entries.push({ ...base, ip });
-          for (const ip of frontends)
-            entries.push({
-              ...base,
-              ip,
-              external: svc.spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster',
-            });
+          const external = svc.spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster';
+          for (const ip of frontends) entries.push({ ...base, ip, external });
+          if (sp.nodePort && needsNodePorts(svc.spec))
+            entries.push({ ...base, ip: '', port: sp.nodePort, external, nodePort: true });
         });
       }
       entries.sort((a, b) =>
@@ -297,7 +313,7 @@ function poolVerdict(e: ProxyEntry, family: Family, route: ProxyRoute, out: Sect
   if (e.affinitySeconds === undefined) {
     out.set({
       ...slots,
-      data: `${match} daddr . th dport`,
+      data: `${match} daddr . ${e.protocol} dport`,
       elements: route.targets.map((b, i) => `${i} : ${b.ip} . ${b.port}`),
     });
     return `meta l4proto ${e.protocol} dnat ${match} to numgen random mod ${n} map @${map}`;
@@ -367,17 +383,21 @@ export function serviceSection(input: ServiceProxyInput): TableSection {
     const { v, match, type } = NFT[f.family];
     const vmap: string[] = [];
     const noEndpoints: string[] = [];
+    const nodePorts: string[] = [];
+    const noEndpointNodePorts: string[] = [];
     const hairpin = new Set<string>();
     for (const e of f.entries) {
-      const key = `${e.ip} . ${e.protocol} . ${e.port}`;
+      const key = e.nodePort ? `${e.protocol} . ${e.port}` : `${e.ip} . ${e.protocol} . ${e.port}`;
       if (e.backends.length === 0) {
-        noEndpoints.push(key);
+        (e.nodePort ? noEndpointNodePorts : noEndpoints).push(key);
         continue;
       }
       for (const b of e.localBackends) hairpin.add(`${b.ip} . ${b.ip}`);
-      const chain = e.external ? `svc_x_${id(`${e.ref}/${e.ip}`)}` : `svc_s_${id(`${f.family}/${e.ref}`)}`;
+      const chain = e.external
+        ? `svc_x_${id(`${f.family}/${e.ref}/${e.nodePort ? 'nodeport' : e.ip}`)}`
+        : `svc_s_${id(`${f.family}/${e.ref}`)}`;
       out.chain({ name: chain, rules: entryRules(e, f, out) });
-      vmap.push(`${key} : goto ${chain}`);
+      (e.nodePort ? nodePorts : vmap).push(`${key} : goto ${chain}`);
     }
     maps.push(
       {
@@ -393,12 +413,31 @@ export function serviceSection(input: ServiceProxyInput): TableSection {
         interval: false,
         elements: noEndpoints,
       },
+      {
+        name: `svc_nodeports_${v}`,
+        type: 'inet_proto . inet_service',
+        verdictMap: true,
+        interval: false,
+        elements: nodePorts,
+      },
+      {
+        name: `svc_noep_nodeports_${v}`,
+        type: 'inet_proto . inet_service',
+        interval: false,
+        elements: noEndpointNodePorts,
+      },
       { name: `svc_hairpin_${v}`, type: `${type} . ${type}`, interval: false, elements: [...hairpin] },
       { name: `svc_pod_cidrs_${v}`, type, interval: true, elements: f.podCidrs },
     );
-    dispatch.push(`${match} daddr . meta l4proto . th dport vmap @svc_ips_${v}`);
+    // Node ports on the node's own addresses but not loopback, as kube-proxy's nftables mode (no route_localnet).
+    const onNode = `fib daddr type local ${match} daddr != ${f.family === 4 ? '127.0.0.0/8' : '::1'}`;
+    dispatch.push(
+      `${match} daddr . meta l4proto . th dport vmap @svc_ips_${v}`,
+      `${onNode} meta l4proto . th dport vmap @svc_nodeports_${v}`,
+    );
     rejects.push(
       `${match} daddr . meta l4proto . th dport @svc_noep_${v} reject comment "podnet: a service without endpoints"`,
+      `${onNode} meta l4proto . th dport @svc_noep_nodeports_${v} reject comment "podnet: a node port without endpoints"`,
     );
     masq.push(
       `ct status dnat ${match} saddr . ${match} daddr @svc_hairpin_${v} masquerade fully-random comment "podnet: a pod reached itself through a service (hairpin)"`,

@@ -5,6 +5,9 @@
  * meets them:
  *
  *   route          outside hosts cannot open connections to pod addresses (the overlay is not routed to them)
+ *   service        a ClusterIP or LoadBalancer frontend port: the proxy's DNAT to one of the service's endpoints
+ *                  (service.ts, decided by the proxy's own code); every later layer is evaluated for each
+ *                  endpoint the proxy may choose, and the flow is allowed only when each of them allows it
  *   nat            traffic leaving the pod CIDR takes its node's address (what the next layers see)
  *   networkpolicy  egress of the source pod, on its node
  *   nsg            the NSGs the packet crosses between two hosts: source NIC, source subnet, then destination
@@ -30,10 +33,19 @@ import {
 } from '../policy/engine.js';
 import type { NetworkPolicy, PolicyPod } from '../policy/types.js';
 import type { ClusterProfile } from '../profile/types.js';
+import type { Service } from '../services/types.js';
 import { outboundStep } from './outbound.js';
+import { type ServiceCandidate, type ServiceMatch, serviceMatch } from './service.js';
 
-export type TraceLayer = 'route' | 'nat' | 'nsg' | 'networkpolicy' | 'outbound';
-export const TRACE_LAYERS: readonly TraceLayer[] = ['route', 'nat', 'nsg', 'networkpolicy', 'outbound'];
+export type TraceLayer = 'route' | 'service' | 'nat' | 'nsg' | 'networkpolicy' | 'outbound';
+export const TRACE_LAYERS: readonly TraceLayer[] = [
+  'route',
+  'service',
+  'nat',
+  'nsg',
+  'networkpolicy',
+  'outbound',
+];
 
 /** A pod as trace sees it: identity, labels, ports, where it runs. */
 export interface TracePod extends PolicyPod {
@@ -52,6 +64,8 @@ export interface TraceWorld {
   nics: Nic[];
   /** The cluster's way out as its VNet carries it (a lab's plan); without it only the outbound type is known. */
   outbound?: ClusterOutbound;
+  /** Services with their cluster IPs (and `status.loadBalancer` frontends); none = no service step. */
+  services?: Service[];
 }
 
 export type TraceState = 'new' | 'reply' | 'established';
@@ -64,6 +78,11 @@ export interface TraceFlow {
   port?: number;
   sourcePort?: number;
   state: TraceState;
+  /**
+   * For a flow to a service: the one endpoint to follow (`IP`, `IP:PORT` or `NAMESPACE/POD`); unset = every
+   * endpoint the proxy may choose.
+   */
+  endpoint?: string;
 }
 
 export interface Decision {
@@ -85,6 +104,12 @@ export interface TraceResult {
   decidedBy: Decision[];
   hops: Hop[];
   notEvaluated: TraceLayer[];
+  /**
+   * Set for a flow to a service port: what the proxy matched, and each endpoint it may choose with the verdict
+   * the rest of the layers give the flow to it. `hops` follow one of them: `--endpoint`'s, else the first denied,
+   * else the first.
+   */
+  service?: ServiceMatch & { endpoints: (ServiceCandidate & { verdict: 'allow' | 'deny' })[] };
 }
 
 /** One end of the flow, resolved: a pod, a node of the profile's subnets, or a host outside the cluster. */
@@ -247,6 +272,150 @@ export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorl
   }
   const src = resolveEnd(world, flow.from, '--from');
   const dst = resolveEnd(world, flow.to, '--to');
+  const match =
+    flow.port !== undefined && dst.kind !== 'pod'
+      ? serviceMatch(
+          world.services ?? [],
+          world.pods,
+          world.profile?.network.podCidrs ?? [],
+          { ...src, ...(src.kind === 'node' ? { node: nodeOfIp(world, src.ip) } : {}) },
+          {
+            ip: dst.ip,
+            protocol: flow.protocol,
+            port: flow.port,
+            ...(dst.kind === 'node' ? { node: nodeOfIp(world, dst.ip) } : {}),
+          },
+        )
+      : null;
+  if (!match) {
+    if (flow.endpoint !== undefined)
+      throw new PodnetError('TraceBadFlow', `--endpoint: ${dst.ip} is not a service port`, {
+        field: '--endpoint',
+        hint: 'give --endpoint only for a flow --to a ClusterIP or LoadBalancer frontend',
+      });
+    return walk(world, flow, compiled, src, dst);
+  }
+  return throughService(world, flow, compiled, src, dst, match);
+}
+
+/** Where the service proxy sends a flow: the hop it adds and the endpoint's end, seen after the DNAT. */
+interface ViaService {
+  hop: Hop;
+  candidate: ServiceCandidate;
+  /** The proxying node's address, when the proxy masquerades. */
+  masqueradeTo?: End;
+}
+
+/**
+ * A flow to a service port: each endpoint the proxy may choose (or `--endpoint`'s) walked through the later
+ * layers as the DNAT leaves it. Allowed only when every one of them allows it: which one a connection gets is
+ * the proxy's random choice.
+ */
+function throughService(
+  world: TraceWorld,
+  flow: TraceFlow,
+  compiled: CompiledPolicies,
+  src: End,
+  frontend: End,
+  match: ServiceMatch,
+): TraceResult {
+  const chosen =
+    flow.endpoint === undefined
+      ? match.candidates
+      : match.candidates.filter((c) => isEndpoint(c, flow.endpoint as string));
+  if (match.frontend === 'ClusterIP' && src.kind === 'external') {
+    const r = walk(world, flow, compiled, src, frontend);
+    const at = r.hops.findIndex((h) => h.layer === 'route');
+    return {
+      ...r,
+      verdict: 'deny',
+      decidedBy: [{ layer: 'route', object: null, rule: 'cluster-ip-not-routed' }],
+      hops: [
+        ...r.hops.slice(0, Math.max(at, 1)),
+        {
+          layer: 'route',
+          at: 'vnet',
+          verdict: 'deny',
+          detail: `${frontend.ip} is a cluster IP of ${match.service}: only pods and nodes reach it, the VNet has no route to it`,
+        },
+      ],
+      service: { ...match, endpoints: [] },
+    };
+  }
+  const head = `${match.service} port ${match.port}/${flow.protocol} (${match.frontend}${match.externalTrafficPolicy ? `, externalTrafficPolicy ${match.externalTrafficPolicy}` : ''})`;
+  if (match.candidates.length === 0) {
+    const r = walk(world, flow, compiled, src, frontend);
+    const at = r.hops.findIndex((h) => h.layer === 'route') + 1;
+    const hop: Hop = {
+      layer: 'service',
+      at: `node ${src.pod?.node ?? ''}`.trim(),
+      verdict: 'deny',
+      detail: `${head}: no endpoint the proxy may choose (${match.why.join('; ')}): rejected or dropped`,
+    };
+    return {
+      verdict: 'deny',
+      sourceSeen: src.ip,
+      decidedBy: [{ layer: 'service', object: match.service, rule: 'no-endpoints' }],
+      hops: [...r.hops.slice(0, at), hop],
+      notEvaluated: r.notEvaluated,
+      service: { ...match, endpoints: [] },
+    };
+  }
+  if (chosen.length === 0)
+    throw new PodnetError(
+      'TraceBadFlow',
+      `--endpoint ${flow.endpoint} is not an endpoint ${match.service} may choose`,
+      {
+        field: '--endpoint',
+        hint: `one of ${[...new Set(match.candidates.map((c) => c.endpoint))].join(', ')}`,
+      },
+    );
+  const results = chosen.map((c) => {
+    const endpoint = resolveEnd(world, c.ip, '--endpoint');
+    const nodeAddress = hostOfNode(world, c.via);
+    const masqueradeTo: End | undefined =
+      c.masquerade && nodeAddress
+        ? { ip: nodeAddress, kind: 'node', subnet: subnetOf(world.profile, nodeAddress) }
+        : undefined;
+    const hop: Hop = {
+      layer: 'service',
+      at: `node ${c.via}`,
+      verdict: 'info',
+      detail: `${head}: DNAT to ${c.endpoint} (pod/${c.pod}), one of ${match.candidates.length}; ${c.hairpin ? 'hairpin: masqueraded' : c.masquerade ? `masqueraded to the node address ${nodeAddress ?? c.via}` : 'the source is kept'}`,
+    };
+    return walk(world, { ...flow, port: c.port }, compiled, src, endpoint, {
+      hop,
+      candidate: c,
+      ...(masqueradeTo ? { masqueradeTo } : {}),
+    });
+  });
+  const shown = results.find((r) => r.verdict === 'deny') ?? results[0];
+  return {
+    ...shown,
+    verdict: results.every((r) => r.verdict === 'allow') ? 'allow' : 'deny',
+    service: { ...match, endpoints: chosen.map((c, i) => ({ ...c, verdict: results[i].verdict })) },
+  };
+}
+
+/** `--endpoint` names this candidate: its address, address:port, or its pod. */
+function isEndpoint(c: ServiceCandidate, text: string): boolean {
+  return text === c.ip || text === c.endpoint || text === `${c.ip}:${c.port}` || text === c.pod;
+}
+
+/** A node's address: the hostIP of a pod on it. */
+function hostOfNode(world: TraceWorld, node: string): string | undefined {
+  return world.pods.find((p) => p.node === node && p.hostIP)?.hostIP;
+}
+
+/** The layers after the route (and the service step, when `via` is given) for a flow from `src` to `dst`. */
+function walk(
+  world: TraceWorld,
+  flow: TraceFlow,
+  compiled: CompiledPolicies,
+  src: End,
+  dst: End,
+  via?: ViaService,
+): TraceResult {
   const hops: Hop[] = [
     {
       layer: 'endpoint',
@@ -271,7 +440,7 @@ export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorl
 
   // route: an outside host has no route to the pod CIDR; only replies of connections the pod opened come back.
   if (!profile) notEvaluated.push('route');
-  else if (dst.kind === 'pod' && src.kind === 'external' && flow.state !== 'reply') {
+  else if (dst.kind === 'pod' && !via && src.kind === 'external' && flow.state !== 'reply') {
     deny(
       { layer: 'route', object: null, rule: 'pod-cidr-not-routed' },
       {
@@ -286,12 +455,22 @@ export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorl
       layer: 'route',
       at: 'vnet',
       verdict: 'allow',
-      detail: `${dst.ip} is reachable from ${src.ip}`,
+      detail: `${via ? flow.to : dst.ip} is reachable from ${src.ip}`,
     });
+  if (via) hops.push(via.hop);
 
   // nat: the address every later layer sees.
   let sourceSeen = src.ip;
-  if (!profile) notEvaluated.push('nat');
+  if (via?.masqueradeTo) {
+    sourceSeen = via.masqueradeTo.ip;
+    hops.push({
+      layer: 'nat',
+      at: `node ${via.candidate.via}`,
+      verdict: 'info',
+      detail: `the service proxy masquerades to the node address ${sourceSeen}`,
+    });
+    decidedBy.push({ layer: 'nat', object: null, rule: 'service-masquerade' });
+  } else if (!profile) notEvaluated.push('nat');
   else if (src.pod && !inCidrs([...podCidrs, ...profile.network.nonMasqueradeCidrs], dst.ip)) {
     const host = hostOfFamily(src.pod, dst.ip);
     if (host) sourceSeen = host;
@@ -319,8 +498,18 @@ export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorl
   };
   // Ingress ipBlock peers see the source as it arrives (after SNAT); a node's own address is node traffic.
   if (!src.pod)
-    policyFlow.src = { ip: sourceSeen, ...(src.kind === 'node' ? { node: nodeOfIp(world, src.ip) } : {}) };
+    policyFlow.src = {
+      ip: via?.masqueradeTo ? src.ip : sourceSeen,
+      ...(src.kind === 'node' ? { node: nodeOfIp(world, src.ip) } : {}),
+    };
   const policy = policiesGiven ? evaluatePolicies(compiled, policyFlow) : null;
+  // The proxy masquerades in postrouting, after the proxying node's own filter: an endpoint on that node is
+  // judged by the client's address, one on another node by the node's.
+  if (policy && via?.masqueradeTo && dst.pod?.node !== via.candidate.via)
+    policy.ingress = evaluatePolicies(compiled, {
+      ...policyFlow,
+      src: { ip: sourceSeen, node: via.candidate.via },
+    }).ingress;
 
   // One direction of NetworkPolicy at the end's own node: a hop, and the deciding rule or the default deny.
   const policyStep = (direction: 'egress' | 'ingress', d: DirectionOutcome, end: End, side: string) => {
@@ -339,8 +528,9 @@ export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorl
   else if (!denied()) {
     // A pod's node to the pod, or two pods of one node: the packet never leaves the host.
     const hostOf = (e: End) => e.pod?.hostIP ?? (e.kind === 'node' ? e.ip : undefined);
-    const sameNode = hostOf(src) !== undefined && hostOf(src) === hostOf(dst);
-    const path = sameNode ? [] : nsgPath(world, src, dst);
+    const from = via?.masqueradeTo ?? src;
+    const sameNode = hostOf(from) !== undefined && hostOf(from) === hostOf(dst);
+    const path = sameNode ? [] : nsgPath(world, from, dst);
     if (path.length === 0)
       hops.push({
         layer: 'nsg',

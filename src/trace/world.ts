@@ -1,6 +1,7 @@
 /**
  * The world `podnet trace` decides over, from documents in any order: a podnet cluster profile, Kubernetes
- * objects (Namespaces, Pods with `status.podIP`, `status.hostIP` and `spec.nodeName`, NetworkPolicies) checked
+ * objects (Namespaces, Pods with `status.podIP`, `status.hostIP` and `spec.nodeName`, NetworkPolicies, Services
+ * with their cluster IPs and `status.loadBalancer` frontends) checked
  * and defaulted as `podnet apply` checks them, and Azure NSGs and NICs in the shape `az ... show -o json`
  * prints (read by apply's own kinds, src/objects/kinds/azure.ts). Unusable input fails as apply fails, every
  * problem named.
@@ -15,6 +16,7 @@ import { objectsInvalid } from '../objects/problems.js';
 import type { Pod } from '../objects/types.js';
 import type { NetworkPolicy } from '../policy/types.js';
 import { profileFromObject } from '../profile/load.js';
+import type { Service } from '../services/types.js';
 import { openStore } from '../store/open.js';
 import type { TracePod, TraceWorld } from './trace.js';
 
@@ -50,7 +52,14 @@ function tracePod(p: Pod): TracePod {
 }
 
 export function traceWorldFromDocuments(documents: Document[]): TraceWorld {
-  const world: TraceWorld = { namespaces: new Map(), pods: [], policies: [], nsgs: [], nics: [] };
+  const world: TraceWorld = {
+    namespaces: new Map(),
+    pods: [],
+    policies: [],
+    nsgs: [],
+    nics: [],
+    services: [],
+  };
   const kube: Document[] = [];
   for (const d of documents) {
     const o = d.value as Obj;
@@ -70,6 +79,13 @@ export function traceWorldFromDocuments(documents: Document[]): TraceWorld {
       world.pods.push(
         tracePod({ ...(prepared as Pod), ...(isPlainObject(status) ? { status } : {}) } as Pod),
       );
+    } else if (c.kind.kind === 'Service') {
+      // The load balancer's frontends are in the status, which apply drops as it drops a Pod's.
+      const status = original.get(c.source)?.status;
+      world.services?.push({
+        ...(prepared as Service),
+        ...(isPlainObject(status) ? { status } : {}),
+      } as Service);
     } else if (c.kind.kind === 'NetworkPolicy') world.policies.push(prepared as unknown as NetworkPolicy);
     else if (c.kind === nsgKind) world.nsgs.push(nsgOfObject(prepared));
     else if (c.kind === nicKind) world.nics.push(nicOfObject(prepared));

@@ -209,4 +209,55 @@ describe('podnet nsg check and podnet plan --nsg', () => {
       'valid without the NSG',
     );
   });
+
+  it('a flow to a ClusterIP: the service step and, per endpoint, its verdict; --endpoint follows one', async () => {
+    // https://kubernetes.io/docs/reference/networking/virtual-ips/: the client's node DNATs to an endpoint.
+    const dir = mkdtempSync(join(tmpdir(), 'podnet-trace-svc-'));
+    try {
+      writeFileSync(
+        join(dir, 'svc.yaml'),
+        'apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: shop}\nspec:\n  clusterIP: 10.0.0.50\n  selector: {app: db}\n  ports: [{name: sql, port: 5432, targetPort: pg}]\n',
+      );
+      const args = [
+        'trace',
+        '-f',
+        EXAMPLES,
+        '-f',
+        join(dir, 'svc.yaml'),
+        '--protocol',
+        'TCP',
+        '--port',
+        '5432',
+      ];
+      const r = await podnet([...args, '--from', 'shop/web', '--to', '10.0.0.50', '-o', 'json']);
+      assert.equal(r.code, 0, r.out + r.err);
+      const j = JSON.parse(r.out);
+      assert.equal(j.verdict, 'allow');
+      assert.deepEqual(
+        j.service.endpoints.map((e: { endpoint: string; pod: string; verdict: string }) => [
+          e.endpoint,
+          e.pod,
+          e.verdict,
+        ]),
+        [['10.244.1.5:5432', 'shop/db', 'allow']],
+      );
+      const denied = await podnet([...args, '--from', 'shop/cache', '--to', '10.0.0.50']);
+      assert.match(denied.out, /shop\/db port sql: from a pod: the source is kept/);
+      assert.match(denied.out, /DENY\s+10\.244\.1\.5:5432\s+shop\/db\s+sys-0\s+kept/);
+      assert.match(denied.out, /VERDICT: DENY/);
+      const bad = await podnet([
+        ...args,
+        '--from',
+        'shop/web',
+        '--to',
+        '10.0.0.50',
+        '--endpoint',
+        '10.9.9.9',
+      ]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.err, /TraceBadFlow/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });

@@ -22,6 +22,7 @@ interface TraceOpts {
   protocol?: string;
   port?: string;
   sourcePort?: string;
+  endpoint?: string;
   state: string;
   output: string;
 }
@@ -32,10 +33,13 @@ Examples:
   podnet trace -f pods.yaml -f nsg.json --from 10.244.1.7 --to 10.244.2.9 --protocol UDP --port 53 -o json
   podnet trace --lab demo --from default/sys-0-p0 --to 203.0.113.10 --protocol TCP --port 80
   podnet trace -f objects/ --from shop/db --to shop/web --protocol TCP --port 5432 --state reply
+  podnet trace --lab demo --from default/sys-0-p0 --to 10.0.12.7 --protocol TCP --port 80 --endpoint 10.244.1.2
 
 The verdict walks every layer podnet has objects for: route, nat (SNAT to the node), NetworkPolicy (egress of
-the source, ingress of the destination) and the NSGs the packet crosses. A layer without objects is listed as
-not evaluated. Exit 0 whatever the verdict; 2 for unusable input.`;
+the source, ingress of the destination) and the NSGs the packet crosses. A flow to a Service's ClusterIP or
+LoadBalancer frontend first takes the node proxy's DNAT; the rest is traced to every endpoint it may choose
+(allowed only if each allows it), or to --endpoint's. A layer without objects is listed as not evaluated.
+Exit 0 whatever the verdict; 2 for unusable input.`;
 
 function usage(field: string, message: string, hint: string): PodnetError {
   return new PodnetError('TraceBadFlow', message, { field, hint });
@@ -75,6 +79,7 @@ export function parseTraceFlow(o: TraceOpts): TraceFlow {
     state: o.state as TraceState,
     ...(port === undefined ? {} : { port }),
     ...(sourcePort === undefined ? {} : { sourcePort }),
+    ...(o.endpoint === undefined ? {} : { endpoint: o.endpoint }),
   };
 }
 
@@ -88,8 +93,25 @@ export function renderTrace(r: TraceResult): string {
   const decided = r.decidedBy.map(
     (d) => `${d.layer}${d.object ? ` ${d.object}` : ''}${d.rule !== null ? ` ${d.rule}` : ''}`,
   );
+  const service = r.service
+    ? [
+        '',
+        `${r.service.service} port ${r.service.port}: ${r.service.why.join('; ')}`,
+        table(
+          ['verdict', 'endpoint', 'pod', 'via node', 'source'],
+          r.service.endpoints.map((e) => [
+            e.verdict.toUpperCase(),
+            e.endpoint,
+            e.pod,
+            e.via,
+            e.hairpin ? 'masqueraded (hairpin)' : e.masquerade ? 'masqueraded' : 'kept',
+          ]),
+        ),
+      ]
+    : [];
   return [
     table(['verdict', 'layer', 'at', 'what'], rows),
+    ...service,
     '',
     `VERDICT: ${r.verdict.toUpperCase()} (source seen as ${r.sourceSeen})${decided.length ? `; decided by ${decided.join('; ')}` : ''}`,
     ...(r.notEvaluated.length ? [`not evaluated (no objects): ${r.notEvaluated.join(', ')}`] : []),
@@ -115,6 +137,10 @@ export function registerTrace(program: Command, ctx: CliContext): void {
     .option('--protocol <p>', 'TCP, UDP, SCTP or ICMP')
     .option('--port <n>', 'destination port (not for ICMP)')
     .option('--source-port <n>', 'source port (NSG rules may match it; default 40000)')
+    .option(
+      '--endpoint <end>',
+      'to a service: follow only this endpoint (IP, IP:PORT or NAMESPACE/POD) instead of every one',
+    )
     .option(
       '--state <s>',
       'new, reply (a packet of a connection --to opened), established (admitted before the objects changed)',
