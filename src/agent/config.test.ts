@@ -29,6 +29,7 @@ describe('agent flags', () => {
       peerRoutes: 'direct',
       leaseTtlSeconds: 86_400,
       resyncSeconds: 10,
+      proxyHealthzPort: null,
       logLevel: 'info',
       clusterDns: null,
     });

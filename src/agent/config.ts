@@ -25,6 +25,8 @@ export interface AgentConfig {
   leaseTtlSeconds: number;
   /** How often the dataplane and the cluster record are re-checked besides store changes. */
   resyncSeconds: number;
+  /** Port of the proxy's `/healthz` and of the health check node ports (kube-proxy's); null = not served. */
+  proxyHealthzPort: number | null;
   logLevel: string;
   /**
    * Serve cluster DNS to the node's pods (src/agent/dns.ts), relaying other names to `upstream` (none: they
@@ -48,6 +50,7 @@ export interface AgentFlags {
   peerRoutes?: string;
   leaseTtl?: string;
   resync?: string;
+  proxyHealthzPort?: string;
   logLevel?: string;
   clusterDns?: boolean;
   dnsUpstream?: string;
@@ -162,6 +165,10 @@ export function parseAgentFlags(f: AgentFlags): AgentConfig {
       f.resync === undefined
         ? AGENT_DEFAULTS.resyncSeconds
         : wholeNumber(f.resync, '--resync', 1, 3600, 'InvalidResync'),
+    proxyHealthzPort:
+      f.proxyHealthzPort === undefined
+        ? null
+        : wholeNumber(f.proxyHealthzPort, '--proxy-healthz-port', 1, 65_535, 'UsageError'),
     logLevel,
     clusterDns:
       f.clusterDns || f.dnsUpstream !== undefined

@@ -13,6 +13,7 @@ import type { StoreEndpoint } from '../dataplane/ruleset.js';
 import { PodnetError, asPodnetError } from '../errors/index.js';
 import type { NodeIpamFinding } from '../ipam/node-check.js';
 import type { PodAddress, PodIpam } from '../ipam/types.js';
+import { serviceHealthChecks } from '../loadbalancer/health.js';
 import type { ClusterProfile } from '../profile/types.js';
 import type { AgentHeartbeat } from '../status/heartbeat.js';
 import type { BlockLease, ClusterStore, NodeBlocks } from '../store/types.js';
@@ -30,6 +31,7 @@ import { AgentMetrics, PODNET_VERSION } from './metrics.js';
 import { ObjectWatch } from './object-watch.js';
 import { type DataplanePart, type PartReport, nodeDataplaneParts, runParts } from './parts.js';
 import { POLICY_PREFIXES, policyWorld } from './policy-world.js';
+import { ProxyHealthServers } from './proxy-health.js';
 import { SERVICES_PREFIX, serviceWorld } from './service-world.js';
 import { resolveStoreEndpoints } from './store-endpoints.js';
 import { StoreHealth } from './store-health.js';
@@ -134,6 +136,9 @@ export class NodeAgent {
     policy: () => ReturnType<typeof policyWorld>;
     services: () => ReturnType<typeof serviceWorld>;
   } | null = null;
+  /** Answers to the load balancer's health probes (with --proxy-healthz-port and the store's objects). */
+  private proxyHealth: ProxyHealthServers | null = null;
+  private lastReconciledAt: Date | null = null;
   /** Stored objects that do not decode, already logged (each said once, not at every reconcile). */
   private readonly corruptSaid = new Set<string>();
 
@@ -224,6 +229,14 @@ export class NodeAgent {
       // Listening before the first reconcile sends the DNS service IP to it.
       const services = this.views.services;
       await this.deps.clusterDns?.start(() => services().world);
+      if (this.config.proxyHealthzPort !== null) {
+        this.proxyHealth = new ProxyHealthServers({
+          healthy: () => this.ready && this.last?.result === 'ok',
+          lastUpdated: () => this.lastReconciledAt,
+          log,
+        });
+        this.proxyHealth.startProxy(this.config.proxyHealthzPort);
+      }
     }
     await this.reconcileNow('start');
     this.stopWatches.push(
@@ -270,6 +283,7 @@ export class NodeAgent {
     for (const stop of this.stopWatches) stop();
     this.objectWatch?.stop();
     await this.deps.clusterDns?.stop();
+    this.proxyHealth?.stop();
     await this.heartbeat?.stop();
     await this.endpoints?.stop();
     await this.runner.settled();
@@ -402,7 +416,13 @@ export class NodeAgent {
       const run = await runParts(this.parts, await this.snapshot());
       report.parts = run.parts;
       if (run.error) report.error = run.error;
-      else this.reconciledOk = true;
+      else {
+        this.reconciledOk = true;
+        this.lastReconciledAt = new Date();
+      }
+      // The health check node ports follow the Services and endpoints the rules were just made from.
+      if (this.proxyHealth && this.views)
+        this.proxyHealth.sync(serviceHealthChecks(this.views.services().world, this.config.node));
       for (const [kind, p] of Object.entries(run.parts)) {
         if ('change' in p && p.change === 'repaired') {
           this.metrics.driftTotal.inc({ kind });

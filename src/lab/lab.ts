@@ -14,6 +14,7 @@ import { checkNode } from '../ipam/node-observe.js';
 import { podIpamPath } from '../ipam/pod-ipam.js';
 import { deleteNetns, listNetns } from '../kernel/netns.js';
 import { execAttached, spawnDaemon } from '../kernel/process.js';
+import { FRONTEND_RANGE_KEY, type FrontendRange } from '../loadbalancer/frontends.js';
 import type { ContainerPort, Pod } from '../objects/types.js';
 import { outboundHop, outboundOf } from '../outbound/plan.js';
 import { checkPlan } from '../plan/check.js';
@@ -28,6 +29,7 @@ import type { VersionedStore } from '../store/versioned.js';
 import type { TraceWorld } from '../trace/trace.js';
 import { worldFromStore } from '../trace/world.js';
 import { applyVnetFirewall } from '../vnet/firewall.js';
+import { removeLoadBalancer, runLoadBalancer } from '../vnet/lb.js';
 import type { Vnet } from '../vnet/model.js';
 import { vnetNetns } from '../vnet/names.js';
 import { destroyVnet, ensureVnet } from '../vnet/network.js';
@@ -247,12 +249,22 @@ async function buildLab(
     signal.throwIfAborted();
     await withStore(state, (store) => store.putCluster(profile, 0));
     await withObjects(state, async (objects) => objects && (await applyKubeDns(objects)));
+    const frontendCidr = vnetPlan.clusters.find((c) => c.name === name)?.frontendCidr;
+    if (frontendCidr) {
+      // The load balancer's range, where Service applies allocate frontends from (src/loadbalancer).
+      const range: FrontendRange = { cidr: frontendCidr };
+      await withStore(state, (store) =>
+        store.kv.txn([], [{ type: 'put', key: FRONTEND_RANGE_KEY, value: JSON.stringify(range) }]),
+      );
+    }
     signal.throwIfAborted();
     progress(
       `store: ${state.store.url} holds cluster ${name} (pod CIDR ${profile.network.podCidrs.join(', ')})`,
     );
+    // Inside the VNet namespace: the load balancer's health probes reach the nodes from there.
     state.fabricPid = spawnDaemon([...podnetCommand(), 'lab', 'fabric', '--state', labStatePath(name)], {
       logFile: join(dir, 'fabric.log'),
+      netns: vnetPlan.netns,
     });
     writeLab(state);
     progress('vnet: fabric router started (block via node IP, from the store)');
@@ -652,6 +664,7 @@ export async function labDown(name: string, progress: Progress = () => {}): Prom
         if (!current) return;
         await removeClusterRouting(current, name);
         await removeOutbound(current, name);
+        const frontendCidr = current.clusters.find((c) => c.name === name)?.frontendCidr;
         const next = planVnetLeave(current, name);
         if (next.clusters.length === 0) {
           await stopOutsideDns(next);
@@ -664,6 +677,7 @@ export async function labDown(name: string, progress: Progress = () => {}): Prom
           writeVnet(next);
           await applyVnetFirewall(next);
           await removeVnetNsgs(next.netns, name);
+          if (frontendCidr) await removeLoadBalancer(next.netns, name, frontendCidr);
           removed.push(
             `cluster ${name} from vnet ${next.name} (still used by ${next.clusters.map((c) => c.name).join(', ')})`,
           );
@@ -847,13 +861,17 @@ export function labPodDel(name: string, pod: string): Promise<void> {
 
 /**
  * `podnet lab fabric --state FILE` (hidden, started by `up`): the VNet's side of the lab's cluster, its fabric
- * router and its NSG enforcer.
+ * router, its NSG enforcer and its load balancer.
  */
 export async function labFabric(statePath: string): Promise<void> {
   const state = JSON.parse(readFileSync(statePath, 'utf8')) as LabState;
   const netns = vnetNetns(state.vnet);
+  const frontendCidr = readVnet(state.vnet)?.clusters.find((c) => c.name === state.name)?.frontendCidr;
   await Promise.all([
     runFabricRouter({ cluster: state.name, storeUrl: state.store.url, netns, table: state.table }),
-    runNsgEnforcer({ cluster: state.name, storeUrl: state.store.url, netns }),
+    runNsgEnforcer({ cluster: state.name, storeUrl: state.store.url, netns, frontendCidr }),
+    ...(frontendCidr
+      ? [runLoadBalancer({ cluster: state.name, storeUrl: state.store.url, netns, frontendCidr })]
+      : []),
   ]);
 }

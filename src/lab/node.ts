@@ -9,6 +9,7 @@ import { parseCidr } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
 import { addNetns, deleteNetns, netnsExists } from '../kernel/netns.js';
 import { execInNetns, spawnDaemon } from '../kernel/process.js';
+import { PROXY_HEALTHZ_PORT } from '../loadbalancer/health.js';
 import type { Vnet } from '../vnet/model.js';
 import { plugIntoVnet, routerSysctls } from '../vnet/network.js';
 import { clientCredentials, nodeClient } from './etcd.js';
@@ -86,6 +87,8 @@ export function agentArgs(state: LabState, vnet: Vnet, node: LabNode): string[] 
     String(LAB_LEASE_TTL_S),
     // Cluster DNS for the node's pods, other names relayed to the resolver on the lab's internet host.
     ...((upstream) => (upstream ? ['--dns-upstream', upstream] : ['--cluster-dns']))(outsideDnsAddress(vnet)),
+    '--proxy-healthz-port',
+    String(PROXY_HEALTHZ_PORT),
   ];
 }
 

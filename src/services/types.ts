@@ -36,6 +36,7 @@ export interface ServiceSpec {
   healthCheckNodePort?: number;
   loadBalancerIP?: string;
   loadBalancerSourceRanges?: string[];
+  loadBalancerClass?: string;
   allocateLoadBalancerNodePorts?: boolean;
   publishNotReadyAddresses?: boolean;
 }
@@ -44,7 +45,9 @@ export interface Service extends KubeObject {
   apiVersion: 'v1';
   kind: 'Service';
   spec: ServiceSpec;
-  status?: { loadBalancer?: { ingress?: { ip?: string; hostname?: string }[] } };
+  status?: {
+    loadBalancer?: { ingress?: { ip?: string; hostname?: string; ipMode?: 'VIP' | 'Proxy' }[] };
+  };
 }
 
 export interface EndpointSlicePort {

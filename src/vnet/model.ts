@@ -45,6 +45,8 @@ export interface VnetCluster {
   podCidrs: string[];
   /** Its way out to the internet, by its outbound type (`src/outbound`). */
   outbound: ClusterOutbound;
+  /** The cluster's load balancer frontends: a block of the lab's public range (src/loadbalancer/frontends.ts). */
+  frontendCidr?: string;
 }
 
 /** The VNet, shared by every cluster that joins it. */

@@ -24,6 +24,7 @@ export function vnetNsgInput(
   profile: ClusterProfile,
   objects: { nsgs: KeyValue[]; nics: KeyValue[] },
   leases: readonly BlockLease[],
+  frontendCidr?: string,
 ): { input: VnetNsgInput; skipped: string[] } {
   const skipped: string[] = [];
   const decode = <T>(kvs: KeyValue[], of: (o: ReturnType<typeof fromStored>) => T): T[] =>
@@ -45,6 +46,7 @@ export function vnetNsgInput(
       subnets: profile.vnet.subnets.map((s) => ({ name: s.name, cidr: s.cidr })),
       blocks: leases.map((l) => ({ nodeIp: l.nodeIp, block: l.block })),
       tags: vnetTagContext(profile),
+      ...(frontendCidr ? { frontendCidr } : {}),
     },
     skipped,
   };
@@ -69,6 +71,8 @@ export interface NsgEnforcerOptions {
   storeUrl: string;
   /** The VNet namespace. */
   netns: string;
+  /** The cluster's load balancer frontends (their traffic meets the NSGs of the node it is sent to). */
+  frontendCidr?: string | undefined;
 }
 
 /** Keeps one prefix's keys from a watch's snapshots and events. */
@@ -120,6 +124,7 @@ export async function runNsgEnforcer(o: NsgEnforcerOptions): Promise<void> {
           profile,
           { nsgs: [...nsgRows.values()], nics: [...nicRows.values()] },
           leases,
+          o.frontendCidr,
         );
         for (const s of skipped) log.warn({ object: s }, 'object left out');
         const text = renderVnetNsgs(input);

@@ -82,6 +82,26 @@ describe('the VNet NSG table', () => {
     ]);
   });
 
+  it('sends load balancer frontend traffic to the NSGs of the node its route picked (floating IP)', () => {
+    // https://learn.microsoft.com/azure/load-balancer/load-balancer-floating-ip: the packet reaches the
+    // backend with the frontend IP as destination; the NSGs on the backend's subnet and NIC see it so.
+    const lb = renderVnetNsgs(
+      input({
+        nsgs: [subnetNsg, nicNsg],
+        nics: [{ name: 'user-0', ips: ['10.224.1.4'], nsg: 'nic-nsg' }],
+        frontendCidr: '198.51.100.0/26',
+      }),
+    );
+    assert.deepEqual(chain(lb, 'forward').slice(3), [
+      'ip saddr vmap @src_nic',
+      'ip saddr vmap @src_subnet',
+      'ip daddr vmap @dst_subnet',
+      'ip daddr 198.51.100.0/26 rt ip nexthop vmap @dst_subnet',
+      'ip daddr vmap @dst_nic',
+      'ip daddr 198.51.100.0/26 rt ip nexthop vmap @dst_nic',
+    ]);
+  });
+
   it("maps a subnet's and a NIC's addresses with their nodes' pod blocks to the NSG associated there", () => {
     assert.match(
       text,

@@ -35,6 +35,11 @@ export interface VnetNsgInput {
   /** Which block each node holds (the leases): a pod's packets count as its node's. */
   blocks: { nodeIp: string; block: string }[];
   tags: TagContext;
+  /**
+   * The cluster's load balancer frontends: with floating IP a packet to one reaches its node with the
+   * frontend as destination, and meets that node's subnet and NIC NSGs (chosen by the route's next hop).
+   */
+  frontendCidr?: string;
 }
 
 /** The table of one cluster's NSGs in the VNet namespace. */
@@ -191,6 +196,8 @@ export function renderVnetNsgs(input: VnetNsgInput): string {
       '  }',
     );
     dispatch.push(`    ip ${side} vmap @${name}`);
+    if (side === 'daddr' && input.frontendCidr)
+      dispatch.push(`    ip daddr ${input.frontendCidr} rt ip nexthop vmap @${name}`);
   }
   input.nsgs.forEach((nsg, i) => {
     lines.push(...nsgChains(nsg, i, 'Outbound', input.tags), ...nsgChains(nsg, i, 'Inbound', input.tags));

@@ -19,8 +19,8 @@ describe('VNet plan', () => {
       ],
     );
     assert.deepEqual(
-      v.clusters.map((c) => [c.name, c.table, c.podCidrs, c.outbound.type]),
-      [['a', 100, ['10.244.0.0/16'], 'loadBalancer']],
+      v.clusters.map((c) => [c.name, c.table, c.podCidrs, c.outbound.type, c.frontendCidr]),
+      [['a', 100, ['10.244.0.0/16'], 'loadBalancer', '198.51.100.0/26']],
     );
     assert.deepEqual(
       v.externalHosts.map((h) => [h.name, h.ip, h.vnetIp, h.netns]),
@@ -34,11 +34,12 @@ describe('VNet plan', () => {
   it('lets a second cluster with the same pod CIDR join on its own subnets, with its own table', () => {
     const v = planVnetJoin(planVnetJoin(null, 'net', 'a', a), 'net', 'b', b);
     assert.deepEqual(
-      v.clusters.map((c) => [c.name, c.table, c.podCidrs[0]]),
+      v.clusters.map((c) => [c.name, c.table, c.podCidrs[0], c.frontendCidr]),
       [
-        ['a', 100, '10.244.0.0/16'],
-        ['b', 101, '10.244.0.0/16'],
+        ['a', 100, '10.244.0.0/16', '198.51.100.0/26'],
+        ['b', 101, '10.244.0.0/16', '198.51.100.64/26'],
       ],
+      'each cluster its own load balancer frontends',
     );
     assert.equal(v.externalHosts.length, 2, 'external hosts are shared, not duplicated');
     assert.deepEqual(renderClusterRules(v, 'b', 'add'), [
@@ -68,6 +69,8 @@ describe('VNet plan', () => {
       ['b'],
     );
     assert.equal(v.subnets.filter((s) => s.cluster === 'a').length, 0);
-    assert.equal(planVnetJoin(v, 'net', 'c', defaultLabProfile('c', 0)).clusters.at(-1)?.table, 100);
+    const c = planVnetJoin(v, 'net', 'c', defaultLabProfile('c', 0)).clusters.at(-1);
+    assert.equal(c?.table, 100);
+    assert.equal(c?.frontendCidr, '198.51.100.0/26', "the leaver's frontends are free again");
   });
 });

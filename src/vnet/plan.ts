@@ -5,6 +5,7 @@
  */
 import { cidrSize, formatCidr, formatIp, ipAt, overlaps, parseCidr } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
+import { planFrontendRange } from '../loadbalancer/frontends.js';
 import { planClusterOutbound } from '../outbound/plan.js';
 import type { ClusterProfile } from '../profile/types.js';
 import type { Vnet, VnetExternalHost } from './model.js';
@@ -117,10 +118,14 @@ export function planVnetJoin(
   let table = FIRST_TABLE;
   while (tables.has(table)) table++;
   addExternalHost(next, 'internet', 'internet', INTERNET_CIDR, dual ? INTERNET_CIDR6 : undefined);
+  const frontendCidr = planFrontendRange(
+    next.clusters.flatMap((c) => (c.frontendCidr ? [c.frontendCidr] : [])),
+  );
   next.clusters.push({
     name: cluster,
     table,
     podCidrs: [...profile.network.podCidrs],
+    frontendCidr,
     outbound: planClusterOutbound(next, cluster, table, profile.network.outboundType),
   });
   for (const net of profile.connectedNetworks) {

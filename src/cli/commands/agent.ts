@@ -57,6 +57,10 @@ export function registerAgent(program: Command, ctx: CliContext): void {
       '--dns-upstream <ip[:port]>',
       'where cluster DNS relays names outside cluster.local (implies --cluster-dns; none: refused)',
     )
+    .option(
+      '--proxy-healthz-port <n>',
+      "serve kube-proxy's health checks for load balancers: /healthz on this port (kube-proxy: 10256) and each Local LoadBalancer Service's healthCheckNodePort",
+    )
     .option('--log-level <level>', 'fatal|error|warn|info|debug|trace|silent', AGENT_DEFAULTS.logLevel)
     .addHelpText(
       'after',

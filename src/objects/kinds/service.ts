@@ -4,6 +4,13 @@
  * live in src/services (validate.ts, defaults.ts, allocate.ts); this file wires them into the objects layer.
  */
 import { parseCidr } from '../../addr/index.js';
+import {
+  FRONTEND_LOCKS,
+  FRONTEND_RANGE_KEY,
+  type FrontendRange,
+  allocateFrontend,
+  frontendsTakenBy,
+} from '../../loadbalancer/frontends.js';
 import { DEFAULTS } from '../../profile/normalize.js';
 import {
   NODE_PORT_LOCKS,
@@ -43,26 +50,37 @@ export function serviceNetworkOf(read: StoreRead): ServiceNetwork {
 }
 
 const serviceAllocator: Allocator = {
-  keys: [CLUSTER_KEY],
-  prefixes: [objectPrefix(RESOURCE), SERVICE_IP_LOCKS, NODE_PORT_LOCKS],
+  keys: [CLUSTER_KEY, FRONTEND_RANGE_KEY],
+  prefixes: [objectPrefix(RESOURCE), SERVICE_IP_LOCKS, NODE_PORT_LOCKS, FRONTEND_LOCKS],
   begin(read, random) {
     const net = serviceNetworkOf(read);
-    const stored = read.list(objectPrefix(RESOURCE));
-    const taken = takenBy(stored.map((kv) => fromStored(kv) as Service));
+    const stored = read.list(objectPrefix(RESOURCE)).map((kv) => fromStored(kv) as Service);
+    const taken = takenBy(stored);
+    const frontends = frontendsTakenBy(stored);
+    const rangeKv = read.get(FRONTEND_RANGE_KEY);
+    const range = rangeKv ? (parseJson(rangeKv.value, `key ${FRONTEND_RANGE_KEY}`) as FrontendRange) : null;
     const lockRevision = new Map(
-      [...read.list(SERVICE_IP_LOCKS), ...read.list(NODE_PORT_LOCKS)].map((kv) => [kv.key, kv.modRevision]),
+      [...read.list(SERVICE_IP_LOCKS), ...read.list(NODE_PORT_LOCKS), ...read.list(FRONTEND_LOCKS)].map(
+        (kv) => [kv.key, kv.modRevision],
+      ),
     );
     return {
       allocate(next, old) {
-        const a = allocateService(next as Service, old as Service | null, net, taken, random);
+        const s = allocateService(next as Service, old as Service | null, net, taken, random);
+        const f = s.problems.length
+          ? { service: s.service, locks: [] }
+          : allocateFrontend(s.service, old as Service | null, range, frontends);
+        const a = { ...s, service: f.service, locks: [...s.locks, ...f.locks] };
         const owner = JSON.stringify({
           namespace: next.metadata.namespace,
           name: next.metadata.name,
           uid: next.metadata.uid,
         });
-        // A changed profile (service CIDRs) or a lock another apply took since the read voids the plan.
+        // A changed profile (service CIDRs), frontend range, or a lock another apply took since the read
+        // voids the plan.
         const compares: Compare[] = [
           { key: CLUSTER_KEY, modRevision: read.get(CLUSTER_KEY)?.modRevision ?? 0 },
+          { key: FRONTEND_RANGE_KEY, modRevision: rangeKv?.modRevision ?? 0 },
           ...a.locks.map((key) => ({ key, modRevision: lockRevision.get(key) ?? 0 })),
         ];
         const ops: TxnOp[] = a.locks.map((key) => ({ type: 'put', key, value: owner }));

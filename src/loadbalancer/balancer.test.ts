@@ -1,0 +1,206 @@
+/**
+ * The load balancer's pure decisions: rules, probes, backends and the kernel state that carries them.
+ * Semantics followed: Kubernetes (https://kubernetes.io/docs/concepts/services-networking/service/#loadbalancer;
+ * "nodes without any Pods for a particular LoadBalancer Service will fail the NLB Target Group's health
+ * check", .../create-external-load-balancer/#preserving-the-client-source-ip: with `externalTrafficPolicy:
+ * Local` only nodes with a local endpoint pass the health check node port) and kube-proxy's health servers
+ * (pkg/proxy/healthcheck: `localEndpoints`, 200 only with one; the proxy's /healthz on 10256); Azure Load
+ * Balancer (https://learn.microsoft.com/azure/load-balancer/load-balancer-custom-probe-overview: an instance
+ * whose probe fails gets no new flows; https://learn.microsoft.com/azure/load-balancer/load-balancer-floating-ip:
+ * with floating IP the backend receives the frontend IP as destination; a port without a rule is not served).
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { PodEndpoint } from '../endpoints/record.js';
+import type { Service } from '../services/types.js';
+import {
+  chooseBackends,
+  lbFrontends,
+  plannedProbes,
+  probeKey,
+  renderLbRules,
+  renderRouteChanges,
+  routesOf,
+} from './balancer.js';
+import { proxyHealthReply, serviceHealthChecks, serviceHealthReply } from './health.js';
+
+const lb = (name: string, ip: string | null, spec: Partial<Service['spec']> = {}): Service => ({
+  apiVersion: 'v1',
+  kind: 'Service',
+  metadata: { name, namespace: 'shop' },
+  spec: {
+    type: 'LoadBalancer',
+    selector: { app: name },
+    clusterIP: '10.0.0.20',
+    clusterIPs: ['10.0.0.20'],
+    ports: [
+      { port: 80, targetPort: 8080, protocol: 'TCP' },
+      { port: 53, targetPort: 5353, protocol: 'UDP' },
+    ],
+    externalTrafficPolicy: 'Cluster',
+    ...spec,
+  },
+  status: { loadBalancer: ip ? { ingress: [{ ip, ipMode: 'VIP' }] } : {} },
+});
+
+const ep = (app: string, ip: string, node: string): PodEndpoint => ({
+  node,
+  nodeIp: '10.224.0.4',
+  containerId: `c-${ip}`,
+  ifname: 'eth0',
+  ips: [ip],
+  namespace: 'shop',
+  name: `${app}-${ip}`,
+  labels: { app },
+});
+
+const nodes = [
+  { name: 'n1', ip: '10.224.0.4' },
+  { name: 'n2', ip: '10.224.0.5' },
+  { name: 'n3', ip: '10.224.1.4' },
+];
+const range = (ip: string) => ip.startsWith('198.51.100.');
+
+describe('load balancer rules and probes', () => {
+  const web = lb('web', '198.51.100.1');
+  const api = lb('api', '198.51.100.2', { externalTrafficPolicy: 'Local', healthCheckNodePort: 31000 });
+
+  it('has one rule per Service port on its frontend, and only for LoadBalancers it serves', () => {
+    const f = lbFrontends(
+      [
+        web,
+        api,
+        lb('pending', null),
+        lb('other', '198.51.100.3', { loadBalancerClass: 'example.com/lb' }),
+        lb('foreign', '203.0.113.9'),
+      ],
+      range,
+    );
+    assert.deepEqual(
+      f.map((x) => [x.ip, x.service, x.policy, x.rules.map((r) => `${r.protocol}/${r.port}`).join(',')]),
+      [
+        ['198.51.100.1', 'shop/web', 'Cluster', 'tcp/80,udp/53'],
+        ['198.51.100.2', 'shop/api', 'Local', 'tcp/80,udp/53'],
+      ],
+    );
+    const text = renderLbRules('c1', '198.51.100.0/26', f);
+    assert.match(
+      text,
+      /^add table ip podnet_lb_c1\ndelete table ip podnet_lb_c1\n/,
+      'one transaction replaces it',
+    );
+    assert.match(
+      text,
+      /elements = \{ 198\.51\.100\.1 \. tcp \. 80, 198\.51\.100\.1 \. udp \. 53, 198\.51\.100\.2 \. tcp \. 80, 198\.51\.100\.2 \. udp \. 53 \}/,
+    );
+    assert.match(
+      text,
+      /ct state new ip daddr 198\.51\.100\.0\/26 ip daddr \. meta l4proto \. th dport != @rules .*drop/,
+    );
+  });
+
+  it('probes the proxy /healthz of every node for Cluster, the healthCheckNodePort for Local, once each', () => {
+    const f = lbFrontends([web, lb('web2', '198.51.100.4'), api], range);
+    assert.deepEqual(plannedProbes(f, nodes).map(probeKey).sort(), [
+      '10.224.0.4:10256/healthz',
+      '10.224.0.4:31000/healthz',
+      '10.224.0.5:10256/healthz',
+      '10.224.0.5:31000/healthz',
+      '10.224.1.4:10256/healthz',
+      '10.224.1.4:31000/healthz',
+    ]);
+  });
+
+  it('sends new flows only to nodes whose probe answered 200: Local follows the endpoints', () => {
+    const f = lbFrontends([web, api], range);
+    const healthy = new Set([
+      '10.224.0.4:10256/healthz',
+      '10.224.1.4:10256/healthz',
+      '10.224.0.5:31000/healthz',
+    ]);
+    assert.deepEqual(chooseBackends(f, nodes, healthy), [
+      { ip: '198.51.100.1', via: ['10.224.0.4', '10.224.1.4'] },
+      { ip: '198.51.100.2', via: ['10.224.0.5'] },
+    ]);
+    assert.deepEqual(chooseBackends(f, nodes, new Set()), [
+      { ip: '198.51.100.1', via: [] },
+      { ip: '198.51.100.2', via: [] },
+    ]);
+  });
+});
+
+describe('load balancer routes', () => {
+  it('replaces only what changed, one atomic route per frontend, blackhole with no healthy node', () => {
+    const have = [
+      { ip: '198.51.100.1', via: ['10.224.0.4', '10.224.1.4'] },
+      { ip: '198.51.100.2', via: ['10.224.0.5'] },
+      { ip: '198.51.100.9', via: ['10.224.0.5'] },
+    ];
+    const want = [
+      { ip: '198.51.100.1', via: ['10.224.0.4', '10.224.1.4'] },
+      { ip: '198.51.100.2', via: ['10.224.1.4'] },
+      { ip: '198.51.100.3', via: [] },
+    ];
+    assert.deepEqual(renderRouteChanges(want, have), [
+      'route replace 198.51.100.2/32 proto 148 nexthop via 10.224.1.4',
+      'route replace blackhole 198.51.100.3/32 proto 148',
+      'route del 198.51.100.9/32 proto 148',
+    ]);
+    assert.deepEqual(
+      renderRouteChanges(want.slice(0, 1), have.slice(0, 1)),
+      [],
+      'level-based: nothing to do',
+    );
+  });
+
+  it('reads the kernel routes back as `ip -json route` prints them', () => {
+    assert.deepEqual(
+      routesOf([
+        {
+          dst: '198.51.100.1',
+          nexthops: [{ gateway: '10.224.1.4' }, { gateway: '10.224.0.4' }],
+        },
+        { dst: '198.51.100.2', gateway: '10.224.0.5' },
+        { dst: '198.51.100.3', type: 'blackhole' },
+      ]),
+      [
+        { ip: '198.51.100.1', via: ['10.224.0.4', '10.224.1.4'] },
+        { ip: '198.51.100.2', via: ['10.224.0.5'] },
+        { ip: '198.51.100.3', via: [] },
+      ],
+    );
+  });
+});
+
+describe("the node's health check answers (kube-proxy's)", () => {
+  const api = lb('api', '198.51.100.2', { externalTrafficPolicy: 'Local', healthCheckNodePort: 31000 });
+  const world = {
+    services: [api, lb('web', '198.51.100.1')],
+    endpoints: [ep('api', '10.244.0.5', 'n1'), ep('api', '10.244.0.6', 'n1'), ep('api', '10.244.1.5', 'n2')],
+  };
+
+  it('counts the local endpoints of each Local LoadBalancer on its healthCheckNodePort', () => {
+    assert.deepEqual(serviceHealthChecks(world, 'n1'), [
+      { port: 31000, namespace: 'shop', name: 'api', localEndpoints: 2 },
+    ]);
+    assert.equal(serviceHealthChecks(world, 'n3')[0].localEndpoints, 0);
+  });
+
+  it('answers 200 with local endpoints and a healthy proxy, 503 otherwise, in kube-proxy shape', () => {
+    const [n1] = serviceHealthChecks(world, 'n1');
+    const ok = serviceHealthReply(n1, true);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers['X-Load-Balancing-Endpoint-Weight'], '2');
+    assert.deepEqual(JSON.parse(ok.body), {
+      service: { namespace: 'shop', name: 'api' },
+      localEndpoints: 2,
+      serviceProxyHealthy: true,
+    });
+    assert.equal(serviceHealthReply(n1, false).status, 503, 'an unhealthy proxy fails every check');
+    assert.equal(serviceHealthReply(serviceHealthChecks(world, 'n3')[0], true).status, 503);
+    const healthz = proxyHealthReply(true, new Date(0), new Date(1000));
+    assert.equal(healthz.status, 200);
+    assert.equal(JSON.parse(healthz.body).nodeEligible, true);
+    assert.equal(proxyHealthReply(false, null, new Date()).status, 503);
+  });
+});
