@@ -8,16 +8,18 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { overlaps, parseCidr } from '../addr/index.js';
 import { testProfile } from '../agent/test-fixtures.js';
 import { PodnetError } from '../errors/index.js';
 import type { Document } from '../objects/decode.js';
 import { serviceKind } from '../objects/kinds/service.js';
 import { applyDocuments } from '../objects/store.js';
 import { fromStored } from '../objects/types.js';
+import { OUTBOUND_PUBLIC_CIDR } from '../outbound/plan.js';
 import type { Service } from '../services/types.js';
 import { KvClusterStore } from '../store/cluster-store.js';
 import { MemoryVersionedStore } from '../store/versioned-memory.js';
-import { FRONTEND_RANGE_KEY, allocateFrontend, outboundFrontend, planFrontendRange } from './frontends.js';
+import { FRONTENDS_CIDR, FRONTEND_RANGE_KEY, allocateFrontend, planFrontendRange } from './frontends.js';
 
 const docs = (...values: unknown[]): { documents: Document[]; problems: [] } => ({
   documents: values.map((value, index) => ({ source: { file: 'lb.yaml', index }, value })),
@@ -31,7 +33,7 @@ const lb = (name: string, extra: Record<string, unknown> = {}) => ({
   spec: { type: 'LoadBalancer', selector: { app: name }, ports: [{ port: 80, targetPort: 8080 }], ...extra },
 });
 
-async function labStore(cidr: string | null = '198.51.100.64/26') {
+async function labStore(cidr: string | null = '198.51.100.32/27') {
   const kv = new MemoryVersionedStore();
   await new KvClusterStore(kv).putCluster(testProfile({}), 0);
   if (cidr) await kv.txn([], [{ type: 'put', key: FRONTEND_RANGE_KEY, value: JSON.stringify({ cidr }) }]);
@@ -48,34 +50,28 @@ const externalIp = (s: Service) =>
   serviceKind.columns.find((c) => c.header === 'EXTERNAL-IP')?.value(s as never, new Date());
 
 describe('frontend ranges', () => {
-  it('gives each cluster of a VNet its own /26 of TEST-NET-2, and refuses when none is left', () => {
-    assert.equal(planFrontendRange([]), '198.51.100.0/26');
-    assert.equal(planFrontendRange(['198.51.100.0/26']), '198.51.100.64/26');
-    assert.equal(planFrontendRange(['198.51.100.64/26']), '198.51.100.0/26');
-    const all = ['0', '64', '128', '192'].map((o) => `198.51.100.${o}/26`);
+  it('gives each cluster of a VNet its own /27 of the lower half of TEST-NET-2, and refuses when none is left', () => {
+    assert.equal(planFrontendRange([]), '198.51.100.0/27');
+    assert.equal(planFrontendRange(['198.51.100.0/27']), '198.51.100.32/27');
+    assert.equal(planFrontendRange(['198.51.100.32/27']), '198.51.100.0/27');
+    const all = ['0', '32', '64', '96'].map((o) => `198.51.100.${o}/27`);
     assert.throws(
       () => planFrontendRange(all),
       (e: unknown) => e instanceof PodnetError && e.code === 'LabFrontendsExhausted',
     );
+    assert.ok(
+      !overlaps(parseCidr(FRONTENDS_CIDR), parseCidr(OUTBOUND_PUBLIC_CIDR)),
+      "Service frontends never take the outbound types' public addresses",
+    );
   });
 
-  it("keeps the range's last usable address for the outbound frontend", () => {
-    assert.equal(outboundFrontend('198.51.100.64/26'), '198.51.100.126');
+  it('gives every usable address of the range, then stays <pending> when it is full', () => {
     const taken = new Map<string, string>();
-    for (let i = 1; i <= 61; i++) taken.set(`198.51.100.${64 + i}`, `default/s${i}`);
-    const full = allocateFrontend(lb('x') as Service, null, { cidr: '198.51.100.64/26' }, taken);
-    assert.deepEqual(
-      full.service.status?.loadBalancer,
-      {},
-      'the outbound frontend is never a Service frontend',
-    );
-    const asked = allocateFrontend(
-      lb('y', { loadBalancerIP: '198.51.100.126' }) as Service,
-      null,
-      { cidr: '198.51.100.64/26' },
-      new Map(),
-    );
-    assert.deepEqual(asked.service.status?.loadBalancer, {});
+    for (let i = 1; i <= 29; i++) taken.set(`198.51.100.${32 + i}`, `default/s${i}`);
+    const last = allocateFrontend(lb('x') as Service, null, { cidr: '198.51.100.32/27' }, taken);
+    assert.deepEqual(last.service.status?.loadBalancer?.ingress, [{ ip: '198.51.100.62', ipMode: 'VIP' }]);
+    const full = allocateFrontend(lb('y') as Service, null, { cidr: '198.51.100.32/27' }, taken);
+    assert.deepEqual(full.service.status?.loadBalancer, {}, 'not the broadcast address');
   });
 });
 
@@ -85,9 +81,9 @@ describe('LoadBalancer frontends through apply', () => {
     await applyDocuments(kv, docs(lb('web'), lb('shop')));
     const web = await stored(kv, 'web');
     const shop = await stored(kv, 'shop');
-    assert.deepEqual(web.status?.loadBalancer?.ingress, [{ ip: '198.51.100.65', ipMode: 'VIP' }]);
-    assert.deepEqual(shop.status?.loadBalancer?.ingress, [{ ip: '198.51.100.66', ipMode: 'VIP' }]);
-    assert.equal(externalIp(web), '198.51.100.65');
+    assert.deepEqual(web.status?.loadBalancer?.ingress, [{ ip: '198.51.100.33', ipMode: 'VIP' }]);
+    assert.deepEqual(shop.status?.loadBalancer?.ingress, [{ ip: '198.51.100.34', ipMode: 'VIP' }]);
+    assert.equal(externalIp(web), '198.51.100.33');
     const [again] = await applyDocuments(kv, docs(lb('web')));
     assert.equal(again.action, 'unchanged', 'the same manifest keeps its frontend');
   });
@@ -102,12 +98,12 @@ describe('LoadBalancer frontends through apply', () => {
 
   it('honours spec.loadBalancerIP when it is in the range and free; else accepted and <pending>', async () => {
     const kv = await labStore();
-    await applyDocuments(kv, docs(lb('web', { loadBalancerIP: '198.51.100.100' })));
-    assert.equal(externalIp(await stored(kv, 'web')), '198.51.100.100');
+    await applyDocuments(kv, docs(lb('web', { loadBalancerIP: '198.51.100.50' })));
+    assert.equal(externalIp(await stored(kv, 'web')), '198.51.100.50');
     await applyDocuments(
       kv,
       docs(
-        lb('taken', { loadBalancerIP: '198.51.100.100' }),
+        lb('taken', { loadBalancerIP: '198.51.100.50' }),
         lb('outside', { loadBalancerIP: '203.0.113.7' }),
       ),
     );
@@ -132,26 +128,26 @@ describe('LoadBalancer frontends through apply', () => {
     assert.equal(web.spec.type, 'ClusterIP');
     assert.deepEqual(web.status?.loadBalancer, {}, 'no ingress once it is a ClusterIP');
     await applyDocuments(kv, docs(lb('api')));
-    assert.equal(externalIp(await stored(kv, 'api')), '198.51.100.65', "web's frontend is free again");
+    assert.equal(externalIp(await stored(kv, 'api')), '198.51.100.33', "web's frontend is free again");
     await kv.txn([], [{ type: 'delete', key: 'objects/services/default/shop' }]);
     await applyDocuments(kv, docs(lb('db')));
     assert.equal(
       externalIp(await stored(kv, 'db')),
-      '198.51.100.66',
+      '198.51.100.34',
       "the deleted shop's frontend is free again",
     );
   });
 
   it('two applies racing for one frontend: the second commit fails on the frontend lock', async () => {
     const kv = await labStore();
-    const a = applyDocuments(kv, docs(lb('a', { loadBalancerIP: '198.51.100.70' })));
-    const b = applyDocuments(kv, docs(lb('b', { loadBalancerIP: '198.51.100.70' })));
+    const a = applyDocuments(kv, docs(lb('a', { loadBalancerIP: '198.51.100.40' })));
+    const b = applyDocuments(kv, docs(lb('b', { loadBalancerIP: '198.51.100.40' })));
     const results = await Promise.allSettled([a, b]);
     assert.equal(results.filter((r) => r.status === 'fulfilled').length, 1, 'exactly one wins');
     const holders = [];
     for (const n of ['a', 'b']) {
       const got = await kv.get(`objects/services/default/${n}`);
-      if (got && externalIp(fromStored(got) as Service) === '198.51.100.70') holders.push(n);
+      if (got && externalIp(fromStored(got) as Service) === '198.51.100.40') holders.push(n);
     }
     assert.equal(holders.length, 1, 'one Service holds the frontend');
   });

@@ -5,11 +5,11 @@
  * provisioned balancer is published in the Service's .status.loadBalancer field").
  *
  * - The lab's public addresses are TEST-NET-2 (198.51.100.0/24, RFC 5737), which never leaves the lab's
- *   namespaces; each cluster of a VNet gets its own /26 of it (`planFrontendRange`), written by the lab into
- *   the store (`FRONTEND_RANGE_KEY`). A store without a range has no load balancer: LoadBalancer Services stay
+ *   namespaces: the lower half for Service frontends (here), the upper half for the outbound types' public
+ *   addresses (src/outbound/plan.ts, `OUTBOUND_PUBLIC_CIDR`, the load balancer's outbound frontend among them).
+ *   Each cluster of a VNet gets its own /27 of the lower half (`planFrontendRange`), written by the lab into the
+ *   store (`FRONTEND_RANGE_KEY`). A store without a range has no load balancer: LoadBalancer Services stay
  *   `<pending>`, as on a cluster without a cloud provider.
- * - The range's last usable address is the load balancer's outbound frontend (Azure's `outboundType:
- *   loadBalancer` SNATs egress to a frontend of the cluster's load balancer): never given to a Service.
  * - `spec.loadBalancerIP` is honoured when it is in the range and free (cloud-provider-azure still reads the
  *   deprecated field); otherwise the Service is accepted and stays `<pending>`, as the API server accepts it
  *   and the cloud controller fails to provision it.
@@ -22,10 +22,10 @@ import { type Cidr, cidrSize, containsIp, formatIp, ipAt, parseCidr, parseIp } f
 import { PodnetError } from '../errors/index.js';
 import type { Service } from '../services/types.js';
 
-/** The lab's "public" addresses: TEST-NET-2 (the lab's internet is TEST-NET-3, 203.0.113.0/24). */
-export const LAB_PUBLIC_CIDR = '198.51.100.0/24';
-/** Each cluster of a VNet takes one block of that size: 61 Service frontends and the outbound one. */
-export const FRONTEND_RANGE_PREFIX = 26;
+/** Service frontends: the lower half of TEST-NET-2 (the lab's internet is TEST-NET-3, 203.0.113.0/24). */
+export const FRONTENDS_CIDR = '198.51.100.0/25';
+/** Each cluster of a VNet takes one block of that size: 30 Service frontends, 4 clusters per VNet. */
+export const FRONTEND_RANGE_PREFIX = 27;
 /** The store key holding the cluster's frontend range, `{"cidr":"198.51.100.0/26"}`. */
 export const FRONTEND_RANGE_KEY = 'loadbalancer/frontend-range';
 export const FRONTEND_LOCKS = 'allocations/lbfrontends/';
@@ -36,7 +36,7 @@ export interface FrontendRange {
 
 /** A free block of the lab's public range for a cluster joining a VNet whose clusters hold `taken`. */
 export function planFrontendRange(taken: readonly string[]): string {
-  const whole = parseCidr(LAB_PUBLIC_CIDR);
+  const whole = parseCidr(FRONTENDS_CIDR);
   const size = 1n << BigInt(32 - FRONTEND_RANGE_PREFIX);
   for (let at = 0n; at < cidrSize(whole); at += size) {
     const cidr = `${formatIp(ipAt(whole, at))}/${FRONTEND_RANGE_PREFIX}`;
@@ -44,20 +44,14 @@ export function planFrontendRange(taken: readonly string[]): string {
   }
   throw new PodnetError(
     'LabFrontendsExhausted',
-    `the VNet's clusters hold every /${FRONTEND_RANGE_PREFIX} of ${LAB_PUBLIC_CIDR}`,
+    `the VNet's clusters hold every /${FRONTEND_RANGE_PREFIX} of ${FRONTENDS_CIDR}`,
     { field: '--vnet', hint: 'put this cluster in a VNet of its own (podnet lab up --vnet NEW)' },
   );
 }
 
-/** Usable offsets of a range: not the network address, the broadcast, nor the outbound frontend. */
+/** Usable offsets of a range: not the network address nor the broadcast. */
 function usable(c: Cidr): { first: bigint; last: bigint } {
-  return { first: 1n, last: cidrSize(c) - 3n };
-}
-
-/** The outbound frontend of a cluster's load balancer: the range's last usable address. */
-export function outboundFrontend(range: string): string {
-  const c = parseCidr(range);
-  return formatIp(ipAt(c, cidrSize(c) - 2n));
+  return { first: 1n, last: cidrSize(c) - 2n };
 }
 
 /** Frontends in use, by owner `namespace/name`. */

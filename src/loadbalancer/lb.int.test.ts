@@ -165,8 +165,8 @@ describe('LoadBalancer Services in the lab VNet', { concurrency: false }, () => 
   });
 
   it("publishes each frontend from the cluster's range as EXTERNAL-IP; the outside reaches it, never the pod", async () => {
-    assert.equal(frontendCidr, '198.51.100.0/26');
-    assert.match(web, /^198\.51\.100\.([1-9]|[1-5][0-9]|6[01])$/);
+    assert.equal(frontendCidr, '198.51.100.0/27');
+    assert.match(web, /^198\.51\.100\.([1-9]|[12][0-9]|30)$/);
     assert.match(local, /^198\.51\.100\./);
     assert.notEqual(web, local);
     assert.equal(

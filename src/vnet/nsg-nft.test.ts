@@ -89,16 +89,16 @@ describe('the VNet NSG table', () => {
       input({
         nsgs: [subnetNsg, nicNsg],
         nics: [{ name: 'user-0', ips: ['10.224.1.4'], nsg: 'nic-nsg' }],
-        frontendCidr: '198.51.100.0/26',
+        frontendCidr: '198.51.100.0/27',
       }),
     );
     assert.deepEqual(chain(lb, 'forward').slice(3), [
       'ip saddr vmap @src_nic',
       'ip saddr vmap @src_subnet',
       'ip daddr vmap @dst_subnet',
-      'ip daddr 198.51.100.0/26 rt ip nexthop vmap @dst_subnet',
+      'ip daddr 198.51.100.0/27 rt ip nexthop vmap @dst_subnet',
       'ip daddr vmap @dst_nic',
-      'ip daddr 198.51.100.0/26 rt ip nexthop vmap @dst_nic',
+      'ip daddr 198.51.100.0/27 rt ip nexthop vmap @dst_nic',
     ]);
   });
 

@@ -20,7 +20,7 @@ describe('VNet plan', () => {
     );
     assert.deepEqual(
       v.clusters.map((c) => [c.name, c.table, c.podCidrs, c.outbound.type, c.frontendCidr]),
-      [['a', 100, ['10.244.0.0/16'], 'loadBalancer', '198.51.100.0/26']],
+      [['a', 100, ['10.244.0.0/16'], 'loadBalancer', '198.51.100.0/27']],
     );
     assert.deepEqual(
       v.externalHosts.map((h) => [h.name, h.ip, h.vnetIp, h.netns]),
@@ -36,8 +36,8 @@ describe('VNet plan', () => {
     assert.deepEqual(
       v.clusters.map((c) => [c.name, c.table, c.podCidrs[0], c.frontendCidr]),
       [
-        ['a', 100, '10.244.0.0/16', '198.51.100.0/26'],
-        ['b', 101, '10.244.0.0/16', '198.51.100.64/26'],
+        ['a', 100, '10.244.0.0/16', '198.51.100.0/27'],
+        ['b', 101, '10.244.0.0/16', '198.51.100.32/27'],
       ],
       'each cluster its own load balancer frontends',
     );
@@ -71,6 +71,6 @@ describe('VNet plan', () => {
     assert.equal(v.subnets.filter((s) => s.cluster === 'a').length, 0);
     const c = planVnetJoin(v, 'net', 'c', defaultLabProfile('c', 0)).clusters.at(-1);
     assert.equal(c?.table, 100);
-    assert.equal(c?.frontendCidr, '198.51.100.0/26', "the leaver's frontends are free again");
+    assert.equal(c?.frontendCidr, '198.51.100.0/27', "the leaver's frontends are free again");
   });
 });
