@@ -86,7 +86,7 @@ describe('load balancer rules and probes', () => {
         ['198.51.100.2', 'shop/api', 'Local', 'tcp/80,udp/53'],
       ],
     );
-    const text = renderLbTable('c1', '198.51.100.0/26', f, [
+    const text = renderLbTable('c1', '198.51.100.0/27', f, [
       { ip: '198.51.100.1', via: ['10.224.0.4', '10.224.1.4'] },
       { ip: '198.51.100.2', via: [] },
     ]);
@@ -107,7 +107,7 @@ describe('load balancer rules and probes', () => {
     assert.match(text, /chain fe_198_51_100_2 \{\n.*\n {4}drop comment "no healthy node"/);
     assert.match(
       text,
-      /ip daddr != 198\.51\.100\.0\/26 return\n.*vmap @rules\n.*ct state new ct mark 0 counter drop comment "no load balancing rule"\n\s*meta mark set ct mark/,
+      /ip daddr != 198\.51\.100\.0\/27 return\n.*vmap @rules\n.*ct state new ct mark 0 counter drop comment "no load balancing rule"\n\s*meta mark set ct mark/,
       'a port without a rule is dropped; every packet of a marked flow carries its mark',
     );
   });

@@ -26,7 +26,7 @@ import type { Service } from '../services/types.js';
 export const FRONTENDS_CIDR = '198.51.100.0/25';
 /** Each cluster of a VNet takes one block of that size: 30 Service frontends, 4 clusters per VNet. */
 export const FRONTEND_RANGE_PREFIX = 27;
-/** The store key holding the cluster's frontend range, `{"cidr":"198.51.100.0/26"}`. */
+/** The store key holding the cluster's frontend range, `{"cidr":"198.51.100.0/27"}`. */
 export const FRONTEND_RANGE_KEY = 'loadbalancer/frontend-range';
 export const FRONTEND_LOCKS = 'allocations/lbfrontends/';
 
