@@ -59,6 +59,11 @@ describe('agent flags', () => {
     }
   });
 
+  it("takes the proxy's health check port (kube-proxy's 10256), off by default", () => {
+    assert.equal(parseAgentFlags({ ...base, proxyHealthzPort: '10256' }).proxyHealthzPort, 10256);
+    assert.throws(() => parseAgentFlags({ ...base, proxyHealthzPort: '70000' }), /--proxy-healthz-port/);
+  });
+
   it('takes a metrics socket or a metrics port, never both', () => {
     assert.deepEqual(parseAgentFlags({ ...base, metricsPort: '9962' }).metrics, { port: 9962 });
     assert.deepEqual(parseAgentFlags({ ...base, metricsSocket: '/run/m.sock' }).metrics, {

@@ -17,6 +17,8 @@ export interface ProxyHealthDeps {
   healthy: () => boolean;
   lastUpdated: () => Date | null;
   log: { warn: (o: object, msg: string) => void };
+  /** The address listened on; every address by default, as kube-proxy's node port addresses. */
+  host?: string;
 }
 
 function serve(reply: () => HealthReply): Server {
@@ -77,6 +79,6 @@ export class ProxyHealthServers {
 
   private listen(server: Server, port: number, what: string): void {
     server.on('error', (e) => this.deps.log.warn({ port, err: e.message }, `cannot serve the ${what}`));
-    server.listen(port, '0.0.0.0');
+    server.listen(port, this.deps.host ?? '0.0.0.0');
   }
 }

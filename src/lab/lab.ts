@@ -664,7 +664,7 @@ export async function labDown(name: string, progress: Progress = () => {}): Prom
         if (!current) return;
         await removeClusterRouting(current, name);
         await removeOutbound(current, name);
-        const frontendCidr = current.clusters.find((c) => c.name === name)?.frontendCidr;
+        const leaving = current.clusters.find((c) => c.name === name);
         const next = planVnetLeave(current, name);
         if (next.clusters.length === 0) {
           await stopOutsideDns(next);
@@ -677,7 +677,7 @@ export async function labDown(name: string, progress: Progress = () => {}): Prom
           writeVnet(next);
           await applyVnetFirewall(next);
           await removeVnetNsgs(next.netns, name);
-          if (frontendCidr) await removeLoadBalancer(next.netns, name, frontendCidr);
+          if (leaving) await removeLoadBalancer(next.netns, name, leaving.table);
           removed.push(
             `cluster ${name} from vnet ${next.name} (still used by ${next.clusters.map((c) => c.name).join(', ')})`,
           );
@@ -871,7 +871,15 @@ export async function labFabric(statePath: string): Promise<void> {
     runFabricRouter({ cluster: state.name, storeUrl: state.store.url, netns, table: state.table }),
     runNsgEnforcer({ cluster: state.name, storeUrl: state.store.url, netns, frontendCidr }),
     ...(frontendCidr
-      ? [runLoadBalancer({ cluster: state.name, storeUrl: state.store.url, netns, frontendCidr })]
+      ? [
+          runLoadBalancer({
+            cluster: state.name,
+            storeUrl: state.store.url,
+            netns,
+            frontendCidr,
+            table: state.table,
+          }),
+        ]
       : []),
   ]);
 }

@@ -6,21 +6,24 @@
  * Local` only nodes with a local endpoint pass the health check node port) and kube-proxy's health servers
  * (pkg/proxy/healthcheck: `localEndpoints`, 200 only with one; the proxy's /healthz on 10256); Azure Load
  * Balancer (https://learn.microsoft.com/azure/load-balancer/load-balancer-custom-probe-overview: an instance
- * whose probe fails gets no new flows; https://learn.microsoft.com/azure/load-balancer/load-balancer-floating-ip:
- * with floating IP the backend receives the frontend IP as destination; a port without a rule is not served).
+ * whose probe fails gets no new flows while its established TCP connections continue;
+ * https://learn.microsoft.com/azure/load-balancer/load-balancer-floating-ip: with floating IP the backend
+ * receives the frontend IP as destination; a port without a rule is not served).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { PodEndpoint } from '../endpoints/record.js';
 import type { Service } from '../services/types.js';
 import {
+  backendsOfListing,
   chooseBackends,
   lbFrontends,
+  lbRulePriority,
+  nodeMark,
   plannedProbes,
   probeKey,
-  renderLbRules,
-  renderRouteChanges,
-  routesOf,
+  renderLbTable,
+  renderNodeRouting,
 } from './balancer.js';
 import { proxyHealthReply, serviceHealthChecks, serviceHealthReply } from './health.js';
 
@@ -83,7 +86,10 @@ describe('load balancer rules and probes', () => {
         ['198.51.100.2', 'shop/api', 'Local', 'tcp/80,udp/53'],
       ],
     );
-    const text = renderLbRules('c1', '198.51.100.0/26', f);
+    const text = renderLbTable('c1', '198.51.100.0/26', f, [
+      { ip: '198.51.100.1', via: ['10.224.0.4', '10.224.1.4'] },
+      { ip: '198.51.100.2', via: [] },
+    ]);
     assert.match(
       text,
       /^add table ip podnet_lb_c1\ndelete table ip podnet_lb_c1\n/,
@@ -91,11 +97,18 @@ describe('load balancer rules and probes', () => {
     );
     assert.match(
       text,
-      /elements = \{ 198\.51\.100\.1 \. tcp \. 80, 198\.51\.100\.1 \. udp \. 53, 198\.51\.100\.2 \. tcp \. 80, 198\.51\.100\.2 \. udp \. 53 \}/,
+      /elements = \{ 198\.51\.100\.1 \. tcp \. 80 : jump fe_198_51_100_1, 198\.51\.100\.1 \. udp \. 53 : jump fe_198_51_100_1, 198\.51\.100\.2 \. tcp \. 80 : jump fe_198_51_100_2, 198\.51\.100\.2 \. udp \. 53 : jump fe_198_51_100_2 \}/,
     );
     assert.match(
       text,
-      /ct state new ip daddr 198\.51\.100\.0\/26 ip daddr \. meta l4proto \. th dport != @rules .*drop/,
+      /chain fe_198_51_100_1 \{\n.*\n {4}ct mark set numgen random mod 2 map \{ 0 : 182452228, 1 : 182452484 \}/,
+      'a new flow is marked for one healthy node',
+    );
+    assert.match(text, /chain fe_198_51_100_2 \{\n.*\n {4}drop comment "no healthy node"/);
+    assert.match(
+      text,
+      /ip daddr != 198\.51\.100\.0\/26 return\n.*vmap @rules\n.*ct state new ct mark 0 counter drop comment "no load balancing rule"\n\s*meta mark set ct mark/,
+      'a port without a rule is dropped; every packet of a marked flow carries its mark',
     );
   });
 
@@ -129,46 +142,47 @@ describe('load balancer rules and probes', () => {
   });
 });
 
-describe('load balancer routes', () => {
-  it('replaces only what changed, one atomic route per frontend, blackhole with no healthy node', () => {
-    const have = [
-      { ip: '198.51.100.1', via: ['10.224.0.4', '10.224.1.4'] },
-      { ip: '198.51.100.2', via: ['10.224.0.5'] },
-      { ip: '198.51.100.9', via: ['10.224.0.5'] },
-    ];
-    const want = [
-      { ip: '198.51.100.1', via: ['10.224.0.4', '10.224.1.4'] },
-      { ip: '198.51.100.2', via: ['10.224.1.4'] },
-      { ip: '198.51.100.3', via: [] },
-    ];
-    assert.deepEqual(renderRouteChanges(want, have), [
-      'route replace 198.51.100.2/32 proto 148 nexthop via 10.224.1.4',
-      'route replace blackhole 198.51.100.3/32 proto 148',
-      'route del 198.51.100.9/32 proto 148',
-    ]);
+describe('per-node routing of marked flows', () => {
+  it('marks a node with its address as a number, and routes that mark to the node', () => {
+    assert.equal(nodeMark('10.224.0.4'), 0x0ae00004);
+    const pref = lbRulePriority(100);
+    assert.ok(pref < 100, "before the clusters' iif rules");
     assert.deepEqual(
-      renderRouteChanges(want.slice(0, 1), have.slice(0, 1)),
-      [],
-      'level-based: nothing to do',
+      renderNodeRouting(nodes.slice(0, 2), pref, [
+        { priority: 0, table: 'local' },
+        { priority: pref, fwmark: '0xae00004', table: '182452228' },
+        { priority: pref, fwmark: '0xae00104', table: '182452484' },
+        { priority: lbRulePriority(101), fwmark: '0xae00204', table: '182452740' },
+      ]),
+      [
+        'route replace default via 10.224.0.4 table 182452228 proto 148',
+        'route replace default via 10.224.0.5 table 182452229 proto 148',
+        `rule add fwmark 182452229 lookup 182452229 pref ${pref}`,
+        `rule del fwmark 182452484 pref ${pref}`,
+        'route flush table 182452484',
+      ],
+      "a new node's rule is added, a gone node's removed; another cluster's rules are not touched",
     );
   });
 
-  it('reads the kernel routes back as `ip -json route` prints them', () => {
-    assert.deepEqual(
-      routesOf([
-        {
-          dst: '198.51.100.1',
-          nexthops: [{ gateway: '10.224.1.4' }, { gateway: '10.224.0.4' }],
-        },
-        { dst: '198.51.100.2', gateway: '10.224.0.5' },
-        { dst: '198.51.100.3', type: 'blackhole' },
-      ]),
-      [
-        { ip: '198.51.100.1', via: ['10.224.0.4', '10.224.1.4'] },
-        { ip: '198.51.100.2', via: ['10.224.0.5'] },
-        { ip: '198.51.100.3', via: [] },
-      ],
-    );
+  it('reads the backends back from the listed table', () => {
+    const listed = `table ip podnet_lb_c1 {
+	chain fe_198_51_100_1 {
+		comment "shop/web Cluster: 10.224.0.4, 10.224.1.4"
+		ct mark set numgen random mod 2 map { 0 : 0x0ae00004, 1 : 0x0ae00104 }
+	}
+	chain fe_198_51_100_2 {
+		ct mark set 0x0ae00005
+	}
+	chain fe_198_51_100_3 {
+		drop comment "no healthy node"
+	}
+}`;
+    assert.deepEqual(backendsOfListing(listed), [
+      { ip: '198.51.100.1', via: ['10.224.0.4', '10.224.1.4'] },
+      { ip: '198.51.100.2', via: ['10.224.0.5'] },
+      { ip: '198.51.100.3', via: [] },
+    ]);
   });
 });
 

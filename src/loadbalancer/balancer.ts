@@ -12,16 +12,29 @@
  *   and .../create-external-load-balancer/#preserving-the-client-source-ip); for `Cluster` the node's proxy
  *   `/healthz` on 10256 (cloud-provider-azure's shared probe, KEP-3836). A node is in while its last probe
  *   answered 200 (Azure's probe threshold 1: https://learn.microsoft.com/azure/load-balancer/load-balancer-custom-probe-overview).
- * - **Distribution.** Azure hashes the 5-tuple; the lab routes each frontend with a multipath route over its
- *   healthy nodes and `fib_multipath_hash_policy=1` (layer 4 hash), so each new flow picks a node by its
- *   5-tuple. No healthy node: a blackhole route (Azure sends no new flows when every probe is down).
+ * - **Distribution.** Azure keeps a flow table: a new flow is given a healthy backend, and its later packets go
+ *   to the same one, even after that backend's probe fails ("established TCP connections to this backend
+ *   instance continue"). The lab does it with conntrack: a new flow to a rule is marked with a healthy node
+ *   (`ct mark`, picked at random among them), each of its packets carries the mark, and a policy routing rule per
+ *   node sends marked packets to that node, the frontend still their destination (floating IP). No healthy
+ *   node: new flows are dropped.
  */
+import { ipv4ToNumber, numberToIpv4, parseIp } from '../addr/index.js';
 import type { Service } from '../services/types.js';
 import { ingressIps, servedHere } from './frontends.js';
 import { PROXY_HEALTHZ_PORT } from './health.js';
 
-/** Route protocol of the load balancer's routes in the VNet namespace (the fabric router's is 147). */
+/** Route protocol of the load balancer's per-node routes in the VNet namespace (the fabric router's is 147). */
 export const LB_ROUTE_PROTO = 148;
+
+/**
+ * The mark (and routing table) of a node: its IPv4 address as a number, unique in the VNet (subnets do not
+ * overlap), so a mark stays the node's whatever other nodes come and go.
+ */
+export const nodeMark = (ip: string): number => ipv4ToNumber(parseIp(ip));
+
+/** Priority of a cluster's per-node rules: before the clusters' `iif` rules (priority = table, 100 and up). */
+export const lbRulePriority = (clusterTable: number) => clusterTable - 50;
 
 export interface LbRule {
   protocol: 'tcp' | 'udp' | 'sctp';
@@ -89,9 +102,9 @@ export function plannedProbes(frontends: LbFrontend[], nodes: LbNode[]): Probe[]
   return [...all.values()];
 }
 
-export interface FrontendRoute {
+export interface FrontendBackends {
   ip: string;
-  /** The healthy nodes' addresses, sorted; empty: no node takes new flows (blackhole). */
+  /** The healthy nodes' addresses, sorted; empty: no node takes new flows. */
   via: string[];
 }
 
@@ -100,7 +113,7 @@ export function chooseBackends(
   frontends: LbFrontend[],
   nodes: LbNode[],
   healthy: ReadonlySet<string>,
-): FrontendRoute[] {
+): FrontendBackends[] {
   return frontends.map((f) => ({
     ip: f.ip,
     via: nodes
@@ -113,70 +126,107 @@ export function chooseBackends(
   }));
 }
 
-/** `ip -batch` lines turning the load balancer's routes `have` into `want`; each line is atomic. */
-export function renderRouteChanges(want: FrontendRoute[], have: FrontendRoute[]): string[] {
-  const tail = `proto ${LB_ROUTE_PROTO}`;
-  const key = (r: FrontendRoute) => r.via.join(',');
-  const had = new Map(have.map((r) => [r.ip, key(r)]));
+/** A policy routing rule as `ip -json rule show` prints it. */
+export interface ListedRule {
+  priority: number;
+  fwmark?: string;
+  table?: string;
+}
+
+/**
+ * `ip -batch` lines making the per-node routing what `nodes` needs: for each node a rule `fwmark <mark> lookup
+ * <mark>` at the cluster's priority and a table with `default via <node>` (replaced every time, so a
+ * hand-deleted route returns); rules of nodes that left go, with their tables.
+ */
+export function renderNodeRouting(nodes: LbNode[], priority: number, have: ListedRule[]): string[] {
+  const mine = have.filter((r) => r.priority === priority && r.fwmark !== undefined);
+  const had = new Set(mine.map((r) => Number(r.fwmark)));
+  const want = new Set(nodes.map((n) => nodeMark(n.ip)));
   const lines: string[] = [];
-  for (const r of want) {
-    if (had.get(r.ip) === key(r)) continue;
-    lines.push(
-      r.via.length === 0
-        ? `route replace blackhole ${r.ip}/32 ${tail}`
-        : `route replace ${r.ip}/32 ${tail} ${r.via.map((v) => `nexthop via ${v}`).join(' ')}`,
-    );
+  for (const n of nodes) {
+    const mark = nodeMark(n.ip);
+    lines.push(`route replace default via ${n.ip} table ${mark} proto ${LB_ROUTE_PROTO}`);
+    if (!had.has(mark)) lines.push(`rule add fwmark ${mark} lookup ${mark} pref ${priority}`);
   }
-  const wanted = new Set(want.map((r) => r.ip));
-  for (const r of have) if (!wanted.has(r.ip)) lines.push(`route del ${r.ip}/32 ${tail}`);
+  for (const r of mine) {
+    const mark = Number(r.fwmark);
+    if (want.has(mark)) continue;
+    lines.push(`rule del fwmark ${mark} pref ${priority}`, `route flush table ${r.table ?? mark}`);
+  }
   return lines;
-}
-
-/** A route as `ip -json route show proto 148` prints it. */
-export interface ListedRoute {
-  dst: string;
-  type?: string;
-  gateway?: string;
-  nexthops?: { gateway?: string }[];
-}
-
-export function routesOf(listed: ListedRoute[]): FrontendRoute[] {
-  return listed.map((r) => ({
-    ip: r.dst.replace(/\/32$/, ''),
-    via:
-      r.type === 'blackhole'
-        ? []
-        : (r.nexthops ? r.nexthops.map((n) => n.gateway ?? '') : [r.gateway ?? '']).filter(Boolean).sort(),
-  }));
 }
 
 /** The cluster's load balancer rules table in the VNet namespace. */
 export const lbTable = (cluster: string) => ({ family: 'ip' as const, name: `podnet_lb_${cluster}` });
 
 /**
- * The rules as one nftables transaction replacing the cluster's table: a new flow to the cluster's frontend
- * range that no rule names is dropped before it is routed (without it, the node that got it would send it
- * back to the VNet's gateway).
+ * The load balancer as one nftables transaction replacing the cluster's table (so a health change is atomic):
+ * a new flow to a rule is marked with one of the frontend's healthy nodes, or dropped when it has none; a new
+ * flow to the frontend range that no rule names is dropped before it is routed (without it, the node that got
+ * it would send it back to the VNet's gateway); every packet of a marked flow carries its node's mark.
  */
-export function renderLbRules(cluster: string, frontendCidr: string, frontends: LbFrontend[]): string {
+export function renderLbTable(
+  cluster: string,
+  frontendCidr: string,
+  frontends: LbFrontend[],
+  backends: FrontendBackends[],
+): string {
   const t = lbTable(cluster);
-  const elements = frontends.flatMap((f) => f.rules.map((r) => `${f.ip} . ${r.protocol} . ${r.port}`));
+  const via = new Map(backends.map((b) => [b.ip, b.via]));
+  const chains: string[] = [];
+  const elements: string[] = [];
+  for (const f of frontends) {
+    const chain = `fe_${f.ip.replaceAll('.', '_')}`;
+    for (const r of f.rules) elements.push(`${f.ip} . ${r.protocol} . ${r.port} : jump ${chain}`);
+    const nodes = via.get(f.ip) ?? [];
+    const pick =
+      nodes.length === 0
+        ? 'drop comment "no healthy node"'
+        : nodes.length === 1
+          ? `ct mark set ${nodeMark(nodes[0])}`
+          : `ct mark set numgen random mod ${nodes.length} map { ${nodes.map((n, i) => `${i} : ${nodeMark(n)}`).join(', ')} }`;
+    chains.push(
+      `  chain ${chain} {`,
+      `    comment "${f.service} ${f.policy}: ${nodes.join(', ') || 'none'}"`,
+      `    ${pick}`,
+      '  }',
+    );
+  }
   return [
     `add table ${t.family} ${t.name}`,
     `delete table ${t.family} ${t.name}`,
     `table ${t.family} ${t.name} {`,
     `  comment "load balancer of cluster ${cluster}"`,
-    '  set rules {',
-    '    type ipv4_addr . inet_proto . inet_service;',
+    '  map rules {',
+    '    type ipv4_addr . inet_proto . inet_service : verdict;',
     ...(elements.length ? [`    elements = { ${elements.join(', ')} }`] : []),
     '  }',
+    ...chains,
     '  chain prerouting {',
     '    type filter hook prerouting priority mangle; policy accept;',
-    `    ct state new ip daddr ${frontendCidr} ip daddr . meta l4proto . th dport != @rules counter drop comment "no load balancing rule"`,
+    `    ip daddr != ${frontendCidr} return`,
+    '    ct state new ip daddr . meta l4proto . th dport vmap @rules',
+    '    ct state new ct mark 0 counter drop comment "no load balancing rule"',
+    '    meta mark set ct mark',
     '  }',
     '}',
     '',
   ].join('\n');
+}
+
+/** The backends of each frontend as `nft list table` prints the load balancer's table (sorted addresses). */
+export function backendsOfListing(text: string): FrontendBackends[] {
+  const out: FrontendBackends[] = [];
+  for (const m of text.matchAll(/chain fe_(\d+_\d+_\d+_\d+) \{([^{}]*(?:\{[^{}]*\}[^{}]*)?)\}/g)) {
+    const body = m[2];
+    const marks = /ct mark set (?:numgen random mod \d+ map \{([^}]*)\}|(\S+))/.exec(body);
+    const values = marks ? (marks[1] ? marks[1].split(',').map((e) => e.split(':')[1]) : [marks[2]]) : [];
+    out.push({
+      ip: m[1].replaceAll('_', '.'),
+      via: values.map((v) => numberToIpv4(Number(v.trim()))).sort(),
+    });
+  }
+  return out;
 }
 
 export function renderLbRulesRemoval(cluster: string): string {

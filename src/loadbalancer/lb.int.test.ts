@@ -30,7 +30,7 @@ import type { Pod } from '../objects/types.js';
 import type { Service } from '../services/types.js';
 import { openVersionedStore } from '../store/open.js';
 import type { VersionedStore } from '../store/versioned.js';
-import { readLbRoutes } from '../vnet/lb.js';
+import { readLbBackends } from '../vnet/lb.js';
 import type { Vnet } from '../vnet/model.js';
 
 const name = `lb${randomBytes(2).toString('hex')}`;
@@ -105,9 +105,9 @@ async function calls(ip: string, n: number): Promise<string[]> {
 const podNamed = (pod: string): LabPod | undefined => requireLab(name).pods.find((p) => p.name === pod);
 const nodeIp = (i: number) => requireLab(name).nodes[i].ip;
 
-/** The next hops the VNet routes a frontend to (`ip route show proto 148`). */
+/** The nodes the VNet's load balancer sends new flows of a frontend to (`nft list table ip podnet_lb_<cluster>`). */
 async function routedTo(frontend: string): Promise<string[] | undefined> {
-  return (await readLbRoutes(vnet.netns, frontendCidr)).find((r) => r.ip === frontend)?.via;
+  return (await readLbBackends(vnet.netns, name)).find((r) => r.ip === frontend)?.via;
 }
 
 /**

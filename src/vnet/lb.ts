@@ -2,30 +2,30 @@
  * The VNet's load balancer for one cluster (the kernel edge of src/loadbalancer/balancer.ts): a small
  * level-based daemon in the lab's fabric process, which runs inside the VNet namespace so its health probes
  * reach the nodes as Azure's do. Every round it probes each node (the cluster's block leases) as the
- * cluster's LoadBalancer Services ask, then makes the kernel say what the probes said: the rules table in
- * one nft transaction (when it changed or went missing) and, per frontend, one `ip route replace` with the
- * healthy nodes as next hops (each replace is atomic; a flow's packets keep their node while its set stays).
+ * cluster's LoadBalancer Services ask, then makes the kernel say what the probes said: the load balancer's
+ * table (rules, and per frontend the healthy nodes new flows are marked for) in one nft transaction when it
+ * changed or went missing, and a policy routing rule and table per node, so marked packets reach that node
+ * with the frontend still their destination (floating IP).
  */
 import { request } from 'node:http';
 import { destination, pino } from 'pino';
 import { containsIp, parseCidr, parseIp } from '../addr/index.js';
 import { ipBatch, ipJson } from '../kernel/ip.js';
 import { nftApply, nftListTable } from '../kernel/nft.js';
-import { writeSysctl } from '../kernel/sysctl.js';
 import {
-  LB_ROUTE_PROTO,
   type LbNode,
-  type ListedRoute,
+  type ListedRule,
   type Probe,
+  backendsOfListing,
   chooseBackends,
   lbFrontends,
+  lbRulePriority,
   lbTable,
   plannedProbes,
   probeKey,
-  renderLbRules,
   renderLbRulesRemoval,
-  renderRouteChanges,
-  routesOf,
+  renderLbTable,
+  renderNodeRouting,
 } from '../loadbalancer/balancer.js';
 import { objectPrefix } from '../objects/types.js';
 import type { Service } from '../services/types.js';
@@ -36,9 +36,6 @@ import type { KeyValue } from '../store/versioned.js';
 /** Azure's default probe interval is 5 s; the lab probes every second so a test waits little. */
 const PROBE_INTERVAL_MS = 1000;
 const PROBE_TIMEOUT_MS = 800;
-/** Layer 4 hash of multipath routes: each flow (5-tuple) picks its node, as Azure's hash distribution. */
-export const MULTIPATH_HASH_SYSCTL = 'net/ipv4/fib_multipath_hash_policy';
-
 /** One HTTP probe: true on a 200 within the timeout. */
 export function probeOnce(p: Probe, timeoutMs = PROBE_TIMEOUT_MS): Promise<boolean> {
   return new Promise((resolve) => {
@@ -52,24 +49,23 @@ export function probeOnce(p: Probe, timeoutMs = PROBE_TIMEOUT_MS): Promise<boole
   });
 }
 
-/** The load balancer's routes in the VNet namespace for addresses of `frontendCidr`. */
-export async function readLbRoutes(netns: string, frontendCidr: string) {
-  const cidr = parseCidr(frontendCidr);
-  const listed = await ipJson<ListedRoute>(['-4', 'route', 'show', 'proto', String(LB_ROUTE_PROTO)], netns);
-  return routesOf(listed).filter((r) => containsIp(cidr, parseIp(r.ip)));
+/** What the kernel's load balancer table says: each frontend's nodes for new flows. */
+export async function readLbBackends(netns: string, cluster: string) {
+  const t = lbTable(cluster);
+  return backendsOfListing((await nftListTable(t.family, t.name, { netns })) ?? '');
 }
 
-/** Removes the cluster's load balancer from the VNet: its rules table and its frontends' routes. */
+const listRules = (netns: string) => ipJson<ListedRule>(['-4', 'rule', 'show'], netns);
+
+/** Removes the cluster's load balancer from the VNet: its table, and its per-node rules and tables. */
 export async function removeLoadBalancer(
   netns: string,
   cluster: string,
-  frontendCidr: string,
+  clusterTable: number,
 ): Promise<void> {
   await nftApply(renderLbRulesRemoval(cluster), { netns });
-  await ipBatch(renderRouteChanges([], await readLbRoutes(netns, frontendCidr)), netns, {
-    force: true,
-    ignoreMissing: true,
-  });
+  const lines = renderNodeRouting([], lbRulePriority(clusterTable), await listRules(netns));
+  await ipBatch(lines, netns, { force: true, ignoreMissing: true });
 }
 
 export interface LoadBalancerOptions {
@@ -78,6 +74,8 @@ export interface LoadBalancerOptions {
   /** The VNet namespace (the process runs inside it). */
   netns: string;
   frontendCidr: string;
+  /** The cluster's routing table in the VNet namespace (its per-node rules' priority derives from it). */
+  table: number;
 }
 
 /** Runs the load balancer of one cluster until SIGTERM or SIGINT; its table and routes go when it stops. */
@@ -91,7 +89,6 @@ export async function runLoadBalancer(o: LoadBalancerOptions): Promise<void> {
     },
     destination({ dest: 2, sync: true }),
   );
-  await writeSysctl(MULTIPATH_HASH_SYSCTL, '1', o.netns);
   const store = await openStore(o.storeUrl);
   const range = parseCidr(o.frontendCidr);
   const inRange = (ip: string) => {
@@ -107,6 +104,7 @@ export async function runLoadBalancer(o: LoadBalancerOptions): Promise<void> {
   let said = '';
   let stopped = false;
   const table = lbTable(o.cluster);
+  const priority = lbRulePriority(o.table);
   const round = async () => {
     if (nodes === null) return;
     const list: Service[] = [];
@@ -118,17 +116,17 @@ export async function runLoadBalancer(o: LoadBalancerOptions): Promise<void> {
       }
     }
     const frontends = lbFrontends(list, inRange);
-    const rules = renderLbRules(o.cluster, o.frontendCidr, frontends);
-    if (rules !== applied || (await nftListTable(table.family, table.name, { netns: o.netns })) === null) {
-      await nftApply(rules, { netns: o.netns });
-      applied = rules;
-    }
     const probes = plannedProbes(frontends, nodes);
     const answers = await Promise.all(probes.map((p) => probeOnce(p)));
     const healthy = new Set(probes.filter((_, i) => answers[i]).map(probeKey));
     const want = chooseBackends(frontends, nodes, healthy);
-    const lines = renderRouteChanges(want, await readLbRoutes(o.netns, o.frontendCidr));
-    if (lines.length) await ipBatch(lines, o.netns);
+    // Routes first: a node a flow is marked for is routed before the table names it.
+    await ipBatch(renderNodeRouting(nodes, priority, await listRules(o.netns)), o.netns);
+    const text = renderLbTable(o.cluster, o.frontendCidr, frontends, want);
+    if (text !== applied || (await nftListTable(table.family, table.name, { netns: o.netns })) === null) {
+      await nftApply(text, { netns: o.netns });
+      applied = text;
+    }
     const now = JSON.stringify(want);
     if (now !== said) {
       said = now;
@@ -169,6 +167,6 @@ export async function runLoadBalancer(o: LoadBalancerOptions): Promise<void> {
   await loop;
   for (const stop of stops) stop();
   await store.close();
-  await removeLoadBalancer(o.netns, o.cluster, o.frontendCidr).catch(() => {});
+  await removeLoadBalancer(o.netns, o.cluster, o.table).catch(() => {});
   log.info('load balancer stopped');
 }

@@ -117,10 +117,10 @@ export function planVnetJoin(
   const tables = new Set(next.clusters.map((c) => c.table));
   let table = FIRST_TABLE;
   while (tables.has(table)) table++;
+  addExternalHost(next, 'internet', 'internet', INTERNET_CIDR, dual ? INTERNET_CIDR6 : undefined);
   const frontendCidr = planFrontendRange(
     next.clusters.flatMap((c) => (c.frontendCidr ? [c.frontendCidr] : [])),
   );
-  addExternalHost(next, 'internet', 'internet', INTERNET_CIDR, dual ? INTERNET_CIDR6 : undefined);
   next.clusters.push({
     name: cluster,
     table,
