@@ -42,6 +42,7 @@ describe('lab check report', () => {
   it('names what denies each denied probe, and explains a disagreement with its trace', () => {
     const text = renderCheck({
       probes: [probe(allowed, true, '10.244.0.5'), probe(denied, false, '10.244.0.5')],
+      outbound: { type: 'loadBalancer', publicIp: '198.51.100.254', probes: 0, seen: [], ok: true },
       ipam: [],
       agents: [],
     });

@@ -85,7 +85,21 @@ export function renderStatus(s: StatusJson): string {
   return table(['cluster', 'name', 'pool/node', 'ip', 'block', 'netns', 'agent'], rows);
 }
 
-export function renderCheck({ probes, ipam, agents }: LabCheckResult): string {
+/** The outbound type's line: what the internet saw against what the plan expects. */
+export function renderOutboundCheck(o: LabCheckResult['outbound']): string {
+  if (o.probes === 0) return `outbound ${o.type} (${o.publicIp}): not probed (no pod to the internet host)`;
+  const right = o.seen.filter((s) => s === o.publicIp).length;
+  const wrong = [...new Set(o.seen.filter((s) => s !== o.publicIp).map((s) => s ?? 'nothing'))];
+  return [
+    `outbound ${o.type}: the internet saw ${o.publicIp} on ${right}/${o.probes} probes`,
+    wrong.length ? ` (FAILED: it saw ${wrong.join(', ')})` : '',
+    o.logged === undefined
+      ? ''
+      : `; the firewall logged ${o.logged}/${o.probes}${o.logged < o.probes ? ' FAILED' : ''}`,
+  ].join('');
+}
+
+export function renderCheck({ probes, outbound, ipam, agents }: LabCheckResult): string {
   const rows = probes.map((p) => [
     p.ok ? 'ok' : 'FAIL',
     probeKindLabel(p),
@@ -111,6 +125,7 @@ export function renderCheck({ probes, ipam, agents }: LabCheckResult): string {
       return f ? [`  ${probeName(p)}: ${f.reason}`, `    expected: ${f.expected}`] : [];
     }),
     ...explained,
+    renderOutboundCheck(outbound),
     `${ipam.length - inconsistent.length}/${ipam.length} nodes with consistent IPAM (podnet ipam check)${
       inconsistent.length ? `, ${inconsistent.length} FAILED:` : ''
     }`,
