@@ -11,7 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { containsIp, parseCidr, parseIp } from '../addr/index.js';
 import { listNetns } from '../kernel/netns.js';
+import { nftListTable } from '../kernel/nft.js';
 import { OUTBOUND_PUBLIC_CIDR, outboundOf } from '../outbound/plan.js';
+import { lbOutboundTable } from '../outbound/render.js';
 import type { OutboundType } from '../profile/types.js';
 import type { Vnet } from '../vnet/model.js';
 import { ensureOutbound, readFirewallLog } from '../vnet/outbound.js';
@@ -85,14 +87,20 @@ describe('outbound types seen from outside the lab', { concurrency: false }, () 
     assert.equal(r.outbound.ok, true);
   });
 
-  it('applying a plan again changes nothing, and lab down removes every appliance and table', async () => {
+  it("applying a plan again changes nothing; lab down removes each cluster's own appliance or table, and nothing is left", async () => {
     const [name] = clusters[1];
     await ensureOutbound(vnet, name);
     assert.equal((await labCheck(name, { test: '->external/internet$' })).outbound.ok, true);
     const appliances = clusters.flatMap(([n]) => outboundOf(vnet, n).appliance?.netns ?? []);
     assert.equal(appliances.length, 2);
     for (const n of appliances) assert.ok((await listNetns()).includes(n), n);
-    for (const [n] of clusters) await labDown(n);
+    // The load-balancer cluster leaves the shared VNet: its SNAT table goes, the others keep their way out.
+    const lb = lbOutboundTable(clusters[0][0]);
+    assert.notEqual(await nftListTable(lb.family, lb.name, { netns: vnet.netns }), null);
+    await labDown(clusters[0][0]);
+    assert.equal(await nftListTable(lb.family, lb.name, { netns: vnet.netns }), null);
+    assert.equal((await labCheck(clusters[2][0], { test: '->external/internet$' })).outbound.ok, true);
+    for (const [n] of clusters.slice(1)) await labDown(n);
     const left = (await listNetns()).filter((n) => n.startsWith(`plv-${vnetName}`) || n.includes(tag));
     assert.deepEqual(left, []);
   });

@@ -10,9 +10,10 @@ import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decisionText } from '../../lab/check.js';
 import { clusterDir } from '../../lab/names.js';
+import { outboundLine } from '../../lab/report.js';
 import { trace } from '../../trace/trace.js';
 import { worldFromFiles } from '../../trace/world.js';
-import { renderCheck, renderOutboundCheck } from './lab.js';
+import { renderCheck } from './lab.js';
 import { runPodnet } from './testing/run-cli.js';
 
 const EXAMPLES = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../../..'), 'examples/trace');
@@ -70,11 +71,11 @@ describe('lab check: the outbound line', () => {
 
   it('says what the internet saw against the plan, and what the firewall logged', () => {
     assert.equal(
-      renderOutboundCheck({ ...base, seen: ['198.51.100.254', '198.51.100.254'], logged: 2, ok: true }),
+      outboundLine({ ...base, seen: ['198.51.100.254', '198.51.100.254'], logged: 2, ok: true }),
       'outbound userDefinedRouting: the internet saw 198.51.100.254 on 2/2 probes; the firewall logged 2/2',
     );
     assert.equal(
-      renderOutboundCheck({ ...base, seen: ['10.224.0.4', null], logged: 1, ok: false }),
+      outboundLine({ ...base, seen: ['10.224.0.4', null], logged: 1, ok: false }),
       'outbound userDefinedRouting: the internet saw 198.51.100.254 on 0/2 probes (FAILED: it saw 10.224.0.4, nothing); the firewall logged 1/2 FAILED',
     );
   });

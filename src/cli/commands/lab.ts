@@ -25,7 +25,7 @@ import {
 } from '../../lab/lab.js';
 import type { StoreKind } from '../../lab/model.js';
 import { parseLabels } from '../../lab/pod-objects.js';
-import { junitXml, probeFailure, probeKindLabel, probeName } from '../../lab/report.js';
+import { junitXml, outboundLine, probeFailure, probeKindLabel, probeName } from '../../lab/report.js';
 import { listLabs, readLab, resolveLabName } from '../../lab/state.js';
 import { OUTBOUND_TYPES } from '../../profile/normalize.js';
 import type { OutboundType } from '../../profile/types.js';
@@ -85,20 +85,6 @@ export function renderStatus(s: StatusJson): string {
   return table(['cluster', 'name', 'pool/node', 'ip', 'block', 'netns', 'agent'], rows);
 }
 
-/** The outbound type's line: what the internet saw against what the plan expects. */
-export function renderOutboundCheck(o: LabCheckResult['outbound']): string {
-  if (o.probes === 0) return `outbound ${o.type} (${o.publicIp}): not probed (no pod to the internet host)`;
-  const right = o.seen.filter((s) => s === o.publicIp).length;
-  const wrong = [...new Set(o.seen.filter((s) => s !== o.publicIp).map((s) => s ?? 'nothing'))];
-  return [
-    `outbound ${o.type}: the internet saw ${o.publicIp} on ${right}/${o.probes} probes`,
-    wrong.length ? ` (FAILED: it saw ${wrong.join(', ')})` : '',
-    o.logged === undefined
-      ? ''
-      : `; the firewall logged ${o.logged}/${o.probes}${o.logged < o.probes ? ' FAILED' : ''}`,
-  ].join('');
-}
-
 export function renderCheck({ probes, outbound, ipam, agents }: LabCheckResult): string {
   const rows = probes.map((p) => [
     p.ok ? 'ok' : 'FAIL',
@@ -125,7 +111,7 @@ export function renderCheck({ probes, outbound, ipam, agents }: LabCheckResult):
       return f ? [`  ${probeName(p)}: ${f.reason}`, `    expected: ${f.expected}`] : [];
     }),
     ...explained,
-    renderOutboundCheck(outbound),
+    outboundLine(outbound),
     `${ipam.length - inconsistent.length}/${ipam.length} nodes with consistent IPAM (podnet ipam check)${
       inconsistent.length ? `, ${inconsistent.length} FAILED:` : ''
     }`,
