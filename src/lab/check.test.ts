@@ -77,7 +77,7 @@ describe('probe plan', () => {
       // learn.microsoft.com/azure/aks/egress-outboundtype: loadBalancer (the default) SNATs egress to the
       // load balancer's outbound frontend; a connected network sees the node IP (the overlay's SNAT).
       const internet = p.to.name === 'external/internet';
-      assert.equal(p.source, internet ? '198.51.100.254' : node?.ip, p.to.name);
+      assert.equal(p.source, internet ? '198.51.100.62' : node?.ip, p.to.name);
     }
     for (const p of probes.filter((x) => x.kind === 'external-pod')) {
       assert.equal(p.expect, 'deny');
@@ -175,7 +175,7 @@ describe('outbound verdict', () => {
       lb,
       'internet',
       planned,
-      ran(() => '198.51.100.254'),
+      ran(() => '198.51.100.62'),
       null,
       nodeIp,
     );

@@ -12,7 +12,8 @@ import { after, before, describe, it } from 'node:test';
 import { containsIp, parseCidr, parseIp } from '../addr/index.js';
 import { listNetns } from '../kernel/netns.js';
 import { nftListTable } from '../kernel/nft.js';
-import { OUTBOUND_PUBLIC_CIDR, outboundOf } from '../outbound/plan.js';
+import { outboundFrontend } from '../loadbalancer/frontends.js';
+import { outboundOf } from '../outbound/plan.js';
 import { lbOutboundTable } from '../outbound/render.js';
 import type { OutboundType } from '../profile/types.js';
 import type { Vnet } from '../vnet/model.js';
@@ -54,7 +55,13 @@ describe('outbound types seen from outside the lab', { concurrency: false }, () 
   for (const [i, [name, type]] of clusters.entries()) {
     it(`${type}: the internet sees the cluster's public address, the connected network the node's`, async () => {
       const plan = outboundOf(vnet, name);
-      assert.ok(containsIp(parseCidr(OUTBOUND_PUBLIC_CIDR), parseIp(plan.publicIp)), plan.publicIp);
+      const block = vnet.clusters.find((c) => c.name === name)?.frontendCidr as string;
+      assert.ok(containsIp(parseCidr(block), parseIp(plan.publicIp)), plan.publicIp);
+      assert.equal(
+        plan.publicIp,
+        outboundFrontend(block),
+        "the cluster's outbound frontend, whatever the type",
+      );
       const r = await labCheck(name, { test: '^pod-external:' });
       const node = requireLab(name).nodes[0];
       assert.deepEqual(r.outbound.seen, [plan.publicIp], 'the internet host saw the public address');
