@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { outboundOf } from '../outbound/plan.js';
 import { traceWorldFromDocuments } from '../trace/world.js';
 import { planVnetJoin } from '../vnet/plan.js';
-import { decisionText, judge, planProbes } from './check.js';
+import { decisionText, judge, judgeOutbound, planProbes } from './check.js';
 import { defaultLabProfile } from './default-profile.js';
 import type { LabPod, LabState } from './model.js';
 import { planPoolNodes } from './topology.js';
@@ -37,7 +38,7 @@ function lab(podsPerNode: number): { state: LabState; vnet: ReturnType<typeof pl
 }
 
 /** The world `trace --lab` reads for this lab: its pods as their objects report them, plus `extra` objects. */
-function worldOf({ state }: ReturnType<typeof lab>, extra: unknown[] = []) {
+function worldOf({ state, vnet }: ReturnType<typeof lab>, extra: unknown[] = []) {
   const pods = state.pods.map((p) => ({
     apiVersion: 'v1',
     kind: 'Pod',
@@ -49,6 +50,7 @@ function worldOf({ state }: ReturnType<typeof lab>, extra: unknown[] = []) {
     [...pods, ...extra].map((value, index) => ({ source: { file: 'test', index }, value })),
   );
   world.profile = state.profile;
+  world.outbound = outboundOf(vnet, state.name);
   return world;
 }
 
@@ -72,7 +74,10 @@ describe('probe plan', () => {
     assert.equal(out.length, 3 * 2, 'each node to each external host');
     for (const p of out) {
       const node = state.nodes.find((n) => p.from.name === `pod/${n.name}-p0`);
-      assert.equal(p.source, node?.ip, 'outside sees the node IP');
+      // learn.microsoft.com/azure/aks/egress-outboundtype: loadBalancer (the default) SNATs egress to the
+      // load balancer's outbound frontend; a connected network sees the node IP (the overlay's SNAT).
+      const internet = p.to.name === 'external/internet';
+      assert.equal(p.source, internet ? '198.51.100.62' : node?.ip, p.to.name);
     }
     for (const p of probes.filter((x) => x.kind === 'external-pod')) {
       assert.equal(p.expect, 'deny');
@@ -143,5 +148,67 @@ describe('probe verdict', () => {
     const deny = { ...allow, kind: 'external-pod' as const, expect: 'deny' as const, source: undefined };
     assert.equal(judge(deny, false, null), true);
     assert.equal(judge(deny, true, '203.0.113.10'), false);
+  });
+});
+
+describe('outbound verdict', () => {
+  const l = lab(1);
+  const planned = planProbes(l.state, l.vnet, worldOf(l), 20_000);
+  const ran = (seen: (p: (typeof planned)[number]) => string | null) =>
+    planned.map((p) => ({
+      from: p.from.name,
+      to: p.to.name,
+      kind: p.kind,
+      expect: p.expect,
+      decidedBy: '-',
+      ok: true,
+      sourceSeen: seen(p),
+      connected: true,
+      detail: null,
+      durationSeconds: 0,
+    }));
+  const nodeIp = (pod: string) => l.state.nodes.find((n) => pod === `pod/${n.name}-p0`)?.ip;
+  const lb = outboundOf(l.vnet, 'a');
+
+  it("passes when the internet saw the plan's address on every pod's probe, and names what it saw", () => {
+    const r = judgeOutbound(
+      lb,
+      'internet',
+      planned,
+      ran(() => '198.51.100.62'),
+      null,
+      nodeIp,
+    );
+    assert.deepEqual([r.type, r.probes, r.ok, r.logged], ['loadBalancer', 3, true, undefined]);
+    const wrong = judgeOutbound(
+      lb,
+      'internet',
+      planned,
+      ran((p) => nodeIp(p.from.name) ?? null),
+      null,
+      nodeIp,
+    );
+    assert.equal(wrong.ok, false, 'the node IP is not the outbound frontend');
+    assert.deepEqual(wrong.seen, ['10.224.0.4', '10.224.0.5', '10.224.1.4']);
+  });
+
+  it('behind a firewall, passes only when the firewall logged every flow as it saw it (from the node)', () => {
+    const fw = { ...lb, type: 'userDefinedRouting' as const, publicIp: '198.51.100.253' };
+    const internet = planned.filter((p) => p.kind === 'pod-external' && p.to.name === 'external/internet');
+    const log = internet.map((p) => ({
+      source: nodeIp(p.from.name) as string,
+      destination: p.to.ip,
+      protocol: 'tcp',
+      port: p.port,
+    }));
+    const seen = ran(() => '198.51.100.253');
+    assert.deepEqual(
+      [judgeOutbound(fw, 'internet', planned, seen, log, nodeIp)].map((r) => [r.logged, r.ok]),
+      [[3, true]],
+    );
+    const missing = judgeOutbound(fw, 'internet', planned, seen, log.slice(1), nodeIp);
+    assert.deepEqual([missing.logged, missing.ok], [2, false]);
+    const otherPort = log.map((f) => ({ ...f, port: f.port + 1 }));
+    assert.equal(judgeOutbound(fw, 'internet', planned, seen, otherPort, nodeIp).ok, false);
   });
 });

@@ -8,6 +8,9 @@
  */
 import { fileURLToPath } from 'node:url';
 import { type NetnsProcess, execInNetns, spawnInNetns } from '../kernel/process.js';
+import type { ClusterOutbound } from '../outbound/model.js';
+import type { FirewallFlow } from '../outbound/render.js';
+import type { OutboundType } from '../profile/types.js';
 import { type TraceResult, type TraceWorld, compileWorld, trace } from '../trace/trace.js';
 import type { Vnet } from '../vnet/model.js';
 import type { LabState } from './model.js';
@@ -267,4 +270,55 @@ export async function runProbes(probes: PlannedProbe[], concurrency = 4): Promis
   } finally {
     for (const l of listeners.values()) l.child.kill('SIGKILL');
   }
+}
+
+/** What the internet saw of the cluster's egress, against its outbound plan. */
+export interface OutboundCheck {
+  type: OutboundType;
+  /** The address the plan (and so trace) says the internet sees. */
+  publicIp: string;
+  /** The pods' probes to the internet host, and the sources it saw (one per probe, `null`: none). */
+  probes: number;
+  seen: (string | null)[];
+  /** userDefinedRouting: how many of those flows the firewall logged (from the node, to the host and port). */
+  logged?: number;
+  ok: boolean;
+}
+
+/**
+ * Judges the outbound type from the probes that ran (pods to the internet host): every one seen from the
+ * plan's public address and, behind a firewall, every one in its log as the firewall saw it (from the
+ * sender's node). `log` is the firewall's log (null for the other types); `nodeIp` maps a pod name to its node's address.
+ */
+export function judgeOutbound(
+  outbound: ClusterOutbound,
+  internet: string,
+  probes: PlannedProbe[],
+  results: ProbeResult[],
+  log: FirewallFlow[] | null,
+  nodeIp: (pod: string) => string | undefined,
+): OutboundCheck {
+  const out = probes
+    .map((p, i) => ({ p, r: results[i] }))
+    .filter(({ p }) => p.kind === 'pod-external' && p.to.name === `external/${internet}`);
+  const seen = out.map(({ r }) => r.sourceSeen);
+  const logged = log
+    ? out.filter(({ p }) =>
+        log.some(
+          (f) =>
+            f.source === nodeIp(p.from.name) &&
+            f.destination === p.to.ip &&
+            f.protocol === 'tcp' &&
+            f.port === p.port,
+        ),
+      ).length
+    : undefined;
+  return {
+    type: outbound.type,
+    publicIp: outbound.publicIp,
+    probes: out.length,
+    seen,
+    ...(logged === undefined ? {} : { logged }),
+    ok: seen.every((s) => s === outbound.publicIp) && (logged === undefined || logged === out.length),
+  };
 }

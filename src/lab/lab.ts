@@ -34,10 +34,17 @@ import type { Vnet } from '../vnet/model.js';
 import { vnetNetns } from '../vnet/names.js';
 import { destroyVnet, ensureVnet } from '../vnet/network.js';
 import { removeVnetNsgs, runNsgEnforcer } from '../vnet/nsg-enforcer.js';
-import { ensureOutbound, removeOutbound } from '../vnet/outbound.js';
+import { ensureOutbound, readFirewallLog, removeOutbound } from '../vnet/outbound.js';
 import { planVnetJoin, planVnetLeave } from '../vnet/plan.js';
 import { addClusterRules, removeClusterRouting, runFabricRouter } from '../vnet/routing-domain.js';
-import { type ProbeResult, planProbes, probePort, runProbes } from './check.js';
+import {
+  type OutboundCheck,
+  type ProbeResult,
+  judgeOutbound,
+  planProbes,
+  probePort,
+  runProbes,
+} from './check.js';
 import { defaultLabProfile, withNodeCount } from './default-profile.js';
 import { issueNodeCert, labStoreUrl, makeLabPki, planEtcd, startEtcd, waitEtcdHealthy } from './etcd.js';
 import { applyKubeDns } from './kube-dns.js';
@@ -776,6 +783,8 @@ export async function labTraceWorld(
 
 export interface LabCheckResult {
   probes: ProbeResult[];
+  /** What the internet saw of the cluster's egress, against its outbound type's plan. */
+  outbound: OutboundCheck;
   /** `podnet ipam check` of every node: its pod addresses against its kernel and its lease. */
   ipam: { node: string; findings: NodeIpamFinding[] }[];
   /** `podnet status` of every node: its agent's heartbeat, lease and dataplane. */
@@ -791,7 +800,16 @@ export async function labCheck(name: string, opts: { test?: string } = {}): Prom
   const vnet = readVnet(state.vnet) as Vnet;
   const world = await labTraceWorld(state, vnet);
   const planned = planProbes(state, vnet, world, probePort());
-  const probes = await runProbes(opts.test === undefined ? planned : selectProbes(planned, opts.test));
+  const selected = opts.test === undefined ? planned : selectProbes(planned, opts.test);
+  const probes = await runProbes(selected);
+  const plan = outboundOf(vnet, name);
+  const internet = vnet.externalHosts.find((h) => h.kind === 'internet')?.name ?? 'internet';
+  const log = plan.appliance?.kind === 'firewall' ? await readFirewallLog(plan) : null;
+  const nodeIp = (pod: string) => {
+    const node = state.pods.find((p) => `pod/${p.name}` === pod)?.node;
+    return state.nodes.find((n) => n.name === node)?.ip;
+  };
+  const outbound = judgeOutbound(plan, internet, selected, probes, log, nodeIp);
   const health = await withStore(state, (store) => labHealth(state, store));
   const agents = state.nodes.map((n) => ({
     node: n.name,
@@ -810,11 +828,12 @@ export async function labCheck(name: string, opts: { test?: string } = {}): Prom
       }),
     ),
   );
-  return { probes, ipam, agents };
+  return { probes, outbound, ipam, agents };
 }
 
 export const labCheckPassed = (r: LabCheckResult) =>
   r.probes.every((p) => p.ok) &&
+  r.outbound.ok &&
   r.ipam.every((n) => n.findings.length === 0) &&
   r.agents.every((a) => a.problems.length === 0);
 

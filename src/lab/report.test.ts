@@ -180,4 +180,30 @@ describe('lab check as a connectivity suite', () => {
     assert.match(probes.testcase[1].failure['#text'], /^expected: allow/);
     assert.equal(agents.testcase[1].failure.type, 'AgentSilent');
   });
+
+  it('adds the outbound type as a case of the probes, failing with what the internet saw', () => {
+    const outbound = {
+      type: 'managedNATGateway' as const,
+      publicIp: '198.51.100.254',
+      probes: 1,
+      seen: ['10.224.0.4'],
+      ok: false,
+    };
+    const text = junitXml({
+      lab: 'demo',
+      timestamp: '2026-12-01T12:00:00.000Z',
+      probes: [result({})],
+      outbound,
+      ipam: [],
+      agents: [],
+    });
+    const doc = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(text);
+    const [probes] = doc.testsuites.testsuite;
+    assert.equal(probes.tests, '2');
+    assert.equal(probes.testcase[1].name, 'outbound:managedNATGateway');
+    assert.equal(
+      probes.testcase[1].failure.message,
+      'outbound managedNATGateway: the internet saw 198.51.100.254 on 0/1 probes (FAILED: it saw 10.224.0.4)',
+    );
+  });
 });

@@ -4,7 +4,7 @@
  */
 import { PodnetError } from '../errors/index.js';
 import type { StatusProblem } from '../status/health.js';
-import type { PlannedProbe, ProbeKind, ProbeResult } from './check.js';
+import type { OutboundCheck, PlannedProbe, ProbeKind, ProbeResult } from './check.js';
 
 /** A probe's kind with its family: `pod-external`, and `pod-external-ipv6` for its IPv6 twin. */
 export const probeKindLabel = (p: { kind: string; family?: 6 }) =>
@@ -114,6 +114,20 @@ export function probeFailure(r: ProbeResult): ProbeFailure | null {
   return { kind, reason: `${kind}: ${said}`, expected };
 }
 
+/** The outbound type's line: what the internet saw against what the plan expects. */
+export function outboundLine(o: OutboundCheck): string {
+  if (o.probes === 0) return `outbound ${o.type} (${o.publicIp}): not probed (no pod to the internet host)`;
+  const right = o.seen.filter((s) => s === o.publicIp).length;
+  const wrong = [...new Set(o.seen.filter((s) => s !== o.publicIp).map((s) => s ?? 'nothing'))];
+  return [
+    `outbound ${o.type}: the internet saw ${o.publicIp} on ${right}/${o.probes} probes`,
+    wrong.length ? ` (FAILED: it saw ${wrong.join(', ')})` : '',
+    o.logged === undefined
+      ? ''
+      : `; the firewall logged ${o.logged}/${o.probes}${o.logged < o.probes ? ' FAILED' : ''}`,
+  ].join('');
+}
+
 /** XML 1.0 text: escaped, and without the control characters XML cannot carry. */
 function xml(text: string): string {
   return text
@@ -128,6 +142,7 @@ function xml(text: string): string {
 export interface JunitInput {
   lab: string;
   probes: ProbeResult[];
+  outbound?: OutboundCheck;
   ipam: { node: string; findings: { code: string; subject: string; message: string }[] }[];
   agents: { node: string; problems: StatusProblem[] }[];
   timestamp: string;
@@ -167,6 +182,23 @@ export function junitXml(r: JunitInput): string {
       ...(f ? { failure: { type: f.kind, message: f.reason, body: `expected: ${f.expected}` } } : {}),
     };
   });
+  if (r.outbound && r.outbound.probes > 0) {
+    const o = r.outbound;
+    probes.push({
+      classname: 'podnet.lab.outbound',
+      name: `outbound:${o.type}`,
+      time: 0,
+      ...(o.ok
+        ? {}
+        : {
+            failure: {
+              type: 'wrong-outbound',
+              message: outboundLine(o),
+              body: `expected: every pod's connection to the internet host from ${o.publicIp}, the ${o.type} outbound address${o.logged === undefined ? '' : ', each in the firewall log'}`,
+            },
+          }),
+    });
+  }
   const ipam: Case[] = r.ipam.map((n) => ({
     classname: 'podnet.lab.ipam-check',
     name: `ipam-check:node/${n.node}`,

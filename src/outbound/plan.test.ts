@@ -99,7 +99,7 @@ describe('outbound plan', () => {
     );
   });
 
-  it('sends only internet-bound traffic out: not the VNet, connected networks, pods or platform addresses', () => {
+  it('sends only internet-bound traffic out: not the VNet, connected networks, pods, services or platform addresses', () => {
     const p = defaultLabProfile('a', 0);
     const bound = [
       '203.0.113.10',
@@ -109,10 +109,11 @@ describe('outbound plan', () => {
       '10.244.1.1',
       '168.63.129.16',
       '169.254.169.254',
+      '10.0.0.10',
     ];
     assert.deepEqual(
       bound.map((ip) => internetBound(p, ip)),
-      [true, true, false, false, false, false, false],
+      [true, true, false, false, false, false, false, false],
     );
   });
 });

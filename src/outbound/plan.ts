@@ -92,14 +92,20 @@ function linkAt(k: bigint) {
 
 /**
  * Whether a cluster's traffic to `ip` takes its outbound type: destinations outside the VirtualNetwork tag
- * (its address spaces, connected networks, pod CIDR and 168.63.129.16) and off link-local (IMDS), as Azure
+ * (its address spaces, connected networks, pod CIDR and 168.63.129.16), the service CIDR (the nodes' proxy
+ * answers it) and off link-local (IMDS), as Azure
  * routes only internet-bound traffic to the load balancer, the NAT gateway or the UDR's 0.0.0.0/0 (the VNet's
  * and the connected networks' routes are more specific).
  */
 export function internetBound(profile: ClusterProfile, ip: string): boolean {
   const a = parseIp(ip);
   if (a.family !== 4) return false;
-  const inside = [...vnetTagContext(profile).virtualNetwork, '168.63.129.16/32', '169.254.0.0/16'];
+  const inside = [
+    ...vnetTagContext(profile).virtualNetwork,
+    ...profile.network.serviceCidrs,
+    '168.63.129.16/32',
+    '169.254.0.0/16',
+  ];
   return !inside.some((c) => {
     const p = parseCidr(c);
     return p.family === 4 && containsIp(p, a);

@@ -90,7 +90,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           `  ${me} lab down --name ${name}`,
           '',
           passed === result.probes.length
-            ? `Shown: ${status.clusters[0].nodes.length} nodes each routing its own /24 without encapsulation, pods reaching each other and the outside (SNAT to the node), the outside refused: ${passed}/${result.probes.length} probes as expected. Try next: ${me} map --lab ${name} --out map.html`
+            ? `Shown: ${status.clusters[0].nodes.length} nodes each routing its own /24 without encapsulation, pods reaching each other and the outside (SNAT to the node, then to the ${result.outbound.type} outbound address ${result.outbound.publicIp} for the internet), the outside refused: ${passed}/${result.probes.length} probes as expected. Try next: ${me} map --lab ${name} --out map.html`
             : `Shown: a ${status.clusters[0].nodes.length}-node lab where ${result.probes.length - passed} of ${result.probes.length} probes FAILED (listed above). Try next: ${me} lab check${at} -o json`,
         ].join('\n'),
       );

@@ -4,13 +4,17 @@
  * The expectations come from the trace engine over examples/trace (a profile, pods, a policy, an NSG).
  */
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { decisionText } from '../../lab/check.js';
+import { clusterDir } from '../../lab/names.js';
+import { outboundLine } from '../../lab/report.js';
 import { trace } from '../../trace/trace.js';
 import { worldFromFiles } from '../../trace/world.js';
 import { renderCheck } from './lab.js';
+import { runPodnet } from './testing/run-cli.js';
 
 const EXAMPLES = join(resolve(dirname(fileURLToPath(import.meta.url)), '../../../..'), 'examples/trace');
 
@@ -42,6 +46,7 @@ describe('lab check report', () => {
   it('names what denies each denied probe, and explains a disagreement with its trace', () => {
     const text = renderCheck({
       probes: [probe(allowed, true, '10.244.0.5'), probe(denied, false, '10.244.0.5')],
+      outbound: { type: 'loadBalancer', publicIp: '198.51.100.254', probes: 0, seen: [], ok: true },
       ipam: [],
       agents: [],
     });
@@ -58,5 +63,32 @@ describe('lab check report', () => {
       /DENY\s+nsg\s+user-nsg \(subnet user, Inbound\)\s+Deny by deny-sys-subnet \(priority 300\)/,
     );
     assert.match(text, /1\/2 probes as trace expects, 1 FAILED/);
+  });
+});
+
+describe('lab check: the outbound line', () => {
+  const base = { type: 'userDefinedRouting' as const, publicIp: '198.51.100.254', probes: 2 };
+
+  it('says what the internet saw against the plan, and what the firewall logged', () => {
+    assert.equal(
+      outboundLine({ ...base, seen: ['198.51.100.254', '198.51.100.254'], logged: 2, ok: true }),
+      'outbound userDefinedRouting: the internet saw 198.51.100.254 on 2/2 probes; the firewall logged 2/2',
+    );
+    assert.equal(
+      outboundLine({ ...base, seen: ['10.224.0.4', null], logged: 1, ok: false }),
+      'outbound userDefinedRouting: the internet saw 198.51.100.254 on 0/2 probes (FAILED: it saw 10.224.0.4, nothing); the firewall logged 1/2 FAILED',
+    );
+  });
+
+  it('refuses an outbound type AKS does not have, before anything is made', () => {
+    // learn.microsoft.com/azure/aks/egress-outboundtype: loadBalancer, managedNATGateway, userAssignedNATGateway,
+    // userDefinedRouting, none; the lab builds the three of issue 11.
+    const r = runPodnet(['lab', 'up', '--name', 'egbad', '--outbound-type', 'nope']);
+    assert.equal(r.code, 2);
+    assert.match(
+      r.err,
+      /UsageError \(--outbound-type\): --outbound-type must be one of loadBalancer, managedNATGateway, userDefinedRouting, got "nope"/,
+    );
+    assert.equal(existsSync(clusterDir('egbad')), false);
   });
 });

@@ -25,7 +25,7 @@ import {
 } from '../../lab/lab.js';
 import type { StoreKind } from '../../lab/model.js';
 import { parseLabels } from '../../lab/pod-objects.js';
-import { junitXml, probeFailure, probeKindLabel, probeName } from '../../lab/report.js';
+import { junitXml, outboundLine, probeFailure, probeKindLabel, probeName } from '../../lab/report.js';
 import { listLabs, readLab, resolveLabName } from '../../lab/state.js';
 import { OUTBOUND_TYPES } from '../../profile/normalize.js';
 import type { OutboundType } from '../../profile/types.js';
@@ -85,7 +85,7 @@ export function renderStatus(s: StatusJson): string {
   return table(['cluster', 'name', 'pool/node', 'ip', 'block', 'netns', 'agent'], rows);
 }
 
-export function renderCheck({ probes, ipam, agents }: LabCheckResult): string {
+export function renderCheck({ probes, outbound, ipam, agents }: LabCheckResult): string {
   const rows = probes.map((p) => [
     p.ok ? 'ok' : 'FAIL',
     probeKindLabel(p),
@@ -111,6 +111,7 @@ export function renderCheck({ probes, ipam, agents }: LabCheckResult): string {
       return f ? [`  ${probeName(p)}: ${f.reason}`, `    expected: ${f.expected}`] : [];
     }),
     ...explained,
+    outboundLine(outbound),
     `${ipam.length - inconsistent.length}/${ipam.length} nodes with consistent IPAM (podnet ipam check)${
       inconsistent.length ? `, ${inconsistent.length} FAILED:` : ''
     }`,
