@@ -765,6 +765,7 @@ export async function labCheck(name: string, opts: { test?: string } = {}): Prom
         const { findings } = await checkNode({
           node: n.name,
           podIpamFile: podIpamPath(agentStateDir(n), n.name),
+          podIpamFile6: podIpamPath(agentStateDir(n), n.name, 6),
           netns: n.netns,
           leases: () => store.listBlocks(),
         });
