@@ -34,7 +34,12 @@ export function registerDemo(program: Command, ctx: CliContext): void {
     .description('bring up a three-node lab with pods, probe it, and leave it running')
     .addHelpText(
       'after',
-      examples('podnet demo', 'podnet demo --dual-stack', 'podnet demo --name demo2 --store etcd', 'npm run demo'),
+      examples(
+        'podnet demo',
+        'podnet demo --dual-stack',
+        'podnet demo --name demo2 --store etcd',
+        'npm run demo',
+      ),
     )
     .option('--store <kind>', 'cluster store: sqlite or etcd', 'sqlite')
     .option(
