@@ -9,12 +9,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
+import { PodnetError } from '../errors/index.js';
 import { readPodnetRoutes } from '../routing/routes.js';
 import { openStore } from '../store/open.js';
 import type { Vnet } from '../vnet/model.js';
 import { type Endpoint, type PlannedProbe, probePort, runProbes } from './check.js';
 import { defaultLabProfile } from './default-profile.js';
-import { labCheck, labDown, labUp } from './lab.js';
+import { labCheck, labDown, labUp, labUpdatePodCidr } from './lab.js';
 import type { LabPod, LabState } from './model.js';
 import { clusterDir } from './names.js';
 import { readLab, readVnet } from './state.js';
@@ -109,5 +110,15 @@ describe('a dual-stack lab', { concurrency: false }, () => {
     assert.equal(egress.sourceSeen, nodeA.ip6, "the outside sees the node's IPv6 address (masquerade)");
     assert.equal(inbound.connected, false, 'the outside host cannot open a connection to a pod IPv6 address');
     assert.ok(cross.ok && egress.ok && inbound.ok);
+  });
+
+  it('growing a dual-stack pod CIDR is refused as AKS refuses it, and nothing changes', async () => {
+    await assert.rejects(
+      labUpdatePodCidr(name, '10.244.0.0/15'),
+      (e: unknown) => e instanceof PodnetError && e.code === 'PodCidrGrowthDualStack',
+    );
+    const store = await openStore(state.store.url);
+    const rec = await store.getCluster().finally(() => store.close());
+    assert.deepEqual(rec?.profile.network.podCidrs, ['10.244.0.0/16', 'fd12:3456:789a::/64']);
   });
 });

@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PodnetError } from '../errors/index.js';
+import { checkPlan } from '../plan/check.js';
 import { profileFromObject } from '../profile/load.js';
 import { profileToObject } from '../profile/normalize.js';
 import { traceWorldFromDocuments } from '../trace/world.js';
@@ -44,6 +45,22 @@ describe('dual-stack profile subnets', () => {
     bad({ cidrs: ['10.224.0.0/24', '10.225.0.0/24'] });
     bad({ cidr: 'fd00:10::/64' });
     bad({ cidr: '10.224.0.0/24', cidrs: ['10.224.0.0/24', 'fd00:10::/64'] });
+  });
+});
+
+describe('dual-stack subnet planning rules', () => {
+  it('the dual-stack lab profile passes; an IPv6 prefix not a /64 or outside the IPv6 address spaces does not', () => {
+    assert.deepEqual(checkPlan(dual()).errors, []);
+    const p = dual();
+    p.vnet.subnets[0].cidr6 = 'fd00:10::/80';
+    p.vnet.subnets[1].cidr6 = 'fd00:99::/64';
+    assert.deepEqual(
+      checkPlan(p).errors.map((e) => [e.code, e.field]),
+      [
+        ['SubnetIpv6PrefixSize', 'vnet.subnets[0].cidrs[1]'],
+        ['SubnetOutsideVnet', 'vnet.subnets[1].cidrs[1]'],
+      ],
+    );
   });
 });
 

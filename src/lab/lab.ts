@@ -529,7 +529,11 @@ export async function labUpdatePodCidr(
     await withStore(state, async (store) => {
       const rec = await store.getCluster();
       const previous = rec?.profile ?? state.profile;
-      const profile: ClusterProfile = { ...previous, network: { ...previous.network, podCidrs: [podCidr] } };
+      // The new CIDR takes the place of its family's; the other family's stays (and plan judges the change).
+      const podCidrs = previous.network.podCidrs.map((c) =>
+        c.includes(':') === podCidr.includes(':') ? podCidr : c,
+      );
+      const profile: ClusterProfile = { ...previous, network: { ...previous.network, podCidrs } };
       ensurePlanValid(profile, previous);
       await store.putCluster(profile, rec?.generation ?? 0);
       state.profile = profile;
