@@ -32,13 +32,13 @@ interface Endpoint {
 }
 type Path = 'node' | 'pod' | 'ref' | 'vxlan';
 
-function median(xs: number[]): number {
+export function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   const m = Math.floor(s.length / 2);
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-async function iperf(from: Endpoint, to: Endpoint, streams: number): Promise<number> {
+export async function iperf(from: Endpoint, to: Endpoint, streams: number): Promise<number> {
   const argv = [
     '-c',
     to.ip,
@@ -78,7 +78,7 @@ async function rtt(from: Endpoint, to: Endpoint): Promise<number> {
   return median(times);
 }
 
-async function iperfServer(at: Endpoint): Promise<NetnsProcess> {
+export async function iperfServer(at: Endpoint): Promise<NetnsProcess> {
   const child = spawnInNetns(at.netns, ['iperf3', '-s', '-p', String(PORT), '--forceflush']);
   let out = '';
   child.stdout?.on('data', (d: Buffer) => {

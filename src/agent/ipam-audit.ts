@@ -4,6 +4,7 @@
  * midway through ADD or DEL looks like a leak for a moment, and audits (one per resync) are seconds apart.
  * It reports and never repairs: the runtime's CNI GC owns the decision to free an address.
  */
+import { parseCidr } from '../addr/index.js';
 import type { PodPlumbingSeen } from '../dataplane/pod-network.js';
 import { type NodeIpamFinding, checkNodeIpam, lastingFindings } from '../ipam/node-check.js';
 import type { PodIpam } from '../ipam/types.js';
@@ -18,7 +19,7 @@ export class IpamAudit {
   constructor(
     private readonly deps: {
       node: string;
-      readPodPlumbing(): Promise<PodPlumbingSeen>;
+      readPodPlumbing(family: 4 | 6): Promise<PodPlumbingSeen>;
       log: Logger;
     },
   ) {}
@@ -28,18 +29,27 @@ export class IpamAudit {
     return this.lasting;
   }
 
-  /** One audit; a kernel read that fails is logged and changes nothing. New lasting findings are logged once. */
-  async run(ipam: PodIpam, leases: BlockLease[]): Promise<void> {
-    let found: NodeIpamFinding[];
+  /**
+   * One audit of each family's pod addresses (a dual-stack node has an IPv4 and an IPv6 file), each against its
+   * family's routes and lease; a kernel read that fails is logged and changes nothing. New lasting findings are
+   * logged once.
+   */
+  async run(ipams: PodIpam[], leases: BlockLease[]): Promise<void> {
+    const found: NodeIpamFinding[] = [];
     try {
-      const plumbing = await this.deps.readPodPlumbing();
-      found = checkNodeIpam({
-        node: this.deps.node,
-        fileBlock: ipam.block,
-        addresses: ipam.list(),
-        ...plumbing,
-        leases,
-      });
+      for (const ipam of ipams) {
+        const family = parseCidr(ipam.block).family;
+        const plumbing = await this.deps.readPodPlumbing(family);
+        found.push(
+          ...checkNodeIpam({
+            node: this.deps.node,
+            fileBlock: ipam.block,
+            addresses: ipam.list(),
+            ...plumbing,
+            leases: leases.filter((l) => parseCidr(l.block).family === family),
+          }),
+        );
+      }
     } catch (err) {
       this.deps.log.warn(errFields(err), 'IPAM audit failed');
       return;

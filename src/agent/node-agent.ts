@@ -155,7 +155,7 @@ export class NodeAgent {
     this.parts = nodeDataplaneParts(deps.dataplane);
     this.audit = new IpamAudit({
       node: config.node,
-      readPodPlumbing: () => deps.dataplane.readPodPlumbing(),
+      readPodPlumbing: (family) => deps.dataplane.readPodPlumbing(family),
       log: deps.log,
     });
     this.lease = new NodeLease({
@@ -524,6 +524,7 @@ export class NodeAgent {
       this.deps.log.warn(errFields(err), 'cluster store unreachable');
     }
     this.trigger('resync');
-    if (this.podIpam && !this.stopped) await this.audit.run(this.podIpam, this.leases);
+    if (this.podIpam && !this.stopped)
+      await this.audit.run([this.podIpam, ...(this.podIpam6 ? [this.podIpam6] : [])], this.leases);
   }
 }

@@ -21,7 +21,7 @@ export interface NodeDataplane {
   lastRulesetWrite(): RulesetWrite | null;
   reconcileRoutes(desired: readonly PeerRoute[]): Promise<ReconcileResult>;
   /** The podnet host veths (with the attachment each belongs to) and the /32 routes through them. */
-  readPodPlumbing(): Promise<PodPlumbingSeen>;
+  readPodPlumbing(family?: 4 | 6): Promise<PodPlumbingSeen>;
 }
 
 /**
@@ -36,6 +36,6 @@ export function kernelDataplane(opts: { netns?: string } = {}): NodeDataplane {
     ensureRuleset: (input) => ruleset.ensure(input),
     lastRulesetWrite: () => ruleset.lastWrite,
     reconcileRoutes: (desired) => reconcileRoutes(desired, { netns: opts.netns }),
-    readPodPlumbing: () => readPodPlumbing(opts.netns),
+    readPodPlumbing: (family) => readPodPlumbing(opts.netns, family),
   };
 }

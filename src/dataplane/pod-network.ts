@@ -192,9 +192,12 @@ export async function listPodVeths(
   return out;
 }
 
-/** The /32 routes through podnet host veths in the node namespace (main table), as ADD installs them. */
-export async function listPodRoutes(nodeNetns?: string): Promise<{ ip: string; dev: string }[]> {
-  const routes = await listRoutes(['scope', 'link'], nodeNetns, 4);
+/** The /32 (IPv6: /128) routes through podnet host veths in the node namespace (main table), as ADD installs them. */
+export async function listPodRoutes(
+  nodeNetns?: string,
+  family: 4 | 6 = 4,
+): Promise<{ ip: string; dev: string }[]> {
+  const routes = await listRoutes(family === 4 ? ['scope', 'link'] : [], nodeNetns, family);
   return routes
     .filter((r) => r.dev?.startsWith(HOST_VETH_PREFIX) && !r.dst.includes('/'))
     .map((r) => ({ ip: r.dst, dev: r.dev as string }));
@@ -206,8 +209,8 @@ export interface PodPlumbingSeen {
   podRoutes: { ip: string; dev: string }[];
 }
 
-export async function readPodPlumbing(nodeNetns?: string): Promise<PodPlumbingSeen> {
-  const [veths, podRoutes] = await Promise.all([listPodVeths(nodeNetns), listPodRoutes(nodeNetns)]);
+export async function readPodPlumbing(nodeNetns?: string, family: 4 | 6 = 4): Promise<PodPlumbingSeen> {
+  const [veths, podRoutes] = await Promise.all([listPodVeths(nodeNetns), listPodRoutes(nodeNetns, family)]);
   return { veths, podRoutes };
 }
 

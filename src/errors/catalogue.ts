@@ -117,6 +117,7 @@ export const CATALOGUE = {
   DuplicateSubnetName: { area: 'plan', exit: 'problems', field: 'vnet.subnets[i].name', cause: 'Two subnets share a name.', fix: 'Rename one.' },
   SubnetOutsideVnet: { area: 'plan', exit: 'problems', field: 'vnet.subnets[i].cidr', cause: 'A subnet outside every VNet address space.', fix: 'Move it or add an address space.' },
   SubnetsOverlap: { area: 'plan', exit: 'problems', field: 'vnet.subnets[i].cidr', cause: 'Two subnets overlap.', fix: 'Make them disjoint.' },
+  SubnetIpv6PrefixSize: { area: 'plan', exit: 'problems', field: 'vnet.subnets[i].cidrs[1]', cause: 'A dual-stack subnet\'s IPv6 prefix is not a /64 (Azure IPv6 subnets are exactly /64).', fix: 'Give the subnet an IPv6 /64, e.g. `cidrs: [10.224.0.0/24, "fd00:10::/64"]`.' },
   VnetOverlapsReservedRange: { area: 'plan', exit: 'problems', field: 'vnet.addressSpaces[i]', cause: 'A VNet address space overlaps a range AKS reserves.', fix: 'Choose another range.' },
   VnetAddressSpacesOverlap: { area: 'plan', exit: 'problems', field: 'vnet.addressSpaces[i]', cause: 'Two address spaces overlap.', fix: 'List each range once.' },
   ConnectedNetworkOverlapsVnet: { area: 'plan', exit: 'problems', field: 'connectedNetworks[i].cidrs[j]', cause: 'A connected network overlaps the VNet (Azure cannot peer or route overlapping spaces).', fix: 'Fix the ranges.' },

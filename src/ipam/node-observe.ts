@@ -4,6 +4,8 @@
  * look finds anything.
  * Used by `podnet ipam check` on a node and by `podnet lab check` for every lab node.
  */
+import { existsSync } from 'node:fs';
+import { parseCidr } from '../addr/index.js';
 import { checkPodNetwork, readPodPlumbing } from '../dataplane/pod-network.js';
 import type { ClusterStore } from '../store/types.js';
 import {
@@ -18,23 +20,46 @@ export interface NodeIpamTarget {
   node: string;
   /** The node's pod address file (`podIpamPath(stateDir, node)`). */
   podIpamFile: string;
+  /**
+   * A dual-stack node's IPv6 pod address file (`podIpamPath(stateDir, node, 6)`), checked the same way against
+   * the IPv6 routes and the IPv6 lease; left out, or absent on disk (a single-stack node), it is not checked.
+   */
+  podIpamFile6?: string;
   /** The node's network namespace, when it is one (a lab node); else this process's. */
   netns?: string;
   /** Checks the lease too, against this store's lease list. */
   leases?: () => ReturnType<ClusterStore['listBlocks']>;
 }
 
+/** The IPv4 file's observation; with `podIpamFile6` on disk, the IPv6 file's too (its leases of IPv6 blocks). */
 export async function observeNodeIpam(t: NodeIpamTarget): Promise<NodeIpamObservation> {
-  const { block, addresses } = readPodIpamFile(t.podIpamFile);
-  const o: NodeIpamObservation = {
-    node: t.node,
-    fileBlock: block,
-    addresses,
-    ...(await readPodPlumbing(t.netns)),
-  };
-  if (t.leases) o.leases = await t.leases();
-  o.podSides = await observePodSides(o, t.netns);
-  return o;
+  return (await observeFiles(t))[0];
+}
+
+async function observeFiles(t: NodeIpamTarget): Promise<NodeIpamObservation[]> {
+  const leases = t.leases ? await t.leases() : undefined;
+  const files: [string, 4 | 6][] = [
+    [t.podIpamFile, 4],
+    ...(t.podIpamFile6 && existsSync(t.podIpamFile6) ? [[t.podIpamFile6, 6] as [string, 6]] : []),
+  ];
+  const seen = await Promise.all(
+    files.map(async ([file, family]) => {
+      const { block, addresses } = readPodIpamFile(file);
+      const o: NodeIpamObservation = {
+        node: t.node,
+        fileBlock: block,
+        addresses,
+        ...(await readPodPlumbing(t.netns, family)),
+      };
+      // A node holds one lease per family: the file is checked against its family's.
+      if (leases) o.leases = leases.filter((l) => parseCidr(l.block).family === family);
+      return o;
+    }),
+  );
+  // CNI CHECK's look inside a pod covers both of its addresses at once: done once, from the IPv4 side.
+  const ip6 = new Map((seen[1]?.addresses ?? []).map((a) => [`${a.containerId}/${a.ifname}`, a.ip]));
+  seen[0].podSides = await observePodSides(seen[0], t.netns, ip6);
+  return seen;
 }
 
 /**
@@ -43,7 +68,8 @@ export async function observeNodeIpam(t: NodeIpamTarget): Promise<NodeIpamObserv
  */
 async function observePodSides(
   o: NodeIpamObservation,
-  nodeNetns?: string,
+  nodeNetns: string | undefined,
+  ip6: Map<string, string>,
 ): Promise<NodeIpamObservation['podSides']> {
   const plumbed = o.addresses.filter(
     (a) => a.netns && o.veths.some((v) => v.containerId === a.containerId && v.ifname === a.ifname),
@@ -53,7 +79,15 @@ async function observePodSides(
       containerId: a.containerId,
       ifname: a.ifname,
       problems: await checkPodNetwork(
-        { containerId: a.containerId, ifname: a.ifname, netns: a.netns as string, ip: a.ip },
+        {
+          containerId: a.containerId,
+          ifname: a.ifname,
+          netns: a.netns as string,
+          ip: a.ip,
+          ...(ip6.has(`${a.containerId}/${a.ifname}`)
+            ? { ip6: ip6.get(`${a.containerId}/${a.ifname}`) }
+            : {}),
+        },
         nodeNetns,
       ),
     })),
@@ -64,15 +98,23 @@ async function observePodSides(
 const SECOND_LOOK_MS = 1000;
 
 /** Checks a node; the findings are those two looks a second apart agree on, the observation the last one. */
+/**
+ * Checks a node (each of its family files); the findings are those two looks a second apart agree on, the
+ * observation the IPv4 file's of the last one.
+ */
 export async function checkNode(
   t: NodeIpamTarget,
 ): Promise<{ observation: NodeIpamObservation; findings: NodeIpamFinding[] }> {
-  let observation = await observeNodeIpam(t);
-  let findings = checkNodeIpam(observation);
+  const check = (seen: NodeIpamObservation[]) =>
+    seen
+      .flatMap((o) => checkNodeIpam(o))
+      .sort((x, y) => x.code.localeCompare(y.code) || x.subject.localeCompare(y.subject));
+  let seen = await observeFiles(t);
+  let findings = check(seen);
   if (findings.length > 0) {
     await new Promise((r) => setTimeout(r, SECOND_LOOK_MS));
-    observation = await observeNodeIpam(t);
-    findings = lastingFindings(findings, checkNodeIpam(observation));
+    seen = await observeFiles(t);
+    findings = lastingFindings(findings, check(seen));
   }
-  return { observation, findings };
+  return { observation: seen[0], findings };
 }

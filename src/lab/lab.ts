@@ -560,7 +560,11 @@ export async function labUpdatePodCidr(
     await withStore(state, async (store) => {
       const rec = await store.getCluster();
       const previous = rec?.profile ?? state.profile;
-      const profile: ClusterProfile = { ...previous, network: { ...previous.network, podCidrs: [podCidr] } };
+      // The new CIDR takes the place of its family's; the other family's stays (and plan judges the change).
+      const podCidrs = previous.network.podCidrs.map((c) =>
+        c.includes(':') === podCidr.includes(':') ? podCidr : c,
+      );
+      const profile: ClusterProfile = { ...previous, network: { ...previous.network, podCidrs } };
       ensurePlanValid(profile, previous);
       await store.putCluster(profile, rec?.generation ?? 0);
       state.profile = profile;
@@ -706,14 +710,17 @@ export interface StatusJson {
       name: string;
       pool: string;
       ip: string;
+      /** Dual-stack: the node's IPv6 address and block. */
+      ip6?: string;
+      block6?: string;
       block: string | null;
       netns: string;
       /** The agent as `podnet status` sees it: `ok`, `silent`, or the codes of its problems. */
       agent: string;
-      pods: { name: string; namespace: string; ip: string | null; netns: string }[];
+      pods: { name: string; namespace: string; ip: string | null; ip6?: string; netns: string }[];
     }[];
   }[];
-  externalHosts: { name: string; ip: string; netns: string }[];
+  externalHosts: { name: string; ip: string; ip6?: string; netns: string }[];
 }
 
 /** The labs' shape as `lab status -o json` prints it; blocks come from the store (null if unreachable). */
@@ -742,18 +749,33 @@ export async function labStatus(names: string[]): Promise<StatusJson> {
         name: n.name,
         pool: n.pool,
         ip: n.ip,
-        block: leases.find((l) => l.nodeName === n.name)?.block ?? null,
+        ...(n.ip6 ? { ip6: n.ip6 } : {}),
+        block: leases.find((l) => l.nodeName === n.name && !l.block.includes(':'))?.block ?? null,
+        ...dualBlock(leases, n),
         netns: n.netns,
         agent: agentSummary(health, n.name),
         pods: state.pods
           .filter((p) => p.node === n.name)
-          .map((p) => ({ name: p.name, namespace: p.namespace, ip: p.ip ?? null, netns: p.netns })),
+          .map((p) => ({
+            name: p.name,
+            namespace: p.namespace,
+            ip: p.ip ?? null,
+            ...(p.ip6 ? { ip6: p.ip6 } : {}),
+            netns: p.netns,
+          })),
       })),
     });
   }
   for (const v of vnets.values())
-    for (const h of v.externalHosts) out.externalHosts.push({ name: h.name, ip: h.ip, netns: h.netns });
+    for (const h of v.externalHosts)
+      out.externalHosts.push({ name: h.name, ip: h.ip, ...(h.ip6 ? { ip6: h.ip6 } : {}), netns: h.netns });
   return out;
+}
+
+/** A dual-stack node's IPv6 block, when it holds one. */
+function dualBlock(leases: BlockLease[], n: LabNode): { block6?: string } {
+  const l = leases.find((x) => x.nodeName === n.name && x.block.includes(':'));
+  return l ? { block6: l.block } : {};
 }
 
 /** `podnet status` of the lab's cluster, the lab's nodes expected. */
@@ -821,6 +843,7 @@ export async function labCheck(name: string, opts: { test?: string } = {}): Prom
         const { findings } = await checkNode({
           node: n.name,
           podIpamFile: podIpamPath(agentStateDir(n), n.name),
+          podIpamFile6: podIpamPath(agentStateDir(n), n.name, 6),
           netns: n.netns,
           leases: () => store.listBlocks(),
         });

@@ -15,6 +15,7 @@ import {
   formatIp,
   ipAt,
   overlaps,
+  parseCidr,
 } from '../addr/index.js';
 import type { ErrorCode } from '../errors/index.js';
 import type { NodePool } from '../profile/types.js';
@@ -294,6 +295,26 @@ export function vnetRules(ctx: PlanContext): void {
         'SubnetsOverlap',
         t.field,
         `subnets "${s.name}" ${s.text} and "${t.name}" ${t.text} overlap; subnets of a VNet must be disjoint`,
+      );
+    }
+  });
+  // A dual-stack subnet's IPv6 prefix: Azure's IPv6 subnets are exactly /64, inside an IPv6 address space.
+  ctx.profile.vnet.subnets.forEach((s, i) => {
+    if (!s.cidr6) return;
+    const c = parseCidr(s.cidr6);
+    const field = `vnet.subnets[${i}].cidrs[1]`;
+    if (c.prefix !== 64) {
+      err(
+        'SubnetIpv6PrefixSize',
+        field,
+        `subnet "${s.name}" IPv6 prefix ${s.cidr6} is a /${c.prefix}; Azure dual-stack subnets take an IPv6 /64`,
+      );
+    }
+    if (!ctx.vnet.some((v) => v.cidr.family === 6 && containsCidr(v.cidr, c))) {
+      err(
+        'SubnetOutsideVnet',
+        field,
+        `subnet "${s.name}" IPv6 prefix ${s.cidr6} is not inside any IPv6 VNet address space; add one (e.g. fd00:10::/48) or move the prefix into it`,
       );
     }
   });

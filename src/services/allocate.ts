@@ -111,17 +111,18 @@ export function allocateService(
   const locks: string[] = [];
   const owner = ownerOf(next);
   const mine = (held: string | undefined) => held === undefined || held === owner;
-  const families = ipFamilies(spec, net, problems);
+  const families = ipFamilies(spec, old?.spec ?? null, net, problems);
   if (problems.length) return { service: next, locks, problems };
-  if (spec.type !== 'ExternalName') {
-    spec.ipFamilies = families;
-    spec.ipFamilyPolicy ??= 'SingleStack';
-  }
+  if (spec.type !== 'ExternalName') spec.ipFamilies = families;
   if (needsClusterIp(spec)) {
     const ips: string[] = [];
     families.forEach((f, i) => {
       const cidr = net.cidrs.find((c) => c.family === familyNumber(f)) as Cidr;
       const wanted = spec.clusterIPs?.[i] ?? wellKnownIp(next, i, cidr, net);
+      // An update allocates only for a family it adds (an upgrade); one of the old families left without its
+      // address is a release the update validation judges (handleClusterIPsForUpdatedService).
+      if (wanted === undefined && old && needsClusterIp(old.spec) && i < (old.spec.ipFamilies ?? []).length)
+        return;
       const kept = old && (old.spec.clusterIPs ?? []).includes(wanted ?? '');
       if (wanted !== undefined) {
         const why = kept ? null : checkRequested(wanted, cidr, taken, mine);
@@ -215,60 +216,91 @@ export function allocateService(
   return { service, locks, problems };
 }
 
-/** initIPFamilyFields (storage/alloc.go): the families a service gets on this cluster. */
-function ipFamilies(spec: ServiceSpec, net: ServiceNetwork, problems: FieldProblem[]): IpFamilyName[] {
+/**
+ * initIPFamilyFields (pkg/registry/core/service/storage/alloc.go): the families a service gets on this
+ * cluster, in its order. An update to SingleStack that keeps the clusterIPs and ipFamilies drops the secondary
+ * ones (a downgrade); SingleStack with two clusterIPs or two ipFamilies is refused; families follow the given
+ * clusterIPs; two families without a policy mean RequireDualStack; a headless service without a selector is
+ * RequireDualStack by default and gets both families even on a single-stack cluster; otherwise every family
+ * must have a service CIDR here, and PreferDualStack or RequireDualStack add the cluster's other family.
+ */
+function ipFamilies(
+  spec: ServiceSpec,
+  old: ServiceSpec | null,
+  net: ServiceNetwork,
+  problems: FieldProblem[],
+): IpFamilyName[] {
   if (spec.type === 'ExternalName') return [];
   const cluster = net.cidrs.map((c) => familyName(c.family));
-  const dual = cluster.length > 1;
-  const given = [...(spec.ipFamilies ?? [])];
+  const other = (f: IpFamilyName): IpFamilyName => (f === 'IPv4' ? 'IPv6' : 'IPv4');
+  if (old && spec.ipFamilyPolicy === 'SingleStack') {
+    const same = (a?: string[], b?: string[]) => JSON.stringify(a ?? []) === JSON.stringify(b ?? []);
+    if (same(spec.clusterIPs, old.clusterIPs) && (spec.clusterIPs ?? []).length > 1)
+      spec.clusterIPs = spec.clusterIPs?.slice(0, 1);
+    if (same(spec.ipFamilies, old.ipFamilies) && (spec.ipFamilies ?? []).length > 1)
+      spec.ipFamilies = spec.ipFamilies?.slice(0, 1);
+  }
+  if (spec.ipFamilyPolicy === 'SingleStack') {
+    for (const [field, n] of [
+      ['clusterIPs', (spec.clusterIPs ?? []).length],
+      ['ipFamilies', (spec.ipFamilies ?? []).length],
+    ] as const) {
+      if (n === 2)
+        problems.push(
+          invalid(
+            'spec.ipFamilyPolicy',
+            'SingleStack',
+            `must be RequireDualStack or PreferDualStack when multiple '${field}' are specified`,
+            'set ipFamilyPolicy: RequireDualStack, or give one family',
+          ),
+        );
+    }
+    if (problems.length) return [];
+  }
+  const families = [...(spec.ipFamilies ?? [])];
   (spec.clusterIPs ?? []).forEach((ip, i) => {
-    if (ip === 'None' || given[i] !== undefined) return;
+    if (ip === 'None' || families[i] !== undefined) return;
     try {
-      given[i] = familyName(parseIp(ip).family);
+      families[i] = familyName(parseIp(ip).family);
     } catch {
       /* validation reported it */
     }
   });
   let policy = spec.ipFamilyPolicy;
-  if (policy === undefined && isHeadless(spec) && Object.keys(spec.selector ?? {}).length === 0 && dual)
-    policy = 'RequireDualStack';
-  if (policy === 'RequireDualStack' && !dual) {
+  if (policy === undefined && families.length === 2) policy = 'RequireDualStack';
+  if (isHeadless(spec) && Object.keys(spec.selector ?? {}).length === 0) {
+    policy ??= 'RequireDualStack';
+    if (families.length === 0) families.push(cluster[0]);
+    if (families.length < 2 && policy !== 'SingleStack') families.push(other(families[0]));
+    spec.ipFamilyPolicy = policy;
+    return families;
+  }
+  if (policy === 'RequireDualStack' && cluster.length < 2) {
     problems.push(
       invalid(
         'spec.ipFamilyPolicy',
         policy,
         'this cluster is not configured for dual-stack services',
-        'use SingleStack or PreferDualStack',
+        'use SingleStack or PreferDualStack, or give the cluster a service CIDR of each family (networkProfile.serviceCidrs)',
       ),
     );
-    return [];
   }
-  if ((policy ?? 'SingleStack') === 'SingleStack' && given.length > 1) {
-    problems.push(
-      invalid(
-        'spec.ipFamilyPolicy',
-        policy ?? 'SingleStack',
-        "must be RequireDualStack or PreferDualStack when multiple 'ipFamilies' are specified",
-        'set ipFamilyPolicy: RequireDualStack',
-      ),
-    );
-    return [];
-  }
-  given.forEach((f, i) => {
+  families.forEach((f, i) => {
     if (!cluster.includes(f))
       problems.push(
         invalid(
           `spec.ipFamilies[${i}]`,
           f,
           'not configured on this cluster',
-          `this cluster has ${cluster.join(', ')}`,
+          `this cluster has service CIDRs of ${cluster.join(', ')} only (networkProfile.serviceCidrs)`,
         ),
       );
   });
   if (problems.length) return [];
-  const families = given.length > 0 ? given : [cluster[0]];
-  if (dual && (policy === 'PreferDualStack' || policy === 'RequireDualStack') && families.length === 1)
-    families.push(cluster.find((f) => f !== families[0]) as IpFamilyName);
+  policy ??= 'SingleStack';
+  if (families.length === 0) families.push(cluster[0]);
+  if (policy !== 'SingleStack' && families.length === 1 && cluster.length > 1)
+    families.push(other(families[0]));
   spec.ipFamilyPolicy = policy;
   return families;
 }

@@ -240,10 +240,8 @@ describe('cluster IP allocation (ipallocator, virtual-ips.md)', () => {
     await applyDocuments(store, docs(web({ ports: [{ port: 81 }] })));
     assert.equal((await stored(store, 'web')).spec.clusterIP, ip);
     const problems = await refused(store, web({ clusterIP: '10.0.9.9' }));
-    assert.deepEqual(problems, [
-      'spec.clusterIPs[0]: Invalid value: "10.0.9.9": field is immutable',
-      'spec.clusterIP: Invalid value: "10.0.9.9": field is immutable',
-    ]);
+    // validateUpgradeDowngradeClusterIPs: only a second family may be added or released.
+    assert.deepEqual(problems, ['spec.clusterIPs[0]: Invalid value: 10.0.9.9: may not change once set']);
     await store.txn([], [{ type: 'delete', key: 'objects/services/default/web' }]);
     await applyDocuments(store, docs(svc('other', { clusterIP: ip, ports: [{ port: 80 }] })));
     assert.equal((await stored(store, 'other')).spec.clusterIP, ip);
@@ -291,5 +289,145 @@ describe('cluster IP allocation (ipallocator, virtual-ips.md)', () => {
     const store = new MemoryVersionedStore();
     await applyDocuments(store, docs(web()));
     assert.match((await stored(store, 'web')).spec.clusterIP as string, /^10\.0\./);
+  });
+});
+
+/**
+ * Dual-stack Services (https://kubernetes.io/docs/concepts/services-networking/dual-stack/#services, and the
+ * API server's initIPFamilyFields in pkg/registry/core/service/storage/alloc.go with
+ * validateUpgradeDowngradeClusterIPs / validateUpgradeDowngradeIPFamilies in validation.go): a cluster with an
+ * IPv4 and an IPv6 service CIDR.
+ */
+describe('dual-stack services (ipFamilies, ipFamilyPolicy)', () => {
+  const V6 = 'fd12:3456:789a:1::/108';
+  async function dualStore() {
+    const kv = new MemoryVersionedStore();
+    const p = testProfile({ serviceCidrs: ['10.0.0.0/16', V6], ipFamilies: ['ipv4', 'ipv6'] });
+    await new KvClusterStore(kv).putCluster(p, 0);
+    return kv;
+  }
+  const inV6 = (ip?: string) => /^fd12:3456:789a:1::/.test(ip ?? '');
+
+  it('no policy: SingleStack of the primary family (IPv4), one address', async () => {
+    const store = await dualStore();
+    await applyDocuments(store, docs(web()));
+    const s = await stored(store, 'web');
+    assert.deepEqual([s.spec.ipFamilyPolicy, s.spec.ipFamilies], ['SingleStack', ['IPv4']]);
+    assert.equal(s.spec.clusterIPs?.length, 1);
+    assert.match(s.spec.clusterIP as string, /^10\.0\./);
+  });
+
+  it('PreferDualStack and RequireDualStack get an address of each family, in ipFamilies order', async () => {
+    const store = await dualStore();
+    await applyDocuments(
+      store,
+      docs(
+        svc('a', { selector: { app: 'a' }, ports: [{ port: 80 }], ipFamilyPolicy: 'PreferDualStack' }),
+        svc('b', {
+          selector: { app: 'b' },
+          ports: [{ port: 80 }],
+          ipFamilyPolicy: 'RequireDualStack',
+          ipFamilies: ['IPv6'],
+        }),
+      ),
+    );
+    const a = await stored(store, 'a');
+    assert.deepEqual(a.spec.ipFamilies, ['IPv4', 'IPv6']);
+    assert.match(a.spec.clusterIPs?.[0] ?? '', /^10\.0\./);
+    assert.ok(inV6(a.spec.clusterIPs?.[1]), `${a.spec.clusterIPs?.[1]} from the IPv6 service CIDR`);
+    const b = await stored(store, 'b');
+    assert.deepEqual(b.spec.ipFamilies, ['IPv6', 'IPv4']);
+    assert.ok(inV6(b.spec.clusterIP), 'the primary address is IPv6');
+    assert.equal(b.spec.clusterIPs?.[0], b.spec.clusterIP);
+  });
+
+  it('IPv6 SingleStack; two families without a policy become RequireDualStack; families follow given clusterIPs', async () => {
+    const store = await dualStore();
+    await applyDocuments(
+      store,
+      docs(
+        svc('six', { selector: { app: 'x' }, ports: [{ port: 80 }], ipFamilies: ['IPv6'] }),
+        svc('two', { selector: { app: 'x' }, ports: [{ port: 80 }], ipFamilies: ['IPv4', 'IPv6'] }),
+        svc('ips', {
+          selector: { app: 'x' },
+          ports: [{ port: 80 }],
+          clusterIP: 'fd12:3456:789a:1::77',
+          clusterIPs: ['fd12:3456:789a:1::77', '10.0.7.7'],
+        }),
+      ),
+    );
+    const six = await stored(store, 'six');
+    assert.deepEqual([six.spec.ipFamilyPolicy, six.spec.ipFamilies], ['SingleStack', ['IPv6']]);
+    assert.ok(inV6(six.spec.clusterIP));
+    assert.equal((await stored(store, 'two')).spec.ipFamilyPolicy, 'RequireDualStack');
+    const ips = await stored(store, 'ips');
+    assert.deepEqual(
+      [ips.spec.ipFamilies, ips.spec.ipFamilyPolicy, ips.spec.clusterIPs],
+      [['IPv6', 'IPv4'], 'RequireDualStack', ['fd12:3456:789a:1::77', '10.0.7.7']],
+    );
+  });
+
+  it('SingleStack with two families or two clusterIPs is refused, nothing stored', async () => {
+    const store = await dualStore();
+    assert.deepEqual(
+      await refused(store, web({ ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv4', 'IPv6'] })),
+      [
+        'spec.ipFamilyPolicy: Invalid value: "SingleStack": must be RequireDualStack or PreferDualStack when multiple \'ipFamilies\' are specified',
+      ],
+    );
+    assert.deepEqual(
+      await refused(
+        store,
+        web({
+          ipFamilyPolicy: 'SingleStack',
+          clusterIP: '10.0.5.5',
+          clusterIPs: ['10.0.5.5', 'fd12:3456:789a:1::5'],
+        }),
+      ),
+      [
+        'spec.ipFamilyPolicy: Invalid value: "SingleStack": must be RequireDualStack or PreferDualStack when multiple \'clusterIPs\' are specified',
+      ],
+    );
+  });
+
+  it('a family without a service CIDR on the cluster is refused; PreferDualStack stays single there', async () => {
+    const single = await clusterStore();
+    assert.deepEqual(await refused(single, web({ ipFamilies: ['IPv6'] })), [
+      'spec.ipFamilies[0]: Invalid value: "IPv6": not configured on this cluster',
+    ]);
+    await applyDocuments(single, docs(web({ ipFamilyPolicy: 'PreferDualStack' })));
+    const s = await stored(single, 'web');
+    assert.deepEqual([s.spec.ipFamilies, s.spec.clusterIPs?.length], [['IPv4'], 1]);
+  });
+
+  it('a headless service without a selector is RequireDualStack with both families, even on a single-stack cluster', async () => {
+    for (const store of [await dualStore(), await clusterStore()]) {
+      await applyDocuments(store, docs(svc('hl', { clusterIP: 'None', ports: [{ port: 80 }] })));
+      const s = await stored(store, 'hl');
+      assert.deepEqual(
+        [s.spec.ipFamilyPolicy, s.spec.ipFamilies, s.spec.clusterIPs],
+        ['RequireDualStack', ['IPv4', 'IPv6'], ['None']],
+      );
+    }
+  });
+
+  it('upgrade to PreferDualStack adds an IPv6 address; downgrade needs SingleStack and releases it', async () => {
+    const store = await dualStore();
+    await applyDocuments(store, docs(web()));
+    const ip = (await stored(store, 'web')).spec.clusterIP;
+    await applyDocuments(store, docs(web({ ipFamilyPolicy: 'PreferDualStack' })));
+    const up = await stored(store, 'web');
+    assert.deepEqual([up.spec.clusterIPs?.[0], up.spec.ipFamilies], [ip, ['IPv4', 'IPv6']]);
+    assert.ok(inV6(up.spec.clusterIPs?.[1]));
+    const problems = await refused(
+      store,
+      web({ ipFamilyPolicy: 'PreferDualStack', ipFamilies: ['IPv4'], clusterIP: ip, clusterIPs: [ip] }),
+    );
+    assert.deepEqual(problems, [
+      'spec.ipFamilyPolicy: Invalid value: "PreferDualStack": must be set to \'SingleStack\' when releasing the secondary clusterIP',
+    ]);
+    await applyDocuments(store, docs(web({ ipFamilyPolicy: 'SingleStack' })));
+    const down = await stored(store, 'web');
+    assert.deepEqual([down.spec.clusterIPs, down.spec.ipFamilies], [[ip], ['IPv4']]);
   });
 });

@@ -4,7 +4,7 @@
  * already taken) come from the allocator (allocate.ts), as they come from the registry in the API server.
  */
 import { parseIp } from '../addr/index.js';
-import { immutable, nameProblems } from '../objects/kind.js';
+import { nameProblems } from '../objects/kind.js';
 import {
   type FieldProblem,
   duplicate,
@@ -323,20 +323,71 @@ export function validateService(svc: Service): FieldProblem[] {
   return out;
 }
 
-/** ValidateServiceUpdate: the cluster IPs stay (unless the type changes to or from ExternalName). */
+/**
+ * ValidateServiceUpdate: a second family may be added (upgrade) or released (downgrade, which needs
+ * ipFamilyPolicy SingleStack), and nothing else of clusterIPs and ipFamilies may change, unless the type
+ * changes to or from ExternalName (validateUpgradeDowngradeClusterIPs, validateUpgradeDowngradeIPFamilies).
+ */
 export function validateServiceUpdate(next: Service, old: Service): FieldProblem[] {
+  return [
+    ...upgradeDowngradeClusterIps(old.spec, next.spec),
+    ...upgradeDowngradeIpFamilies(old.spec, next.spec),
+    ...validateService(next),
+  ];
+}
+
+const UNCHANGED = 'keep the addresses and families the service has; add or release only the second one';
+
+function upgradeDowngradeClusterIps(old: ServiceSpec, s: ServiceSpec): FieldProblem[] {
+  if (s.type === 'ExternalName' || old.type === 'ExternalName') return [];
+  if (isHeadless(old) && isHeadless(s)) return [];
+  const [a, b] = [old.clusterIPs ?? [], s.clusterIPs ?? []];
   const out: FieldProblem[] = [];
-  const toOrFromExternalName = next.spec.type === 'ExternalName' || old.spec.type === 'ExternalName';
-  if (!toOrFromExternalName) {
-    const a = old.spec.clusterIPs ?? [];
-    const b = next.spec.clusterIPs ?? [];
-    // A second family may be added or removed (dual-stack upgrade); the primary may not change.
-    if ((a[0] ?? '') !== (b[0] ?? '')) out.push(immutable('spec.clusterIPs[0]', b[0] ?? ''));
-    if ((old.spec.clusterIP ?? '') !== (next.spec.clusterIP ?? ''))
-      out.push(immutable('spec.clusterIP', next.spec.clusterIP ?? ''));
-    const fa = old.spec.ipFamilies ?? [];
-    const fb = next.spec.ipFamilies ?? [];
-    if (fa.length > 0 && fb.length > 0 && fa[0] !== fb[0]) out.push(immutable('spec.ipFamilies[0]', fb[0]));
-  }
-  return [...out, ...validateService(next)];
+  const changed = (i: number) => invalid(`spec.clusterIPs[${i}]`, b, 'may not change once set', UNCHANGED);
+  if (a.length === b.length) {
+    a.forEach((ip, i) => {
+      if (ip !== b[i]) out.push(changed(i));
+    });
+  } else if (a.length > b.length) {
+    if (b.length === 0)
+      out.push(invalid('spec.clusterIPs[0]', b, 'primary clusterIP can not be unset', UNCHANGED));
+    if (a.length > 0 && b.length > 0 && b[0] !== a[0]) out.push(changed(0));
+    if (b.length === 1 && s.ipFamilyPolicy !== 'SingleStack')
+      out.push(
+        invalid(
+          'spec.ipFamilyPolicy',
+          s.ipFamilyPolicy ?? null,
+          "must be set to 'SingleStack' when releasing the secondary clusterIP",
+          'set ipFamilyPolicy: SingleStack to release it',
+        ),
+      );
+  } else if (a.length > 0 && b[0] !== a[0]) out.push(changed(0));
+  return out;
+}
+
+function upgradeDowngradeIpFamilies(old: ServiceSpec, s: ServiceSpec): FieldProblem[] {
+  if (s.type === 'ExternalName' || old.type === 'ExternalName') return [];
+  if (isHeadless(old) || isHeadless(s)) return [];
+  const [a, b] = [old.ipFamilies ?? [], s.ipFamilies ?? []];
+  const out: FieldProblem[] = [];
+  const changed = () => invalid('spec.ipFamilies[0]', b, 'may not change once set', UNCHANGED);
+  if (a.length === b.length) {
+    a.forEach((f, i) => {
+      if (f !== b[i]) out.push(changed());
+    });
+  } else if (a.length > b.length) {
+    if ((s.clusterIPs ?? []).length === 0)
+      out.push(invalid('spec.ipFamilies[0]', b, 'primary ipFamily can not be unset', UNCHANGED));
+    if (b.length > 0 && b[0] !== a[0]) out.push(changed());
+    if (b.length === 1 && s.ipFamilyPolicy !== 'SingleStack')
+      out.push(
+        invalid(
+          'spec.ipFamilyPolicy',
+          s.ipFamilyPolicy ?? null,
+          "must be set to 'SingleStack' when releasing the secondary ipFamily",
+          'set ipFamilyPolicy: SingleStack to release it',
+        ),
+      );
+  } else if (a.length > 0 && b.length > 0 && b[0] !== a[0]) out.push(changed());
+  return out;
 }

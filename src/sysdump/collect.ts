@@ -126,6 +126,7 @@ function labNodeItems(
         const r = await checkNode({
           node: node.name,
           podIpamFile: podIpamPath(agentStateDir(node), node.name),
+          podIpamFile6: podIpamPath(agentStateDir(node), node.name, 6),
           netns: node.netns,
           leases: () => store.listBlocks(),
         });

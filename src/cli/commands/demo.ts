@@ -5,6 +5,7 @@
  */
 import type { Command } from 'commander';
 import { PodnetError } from '../../errors/index.js';
+import { defaultLabProfile } from '../../lab/default-profile.js';
 import { labCheck, labCheckPassed, labDown, labStatus, labUp } from '../../lab/lab.js';
 import type { LabState } from '../../lab/model.js';
 import { checkLabName } from '../../lab/names.js';
@@ -31,8 +32,20 @@ export function registerDemo(program: Command, ctx: CliContext): void {
   program
     .command('demo')
     .description('bring up a three-node lab with pods, probe it, and leave it running')
-    .addHelpText('after', examples('podnet demo', 'podnet demo --name demo2 --store etcd', 'npm run demo'))
+    .addHelpText(
+      'after',
+      examples(
+        'podnet demo',
+        'podnet demo --dual-stack',
+        'podnet demo --name demo2 --store etcd',
+        'npm run demo',
+      ),
+    )
     .option('--store <kind>', 'cluster store: sqlite or etcd', 'sqlite')
+    .option(
+      '--dual-stack',
+      'IPv4 and IPv6: subnets with an IPv6 /64, an IPv6 /120 per node, pods with both addresses, every probe in both families',
+    )
     .option(
       '--name <name>',
       'the lab to make (a demo lab of that name from an earlier run is replaced)',
@@ -50,6 +63,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       const started = Date.now();
       await labUp({
         name: name,
+        ...(o.dualStack ? { profile: defaultLabProfile(name, 0, { dualStack: true }) } : {}),
         nodes: 3,
         podsPerNode: 2,
         store: o.store === 'etcd' ? 'etcd' : 'sqlite',
@@ -58,7 +72,9 @@ export function registerDemo(program: Command, ctx: CliContext): void {
       });
       const built = Date.now() - started;
       const status = await labStatus([name]);
-      progress('probing: pod to pod, pod to the outside (SNAT), the outside to pods (refused), node to pod');
+      progress(
+        `probing: pod to pod, pod to the outside (SNAT), the outside to pods (refused), node to pod${o.dualStack ? ', in IPv4 and IPv6' : ''}`,
+      );
       const result = await labCheck(name);
       const pods = status.clusters[0].nodes.flatMap((n) => n.pods);
       const a = pods[0];
@@ -90,7 +106,7 @@ export function registerDemo(program: Command, ctx: CliContext): void {
           `  ${me} lab down --name ${name}`,
           '',
           passed === result.probes.length
-            ? `Shown: ${status.clusters[0].nodes.length} nodes each routing its own /24 without encapsulation, pods reaching each other and the outside (SNAT to the node, then to the ${result.outbound.type} outbound address ${result.outbound.publicIp} for the internet), the outside refused: ${passed}/${result.probes.length} probes as expected. Try next: ${me} map --lab ${name} --out map.html`
+            ? `Shown: ${status.clusters[0].nodes.length} nodes each routing its own /24${o.dualStack ? ' and IPv6 /120' : ''} without encapsulation, pods reaching each other and the outside (SNAT to the node, then to the ${result.outbound.type} outbound address ${result.outbound.publicIp} for the internet), the outside refused: ${passed}/${result.probes.length} probes as expected. Try next: ${me} map --lab ${name} --out map.html`
             : `Shown: a ${status.clusters[0].nodes.length}-node lab where ${result.probes.length - passed} of ${result.probes.length} probes FAILED (listed above). Try next: ${me} lab check${at} -o json`,
         ].join('\n'),
       );

@@ -425,6 +425,7 @@ export function registerIpam(program: Command, ctx: CliContext): void {
       const { observation: o, findings } = await checkNode({
         node,
         podIpamFile: path,
+        podIpamFile6: podIpamPath(opts.stateDir, node, 6),
         netns: opts.netns,
         ...(url ? { leases: () => withStore(url, (store) => store.listBlocks()) } : {}),
       });

@@ -73,15 +73,28 @@ function outboundType(v: string): OutboundType {
   );
 }
 
+/** An IPv4 value and, in a dual-stack lab, its IPv6 twin: `10.244.0.1,fd12:3456:789a::1`. */
+const both = (v4: string, v6?: string) => (v6 ? `${v4},${v6}` : v4);
+
 export function renderStatus(s: StatusJson): string {
   const rows: string[][] = [];
   for (const c of s.clusters) {
     for (const n of c.nodes) {
-      rows.push([c.name, `node/${n.name}`, n.pool, n.ip, n.block ?? '-', n.netns, n.agent]);
-      for (const p of n.pods) rows.push([c.name, `pod/${p.name}`, n.name, p.ip ?? '-', '', p.netns, '']);
+      rows.push([
+        c.name,
+        `node/${n.name}`,
+        n.pool,
+        both(n.ip, n.ip6),
+        both(n.block ?? '-', n.block6),
+        n.netns,
+        n.agent,
+      ]);
+      for (const p of n.pods)
+        rows.push([c.name, `pod/${p.name}`, n.name, both(p.ip ?? '-', p.ip6), '', p.netns, '']);
     }
   }
-  for (const h of s.externalHosts) rows.push(['', `external/${h.name}`, '', h.ip, '', h.netns, '']);
+  for (const h of s.externalHosts)
+    rows.push(['', `external/${h.name}`, '', both(h.ip, h.ip6), '', h.netns, '']);
   return table(['cluster', 'name', 'pool/node', 'ip', 'block', 'netns', 'agent'], rows);
 }
 

@@ -79,6 +79,20 @@ describe('AKS input: az aks show with its VNet and peerings', () => {
     assert.deepEqual(p.vnet.addressSpaces, ['10.224.0.0/12']);
   });
 
+  it("reads a dual-stack subnet's IPv6 /64 from addressPrefixes (az network vnet show), in either order", () => {
+    const vnet = clone(VNET);
+    const data = vnet.data as { subnets: Record<string, unknown>[] };
+    data.subnets[0].addressPrefix = undefined;
+    data.subnets[0].addressPrefixes = ['fd00:10::/64', '10.224.0.0/24'];
+    const dual = profileFromDocuments([AKS, vnet]).profile;
+    assert.deepEqual(dual.vnet.subnets[0], {
+      name: 'snet-system',
+      cidr: '10.224.0.0/24',
+      cidr6: 'fd00:10::/64',
+    });
+    assert.deepEqual(dual.vnet.subnets[1], { name: 'snet-apps', cidr: '10.225.0.0/16' });
+  });
+
   it('plans an autoscaled pool at its maxCount, with osSku and a percentage surge', () => {
     const apps = p.nodePools[1];
     assert.equal(apps.count, 40);

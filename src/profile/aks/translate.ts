@@ -170,7 +170,7 @@ interface VnetView {
   name: string;
   resourceGroup?: string;
   addressSpaces: unknown[];
-  subnets: { name: string; id?: string; cidr: unknown; path: string }[];
+  subnets: { name: string; id?: string; cidr: unknown; cidr6?: string; path: string }[];
 }
 
 function readVnet(v: VnetInput): VnetView {
@@ -190,12 +190,21 @@ function readVnet(v: VnetInput): VnetView {
     const id = doc.take(s, g, ['id']).value;
     const one = doc.take(sb, `${g}${sp}`, ['addressPrefix']);
     const many = doc.take(sb, `${g}${sp}`, ['addressPrefixes']);
-    const cidr = one.value ?? (Array.isArray(many.value) ? many.value[0] : many.value);
-    const key = one.value !== undefined && one.value !== null ? 'addressPrefix' : 'addressPrefixes[0]';
+    // A dual-stack subnet lists its IPv4 prefix and its IPv6 /64 in addressPrefixes, in either order.
+    const list: unknown[] = Array.isArray(many.value) ? many.value : [many.value];
+    const v6 = (x: unknown) => typeof x === 'string' && x.includes(':');
+    const at = Math.max(
+      0,
+      list.findIndex((x) => !v6(x)),
+    );
+    const cidr = one.value ?? list[at];
+    const cidr6 = list.find(v6) as string | undefined;
+    const key = one.value !== undefined && one.value !== null ? 'addressPrefix' : `addressPrefixes[${at}]`;
     return {
       name: typeof sname === 'string' ? sname : `subnet${i}`,
       ...(typeof id === 'string' ? { id } : {}),
       cidr,
+      ...(cidr6 ? { cidr6 } : {}),
       path: `${doc.source}: ${p}subnets[${i}].${sp}${key}`,
     };
   });
@@ -398,7 +407,9 @@ export function translateAks(docs: InputDocument[]): Translation {
       name: v.name,
       ...(v.resourceGroup ? { resourceGroup: v.resourceGroup } : {}),
       addressSpaces: v.addressSpaces,
-      subnets: v.subnets.map((s) => ({ name: s.name, cidr: s.cidr })),
+      subnets: v.subnets.map((s) =>
+        s.cidr6 ? { name: s.name, cidrs: [s.cidr, s.cidr6] } : { name: s.name, cidr: s.cidr },
+      ),
     };
     origin.set('vnet.addressSpaces', `${v.input.doc.source}: addressSpace.addressPrefixes`);
     v.subnets.forEach((s, i) => origin.set(`vnet.subnets[${i}].cidr`, s.path));
