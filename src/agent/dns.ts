@@ -19,7 +19,14 @@ import type { ServiceWorld } from '../services/proxy.js';
 
 export const NODE_DNS_IP = '169.254.20.10';
 
-export class NodeDns {
+/** What the agent needs of its DNS server: where it listens, and start/stop. */
+export interface ClusterDnsServer {
+  readonly listenIp: string;
+  start(world: () => ServiceWorld): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export class NodeDns implements ClusterDnsServer {
   readonly listenIp = NODE_DNS_IP;
   private server: DnsServer | null = null;
 

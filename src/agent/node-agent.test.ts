@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
+import { resolve } from '../dns/records.js';
+import type { ServiceWorld } from '../services/proxy.js';
 import { MemoryStore } from '../store/memory.js';
 import { type AgentConfig, parseAgentFlags } from './config.js';
 import { agentLogger } from './log.js';
 import { NodeAgent } from './node-agent.js';
+import { SERVICES_PREFIX } from './service-world.js';
 import { MemoryPodIpam, RecordingDataplane, testProfile } from './test-fixtures.js';
 
 const silent = agentLogger('silent');
@@ -245,3 +248,75 @@ describe('node agent', () => {
     });
   });
 });
+
+// NodeLocal DNSCache's shape (https://kubernetes.io/docs/tasks/administer-cluster/nodelocaldns/): the node
+// answers the DNS service IP itself, so kube-proxy (here the proxy section) must leave that address alone.
+describe('cluster DNS in the agent', () => {
+  it('serves the watched Services live, sends the DNS service IP to its server, and keeps kube-dns out of the proxy', async () => {
+    const store = new MemoryStore();
+    const profile = testProfile();
+    await store.putCluster(profile, 0);
+    const put = (ns: string, name: string, spec: Record<string, unknown>) =>
+      store.kv.txn(
+        [],
+        [
+          {
+            type: 'put',
+            key: `${SERVICES_PREFIX}${ns}/${name}`,
+            value: JSON.stringify({
+              apiVersion: 'v1',
+              kind: 'Service',
+              metadata: { name, namespace: ns },
+              spec,
+            }),
+          },
+        ],
+      );
+    const dnsIp = profile.network.dnsServiceIp;
+    await put('kube-system', 'kube-dns', {
+      type: 'ClusterIP',
+      clusterIP: dnsIp,
+      clusterIPs: [dnsIp],
+      selector: { 'k8s-app': 'kube-dns' },
+      ports: [{ name: 'dns', port: 53, protocol: 'UDP' }],
+    });
+    let world: (() => ServiceWorld) | null = null;
+    const dns = {
+      listenIp: '169.254.20.10',
+      start: async (w: () => ServiceWorld) => {
+        world = w;
+      },
+      stop: async () => {},
+    };
+    const dp = new RecordingDataplane('10.224.0.4');
+    const agent = new NodeAgent(config('n1', '10.224.0.4'), {
+      store: Object.assign(Object.create(store), { close: async () => {} }),
+      openIpam: (block, maxPods) => new MemoryPodIpam(block, maxPods),
+      dataplane: dp,
+      log: silent,
+      objects: store.kv,
+      clusterDns: dns,
+    });
+    agents.push(agent);
+    await agent.start();
+    const live = world as unknown as () => ServiceWorld;
+    assert.deepEqual(data(resolve(live(), 'kube-dns.kube-system.svc.cluster.local', 'A')), [dnsIp]);
+    assert.deepEqual(dp.ruleset?.dns, {
+      serviceIp: dnsIp,
+      listenIp: '169.254.20.10',
+      podCidrs: ['10.244.0.0/16'],
+    });
+    assert.equal(dp.ruleset?.services.families[0].entries.length, 0, 'kube-dns is not proxied');
+    await put('default', 'web', {
+      type: 'ClusterIP',
+      clusterIP: '10.0.5.5',
+      clusterIPs: ['10.0.5.5'],
+      ports: [{ port: 80 }],
+    });
+    for (let i = 0; i < 100 && data(resolve(live(), 'web.default.svc.cluster.local', 'A')).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(data(resolve(live(), 'web.default.svc.cluster.local', 'A')), ['10.0.5.5']);
+  });
+});
+
+const data = (r: ReturnType<typeof resolve>) => (r.kind === 'answer' ? r.answers.map((a) => a.data) : []);

@@ -21,7 +21,7 @@ import type { VersionedStore } from '../store/versioned.js';
 import { CoalescedPass } from './coalesce.js';
 import type { AgentConfig } from './config.js';
 import type { NodeSnapshot } from './desired.js';
-import type { NodeDns } from './dns.js';
+import type { ClusterDnsServer } from './dns.js';
 import { ENDPOINT_LEASE_TTL_S, EndpointPublisher } from './endpoints.js';
 import { NodeHeartbeat } from './heartbeat.js';
 import { IpamAudit } from './ipam-audit.js';
@@ -46,7 +46,7 @@ export interface NodeAgentDeps {
   /** Where the node publishes its pods' endpoints; none = not published. */
   objects?: VersionedStore | null;
   /** The node's cluster DNS server (needs `objects`: it answers from the watched Services); none = not served. */
-  clusterDns?: NodeDns;
+  clusterDns?: ClusterDnsServer;
 }
 
 export interface ReconcileReport {

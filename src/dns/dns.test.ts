@@ -14,6 +14,7 @@ import * as packet from 'dns-packet';
 import type { PodEndpoint } from '../endpoints/record.js';
 import type { ServiceWorld } from '../services/proxy.js';
 import type { Service } from '../services/types.js';
+import { outsideRecords } from './outside.js';
 import { resolve } from './records.js';
 import { DnsServer } from './server.js';
 
@@ -160,6 +161,24 @@ describe('cluster DNS records', () => {
       ],
     );
     assert.deepEqual(data(resolve(dual, 'fd00--5.shop.pod.cluster.local', 'AAAA')), ['fd00::5']);
+  });
+});
+
+describe("the lab's outside zone (RFC 6761 .test names)", () => {
+  const outside = outsideRecords([
+    { name: 'internet', kind: 'internet', ip: '203.0.113.10' },
+    { name: 'onprem', kind: 'connected', ip: '192.168.100.10' },
+  ]);
+  it('www and every host by name; everything else does not exist, as the internet answers', () => {
+    assert.deepEqual(data(outside('WWW.example.test.', 'A')), ['203.0.113.10']);
+    assert.deepEqual(data(outside('onprem.example.test', 'A')), ['192.168.100.10']);
+    assert.deepEqual(outside('onprem.example.test', 'AAAA'), {
+      kind: 'answer',
+      rcode: 'NOERROR',
+      answers: [],
+    });
+    for (const n of ['nope.example.test', 'nope', 'web.default.svc.cluster.local'])
+      assert.equal((outside(n, 'A') as { rcode: string }).rcode, 'NXDOMAIN', n);
   });
 });
 

@@ -2,8 +2,9 @@
  * The names of the lab's outside world, served by the resolver on its internet host (the upstream the nodes'
  * cluster DNS relays every non-cluster name to): `www.example.test` is the internet host, `<host>.example.test`
  * each host beyond the VNet by its name (`internet`, connected networks). `.test` is reserved for testing (RFC
- * 6761 §6.2), so no real name is ever shadowed. Pure: the hosts in, the answer out; names outside the zone are
- * not this resolver's (`forward`, which a server without upstream refuses).
+ * 6761 §6.2), so no real name is ever shadowed. It stands for the internet's resolvers, so every other name
+ * does not exist (NXDOMAIN, as `nope.` gets from a real one; REFUSED would make glibc report a temporary
+ * failure and retry). Pure: the hosts in, the answer out.
  */
 import { parseIp } from '../addr/index.js';
 import { type Resolution, TTL } from './records.js';
@@ -28,7 +29,6 @@ export function outsideRecords(
   }
   return (qname, qtype) => {
     const name = qname.toLowerCase().replace(/\.$/, '');
-    if (name !== zone && !name.endsWith(`.${zone}`)) return { kind: 'forward' };
     if (name === zone) return { kind: 'answer', rcode: 'NOERROR', answers: [] };
     const ip = byName.get(name);
     if (ip === undefined) return { kind: 'answer', rcode: 'NXDOMAIN', answers: [] };

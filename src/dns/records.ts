@@ -14,6 +14,7 @@
  * Names compare case-insensitively. Pure: the Services and endpoints in, the answer out.
  */
 import { parseIp } from '../addr/index.js';
+import type { PodEndpoint } from '../endpoints/record.js';
 import { selectedEndpoints, targetPortOf } from '../services/endpoints.js';
 import type { ServiceWorld } from '../services/proxy.js';
 import type { Service } from '../services/types.js';
@@ -50,6 +51,47 @@ const dashed = (ip: string) => {
   return d.endsWith('-') ? `${d}0` : d;
 };
 
+/**
+ * A world's lookups, built once per world (the agent derives a new world per change of the watched objects):
+ * Services by namespace and name, and endpoints by namespace and label pair, so a query costs what its own
+ * service selects, not a scan of the cluster's Services and endpoints.
+ */
+interface WorldIndex {
+  services: Map<string, Service>;
+  namespaces: Set<string>;
+  /** `ns\0key=value` -> the endpoints of that namespace carrying that label. */
+  byLabel: Map<string, PodEndpoint[]>;
+}
+
+const indexes = new WeakMap<ServiceWorld, WorldIndex>();
+
+function indexOf(world: ServiceWorld): WorldIndex {
+  let ix = indexes.get(world);
+  if (ix) return ix;
+  ix = { services: new Map(), namespaces: new Set(), byLabel: new Map() };
+  for (const s of world.services) {
+    ix.services.set(`${s.metadata.namespace}/${s.metadata.name}`.toLowerCase(), s);
+    ix.namespaces.add((s.metadata.namespace ?? '').toLowerCase());
+  }
+  for (const e of world.endpoints)
+    for (const [k, v] of Object.entries(e.labels)) {
+      const key = `${e.namespace}\0${k}=${v}`;
+      const list = ix.byLabel.get(key);
+      if (list) list.push(e);
+      else ix.byLabel.set(key, [e]);
+    }
+  indexes.set(world, ix);
+  return ix;
+}
+
+/** The endpoints `svc` selects (services/endpoints.ts decides), among those carrying its first selector pair. */
+function endpointsOf(world: ServiceWorld, svc: Service): PodEndpoint[] {
+  const first = Object.entries(svc.spec.selector ?? {})[0];
+  if (!first) return [];
+  const candidates = indexOf(world).byLabel.get(`${svc.metadata.namespace}\0${first[0]}=${first[1]}`) ?? [];
+  return selectedEndpoints(svc, candidates);
+}
+
 export function resolve(world: ServiceWorld, qname: string, qtype: string, zone = DEFAULT_ZONE): Resolution {
   const name = qname.toLowerCase().replace(/\.$/, '');
   const z = zone.toLowerCase();
@@ -75,9 +117,9 @@ function recordsOf(world: ServiceWorld, labels: string[], name: string, zone: st
     return [{ type: 'TXT', name, ttl: TTL, data: [SCHEMA_VERSION] }];
   if (labels[n - 1] === 'pod' && n === 3) return podRecord(labels[0], name);
   if (labels[n - 1] !== 'svc') return null;
-  if (n === 2) return world.services.some((s) => s.metadata.namespace === labels[0]) ? [] : null;
-  const ns = labels[n - 2];
-  const svc = world.services.find((s) => s.metadata.namespace === ns && s.metadata.name === labels[n - 3]);
+  const ix = indexOf(world);
+  if (n === 2) return ix.namespaces.has(labels[0]) ? [] : null;
+  const svc = ix.services.get(`${labels[n - 2]}/${labels[n - 3]}`);
   if (!svc) return null;
   if (n === 3) return serviceRecords(world, svc, name, zone);
   if (n === 4) return hostRecords(world, svc, labels[0], name);
@@ -107,7 +149,7 @@ function serviceRecords(world: ServiceWorld, svc: Service, name: string, _zone: 
   if (svc.spec.type === 'ExternalName')
     return [{ type: 'CNAME', name, ttl: TTL, data: (svc.spec.externalName ?? '').replace(/\.$/, '') }];
   if (svc.spec.clusterIP === 'None') {
-    const ips = selectedEndpoints(svc, world.endpoints).flatMap((e) => e.ips);
+    const ips = endpointsOf(world, svc).flatMap((e) => e.ips);
     if (ips.length === 0) return null;
     return ips.map((ip) => ({ type: addressType(ip), name, ttl: TTL, data: ip }));
   }
@@ -116,7 +158,7 @@ function serviceRecords(world: ServiceWorld, svc: Service, name: string, _zone: 
 
 function hostRecords(world: ServiceWorld, svc: Service, host: string, name: string): Answer[] | null {
   if (svc.spec.clusterIP !== 'None') return null;
-  const ips = selectedEndpoints(svc, world.endpoints)
+  const ips = endpointsOf(world, svc)
     .flatMap((e) => e.ips)
     .filter((ip) => dashed(ip) === host);
   return ips.length ? ips.map((ip) => ({ type: addressType(ip), name, ttl: TTL, data: ip })) : null;
@@ -138,7 +180,7 @@ function srvRecords(
   if (svc.spec.clusterIP !== 'None')
     return [{ type: 'SRV', name, ttl: TTL, data: { priority: 0, weight: 100, port: sp.port, target: base } }];
   const out: Answer[] = [];
-  for (const e of selectedEndpoints(svc, world.endpoints)) {
+  for (const e of endpointsOf(world, svc)) {
     const p = targetPortOf(sp, e);
     if (p === null) continue;
     for (const ip of e.ips)

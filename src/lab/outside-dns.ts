@@ -6,9 +6,10 @@
  * the VNet goes. Its command line names the VNet's state file, which marks the process as the VNet's.
  *
  * Run as `node outside-dns.js VNET_STATE_FILE` inside the internet host's namespace: it reads the hosts from
- * the state and serves them on the internet host's address, port 53, UDP and TCP, until SIGTERM.
+ * the state (again when the state changes) and serves them on the internet host's address, port 53, UDP and
+ * TCP, until SIGTERM.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { outsideRecords } from '../dns/outside.js';
@@ -55,13 +56,29 @@ export async function stopOutsideDns(vnet: Vnet): Promise<void> {
 const outsideDnsLog = (vnet: Vnet) => join(LAB_ROOT, `outside-dns-${vnet.name}.log`);
 
 async function main(stateFile: string): Promise<void> {
-  const vnet = JSON.parse(readFileSync(stateFile, 'utf8')) as Vnet;
+  const read = () => JSON.parse(readFileSync(stateFile, 'utf8')) as Vnet;
+  const vnet = read();
   const host = internetHost(vnet);
+  // The hosts again whenever the VNet state changed: a cluster joining later may bring connected networks.
+  let seen = statSync(stateFile).mtimeMs;
+  let current = outsideRecords(vnet.externalHosts);
+  const records = () => {
+    const m = statSync(stateFile, { throwIfNoEntry: false })?.mtimeMs ?? seen;
+    if (m !== seen) {
+      try {
+        current = outsideRecords(read().externalHosts);
+        seen = m;
+      } catch {
+        // Caught mid-write: keep the hosts known so far, read again at the next query.
+      }
+    }
+    return current;
+  };
   if (!host) throw new Error(`VNet ${vnet.name} has no internet host`);
   const server = new DnsServer({
     host: host.ip,
     port: OUTSIDE_DNS_PORT,
-    resolve: outsideRecords(vnet.externalHosts),
+    resolve: (name, type) => records()(name, type),
   });
   await server.start();
   process.stderr.write(`${new Date().toISOString()} outside DNS on ${host.ip}:${OUTSIDE_DNS_PORT}\n`);
