@@ -22,7 +22,7 @@ import { decodePod, podKey } from './pod-objects.js';
 import { waitFor } from './processes.js';
 import { readLab, readVnet, requireLab } from './state.js';
 import {
-  nodesListenOnNoTcpPort,
+  nodesListenOnlyReadOnly,
   nonRootCannotTouchStore,
   podsCannotRewriteLeases,
 } from './testing/store-attacks.js';
@@ -132,7 +132,7 @@ describe('endpoints and Pod objects across processes (lab on etcd)', { concurren
   // Issue 14, fault 1 on the etcd backend: the lab etcd runs with mutual TLS, each agent with its own certificate.
   it('the attack of issue 14 fails: a pod PUT to the etcd gateway API, the node without a certificate', async () => {
     await podsCannotRewriteLeases(requireLab(name));
-    await nodesListenOnNoTcpPort(requireLab(name));
+    await nodesListenOnlyReadOnly(requireLab(name));
   });
 
   it('a local non-root user can neither list nor change the etcd store (CLI, socket, loopback, keys)', async () => {

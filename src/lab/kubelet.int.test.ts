@@ -21,7 +21,7 @@ import { decodePod, podKey } from './pod-objects.js';
 import { isOurs, waitFor } from './processes.js';
 import { readLab, requireLab, withLabLock } from './state.js';
 import {
-  nodesListenOnNoTcpPort,
+  nodesListenOnlyReadOnly,
   nonRootCannotTouchStore,
   podsCannotRewriteLeases,
 } from './testing/store-attacks.js';
@@ -178,7 +178,7 @@ describe('Pod objects in a lab', { concurrency: false }, () => {
   // Issue 14, fault 1 on the sqlite backend (the same attacks as on etcd, src/lab/endpoints.int.test.ts).
   it('the attack of issue 14 fails on a sqlite store: from a pod, and as a local non-root user', async () => {
     await podsCannotRewriteLeases(requireLab(name));
-    await nodesListenOnNoTcpPort(requireLab(name));
+    await nodesListenOnlyReadOnly(requireLab(name));
     await nonRootCannotTouchStore(requireLab(name));
   });
 });

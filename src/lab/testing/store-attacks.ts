@@ -8,8 +8,10 @@
  */
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
+import { NODE_DNS_IP } from '../../agent/dns.js';
 import { blockKey } from '../../ipam/leases.js';
 import { execInNetns } from '../../kernel/process.js';
+import { PROXY_HEALTHZ_PORT } from '../../loadbalancer/health.js';
 import { DEFAULT_ETCD_PREFIX, openStore } from '../../store/open.js';
 import { etcdSocket } from '../etcd.js';
 import type { LabState } from '../model.js';
@@ -83,12 +85,27 @@ export async function podsCannotRewriteLeases(state: LabState): Promise<void> {
   );
 }
 
-/** Nothing a pod could connect to listens on TCP in a node's namespace: the agent serves unix sockets only. */
-export async function nodesListenOnNoTcpPort(state: LabState): Promise<void> {
+/**
+ * A node listens on TCP only where it serves read-only answers: cluster DNS on its node-local address
+ * (src/agent/dns.ts) and kube-proxy's load balancer health checks (src/loadbalancer/health.ts), neither of
+ * which takes a write. The agent's API, IPAM and metrics stay on unix sockets, so nothing a pod reaches can
+ * change the cluster.
+ */
+export async function nodesListenOnlyReadOnly(state: LabState): Promise<void> {
+  const allowed = new Set([`${NODE_DNS_IP}:53`, `0.0.0.0:${PROXY_HEALTHZ_PORT}`, `*:${PROXY_HEALTHZ_PORT}`]);
   for (const n of state.nodes) {
     const r = await execInNetns(n.netns, ['ss', '-Hltn']);
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.trim(), '', `node ${n.name} listens on TCP: ${r.stdout}`);
+    const local = r.stdout
+      .trim()
+      .split('\n')
+      .filter((l) => l !== '')
+      .map((l) => l.trim().split(/\s+/)[3]);
+    assert.deepEqual(
+      local.filter((a) => !allowed.has(a)),
+      [],
+      `node ${n.name} listens on TCP beyond DNS and health checks: ${r.stdout}`,
+    );
   }
 }
 
