@@ -1,14 +1,3 @@
-/**
- * Cluster DNS in a real lab, as root: two nodes whose agents serve DNS at the profile's DNS service IP, pods
- * with the resolv.conf the lab wrote from their CNI result, the outside resolver on the internet host. Checks
- * what a user checks from inside a pod, against the Kubernetes DNS specification 1.0.1
- * (https://github.com/kubernetes/dns/blob/master/docs/specification.md) and
- * https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/: glibc's own resolver (getent,
- * nc) walking the search path with ndots:5 for `NAME`, `NAME.NS` and the FQDN; a call by name; headless
- * services' pod addresses (§2.4.1); SRV for named ports (§2.3.2, RFC 2782); NXDOMAIN for unknown names in
- * the zone (§2.3.3 negative answers, RFC 2308); TCP (RFC 7766); relaying other names upstream; a new Service
- * answered without any restart.
- */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -23,6 +12,18 @@ import { podKey } from '../lab/pod-objects.js';
 import type { CniResult } from '../lab/pod.js';
 import { waitFor } from '../lab/processes.js';
 import { readLab, readVnet, requireLab } from '../lab/state.js';
+/**
+ * Cluster DNS in a real lab, as root: two nodes whose agents serve DNS at the profile's DNS service IP, pods
+ * with the resolv.conf the lab wrote from their CNI result, the outside resolver on the internet host. Checks
+ * what a user checks from inside a pod, against the Kubernetes DNS specification 1.0.1
+ * (https://github.com/kubernetes/dns/blob/master/docs/specification.md) and
+ * https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/: glibc's own resolver (getent,
+ * nc) walking the search path with ndots:5 for `NAME`, `NAME.NS` and the FQDN; a call by name; headless
+ * services' pod addresses (§2.4.1); SRV for named ports (§2.3.2, RFC 2782); NXDOMAIN for unknown names in
+ * the zone (§2.3.3 negative answers, RFC 2308); TCP (RFC 7766); relaying other names upstream; a new Service
+ * answered without any restart.
+ */
+import { applyObjects, backendPod, eventually, putPods } from '../lab/testing/service-lab.js';
 import { applyDocuments } from '../objects/store.js';
 import type { Pod } from '../objects/types.js';
 import { openVersionedStore } from '../store/open.js';
@@ -33,16 +34,6 @@ const name = `dns${randomBytes(2).toString('hex')}`;
 const QUERY = fileURLToPath(new URL('./testing/query.js', import.meta.url));
 let kv: VersionedStore;
 
-const eventually = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> =>
-  waitFor(what, 30_000, probe);
-
-const backend = (pod: string, node: string): Pod => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: { name: pod, namespace: 'default', uid: randomBytes(16).toString('hex'), labels: { app: 'be' } },
-  spec: { nodeName: node, containers: [{ name: 'main', ports: [{ name: 'http', containerPort: 8080 }] }] },
-});
-
 const service = (svc: string, extra: Record<string, unknown> = {}) => ({
   apiVersion: 'v1',
   kind: 'Service',
@@ -50,11 +41,7 @@ const service = (svc: string, extra: Record<string, unknown> = {}) => ({
   spec: { selector: { app: 'be' }, ports: [{ name: 'http', port: 80, targetPort: 'http' }], ...extra },
 });
 
-const apply = (...values: unknown[]) =>
-  applyDocuments(kv, {
-    problems: [],
-    documents: values.map((value, index) => ({ source: { file: 'dns.int.yaml', index }, value })),
-  });
+const apply = (...values: unknown[]) => applyObjects(kv, ...values);
 
 /** A program run in the pod as `lab exec` runs it: with the pod's own /etc/resolv.conf. */
 const inPod = (pod: LabPod, argv: string[]) => execInNetns(pod.netns, argv, { netnsEtc: true, input: '' });
@@ -101,14 +88,7 @@ describe('cluster DNS in a lab', { concurrency: false }, () => {
     clients = requireLab(name).pods;
     kv = await openVersionedStore(requireLab(name).store.url);
     const nodes = requireLab(name).nodes.map((n) => n.name);
-    await kv.txn(
-      [],
-      [backend('be-0', nodes[0]), backend('be-1', nodes[1])].map((p) => ({
-        type: 'put' as const,
-        key: podKey({ namespace: 'default', name: p.metadata.name }),
-        value: JSON.stringify(p),
-      })),
-    );
+    await putPods(kv, backendPod('be-0', nodes[0]), backendPod('be-1', nodes[1]));
     await apply(service('web'), service('db', { clusterIP: 'None' }));
     webIp = JSON.parse((await kv.get('objects/services/default/web'))?.value ?? '{}').spec.clusterIP;
     backends = await eventually('the backends to run', async () => {

@@ -1,15 +1,3 @@
-/**
- * LoadBalancer Services in a real lab, as root: two nodes with real agents, the lab kubelet running applied
- * Pod objects (responders answer `<namespace>/<name>`), the VNet's load balancer in the lab's fabric. What a
- * user checks from outside the cluster, as https://kubernetes.io/docs/concepts/services-networking/service/#loadbalancer
- * and .../create-external-load-balancer/#preserving-the-client-source-ip describe it: the outside host reaches
- * the frontend in `status.loadBalancer.ingress` while the pod address stays unreachable (AKS overlay: "Pods
- * ... aren't directly reachable from outside the cluster"); `externalTrafficPolicy: Local` keeps the client's
- * address and only nodes with a local endpoint take traffic, following the endpoint when it moves; the NSGs of
- * the node subnet see the frontend as destination (floating IP) and a deny of its port blocks it, an allow
- * admits it (https://learn.microsoft.com/azure/load-balancer/load-balancer-floating-ip,
- * https://learn.microsoft.com/azure/virtual-network/network-security-group-how-it-works).
- */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -22,6 +10,19 @@ import { clusterDir } from '../lab/names.js';
 import { podKey } from '../lab/pod-objects.js';
 import { waitFor } from '../lab/processes.js';
 import { readLab, readVnet, requireLab } from '../lab/state.js';
+/**
+ * LoadBalancer Services in a real lab, as root: two nodes with real agents, the lab kubelet running applied
+ * Pod objects (responders answer `<namespace>/<name>`), the VNet's load balancer in the lab's fabric. What a
+ * user checks from outside the cluster, as https://kubernetes.io/docs/concepts/services-networking/service/#loadbalancer
+ * and .../create-external-load-balancer/#preserving-the-client-source-ip describe it: the outside host reaches
+ * the frontend in `status.loadBalancer.ingress` while the pod address stays unreachable (AKS overlay: "Pods
+ * ... aren't directly reachable from outside the cluster"); `externalTrafficPolicy: Local` keeps the client's
+ * address and only nodes with a local endpoint take traffic, following the endpoint when it moves; the NSGs of
+ * the node subnet see the frontend as destination (floating IP) and a deny of its port blocks it, an allow
+ * admits it (https://learn.microsoft.com/azure/load-balancer/load-balancer-floating-ip,
+ * https://learn.microsoft.com/azure/virtual-network/network-security-group-how-it-works).
+ */
+import { applyObjects, backendPod, eventually, putPods } from '../lab/testing/service-lab.js';
 import { decodeManifest } from '../objects/decode.js';
 import { serviceKind } from '../objects/kinds/service.js';
 import { applyDocuments } from '../objects/store.js';
@@ -40,30 +41,9 @@ let vnet: Vnet;
 let outside: { netns: string; ip: string };
 let frontendCidr: string;
 
-const eventually = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> =>
-  waitFor(what, 30_000, probe);
-
-const backend = (pod: string, node: string): Pod => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: { name: pod, namespace: 'default', uid: randomBytes(16).toString('hex'), labels: { app: 'be' } },
-  spec: {
-    nodeName: node,
-    containers: [{ name: 'main', image: 'responder', ports: [{ name: 'http', containerPort: 8080 }] }],
-  },
-});
-
-const putPod = (p: Pod) =>
-  kv.txn(
-    [],
-    [{ type: 'put', key: podKey({ namespace: 'default', name: p.metadata.name }), value: JSON.stringify(p) }],
-  );
-
-async function apply(...values: unknown[]): Promise<void> {
-  const decoded = decodeManifest(JSON.stringify(values), 'lb.int.json');
-  assert.deepEqual(decoded.problems, []);
-  await applyDocuments(kv, decoded);
-}
+const apply = (...values: unknown[]) => applyObjects(kv, ...values);
+const putPod = (p: Pod) => putPods(kv, p);
+const backend = backendPod;
 
 const loadBalancer = (svc: string, policy: 'Cluster' | 'Local') => ({
   apiVersion: 'v1',

@@ -1,12 +1,3 @@
-/**
- * The service proxy in a real lab, as root: two nodes with real agents, pods through the real CNI plugin, the
- * lab kubelet running applied Pod objects (responders answer `<namespace>/<name>`), Services applied through
- * the objects layer as `podnet apply --lab` does. Checks what a user checks with `curl CLUSTER-IP`: reachable
- * from pods on every node and from a node itself, hairpin (a pod through its own service), ClientIP affinity
- * (https://kubernetes.io/docs/reference/networking/virtual-ips/#session-affinity), endpoints following a
- * scale-out and a pod deletion, a named targetPort, and a NodePort reached on another node's address
- * (https://kubernetes.io/docs/concepts/services-networking/service/#type-nodeport).
- */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -18,35 +9,29 @@ import { clusterDir } from '../lab/names.js';
 import { podKey } from '../lab/pod-objects.js';
 import { waitFor } from '../lab/processes.js';
 import { readLab, requireLab } from '../lab/state.js';
+/**
+ * The service proxy in a real lab, as root: two nodes with real agents, pods through the real CNI plugin, the
+ * lab kubelet running applied Pod objects (responders answer `<namespace>/<name>`), Services applied through
+ * the objects layer as `podnet apply --lab` does. Checks what a user checks with `curl CLUSTER-IP`: reachable
+ * from pods on every node and from a node itself, hairpin (a pod through its own service), ClientIP affinity
+ * (https://kubernetes.io/docs/reference/networking/virtual-ips/#session-affinity), endpoints following a
+ * scale-out and a pod deletion, a named targetPort, and a NodePort reached on another node's address
+ * (https://kubernetes.io/docs/concepts/services-networking/service/#type-nodeport).
+ */
+import { applyObjects, backendPod, eventually, putPods } from '../lab/testing/service-lab.js';
 import { applyDocuments } from '../objects/store.js';
 import type { Pod } from '../objects/types.js';
 import { openVersionedStore } from '../store/open.js';
 import type { VersionedStore } from '../store/versioned.js';
 import type { Service } from './types.js';
 
+/** Each backend also carries its own name as a label, so a Service can select one pod. */
+const backend = (pod: string, node: string) => backendPod(pod, node, { pod });
+
 const name = `svc${randomBytes(2).toString('hex')}`;
 let kv: VersionedStore;
 
-const eventually = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> =>
-  waitFor(what, 30_000, probe);
-
-const backend = (pod: string, node: string): Pod => ({
-  apiVersion: 'v1',
-  kind: 'Pod',
-  metadata: {
-    name: pod,
-    namespace: 'default',
-    uid: randomBytes(16).toString('hex'),
-    labels: { app: 'be', pod },
-  },
-  spec: { nodeName: node, containers: [{ name: 'main', ports: [{ name: 'http', containerPort: 8080 }] }] },
-});
-
-const apply = (...values: unknown[]) =>
-  applyDocuments(kv, {
-    problems: [],
-    documents: values.map((value, index) => ({ source: { file: 'svc.int.yaml', index }, value })),
-  });
+const apply = (...values: unknown[]) => applyObjects(kv, ...values);
 
 const service = (svc: string, selector: Record<string, string>, extra: Record<string, unknown> = {}) => ({
   apiVersion: 'v1',
@@ -83,14 +68,7 @@ describe('the service proxy in a lab', { concurrency: false }, () => {
     clients = requireLab(name).pods.filter((p) => p.namespace === 'default' && !p.name.startsWith('be-'));
     kv = await openVersionedStore(requireLab(name).store.url);
     const nodes = requireLab(name).nodes.map((n) => n.name);
-    await kv.txn(
-      [],
-      [backend('be-0', nodes[0]), backend('be-1', nodes[1])].map((p) => ({
-        type: 'put' as const,
-        key: podKey({ namespace: 'default', name: p.metadata.name }),
-        value: JSON.stringify(p),
-      })),
-    );
+    await putPods(kv, backend('be-0', nodes[0]), backend('be-1', nodes[1]));
     await apply(service('web', { app: 'be' }));
     web = await clusterIp('web');
     await eventually('the backends to run', async () =>
@@ -169,10 +147,7 @@ describe('the service proxy in a lab', { concurrency: false }, () => {
   it('endpoints follow a scale-out and a pod deletion', async () => {
     const nodes = requireLab(name).nodes.map((n) => n.name);
     const be2 = backend('be-2', nodes[0]);
-    await kv.txn(
-      [],
-      [{ type: 'put', key: podKey({ namespace: 'default', name: 'be-2' }), value: JSON.stringify(be2) }],
-    );
+    await putPods(kv, be2);
     const c = clients[1];
     await eventually('the new backend to answer', async () =>
       (await calls(c.netns, web, 12)).includes('default/be-2') ? true : undefined,
