@@ -16,6 +16,7 @@ import { PODNET_ROUTE_PROTO } from '../src/routing/routes.js';
 import { MemoryStore } from '../src/store/memory.js';
 import type { BlockLease } from '../src/store/types.js';
 import { uniquePrefix } from '../src/testing/netns-fixture.js';
+import { median } from './_net.js';
 
 const PEERS = 5000;
 const ROUNDS = 3;
@@ -124,11 +125,6 @@ async function round(): Promise<Round> {
     await timed(() => ipBatch(lines('replace'), netns)),
   ]);
   return { ...agentRun, rawAddS, rewriteS };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 const ms = (s: number) => `${(s * 1000).toFixed(1)} ms`;

@@ -19,7 +19,7 @@ import { defaultLabProfile } from '../src/lab/default-profile.js';
 import { labDown, labUp } from '../src/lab/lab.js';
 import { netnsScope } from '../src/testing/netns-fixture.js';
 import { pct, runDriver, untilReady } from './_cni-run.js';
-import { iperf, iperfServer, median } from './lab.js';
+import { iperf, iperfServer, median } from './_net.js';
 
 const SEQUENTIAL = 100;
 const ROUNDS = 8;
@@ -93,12 +93,11 @@ async function throughput(): Promise<string[]> {
     const a = state.pods.find((p) => state.nodes.find((n) => n.name === p.node)?.pool === 'sys');
     const b = state.pods.find((p) => state.nodes.find((n) => n.name === p.node)?.pool === 'user');
     if (!a?.ip || !a.ip6 || !b?.ip || !b.ip6) throw new Error('the dual-stack lab has pods of both families');
-    servers.push(await iperfServer({ netns: b.netns, ip: b.ip }));
+    servers.push(await iperfServer(b));
     for (let round = 0; round < ROUNDS; round++) {
       const order: (4 | 6)[] = round % 2 === 0 ? [4, 6] : [6, 4];
       for (const f of order) {
-        const to = { netns: b.netns, ip: f === 4 ? b.ip : b.ip6 };
-        gbps[f].push(await iperf({ netns: a.netns, ip: '' }, to, 1));
+        gbps[f].push(await iperf(a, f === 4 ? b.ip : b.ip6));
       }
     }
   } finally {

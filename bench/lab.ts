@@ -18,12 +18,9 @@ import { type NetnsProcess, execInNetns, spawnInNetns } from '../src/kernel/proc
 import { labDown, labUp } from '../src/lab/lab.js';
 import { clusterPrefix } from '../src/lab/names.js';
 import { waitFor } from '../src/lab/processes.js';
+import { IPERF_OMIT, IPERF_SECONDS, iperf, iperfServer, median } from './_net.js';
 
 const ROUNDS = 8;
-/** Seconds of each iperf3 run left out of its figure (TCP slow start). */
-const OMIT = 0.5;
-const SECONDS = 2;
-const PORT = 5201;
 const PINGS = 40;
 
 interface Endpoint {
@@ -31,32 +28,6 @@ interface Endpoint {
   ip: string;
 }
 type Path = 'node' | 'pod' | 'ref' | 'vxlan';
-
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-export async function iperf(from: Endpoint, to: Endpoint, streams: number): Promise<number> {
-  const argv = [
-    '-c',
-    to.ip,
-    '-p',
-    String(PORT),
-    '-t',
-    String(SECONDS),
-    '-O',
-    String(OMIT),
-    '-P',
-    String(streams),
-  ];
-  const res = await execInNetns(from.netns, ['iperf3', ...argv, '-J'], { timeoutMs: (SECONDS + 10) * 1000 });
-  if (res.code !== 0)
-    throw new Error(`iperf3 to ${to.ip} from ${from.netns} failed: ${res.stdout}${res.stderr}`);
-  const r = JSON.parse(res.stdout) as { end: { sum_received: { bits_per_second: number } } };
-  return r.end.sum_received.bits_per_second / 1e9;
-}
 
 /** Median round trip in microseconds over a burst of pings (bounded: count and deadline). */
 async function rtt(from: Endpoint, to: Endpoint): Promise<number> {
@@ -76,18 +47,6 @@ async function rtt(from: Endpoint, to: Endpoint): Promise<number> {
   if (times.length === 0)
     throw new Error(`ping ${to.ip} from ${from.netns} got no reply: ${r.stdout}${r.stderr}`);
   return median(times);
-}
-
-export async function iperfServer(at: Endpoint): Promise<NetnsProcess> {
-  const child = spawnInNetns(at.netns, ['iperf3', '-s', '-p', String(PORT), '--forceflush']);
-  let out = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  await waitFor(`iperf3 server in ${at.netns}`, 5000, async () =>
-    out.includes('listening') ? true : undefined,
-  );
-  return child;
 }
 
 /** A point-to-point VXLAN between the two nodes (over the VNet) and /32 routes sending the pods' traffic into it. */
@@ -222,8 +181,10 @@ export default {
       for (let r = 0; r < ROUNDS; r++) {
         const paths = order.map((_, k) => order[(r + k) % order.length]);
         for (const p of paths) await measure(p, async (f, t) => void lat[p].push(await rtt(f, t)));
-        for (const p of paths) await measure(p, async (f, t) => void tput[p][1].push(await iperf(f, t, 1)));
-        for (const p of paths) await measure(p, async (f, t) => void tput[p][4].push(await iperf(f, t, 4)));
+        for (const p of paths)
+          await measure(p, async (f, t) => void tput[p][1].push(await iperf(f, t.ip, 1)));
+        for (const p of paths)
+          await measure(p, async (f, t) => void tput[p][4].push(await iperf(f, t.ip, 4)));
       }
       for (const s of servers.splice(0)) s.kill('SIGKILL');
       t = performance.now();
@@ -253,7 +214,7 @@ export default {
       `| \`lab up\` (VNet, fabric router, 3 agents ready, 30 pods) | ${(upMs / 1000).toFixed(1)} |`,
       `| \`lab down\` (30 CNI DELs, agents, namespaces, VNet) | ${(downMs / 1000).toFixed(1)} |`,
       '',
-      `Across nodes on different subnets (through the VNet's routing domain); iperf3 TCP ${SECONDS} s per run (the first ${OMIT} s left out), ${ROUNDS} rounds with the four paths measured back to back, medians:`,
+      `Across nodes on different subnets (through the VNet's routing domain); iperf3 TCP ${IPERF_SECONDS} s per run (the first ${IPERF_OMIT} s left out), ${ROUNDS} rounds with the four paths measured back to back, medians:`,
       '',
       '| path | 1 stream Gbit/s | 4 streams Gbit/s | RTT p50 us |',
       '|---|---|---|---|',

@@ -30,18 +30,13 @@ import { compilePolicies, evaluatePolicies } from '../src/policy/engine.js';
 import { compileNodePolicy, policySection } from '../src/policy/nft.js';
 import type { NetworkPolicy, PolicyPod, PolicyWorld } from '../src/policy/types.js';
 import { type TraceFlow, compileWorld, trace } from '../src/trace/trace.js';
+import { IPERF_PORT, IPERF_SECONDS, iperf, median } from './_net.js';
 
 const NAMESPACES = 50;
 const PODS_PER_NS = 100;
 const NODES = 20;
 const POLICIES_PER_NS = 20;
 const NODE = 'node-0';
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
 
 function benchPod(ns: number, i: number): PolicyPod {
   // Spread so that every node runs pods of every app: (i + 3 ns) mod 20 picks the node.
@@ -280,32 +275,9 @@ export function traceBench(): string[] {
 // ---- the lab part ----
 
 const ROUNDS = 4;
-const IPERF_SECONDS = 2;
-const IPERF_PORT = 5201;
 const CONNECT_PORT = 8080;
 const CONNECT_SECONDS = 2;
 const POLICIES = 1000;
-
-async function iperf(from: LabPod, to: LabPod): Promise<number> {
-  const argv = [
-    'iperf3',
-    '-c',
-    to.ip as string,
-    '-p',
-    String(IPERF_PORT),
-    '-t',
-    String(IPERF_SECONDS),
-    '-O',
-    '0.5',
-    '-J',
-  ];
-  const r = await execInNetns(from.netns, argv, { timeoutMs: (IPERF_SECONDS + 10) * 1000 });
-  if (r.code !== 0) throw new Error(`iperf3 failed: ${r.stdout}${r.stderr}`);
-  return (
-    (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received
-      .bits_per_second / 1e9
-  );
-}
 
 /** New TCP connections per second, one after another, each answered by the server's responder. */
 async function connectRate(from: LabPod, to: LabPod): Promise<number> {
@@ -430,13 +402,13 @@ async function labBench(): Promise<string[]> {
     const rows: { none: [number, number]; policies: [number, number] }[] = [];
     let applySeconds = 0;
     for (let round = 0; round < ROUNDS; round++) {
-      const none: [number, number] = [await iperf(cli, srv), await connectRate(cli, srv)];
+      const none: [number, number] = [await iperf(cli, srv.ip as string), await connectRate(cli, srv)];
       const t0 = performance.now();
       for (const f of files) await podnet('apply', '-f', f);
       await waitFor('the policies enforced', 60_000, async () => ((await allEnforced()) ? true : undefined));
       applySeconds = Math.max(applySeconds, (performance.now() - t0) / 1000);
       await sleep(200);
-      const policies: [number, number] = [await iperf(cli, srv), await connectRate(cli, srv)];
+      const policies: [number, number] = [await iperf(cli, srv.ip as string), await connectRate(cli, srv)];
       for (const f of files) await podnet('delete', '-f', f);
       await waitFor('the policies gone', 60_000, async () => ((await enforced()) ? undefined : true));
       rows.push({ none, policies });

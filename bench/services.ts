@@ -34,14 +34,13 @@ import { requireLab } from '../src/lab/state.js';
 import { type ServiceProxyInput, compileServiceProxy } from '../src/services/proxy.js';
 import type { Service } from '../src/services/types.js';
 import { openVersionedStore } from '../src/store/open.js';
+import { IPERF_PORT, IPERF_SECONDS, iperf, median } from './_net.js';
 
 const SERVICES = 1000;
 const ENDPOINTS = 10;
 const ROUNDS = 10;
 const CONNECT_SECONDS = 2;
-const IPERF_SECONDS = 2;
 const HTTP_PORT = 8080;
-const IPERF_PORT = 5201;
 
 function world(change: 'none' | 'remove' | 'add' = 'none') {
   const services: Service[] = [];
@@ -82,7 +81,6 @@ function world(change: 'none' | 'remove' | 'add' = 'none') {
 }
 
 const network = { podCidrs: ['10.244.0.0/16'], nonMasqueradeCidrs: [] };
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (x: number) => `${x.toFixed(0)} ms`;
 
 /** CPU seconds of this process's waited-for children (nft, through `ip netns exec`), from /proc/self/stat. */
@@ -196,16 +194,6 @@ async function connectRate(from: LabPod, ip: string): Promise<Probe> {
   if (r.code !== 0) throw new Error(`connect-rate to ${ip} failed: ${r.stderr}`);
   const [rate, p50, p99] = r.stdout.trim().split(' ').map(Number);
   return { rate, p50, p99 };
-}
-
-async function iperf(from: LabPod, ip: string): Promise<number> {
-  const argv = ['iperf3', '-c', ip, '-p', String(IPERF_PORT), '-t', String(IPERF_SECONDS), '-O', '0.5', '-J'];
-  const r = await execInNetns(from.netns, argv, { timeoutMs: (IPERF_SECONDS + 10) * 1000 });
-  if (r.code !== 0) throw new Error(`iperf3 to ${ip} failed: ${r.stdout}${r.stderr}`);
-  return (
-    (JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } }).end.sum_received
-      .bits_per_second / 1e9
-  );
 }
 
 async function labBench(): Promise<string[]> {
