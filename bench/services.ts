@@ -154,7 +154,7 @@ async function scaleBench(): Promise<string[]> {
     return [
       '### Service proxy (1,000 services x 10 endpoints)',
       '',
-      `Load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs at the end of this part (other labs run beside it).`,
+      `Load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs at the end of this part.`,
       '',
       '| measure (median of 5) | wall | CPU |',
       '|---|---:|---:|',
@@ -272,7 +272,7 @@ async function labBench(): Promise<string[]> {
     return [
       '### ClusterIP against direct pod access (2-node lab, client and server pods on different nodes)',
       '',
-      `${ROUNDS} paired rounds (order alternating): new TCP connections one after another for ${CONNECT_SECONDS} s (connect, read the responder's answer, close), then iperf3 1 stream for ${IPERF_SECONDS} s (the first 0.5 s left out). Load average ${load.map((x) => x.toFixed(1)).join(' -> ')} on ${cpus().length} CPUs (other helpers' labs run beside it). Medians:`,
+      `${ROUNDS} paired rounds (order alternating): new TCP connections one after another for ${CONNECT_SECONDS} s (connect, read the responder's answer, close), then iperf3 1 stream for ${IPERF_SECONDS} s (the first 0.5 s left out). Load average ${load.map((x) => x.toFixed(1)).join(' -> ')} on ${cpus().length} CPUs. Medians:`,
       '',
       '| path | connections/s | connection p50 us | connection p99 us | Gbit/s |',
       '|---|---:|---:|---:|---:|',
