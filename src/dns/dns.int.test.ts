@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { formatIp, ipAt, parseCidr } from '../addr/index.js';
 import { netnsEtcDir } from '../kernel/netns.js';
 import { execInNetns } from '../kernel/process.js';
 import { labDown, labPodAdd, labPodDel, labUp } from '../lab/lab.js';
@@ -129,12 +130,18 @@ describe('cluster DNS in a lab', { concurrency: false }, () => {
 
   it('from pods on every node: a service by NAME, NAME.NS and FQDN, then called by name over TCP', async () => {
     for (const c of clients) {
-      for (const n of ['web', 'web.default', 'web.default.svc.cluster.local', 'kube-dns.kube-system'])
-        assert.deepEqual(
-          await getent(c, n),
-          [n.startsWith('kube-dns') ? requireLab(name).profile.network.dnsServiceIp : webIp],
-          `${n} from ${c.name}`,
-        );
+      const { dnsServiceIp, serviceCidrs } = requireLab(name).profile.network;
+      // The API server's `kubernetes` Service takes the service CIDR's first address.
+      const first = formatIp(ipAt(parseCidr(serviceCidrs[0]), 1));
+      const want: Record<string, string> = {
+        web: webIp,
+        'web.default': webIp,
+        'web.default.svc.cluster.local': webIp,
+        'kube-dns.kube-system': dnsServiceIp,
+        'kubernetes.default': first,
+      };
+      for (const [n, ip] of Object.entries(want))
+        assert.deepEqual(await getent(c, n), [ip], `${n} from ${c.name}`);
       const answer = await eventually(`web by name from ${c.name}`, async () => {
         const r = await inPod(c, ['nc', '-N', '-w', '2', 'web', '80']);
         return r.stdout.trim() || undefined;

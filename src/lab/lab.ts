@@ -45,9 +45,9 @@ import {
   probePort,
   runProbes,
 } from './check.js';
+import { applyClusterServices } from './cluster-services.js';
 import { defaultLabProfile, withNodeCount } from './default-profile.js';
 import { issueNodeCert, labStoreUrl, makeLabPki, planEtcd, startEtcd, waitEtcdHealthy } from './etcd.js';
-import { applyKubeDns } from './kube-dns.js';
 import type { LabNode, LabPod, LabState, StoreKind } from './model.js';
 import { LAB_ROOT, checkLabName, clusterDir, clusterPrefix, podName, podNetns } from './names.js';
 import {
@@ -255,7 +255,7 @@ async function buildLab(
     }
     signal.throwIfAborted();
     await withStore(state, (store) => store.putCluster(profile, 0));
-    await withObjects(state, async (objects) => objects && (await applyKubeDns(objects)));
+    await withObjects(state, async (objects) => objects && (await applyClusterServices(objects)));
     const frontendCidr = vnetPlan.clusters.find((c) => c.name === name)?.frontendCidr;
     if (frontendCidr) {
       // The load balancer's range, where Service applies allocate frontends from (src/loadbalancer).
