@@ -1,17 +1,26 @@
 /**
- * The agent's logs: one JSON object per line on stderr, leading with `ts` (RFC 3339 UTC), `level`, `msg`
- * (a constant string), `component`, then keys (`node`, `block`, `code`, `err`), as operators know from
- * Kubernetes' JSON log format.
+ * The logs of the agent and of the lab's daemons (fabric router, NSG enforcer, load balancer, kubelet): one
+ * JSON object per line on stderr, leading with `ts` (RFC 3339 UTC), `level`, `msg` (a constant string),
+ * `component`, then keys (`node`, `block`, `code`, `err`), as operators know from Kubernetes' JSON log format.
  */
 import { type Logger, destination, pino } from 'pino';
 
 export type { Logger };
 
 export function agentLogger(level: string, dest: NodeJS.WritableStream | number = 2): Logger {
+  return daemonLogger({ component: 'agent' }, level, dest);
+}
+
+/** A daemon's logger; `base` (its `component` and identifying keys) leads every line. */
+export function daemonLogger(
+  base: { component: string } & Record<string, unknown>,
+  level = 'info',
+  dest: NodeJS.WritableStream | number = 2,
+): Logger {
   return pino(
     {
       level,
-      base: { component: 'agent' },
+      base,
       messageKey: 'msg',
       timestamp: () => `,"ts":"${new Date().toISOString()}"`,
       formatters: { level: (label) => ({ level: label }) },

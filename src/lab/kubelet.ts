@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import type { Logger } from 'pino';
+import { CoalescedPass } from '../agent/coalesce.js';
 /**
  * The lab kubelet: one daemon per lab (`podnet lab kubelet`, started by `lab up`) that acts as kubelet for
  * every node of the lab. It watches the Pod objects in the cluster store and, level-based, makes the lab's
@@ -6,10 +9,7 @@
  * running pod's status (phase, pod IP, host IP) is reported into its object. Each pass holds the lab lock,
  * so it never races `lab pod add|del` or `lab scale`; a periodic pass retries what failed.
  */
-import { readFileSync } from 'node:fs';
-import { type Logger, destination, pino } from 'pino';
-import { CoalescedPass } from '../agent/coalesce.js';
-import { agentLogger, errFields } from '../agent/log.js';
+import { agentLogger, daemonLogger, errFields } from '../agent/log.js';
 import { objectStoreOf } from '../endpoints/object-store.js';
 import type { Pod } from '../objects/types.js';
 import { openStore } from '../store/open.js';
@@ -121,15 +121,7 @@ export class LabKubelet {
 /** `podnet lab kubelet --state FILE`: runs until SIGTERM; idle when the store offers no objects yet. */
 export async function runKubelet(statePath: string): Promise<void> {
   const state = JSON.parse(readFileSync(statePath, 'utf8')) as LabState;
-  const log = pino(
-    {
-      base: { component: 'lab-kubelet', cluster: state.name },
-      messageKey: 'msg',
-      timestamp: () => `,"ts":"${new Date().toISOString()}"`,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    destination({ dest: 2, sync: true }),
-  );
+  const log = daemonLogger({ component: 'lab-kubelet', cluster: state.name });
   const store = await openStore(state.store.url);
   const kv = objectStoreOf(store);
   const kubelet = kv ? new LabKubelet(state.name, kv, log) : null;

@@ -1,3 +1,5 @@
+import { request } from 'node:http';
+import { containsIp, parseCidr, parseIp } from '../addr/index.js';
 /**
  * The VNet's load balancer for one cluster (the kernel edge of src/loadbalancer/balancer.ts): a small
  * level-based daemon in the lab's fabric process, which runs inside the VNet namespace so its health probes
@@ -7,9 +9,7 @@
  * changed or went missing, and a policy routing rule and table per node, so marked packets reach that node
  * with the frontend still their destination (floating IP).
  */
-import { request } from 'node:http';
-import { destination, pino } from 'pino';
-import { containsIp, parseCidr, parseIp } from '../addr/index.js';
+import { daemonLogger } from '../agent/log.js';
 import { ipBatch, ipJson } from '../kernel/ip.js';
 import { nftApply, nftListTable } from '../kernel/nft.js';
 import {
@@ -80,15 +80,7 @@ export interface LoadBalancerOptions {
 
 /** Runs the load balancer of one cluster until SIGTERM or SIGINT; its table and routes go when it stops. */
 export async function runLoadBalancer(o: LoadBalancerOptions): Promise<void> {
-  const log = pino(
-    {
-      base: { component: 'lab-lb', cluster: o.cluster },
-      messageKey: 'msg',
-      timestamp: () => `,"ts":"${new Date().toISOString()}"`,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    destination({ dest: 2, sync: true }),
-  );
+  const log = daemonLogger({ component: 'lab-lb', cluster: o.cluster });
   const store = await openStore(o.storeUrl);
   const range = parseCidr(o.frontendCidr);
   const inRange = (ip: string) => {

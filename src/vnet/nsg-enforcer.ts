@@ -5,7 +5,7 @@
  * replaces the table in one nft transaction; connections admitted before it keep their conntrack entries and
  * pass, as NSG flows do when a rule changes.
  */
-import { destination, pino } from 'pino';
+import { daemonLogger } from '../agent/log.js';
 import { nftApply, nftListTable } from '../kernel/nft.js';
 import { writeSysctl } from '../kernel/sysctl.js';
 import { vnetTagContext } from '../nsg/tags.js';
@@ -90,15 +90,7 @@ function keysOf(rows: Map<string, KeyValue>, u: WatchUpdate): void {
 
 /** Runs the NSG enforcer of one cluster until SIGTERM or SIGINT; the table is removed when it stops. */
 export async function runNsgEnforcer(o: NsgEnforcerOptions): Promise<void> {
-  const log = pino(
-    {
-      base: { component: 'lab-nsg', cluster: o.cluster },
-      messageKey: 'msg',
-      timestamp: () => `,"ts":"${new Date().toISOString()}"`,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    destination({ dest: 2, sync: true }),
-  );
+  const log = daemonLogger({ component: 'lab-nsg', cluster: o.cluster });
   try {
     await writeSysctl(BRIDGE_NETFILTER_SYSCTL, '1', o.netns);
   } catch (e) {

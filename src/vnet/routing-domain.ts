@@ -1,3 +1,4 @@
+import type { Family } from '../addr/index.js';
 /**
  * The VNet's routing domain (Azure's model): each cluster has its own routing table in the VNet namespace,
  * chosen by the subnet its packets come in from (`ip rule iif <bridge>`), and a fabric router keeps
@@ -8,8 +9,7 @@
  * lease change and a periodic resync compare the kernel with the leases and fix the difference, so a
  * hand-deleted route returns.
  */
-import { destination, pino } from 'pino';
-import type { Family } from '../addr/index.js';
+import { daemonLogger } from '../agent/log.js';
 import { ipBatch, listRules } from '../kernel/ip.js';
 import { netnsExists } from '../kernel/netns.js';
 import { desiredPeerRoutes, reconcileRoutes } from '../routing/routes.js';
@@ -81,15 +81,7 @@ export interface FabricRouterOptions {
 /** Runs the fabric router of one cluster until SIGTERM or SIGINT. */
 export async function runFabricRouter(o: FabricRouterOptions): Promise<void> {
   const target = { netns: o.netns, table: o.table };
-  const log = pino(
-    {
-      base: { component: 'lab-fabric', cluster: o.cluster, table: o.table },
-      messageKey: 'msg',
-      timestamp: () => `,"ts":"${new Date().toISOString()}"`,
-      formatters: { level: (label) => ({ level: label }) },
-    },
-    destination({ dest: 2, sync: true }),
-  );
+  const log = daemonLogger({ component: 'lab-fabric', cluster: o.cluster, table: o.table });
   const store = await openStore(o.storeUrl);
   let leases: BlockLease[] | null = null;
   let busy: Promise<void> = Promise.resolve();
