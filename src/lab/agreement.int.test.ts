@@ -1,12 +1,13 @@
 /**
- * Agreement, for real: one lab (three nodes on two pools and subnets, pods in two namespaces, the outside
- * hosts), NSGs applied to its store as `az network nsg show -o json` prints them (several features at once:
+ * Agreement, for real: one dual-stack lab (three nodes on two pools and subnets, pods in two namespaces, the
+ * outside hosts), NSGs applied to its store as `az network nsg show -o json` prints them (several features at once:
  * a subnet NSG and a NIC NSG, priorities overriding each other, service tags VirtualNetwork and Internet, port
  * ranges, Tcp/Udp/Icmp/`*`, inbound and outbound), then NetworkPolicies on top (namespace and pod selectors
  * ANDed, matchExpressions, a named port, endPort, ipBlock with except, ingress and egress), and every pod pair,
  * node, outside host, port and protocol probed for real (TCP, UDP, ICMP) through the lab: NSGs enforced by the
  * VNet, policies by the nodes. Every probe must agree with `podnet trace` over the same objects (the lab's
- * store); a disagreement is listed with trace's reason. NetworkPolicy semantics:
+ * store); a disagreement is listed with trace's reason. Every matrix runs over the ends' IPv4 addresses and
+ * again over their IPv6 ones (issue 12), with NSG rules and ipBlocks of each family. NetworkPolicy semantics:
  * kubernetes.io/docs/concepts/services-networking/network-policies (e2e "should allow ingress access on one
  * named port", "should enforce policy based on PodSelector and NamespaceSelector", "should enforce except clause
  * while egress access to server in CIDR block", "should support a 'default-deny-ingress' policy").
@@ -24,13 +25,14 @@ import { type NetnsProcess, execInNetns, spawnInNetns } from '../kernel/process.
 import { decodeManifest } from '../objects/decode.js';
 import { applyDocuments } from '../objects/store.js';
 import type { ContainerPort } from '../objects/types.js';
-import { openVersionedStore } from '../store/open.js';
+import { openStore, openVersionedStore } from '../store/open.js';
 import { type TraceFlow, compileWorld, trace } from '../trace/trace.js';
 import { worldFromStore } from '../trace/world.js';
 import type { Vnet } from '../vnet/model.js';
 import { vnetNsgTable } from '../vnet/nsg-nft.js';
 import { decisionText } from './check.js';
-import { labDown, labPodAdd, labStatus, labUp } from './lab.js';
+import { defaultLabProfile } from './default-profile.js';
+import { labDown, labPodAdd, labUp } from './lab.js';
 import { clusterDir } from './names.js';
 import { waitFor } from './processes.js';
 import { readLab, readVnet, requireLab } from './state.js';
@@ -45,6 +47,8 @@ interface Target {
   /** How trace names it (`NS/POD` or an address), and what its responder answers (`NS/POD`), if it has one. */
   at: string;
   ip: string;
+  /** Its IPv6 address (the lab is dual-stack): the IPv6 matrix probes it, and trace names it by it. */
+  ip6: string;
   netns: string;
   answers?: string;
 }
@@ -112,6 +116,21 @@ async function enforced(vnet: Vnet, rules: string[]): Promise<void> {
   });
 }
 
+/** The rules the first test's NSGs name, of both families: the VNet enforces them all before any probe. */
+const NSG_RULES = [
+  'udp-81-in',
+  'no-sys1-pods',
+  'no-sys1-pods6',
+  'no-ping-in',
+  'no-web-out',
+  'no-user-81',
+  'no-user6-81',
+  'no-udp80-out',
+  'no-udp80-out6',
+  'no-sys1-ping',
+  'no-sys1-ping6',
+];
+
 const rule = (r: Record<string, unknown>) => ({
   protocol: '*',
   sourceAddressPrefix: '*',
@@ -148,12 +167,13 @@ async function disagreements(probes: Probe[]) {
 describe('NSGs in the lab VNet agree with podnet trace', { concurrency: false }, () => {
   let vnet: Vnet;
   let pods: Record<string, Target>;
-  let nodes: Record<string, Target & { block: string }>;
-  let outside: Target[];
+  let nodes: Record<string, Target & { block: string; block6: string }>;
+  let outsideHosts: Target[];
   const responders: NetnsProcess[] = [];
 
   before(async () => {
-    await labUp({ name, nodes: 3, podsPerNode: 0 });
+    // Dual-stack (issue 12), so the NSGs are probed in both families: sys-0, sys-1 and user-0.
+    await labUp({ name, profile: defaultLabProfile(name, 0, { dualStack: true }), podsPerNode: 0 });
     const layout: [string, string, string][] = [
       ['x', 'a', 'sys-0'],
       ['x', 'b', 'sys-1'],
@@ -163,24 +183,35 @@ describe('NSGs in the lab VNet agree with podnet trace', { concurrency: false },
     pods = {};
     for (const [ns, pod, node] of layout) {
       const p = await labPodAdd(name, node, { namespace: ns, name: pod, labels: { pod }, ports: PORTS });
-      pods[pod] = { at: `${ns}/${pod}`, ip: p.ip as string, netns: p.netns, answers: `${ns}/${pod}` };
+      pods[pod] = {
+        at: `${ns}/${pod}`,
+        ip: p.ip as string,
+        ip6: p.ip6 as string,
+        netns: p.netns,
+        answers: `${ns}/${pod}`,
+      };
     }
-    const status = (await labStatus([name])).clusters[0];
+    const store = await openStore(requireLab(name).store.url);
+    const leases = await store.listBlocks().finally(() => store.close());
+    const blockOf = (node: string, v6: boolean) =>
+      leases.find((l) => l.nodeName === node && l.block.includes(':') === v6)?.block as string;
     nodes = Object.fromEntries(
       requireLab(name).nodes.map((n) => [
         n.name,
         {
           at: n.ip,
           ip: n.ip,
+          ip6: n.ip6 as string,
           netns: n.netns,
-          block: status.nodes.find((s) => s.name === n.name)?.block as string,
+          block: blockOf(n.name, false),
+          block6: blockOf(n.name, true),
         },
       ]),
     );
     vnet = readVnet(requireLab(name).vnet) as Vnet;
     // The outside hosts answer like pods do, with their own name.
     const responder = fileURLToPath(new URL('./responder.js', import.meta.url));
-    outside = vnet.externalHosts.map((h) => {
+    outsideHosts = vnet.externalHosts.map((h) => {
       responders.push(
         spawnInNetns(h.netns, [
           process.execPath,
@@ -191,20 +222,30 @@ describe('NSGs in the lab VNet agree with podnet trace', { concurrency: false },
           'UDP:80',
         ]),
       );
-      return { at: h.ip, ip: h.ip, netns: h.netns, answers: `external/${h.name}` };
+      return { at: h.ip, ip: h.ip, ip6: h.ip6 as string, netns: h.netns, answers: `external/${h.name}` };
     });
     // Every listener up before the first probe: a pod to itself needs no VNet.
     await waitFor('the responders', 15_000, async () => {
-      const all = [...Object.values(pods), ...outside];
-      const up = await Promise.all(all.map((t) => passes({ from: t, to: t, protocol: 'TCP', port: 80 })));
+      const all = [...Object.values(pods), ...outsideHosts];
+      const up = await Promise.all(
+        [...all, ...all.map(v6)].map((t) => passes({ from: t, to: t, protocol: 'TCP', port: 80 })),
+      );
       return up.every(Boolean) ? true : undefined;
     });
   });
 
-  /** Every pod to every other pod, nodes to every pod, pods to and from the outside hosts, node to node. */
-  const matrix = (): Probe[] => {
-    const [sys0, sys1, user0] = [nodes['sys-0'], nodes['sys-1'], nodes['user-0']];
-    const podList = Object.values(pods);
+  /** One end in IPv6: its IPv6 address, which trace is given for it too. */
+  const v6 = <T extends Target>(t: T): T => ({ ...t, at: t.ip6, ip: t.ip6 });
+
+  /**
+   * Every pod to every other pod, nodes to every pod, pods to and from the outside hosts, node to node: over
+   * the ends' IPv4 addresses, or (family 6) their IPv6 ones.
+   */
+  const matrix = (family: 4 | 6 = 4): Probe[] => {
+    const pick = <T extends Target>(t: T) => (family === 6 ? v6(t) : t);
+    const [sys0, sys1, user0] = [nodes['sys-0'], nodes['sys-1'], nodes['user-0']].map(pick);
+    const podList = Object.values(pods).map(pick);
+    const outside = outsideHosts.map(pick);
     const each = (from: Target[], to: Target[], protos: [Proto, number?][]) =>
       from.flatMap((f) =>
         to
@@ -253,6 +294,17 @@ describe('NSGs in the lab VNet agree with podnet trace', { concurrency: false },
             sourceAddressPrefix: undefined,
             destinationPortRange: '80-81',
           }),
+          // The IPv6 twin: an NSG rule's prefixes are of one family, and match that family's packets only.
+          rule({
+            name: 'no-sys1-pods6',
+            priority: 210,
+            direction: 'Inbound',
+            access: 'Deny',
+            sourceAddressPrefixes: [sys1.block6],
+            sourceAddressPrefix: undefined,
+            destinationPortRange: '80-81',
+          }),
+          // Icmp is ICMPv6 for IPv6 packets; Internet below is "not VirtualNetwork" in each family.
           rule({ name: 'no-ping-in', priority: 300, direction: 'Inbound', access: 'Deny', protocol: 'Icmp' }),
           rule({
             name: 'no-web-out',
@@ -281,12 +333,31 @@ describe('NSGs in the lab VNet agree with podnet trace', { concurrency: false },
             destinationPortRange: '81',
           }),
           rule({
+            name: 'no-user6-81',
+            priority: 105,
+            direction: 'Inbound',
+            access: 'Deny',
+            protocol: 'Tcp',
+            sourceAddressPrefix: undefined,
+            sourceAddressPrefixes: [user0.ip6, user0.block6],
+            destinationPortRange: '81',
+          }),
+          rule({
             name: 'no-udp80-out',
             priority: 110,
             direction: 'Outbound',
             access: 'Deny',
             protocol: 'Udp',
             destinationAddressPrefix: '10.244.0.0/16',
+            destinationPortRange: '80',
+          }),
+          rule({
+            name: 'no-udp80-out6',
+            priority: 111,
+            direction: 'Outbound',
+            access: 'Deny',
+            protocol: 'Udp',
+            destinationAddressPrefix: 'fd12:3456:789a::/64',
             destinationPortRange: '80',
           }),
           // Node to node inside the sys subnet: bridged, not routed, and evaluated all the same.
@@ -298,25 +369,31 @@ describe('NSGs in the lab VNet agree with podnet trace', { concurrency: false },
             protocol: 'Icmp',
             sourceAddressPrefix: sys1.ip,
           }),
+          // The same in IPv6: bridged IPv6 meets the NSGs too (bridge-nf-call-ip6tables), after NDP passed.
+          rule({
+            name: 'no-sys1-ping6',
+            priority: 121,
+            direction: 'Inbound',
+            access: 'Deny',
+            protocol: 'Icmp',
+            sourceAddressPrefix: sys1.ip6,
+          }),
         ],
         networkInterfaces: [{ id: `${ID}/networkInterfaces/sys-0-nic` }],
       },
       {
         name: 'sys-0-nic',
         type: 'Microsoft.Network/networkInterfaces',
-        ipConfigurations: [{ name: 'ipconfig1', privateIPAddress: sys0.ip }],
+        // A dual-stack NIC has an IPv6 configuration beside the IPv4 one, as Azure gives it.
+        ipConfigurations: [
+          { name: 'ipconfig1', privateIPAddress: sys0.ip },
+          { name: 'ipconfig6', privateIPAddress: sys0.ip6, privateIPAddressVersion: 'IPv6' },
+        ],
         networkSecurityGroup: { id: `${ID}/networkSecurityGroups/sys0-nsg` },
       },
     ];
     await apply(nsgs);
-    await enforced(vnet, [
-      'udp-81-in',
-      'no-sys1-pods',
-      'no-ping-in',
-      'no-web-out',
-      'no-user-81',
-      'no-sys1-ping',
-    ]);
+    await enforced(vnet, NSG_RULES);
 
     const probes = matrix();
     const { results, wrong } = await disagreements(probes);
@@ -333,8 +410,31 @@ describe('NSGs in the lab VNet agree with podnet trace', { concurrency: false },
     ])
       assert.ok(deciders.has(r), `some probe was denied by ${r}`);
     assert.ok(deciders.has('udp-81-in') && deciders.has('AllowVnetInBound'), 'and some allowed by rules');
+    for (const r of ['no-sys1-pods6', 'no-user6-81', 'no-udp80-out6', 'no-sys1-ping6'])
+      assert.ok(!deciders.has(r), `the IPv6 rule ${r} decides no IPv4 probe`);
     assert.ok(results.some((r) => r.expected.decidedBy.some((d) => d.rule === 'pod-cidr-not-routed')));
     assert.ok(results.filter((r) => r.got === 'allow').length > 30, 'most traffic still flows');
+  });
+
+  // Issue 12: the same NSGs over the ends' IPv6 addresses. The IPv6 rules decide here, the IPv4-only ones
+  // (no-sys1-pods, no-user-81, no-udp80-out, no-sys1-ping) let IPv6 through, and NDP is never an NSG's.
+  it('in IPv6 too: every probe of the matrix over IPv6 addresses gets the verdict trace gives', async () => {
+    const { results, wrong } = await disagreements(matrix(6));
+    assert.deepEqual(wrong, [], 'every IPv6 probe agrees with podnet trace');
+    const deciders = new Set(results.flatMap((r) => r.expected.decidedBy.map((d) => d.rule)));
+    for (const r of [
+      'no-sys1-pods6',
+      'no-ping-in',
+      'no-web-out',
+      'no-user6-81',
+      'no-udp80-out6',
+      'no-sys1-ping6',
+    ])
+      assert.ok(deciders.has(r), `some IPv6 probe was denied by ${r}`);
+    for (const r of ['no-sys1-pods', 'no-user-81', 'no-udp80-out', 'no-sys1-ping'])
+      assert.ok(!deciders.has(r), `the IPv4 rule ${r} decides no IPv6 probe`);
+    assert.ok(results.some((r) => r.expected.decidedBy.some((d) => d.rule === 'pod-cidr-not-routed')));
+    assert.ok(results.filter((r) => r.got === 'allow').length > 30, 'most IPv6 traffic still flows');
   });
 
   it('is stateful: a connection admitted before a deny keeps working, a new one is refused', async () => {
@@ -438,6 +538,8 @@ describe('NSGs in the lab VNet agree with podnet trace', { concurrency: false },
               ports: [{ protocol: 'UDP', port: 80, endPort: 81 }],
             },
             { to: [{ ipBlock: { cidr: '0.0.0.0/0', except: ['10.244.0.0/16'] } }] },
+            // The IPv6 twin (issue 12): an ipBlock admits its own family only.
+            { to: [{ ipBlock: { cidr: '::/0', except: ['fd12:3456:789a::/64'] } }] },
           ],
         },
       },
@@ -447,19 +549,27 @@ describe('NSGs in the lab VNet agree with podnet trace', { concurrency: false },
     await waitFor('the nodes to enforce the policies', 10_000, async () =>
       (await passes({ from: pods.a, to: pods.b, protocol: 'TCP', port: 80 })) ? undefined : true,
     );
-    const { results, wrong } = await disagreements(matrix());
+    // Both families: the nodes compile selectors, named ports and ipBlocks into IPv6 sets too.
+    const { results, wrong } = await disagreements([...matrix(), ...matrix(6)]);
     assert.deepEqual(wrong, [], 'every probe agrees with podnet trace');
-    const deciders = new Set(
-      results.flatMap((r) => r.expected.decidedBy.map((d) => `${d.layer} ${d.object ?? '-'} ${d.rule}`)),
-    );
-    for (const d of [
+    const deciders = (family: 4 | 6) =>
+      new Set(
+        results
+          .filter((r) => r.probe.includes(':') === (family === 6))
+          .flatMap((r) => r.expected.decidedBy.map((d) => `${d.layer} ${d.object ?? '-'} ${d.rule}`)),
+      );
+    const both = [
       'networkpolicy - default-deny',
       'networkpolicy x/x-from-c ingress[0]',
       'networkpolicy x/x-from-c ingress[1]',
       'networkpolicy y/d-egress egress[0]',
-      'networkpolicy y/d-egress egress[1]',
-    ])
-      assert.ok(deciders.has(d), `some probe was decided by ${d}`);
+    ];
+    for (const [family, expected] of [
+      [4, [...both, 'networkpolicy y/d-egress egress[1]']],
+      [6, [...both, 'networkpolicy y/d-egress egress[2]']],
+    ] as const)
+      for (const d of expected)
+        assert.ok(deciders(family).has(d), `some IPv${family} probe was decided by ${d}`);
   });
 
   it('SCTP probes', async (t) => {

@@ -4,6 +4,8 @@
  * reached: TCP writes it on connect and closes; UDP answers every datagram with it; SCTP (which Node.js has
  * no sockets for) is Debian's socat, `SCTP-LISTEN` with `fork`, tied to this process's life by setpriv's
  * parent-death signal. LABDIR only marks the process as the lab's (lab down finds it by its command line).
+ * TCP and UDP listen on `::`, which takes both families on one socket (IPv4 as mapped addresses), so a
+ * dual-stack pod answers on its IPv6 address too; a namespace without IPv6 falls back to `0.0.0.0`.
  */
 import { spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
@@ -17,17 +19,28 @@ for (const spec of ports) {
   const [proto, text] = spec.split(':');
   const port = Number(text);
   if (proto === 'TCP') {
-    createServer((sock) => {
-      sock.on('error', () => {});
-      sock.end(answer);
-    })
-      .on('error', (e) => log(`tcp ${port}: ${e.message}`))
-      .listen(port, '0.0.0.0', () => log(`tcp ${port} listening`));
+    const listen = (host: string) =>
+      createServer((sock) => {
+        sock.on('error', () => {});
+        sock.end(answer);
+      })
+        .on('error', (e: NodeJS.ErrnoException) => {
+          if (host === '::' && e.code === 'EAFNOSUPPORT') listen('0.0.0.0');
+          else log(`tcp ${port}: ${e.message}`);
+        })
+        .listen(port, host, () => log(`tcp ${port} listening on ${host}`));
+    listen('::');
   } else if (proto === 'UDP') {
-    const udp = createSocket('udp4');
-    udp.on('message', (_msg, from) => udp.send(answer, from.port, from.address));
-    udp.on('error', (e) => log(`udp ${port}: ${e.message}`));
-    udp.bind(port, '0.0.0.0', () => log(`udp ${port} listening`));
+    const bind = (type: 'udp6' | 'udp4') => {
+      const udp = createSocket(type);
+      udp.on('message', (_msg, from) => udp.send(answer, from.port, from.address));
+      udp.on('error', (e: NodeJS.ErrnoException) => {
+        if (type === 'udp6' && e.code === 'EAFNOSUPPORT') bind('udp4');
+        else log(`udp ${port}: ${e.message}`);
+      });
+      udp.bind(port, type === 'udp6' ? '::' : '0.0.0.0', () => log(`udp ${port} listening (${type})`));
+    };
+    bind('udp6');
   } else if (proto === 'SCTP') {
     // EXEC splits on spaces and execs without a shell; the name is a DNS name, so it is one word.
     const socat = spawn(

@@ -167,4 +167,44 @@ describe('podnet nsg check', () => {
       [],
     );
   });
+
+  // Issue 12: a dual-stack cluster needs every flow in IPv6 too (subnets' /64s, the IPv6 pod CIDR); the DNS
+  // service IP is IPv4, so DNS is an IPv4 flow only.
+  it('dual-stack: the IPv6 twin of every flow but DNS, blocked by IPv6 rules only', () => {
+    const dual = profileFromObject({
+      name: 'c',
+      vnet: {
+        name: 'v',
+        addressSpaces: ['10.224.0.0/12', 'fd00:10::/48'],
+        subnets: [
+          { name: 'a', cidrs: ['10.224.0.0/24', 'fd00:10::/64'] },
+          { name: 'b', cidrs: ['10.224.1.0/24', 'fd00:10:0:1::/64'] },
+        ],
+      },
+      networkProfile: { ipFamilies: ['ipv4', 'ipv6'] },
+      agentPoolProfiles: [
+        { name: 'a', vnetSubnetName: 'a', count: 1 },
+        { name: 'b', vnetSubnetName: 'b', count: 1 },
+      ],
+    });
+    const defaults = [nsg('a'), nsg('b')].map((n) => ({ ...n, rules: n.rules.filter((r) => r.default) }));
+    assert.deepEqual(checkNsgs(dual, defaults), [], 'the defaults pass both families');
+    const blocked = checkNsgs(dual, [
+      nsg('b', { name: 'no-v6-pods', destinationAddressPrefix: 'fd12:3456:789a::/64' }),
+    ]);
+    assert.deepEqual(
+      blocked.map((b) => b.flow),
+      [
+        'node-to-pod-ipv6 a -> b',
+        'pod-to-pod-ipv6 a -> b',
+        'node-to-pod-ipv6 b -> b',
+        'pod-to-pod-ipv6 b -> b',
+      ],
+    );
+    assert.deepEqual(blocked[1].example.dst.includes(':'), true);
+    assert.deepEqual(
+      [blocked[1].fix.sourceAddressPrefix, blocked[1].fix.destinationAddressPrefix],
+      ['fd12:3456:789a::/64', 'fd12:3456:789a::/64'],
+    );
+  });
 });

@@ -9,7 +9,7 @@
  * Exact, not sampled: NSG verdicts are constant between the boundaries the rules draw (prefixes, port ranges,
  * protocols), so one packet per cell of that partition decides the whole flow. Pure.
  */
-import { type Cidr, formatIp, parseCidr } from '../addr/index.js';
+import { type Cidr, formatIp, parseCidr, parseIp } from '../addr/index.js';
 import { cidrRange } from '../addr/ranges.js';
 import type { ClusterProfile } from '../profile/types.js';
 import { evaluateNsg, prefixCidr } from './evaluate.js';
@@ -49,9 +49,16 @@ export interface BlockedFlow {
   };
 }
 
-/** The flows of the overlay model, between the node subnets `from` and `to` (the same subnet included). */
+/**
+ * The flows of the overlay model in one family, between the node subnets' prefixes `from` and `to` of that
+ * family (the same subnet included). A dual-stack cluster needs each flow in IPv6 too, named `NAME-ipv6` as
+ * `lab check` names its IPv6 probes.
+ */
 export function requiredFlows(profile: ClusterProfile, from: string, to: string): RequiredFlow[] {
-  const pod = profile.network.podCidrs.filter((c) => parseCidr(c).family === 4)[0];
+  const family = parseCidr(from).family;
+  const pod = profile.network.podCidrs.find((c) => parseCidr(c).family === family);
+  if (pod === undefined) return [];
+  const suffix = family === 6 ? '-ipv6' : '';
   const flows: RequiredFlow[] = [
     {
       name: 'node-to-node',
@@ -76,16 +83,18 @@ export function requiredFlows(profile: ClusterProfile, from: string, to: string)
     },
   ];
   // DNS at the DNS service IP: the node DNATs it to the cluster DNS pods before it leaves, so the NSGs see pod
-  // addresses on UDP and TCP 53 (named on its own: a rule that breaks it breaks every name lookup).
-  flows.push({
-    name: 'pod-to-dns',
-    why: `pods resolve names at the DNS service IP ${profile.network.dnsServiceIp}`,
-    src: pod,
-    dst: pod,
-    protocols: ['UDP', 'TCP'],
-    ports: [53, 53],
-  });
-  return flows;
+  // addresses on UDP and TCP 53 (named on its own: a rule that breaks it breaks every name lookup). Only in
+  // the DNS service IP's family.
+  if (parseIp(profile.network.dnsServiceIp).family === family)
+    flows.push({
+      name: 'pod-to-dns',
+      why: `pods resolve names at the DNS service IP ${profile.network.dnsServiceIp}`,
+      src: pod,
+      dst: pod,
+      protocols: ['UDP', 'TCP'],
+      ports: [53, 53],
+    });
+  return flows.map((f) => ({ ...f, name: `${f.name}${suffix}` }));
 }
 
 /** The boundaries a list of rules draws inside `range`: the starts of every cell. */
@@ -168,11 +177,21 @@ export function checkNsgs(profile: ClusterProfile, nsgs: readonly Nsg[]): Blocke
   const ctx = vnetTagContext(profile);
   const nsgOf = (subnet: string) => nsgs.find((n) => n.subnets.includes(subnet));
   const subnets = [...new Set(profile.nodePools.map((p) => p.subnet))];
-  const cidrOf = (name: string) => profile.vnet.subnets.find((s) => s.name === name)?.cidr as string;
+  // A subnet's prefix of each family: IPv4, and its IPv6 /64 in a dual-stack VNet.
+  const cidrsOf = (name: string) => {
+    const s = profile.vnet.subnets.find((x) => x.name === name);
+    return s ? [s.cidr, ...(s.cidr6 ? [s.cidr6] : [])] : [];
+  };
+  const pairs = (from: string, to: string) =>
+    cidrsOf(from).flatMap((f) =>
+      cidrsOf(to)
+        .filter((t) => parseCidr(t).family === parseCidr(f).family)
+        .map((t) => [f, t] as const),
+    );
   const blocked: BlockedFlow[] = [];
   for (const from of subnets) {
     for (const to of subnets) {
-      for (const flow of requiredFlows(profile, cidrOf(from), cidrOf(to))) {
+      for (const flow of pairs(from, to).flatMap(([f, t]) => requiredFlows(profile, f, t))) {
         const steps: [string, NsgDirection][] = [
           [from, 'Outbound'],
           [to, 'Inbound'],

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { evaluateNsg } from './evaluate.js';
-import { parseNsg } from './parse.js';
+import { parseNic, parseNsg } from './parse.js';
 import type { Nsg, NsgPacket } from './types.js';
 
 const ctx = { virtualNetwork: ['10.224.0.0/12', '10.244.0.0/16', '192.168.100.0/24'] };
@@ -281,5 +281,21 @@ describe('NSG validation (Azure rules), every problem with its field', () => {
     });
     assert.deepEqual(p, []);
     assert.deepEqual([n?.subnets, n?.networkInterfaces, n?.rules.length], [['apps'], ['nic1'], 7]);
+  });
+
+  it('reads a dual-stack NIC: both ipConfigurations, the IPv6 address in canonical form (RFC 5952)', () => {
+    // az network nic show: a dual-stack NIC has an IPv4 and an IPv6 ipConfiguration (privateIPAddressVersion).
+    const { nic, problems } = parseNic({
+      name: 'sys-0-nic',
+      ipConfigurations: [
+        { name: 'ipconfig1', privateIPAddress: '10.224.0.4', privateIPAddressVersion: 'IPv4' },
+        { name: 'ipconfig6', privateIPAddress: 'FD00:10:0:0:0:0:0:4', privateIPAddressVersion: 'IPv6' },
+      ],
+      networkSecurityGroup: {
+        id: '/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/networkSecurityGroups/n',
+      },
+    });
+    assert.deepEqual(problems, []);
+    assert.deepEqual(nic, { name: 'sys-0-nic', ips: ['10.224.0.4', 'fd00:10::4'], nsg: 'n' });
   });
 });

@@ -6,7 +6,7 @@
  * is reported with its field, all at once. A network interface (`az network nic show -o json`) is read by
  * `parseNic`: its name, private addresses and the NSG on it.
  */
-import { parseCidr, parseIp } from '../addr/index.js';
+import { formatIp, parseCidr, parseIp } from '../addr/index.js';
 import { DEFAULT_RULES } from './defaults.js';
 import { SERVICE_TAGS } from './tags.js';
 import type { Nic, Nsg, NsgAccess, NsgAddress, NsgDirection, NsgProtocol, NsgRule } from './types.js';
@@ -233,8 +233,8 @@ export function parseNic(raw: unknown, field = ''): { nic: Nic | null; problems:
     if (ip === undefined) return;
     try {
       if (typeof ip !== 'string') throw new Error('not text');
-      parseIp(ip);
-      ips.push(ip);
+      // Canonical text, so an IPv6 address matches however the NIC spells it.
+      ips.push(formatIp(parseIp(ip)));
     } catch {
       problems.push({
         field: at(`ipConfigurations[${i}].privateIPAddress`),

@@ -162,6 +162,80 @@ describe('podnet trace', () => {
     assert.match(local.hops.find((h) => h.layer === 'nsg')?.detail ?? '', /stays on one node/);
   });
 
+  // Issue 12: a dual-stack pod's IPv6 packets meet the NSGs its IPv4 ones do (the lab's agreement test probes
+  // the same in the kernel): its node's subnet by the subnet's IPv6 /64, its node's NIC whichever of the node's
+  // addresses the NIC lists; a node's IPv6 traffic to its own pod stays on the node.
+  it('dual-stack: IPv6 flows meet the subnet and NIC NSGs of the pod node; node to own pod stays local', () => {
+    const dual = profileFromObject({
+      name: 't',
+      vnet: {
+        name: 'v',
+        addressSpaces: ['10.224.0.0/12', 'fd00:10::/48'],
+        subnets: [
+          { name: 'sys', cidrs: ['10.224.0.0/24', 'fd00:10::/64'] },
+          { name: 'user', cidrs: ['10.224.1.0/24', 'fd00:10:0:1::/64'] },
+        ],
+      },
+      networkProfile: { ipFamilies: ['ipv4', 'ipv6'] },
+      agentPoolProfiles: [
+        { name: 'sys', vnetSubnetName: 'sys', count: 1 },
+        { name: 'user', vnetSubnetName: 'user', count: 1 },
+      ],
+    });
+    const pod6 = (p: TracePod, ip6: string, host6: string): TracePod => ({
+      ...p,
+      ips: [...p.ips, ip6],
+      hostIPs: [p.hostIP as string, host6],
+    });
+    const pods = [
+      pod6(PODS[0], 'fd12:3456:789a::5', 'fd00:10::4'),
+      pod6(PODS[1], 'fd12:3456:789a::105', 'fd00:10:0:1::4'),
+    ];
+    const noPing = nsg([
+      { name: 'no-ping', priority: 100, direction: 'Inbound', access: 'Deny', protocol: 'Icmp' },
+    ]);
+    const ping = { protocol: 'ICMP' as const };
+    const w = world({ profile: dual, pods, nsgs: [noPing] });
+    const r = trace(w, flow('fd12:3456:789a::5', 'fd12:3456:789a::105', undefined, ping));
+    assert.deepEqual(
+      [r.verdict, r.decidedBy],
+      ['deny', [{ layer: 'nsg', object: 'nsg-user', rule: 'no-ping' }]],
+    );
+    // The NIC lists only the node's IPv6 address (its pods' hostIP is IPv4): the node's pods still meet it.
+    const nicNsg = {
+      ...nsg(
+        [
+          {
+            name: 'no-web6',
+            priority: 100,
+            direction: 'Inbound',
+            access: 'Deny',
+            protocol: 'Tcp',
+            destinationAddressPrefix: 'fd12:3456:789a::/64',
+          },
+        ],
+        'none',
+      ),
+      name: 'nic-nsg',
+    };
+    const viaNic = world({
+      profile: dual,
+      pods,
+      nsgs: [nicNsg],
+      nics: [{ name: 'user-0', ips: ['fd00:10:0:1::4'], nsg: 'nic-nsg' }],
+    });
+    const n = trace(viaNic, flow('fd12:3456:789a::5', 'fd12:3456:789a::105', 8080));
+    assert.deepEqual(n.decidedBy, [{ layer: 'nsg', object: 'nic-nsg', rule: 'no-web6' }]);
+    assert.equal(
+      trace(viaNic, flow('shop/web', 'shop/db', 8080)).verdict,
+      'allow',
+      'the IPv6 rule spares IPv4',
+    );
+    const local = trace(w, flow('fd00:10:0:1::4', 'fd12:3456:789a::105', undefined, ping));
+    assert.equal(local.verdict, 'allow');
+    assert.match(local.hops.find((h) => h.layer === 'nsg')?.detail ?? '', /stays on one node/);
+  });
+
   it('stateful NSGs: a reply, and a connection admitted before the rule, pass', () => {
     const deny = nsg([
       {

@@ -165,8 +165,7 @@ function podIndex(world: TraceWorld): PodIndex {
     first(index.byName, `${p.namespace}/${p.name}`, p);
     for (const ip of p.ips) first(index.byIp, ip, p);
     index.namespaces.add(p.namespace);
-    for (const h of new Set([...(p.hostIP ? [p.hostIP] : []), ...(p.hostIPs ?? [])]))
-      first(index.nodeByHost, h, p.node);
+    for (const h of podHostIps(p)) first(index.nodeByHost, h, p.node);
   }
   podIndexes.set(world, index);
   return index;
@@ -240,9 +239,10 @@ function nsgPath(
   src: End,
   dst: End,
 ): { nsg: Nsg; direction: NsgDirection; where: string }[] {
+  // A pod meets the NIC of its node, whichever of the node's addresses (`hostIPs`) the NIC lists.
   const nicOf = (e: End) => {
-    const ip = e.pod?.hostIP ?? (e.kind === 'node' ? e.ip : undefined);
-    return ip ? world.nics.find((n) => n.ips.includes(ip)) : undefined;
+    const ips = endHostIps(e);
+    return world.nics.find((n) => n.ips.some((ip) => ips.includes(ip)));
   };
   const bySubnet = (s?: string) => (s ? world.nsgs.find((n) => n.subnets.includes(s)) : undefined);
   const byName = (n?: string) => (n ? world.nsgs.find((x) => x.name === n) : undefined);
@@ -527,9 +527,9 @@ function walk(
   if (world.nsgs.length === 0) notEvaluated.push('nsg');
   else if (!denied()) {
     // A pod's node to the pod, or two pods of one node: the packet never leaves the host.
-    const hostOf = (e: End) => e.pod?.hostIP ?? (e.kind === 'node' ? e.ip : undefined);
     const from = via?.masqueradeTo ?? src;
-    const sameNode = hostOf(from) !== undefined && hostOf(from) === hostOf(dst);
+    const dstHosts = endHostIps(dst);
+    const sameNode = endHostIps(from).some((ip) => dstHosts.includes(ip));
     const path = sameNode ? [] : nsgPath(world, from, dst);
     if (path.length === 0)
       hops.push({
@@ -600,11 +600,20 @@ function walk(
   };
 }
 
+/** The addresses of the pod's node (`hostIP`, then `hostIPs`), each once. */
+function podHostIps(pod: TracePod): string[] {
+  return [...new Set([...(pod.hostIP ? [pod.hostIP] : []), ...(pod.hostIPs ?? [])])];
+}
+
+/** The addresses of the host an end is on: a pod's node (both families), or the node itself. */
+function endHostIps(e: End): string[] {
+  return e.pod ? podHostIps(e.pod) : e.kind === 'node' ? [e.ip] : [];
+}
+
 /** The pod's node address of `ip`'s family: masquerade takes the node's address of the packet's family. */
 function hostOfFamily(pod: TracePod, ip: string): string | undefined {
   const family = parseIp(ip).family;
-  const all = [...(pod.hostIP ? [pod.hostIP] : []), ...(pod.hostIPs ?? [])];
-  return all.find((h) => parseIp(h).family === family);
+  return podHostIps(pod).find((h) => parseIp(h).family === family);
 }
 
 /** The node whose address `ip` is (a pod's hostIP), for "traffic from a pod's own node". */

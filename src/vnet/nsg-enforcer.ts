@@ -43,8 +43,11 @@ export function vnetNsgInput(
       cluster,
       nsgs,
       nics,
-      subnets: profile.vnet.subnets.map((s) => ({ name: s.name, cidr: s.cidr })),
-      blocks: leases.map((l) => ({ nodeIp: l.nodeIp, block: l.block })),
+      subnets: profile.vnet.subnets.map((s) => ({
+        name: s.name,
+        cidrs: s.cidr6 ? [s.cidr, s.cidr6] : [s.cidr],
+      })),
+      blocks: leases.map((l) => ({ node: l.nodeName, nodeIp: l.nodeIp, block: l.block })),
       tags: vnetTagContext(profile),
       ...(frontendCidr ? { frontendCidr } : {}),
     },
@@ -52,8 +55,11 @@ export function vnetNsgInput(
   };
 }
 
-/** Bridged IPv4 frames go through the inet hooks (and conntrack) only with the bridge's netfilter call on. */
-export const BRIDGE_NETFILTER_SYSCTL = 'net/bridge/bridge-nf-call-iptables';
+/** Bridged frames go through the inet hooks (and conntrack) only with the bridge's netfilter calls on, per family. */
+export const BRIDGE_NETFILTER_SYSCTLS = [
+  'net/bridge/bridge-nf-call-iptables',
+  'net/bridge/bridge-nf-call-ip6tables',
+];
 
 /** Replaces the cluster's NSG table in the VNet namespace in one transaction. */
 export async function applyVnetNsgs(netns: string, input: VnetNsgInput): Promise<void> {
@@ -92,7 +98,7 @@ function keysOf(rows: Map<string, KeyValue>, u: WatchUpdate): void {
 export async function runNsgEnforcer(o: NsgEnforcerOptions): Promise<void> {
   const log = daemonLogger({ component: 'lab-nsg', cluster: o.cluster });
   try {
-    await writeSysctl(BRIDGE_NETFILTER_SYSCTL, '1', o.netns);
+    for (const key of BRIDGE_NETFILTER_SYSCTLS) await writeSysctl(key, '1', o.netns);
   } catch (e) {
     log.warn(
       { err: e instanceof Error ? e.message : String(e) },

@@ -3,7 +3,7 @@
  * (learn.microsoft.com/azure/virtual-network/network-security-group-how-it-works and
  * network-security-groups-overview): rules by priority, lowest first, first match; inbound subnet then NIC,
  * outbound NIC then subnet; stateful; defaults close every list; platform addresses unfiltered unless a rule
- * names their tags. The kernel's behaviour on these tables is the lab's agreement test (nsg-agreement.int.test).
+ * names their tags. The kernel's behaviour on these tables is the lab's agreement test (src/lab/agreement.int.test.ts).
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -34,12 +34,12 @@ const input = (over: Partial<VnetNsgInput>): VnetNsgInput => ({
   nsgs: [],
   nics: [],
   subnets: [
-    { name: 'sys', cidr: '10.224.0.0/24' },
-    { name: 'user', cidr: '10.224.1.0/24' },
+    { name: 'sys', cidrs: ['10.224.0.0/24'] },
+    { name: 'user', cidrs: ['10.224.1.0/24'] },
   ],
   blocks: [
-    { nodeIp: '10.224.0.4', block: '10.244.0.0/24' },
-    { nodeIp: '10.224.1.4', block: '10.244.1.0/24' },
+    { node: 'sys-0', nodeIp: '10.224.0.4', block: '10.244.0.0/24' },
+    { node: 'user-0', nodeIp: '10.224.1.4', block: '10.244.1.0/24' },
   ],
   tags: TAGS,
   ...over,
@@ -184,5 +184,113 @@ describe('the VNet NSG table', () => {
     assert.equal(icmpPorts, null);
     assert.equal(v6Only, null);
     assert.match(nested ?? '', /^ip saddr \{ 10\.0\.0\.0\/8 \} counter drop/);
+  });
+
+  // A dual-stack VNet (issue 12): subnets with an IPv6 /64, nodes leasing an IPv4 /24 and an IPv6 /120.
+  describe('in a dual-stack VNet', () => {
+    const TAGS6 = { virtualNetwork: [...TAGS.virtualNetwork, 'fd00:10::/48', 'fd12:3456:789a::/64'] };
+    const dual = (over: Partial<VnetNsgInput>) =>
+      input({
+        subnets: [
+          { name: 'sys', cidrs: ['10.224.0.0/24', 'fd00:10::/64'] },
+          { name: 'user', cidrs: ['10.224.1.0/24', 'fd00:10:0:1::/64'] },
+        ],
+        blocks: [
+          { node: 'sys-0', nodeIp: '10.224.0.4', block: '10.244.0.0/24' },
+          { node: 'sys-0', nodeIp: 'fd00:10::4', block: 'fd12:3456:789a::/120' },
+          { node: 'user-0', nodeIp: '10.224.1.4', block: '10.244.1.0/24' },
+          { node: 'user-0', nodeIp: 'fd00:10:0:1::4', block: 'fd12:3456:789a::100/120' },
+        ],
+        tags: TAGS6,
+        ...over,
+      });
+    const mixed = nsg(
+      'mixed',
+      [
+        { name: 'no-v6-pods', priority: 100, protocol: 'Tcp', sourceAddressPrefix: 'fd12:3456:789a::/120' },
+        { name: 'no-v4-pods', priority: 110, protocol: 'Tcp', sourceAddressPrefix: '10.244.0.0/24' },
+        { name: 'no-ping', priority: 120, protocol: 'Icmp' },
+        { name: 'no-web', priority: 130, protocol: 'Tcp', destinationPortRange: '80' },
+        { name: 'no-out', priority: 140, direction: 'Outbound', destinationAddressPrefix: 'Internet' },
+      ],
+      { subnets: [{ id: '/x/virtualNetworks/v/subnets/user' }] },
+    );
+    const nicNsg6 = nsg('nic6', [{ name: 'no-ssh', priority: 100, destinationPortRange: '22' }]);
+    const t = renderVnetNsgs(
+      dual({ nsgs: [mixed, nicNsg6], nics: [{ name: 'sys-0', ips: ['10.224.0.4'], nsg: 'nic6' }] }),
+    );
+
+    it('passes neighbour discovery before any NSG rule (it is ARP for IPv6), then dispatches each family', () => {
+      const forward = chain(t, 'forward');
+      assert.match(
+        forward[1],
+        /^icmpv6 type \{ nd-router-solicit, .*nd-neighbor-solicit, nd-neighbor-advert/,
+      );
+      assert.deepEqual(forward.slice(2), [
+        'ct state established,related accept',
+        'ip saddr vmap @src_nic',
+        'ip6 saddr vmap @src_nic_v6',
+        'ip saddr vmap @src_subnet',
+        'ip6 saddr vmap @src_subnet_v6',
+        'ip daddr vmap @dst_subnet',
+        'ip6 daddr vmap @dst_subnet_v6',
+        'ip daddr vmap @dst_nic',
+        'ip6 daddr vmap @dst_nic_v6',
+      ]);
+    });
+
+    it("maps a subnet's IPv6 /64 with its nodes' IPv6 blocks, and a NIC's node with both its blocks", () => {
+      assert.match(
+        t,
+        /map dst_subnet_v6 \{\n\s+type ipv6_addr : verdict; flags interval;\n\s+elements = \{ fd00:10:0:1::\/64 : jump nsg0_in, fd12:3456:789a::100\/120 : jump nsg0_in \}/,
+      );
+      // The NIC lists the node's IPv4 address only; the node's IPv6 block is its pods', so it is the NIC's too
+      // (trace: a pod meets the NIC of its node). The node's own IPv6 address is the NIC's once the NIC lists it.
+      assert.match(t, /map src_nic_v6 \{[^}]*elements = \{ fd12:3456:789a::\/120 : jump nsg1_out \}/);
+      const listed = renderVnetNsgs(
+        dual({
+          nsgs: [mixed, nicNsg6],
+          nics: [{ name: 'sys-0', ips: ['10.224.0.4', 'fd00:10::4'], nsg: 'nic6' }],
+        }),
+      );
+      assert.match(
+        listed,
+        /map src_nic_v6 \{[^}]*elements = \{ fd00:10::4\/128 : jump nsg1_out, fd12:3456:789a::\/120 : jump nsg1_out \}/,
+      );
+    });
+
+    it('renders each rule once per family it can match, in priority order; Icmp is ICMPv6 for IPv6', () => {
+      const rules = chain(t, 'nsg0_in').filter((l) => l.includes('counter'));
+      const named = (n: string) => rules.filter((l) => l.includes(`"${n} `));
+      assert.deepEqual(named('no-v6-pods'), [
+        'meta l4proto tcp ip6 saddr { fd12:3456:789a::/120 } counter drop comment "no-v6-pods 100"',
+      ]);
+      assert.deepEqual(named('no-v4-pods'), [
+        'meta l4proto tcp ip saddr { 10.244.0.0/24 } counter drop comment "no-v4-pods 110"',
+      ]);
+      assert.deepEqual(named('no-ping'), [
+        'meta l4proto icmp counter drop comment "no-ping 120"',
+        'meta l4proto icmpv6 counter drop comment "no-ping 120"',
+      ]);
+      // No address and no ICMP: one line serves both families.
+      assert.deepEqual(named('no-web'), [
+        'meta l4proto tcp th dport { 80 } counter drop comment "no-web 130"',
+      ]);
+      assert.deepEqual(named('AllowVnetInBound'), [
+        'ip saddr { 10.224.0.0/12, 10.244.0.0/16, 168.63.129.16/32 } ip daddr { 10.224.0.0/12, 10.244.0.0/16, 168.63.129.16/32 } counter return comment "AllowVnetInBound 65000"',
+        'ip6 saddr { fd00:10::/48, fd12:3456:789a::/64 } ip6 daddr { fd00:10::/48, fd12:3456:789a::/64 } counter return comment "AllowVnetInBound 65000"',
+      ]);
+      const out = chain(t, 'nsg0_out').filter((l) => l.includes('"no-out '));
+      assert.deepEqual(out, [
+        'ip daddr != { 10.224.0.0/12, 10.244.0.0/16, 168.63.129.16/32 } counter drop comment "no-out 140"',
+        'ip6 daddr != { fd00:10::/48, fd12:3456:789a::/64 } counter drop comment "no-out 140"',
+      ]);
+    });
+
+    it('an IPv4-only cluster renders what it did: one family, IPv6 passed', () => {
+      const v4 = renderVnetNsgs(input({ nsgs: [mixed] }));
+      assert.doesNotMatch(v4, /ip6|_v6|icmpv6/);
+      assert.equal(chain(v4, 'forward')[1], 'meta nfproto != ipv4 accept');
+    });
   });
 });
