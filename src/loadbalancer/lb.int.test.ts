@@ -31,6 +31,8 @@ import type { Pod } from '../objects/types.js';
 import type { Service } from '../services/types.js';
 import { openVersionedStore } from '../store/open.js';
 import type { VersionedStore } from '../store/versioned.js';
+import { type TraceResult, trace } from '../trace/trace.js';
+import { worldFromStore } from '../trace/world.js';
 import { readLbBackends } from '../vnet/lb.js';
 import type { Vnet } from '../vnet/model.js';
 
@@ -80,6 +82,12 @@ async function calls(ip: string, n: number): Promise<string[]> {
   const out: string[] = [];
   for (let i = 0; i < n; i++) out.push(await call(ip));
   return out;
+}
+
+/** What `podnet trace` decides over the lab's store for a new TCP flow from the outside host to ip:port. */
+async function traced(ip: string, port = 80): Promise<TraceResult> {
+  const world = await worldFromStore(requireLab(name).store.url);
+  return trace(world, { from: outside.ip, to: ip, protocol: 'TCP', port, state: 'new' });
 }
 
 const podNamed = (pod: string): LabPod | undefined => requireLab(name).pods.find((p) => p.name === pod);
@@ -156,6 +164,11 @@ describe('LoadBalancer Services in the lab VNet', { concurrency: false }, () => 
     const pod = podNamed('be-0') as LabPod;
     assert.equal(await call(pod.ip as string, 8080), '', 'the pod address is not reachable from outside');
     assert.equal(await call(web, 81), '', 'a port without a load balancing rule is not served');
+    // And trace says so, and why.
+    assert.deepEqual((await traced(web, 81)).decidedBy, [
+      { layer: 'service', object: 'default/web', rule: 'no-load-balancing-rule' },
+    ]);
+    assert.equal((await traced(web)).verdict, 'allow');
   });
 
   it('Local: only the node with the endpoint takes traffic, and the backend sees the outside address', async () => {
@@ -228,10 +241,22 @@ describe('LoadBalancer Services in the lab VNet', { concurrency: false }, () => 
       '',
       'the other frontend: DenyAllInBound, as in Azure without an allow rule',
     );
+    // Trace agrees, naming the rule: the NSG of the node the load balancer chose sees the frontend address.
+    assert.deepEqual((await traced(local)).decidedBy, [
+      { layer: 'nsg', object: 'lb-nsg', rule: 'frontend-web' },
+    ]);
+    assert.deepEqual((await traced(web)).decidedBy, [
+      { layer: 'nsg', object: 'lb-nsg', rule: 'DenyAllInBound' },
+    ]);
     await apply(nsg('Allow'));
     assert.equal(
       await eventually('the allow to take effect', async () => (await call(local)) || undefined),
       'default/be-1',
     );
+    assert.equal(await call(web), '', 'the allow names the Local frontend only');
+    const admitted = await traced(local);
+    assert.equal(admitted.verdict, 'allow', 'trace: allowed by frontend-web, though the pod address is not');
+    assert.ok(admitted.decidedBy.some((d) => d.rule === 'frontend-web'));
+    assert.equal((await traced(web)).verdict, 'deny');
   });
 });

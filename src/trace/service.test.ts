@@ -10,6 +10,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { parseNsg } from '../nsg/parse.js';
+import type { Nsg } from '../nsg/types.js';
 import { defaultNetworkPolicy } from '../policy/defaults.js';
 import type { NetworkPolicy } from '../policy/types.js';
 import { profileFromObject } from '../profile/load.js';
@@ -225,6 +227,70 @@ describe('podnet trace through a Service', () => {
     );
     assert.equal(local.sourceSeen, '203.0.113.10');
     assert.equal(local.verdict, 'allow');
+  });
+
+  // The VNet's load balancer (src/loadbalancer/balancer.ts) with floating IP, as AKS configures it: the packet
+  // reaches the chosen node with the frontend as destination, so that node's subnet and NIC NSGs see the frontend
+  // (https://learn.microsoft.com/azure/load-balancer/load-balancer-floating-ip); the node's proxy then DNATs,
+  // and with Cluster masquerades to the node on the way to an endpoint on another node. A frontend port without a
+  // load balancing rule is dropped by the load balancer. The lab's lb.int test probes the same for real.
+  it('through the VNet load balancer: the chosen node’s NSGs see the frontend; a port without a rule is dropped', () => {
+    const FRONTEND = '198.51.100.4';
+    const userNsg = (access?: 'Allow' | 'Deny') => {
+      const r = parseNsg({
+        name: 'user-nsg',
+        securityRules: access
+          ? [
+              {
+                name: 'frontend-sql',
+                priority: 200,
+                direction: 'Inbound',
+                access,
+                protocol: 'Tcp',
+                sourceAddressPrefix: 'Internet',
+                sourcePortRange: '*',
+                destinationAddressPrefix: FRONTEND,
+                destinationPortRange: '5432',
+              },
+            ]
+          : [],
+        subnets: [{ id: '/s/virtualNetworks/v/subnets/user' }],
+      });
+      assert.deepEqual(r.problems, []);
+      return r.nsg as Nsg;
+    };
+    const lb = (policy: 'Cluster' | 'Local', access?: 'Allow' | 'Deny') =>
+      world([service('db', '10.0.0.20', { externalTrafficPolicy: policy }, FRONTEND)], {
+        nsgs: [userNsg(access)],
+      });
+    const outside = flow('203.0.113.10', FRONTEND);
+
+    const allowed = trace(lb('Local', 'Allow'), outside);
+    assert.equal(
+      allowed.verdict,
+      'allow',
+      'the allow of the frontend admits it; the pod address is never checked',
+    );
+    assert.ok(
+      allowed.service?.endpoints.every((e) => e.verdict === 'allow'),
+      'through user-0 (its NSG) and through sys-0 (none)',
+    );
+    const deniedLocal = trace(lb('Local', 'Deny'), outside);
+    assert.deepEqual(deniedLocal.decidedBy, [{ layer: 'nsg', object: 'user-nsg', rule: 'frontend-sql' }]);
+    assert.ok(deniedLocal.hops.some((h) => h.at === 'vnet load balancer' && /node user-0/.test(h.detail)));
+    // Cluster, with no rule for the frontend: DenyAllInBound at user-0's subnet for the flows sent there, though
+    // the masqueraded node-to-pod leg alone would be allowed by AllowVnetInBound.
+    const cluster = trace(lb('Cluster'), outside);
+    assert.deepEqual(cluster.decidedBy, [{ layer: 'nsg', object: 'user-nsg', rule: 'DenyAllInBound' }]);
+    assert.deepEqual(
+      cluster.service?.endpoints.map((e) => `${e.via}>${e.pod} ${e.verdict}`),
+      ['sys-0>shop/db-1 allow', 'sys-0>shop/db-0 allow', 'user-0>shop/db-1 deny', 'user-0>shop/db-0 deny'],
+    );
+    const noRule = trace(lb('Cluster', 'Allow'), flow('203.0.113.10', FRONTEND, 5433));
+    assert.deepEqual(
+      [noRule.verdict, noRule.decidedBy],
+      ['deny', [{ layer: 'service', object: 'shop/db', rule: 'no-load-balancing-rule' }]],
+    );
   });
 
   it('a node port is proxied by the node whose address it is: Local keeps the client and that node’s endpoints', () => {

@@ -20,6 +20,7 @@
  */
 import { containsIp, formatIp, parseCidr, parseIp } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
+import { ingressIps, servedHere } from '../loadbalancer/frontends.js';
 import { evaluateNsg } from '../nsg/evaluate.js';
 import { vnetTagContext } from '../nsg/tags.js';
 import type { Nic, Nsg, NsgDirection, NsgPacketProtocol } from '../nsg/types.js';
@@ -293,6 +294,17 @@ export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorl
         field: '--endpoint',
         hint: 'give --endpoint only for a flow --to a ClusterIP or LoadBalancer frontend',
       });
+    const lbService = dst.kind === 'external' ? frontendWithoutRule(world, dst.ip) : undefined;
+    if (lbService)
+      return droppedInVnet(
+        world,
+        flow,
+        compiled,
+        src,
+        dst,
+        { layer: 'service', object: lbService, rule: 'no-load-balancing-rule' },
+        `${dst.ip} is the frontend of ${lbService}, which has no load balancing rule for ${flow.protocol}${flow.port === undefined ? '' : `/${flow.port}`}: the load balancer drops it`,
+      );
     return walk(world, flow, compiled, src, dst);
   }
   return throughService(world, flow, compiled, src, dst, match);
@@ -304,6 +316,12 @@ interface ViaService {
   candidate: ServiceCandidate;
   /** The proxying node's address, when the proxy masquerades. */
   masqueradeTo?: End;
+  /**
+   * Set when the flow came in through the VNet's load balancer (an outside client of a frontend): the node it
+   * was sent to, and the frontend address and port the packet still carries there (floating IP), which that
+   * node's subnet and NIC NSGs see.
+   */
+  lb?: { node: End; frontend: string; port: number | undefined; hop: Hop };
 }
 
 /**
@@ -324,21 +342,16 @@ function throughService(
       ? match.candidates
       : match.candidates.filter((c) => isEndpoint(c, flow.endpoint as string));
   if (match.frontend === 'ClusterIP' && src.kind === 'external') {
-    const r = walk(world, flow, compiled, src, frontend);
-    const at = r.hops.findIndex((h) => h.layer === 'route');
     return {
-      ...r,
-      verdict: 'deny',
-      decidedBy: [{ layer: 'route', object: null, rule: 'cluster-ip-not-routed' }],
-      hops: [
-        ...r.hops.slice(0, Math.max(at, 1)),
-        {
-          layer: 'route',
-          at: 'vnet',
-          verdict: 'deny',
-          detail: `${frontend.ip} is a cluster IP of ${match.service}: only pods and nodes reach it, the VNet has no route to it`,
-        },
-      ],
+      ...droppedInVnet(
+        world,
+        flow,
+        compiled,
+        src,
+        frontend,
+        { layer: 'route', object: null, rule: 'cluster-ip-not-routed' },
+        `${frontend.ip} is a cluster IP of ${match.service}: only pods and nodes reach it, the VNet has no route to it`,
+      ),
       service: { ...match, endpoints: [] },
     };
   }
@@ -370,12 +383,28 @@ function throughService(
         hint: `one of ${[...new Set(match.candidates.map((c) => c.endpoint))].join(', ')}`,
       },
     );
+  const viaLb = match.frontend === 'LoadBalancer' && src.kind === 'external';
+  const proxying = [...new Set(match.candidates.map((c) => c.via))];
   const results = chosen.map((c) => {
     const endpoint = resolveEnd(world, c.ip, '--endpoint');
     const nodeAddress = hostOfNode(world, c.via);
-    const masqueradeTo: End | undefined =
-      c.masquerade && nodeAddress
-        ? { ip: nodeAddress, kind: 'node', subnet: subnetOf(world.profile, nodeAddress) }
+    const node: End | undefined = nodeAddress
+      ? { ip: nodeAddress, kind: 'node', subnet: subnetOf(world.profile, nodeAddress) }
+      : undefined;
+    const masqueradeTo = c.masquerade ? node : undefined;
+    const lb =
+      viaLb && node
+        ? {
+            node,
+            frontend: frontend.ip,
+            port: flow.port,
+            hop: {
+              layer: 'service' as const,
+              at: 'vnet load balancer',
+              verdict: 'info' as const,
+              detail: `a new flow to ${frontend.ip} goes to node ${c.via} (${match.externalTrafficPolicy === 'Local' ? 'Local: the nodes with an endpoint' : 'Cluster: every node'} answer the health probe: ${proxying.join(', ')}), the frontend still its destination (floating IP)`,
+            },
+          }
         : undefined;
     const hop: Hop = {
       layer: 'service',
@@ -387,6 +416,7 @@ function throughService(
       hop,
       candidate: c,
       ...(masqueradeTo ? { masqueradeTo } : {}),
+      ...(lb ? { lb } : {}),
     });
   });
   const shown = results.find((r) => r.verdict === 'deny') ?? results[0];
@@ -395,6 +425,39 @@ function throughService(
     verdict: results.every((r) => r.verdict === 'allow') ? 'allow' : 'deny',
     service: { ...match, endpoints: chosen.map((c, i) => ({ ...c, verdict: results[i].verdict })) },
   };
+}
+
+/** A flow the VNet drops before any node sees it: the hops up to the VNet, then the one that drops it. */
+function droppedInVnet(
+  world: TraceWorld,
+  flow: TraceFlow,
+  compiled: CompiledPolicies,
+  src: End,
+  dst: End,
+  decision: Decision,
+  detail: string,
+): TraceResult {
+  const r = walk(world, flow, compiled, src, dst);
+  const at = r.hops.findIndex((h) => h.layer === 'route');
+  const layer = decision.layer;
+  return {
+    ...r,
+    verdict: 'deny',
+    decidedBy: [decision],
+    hops: [
+      ...r.hops.slice(0, Math.max(at, 1)),
+      { layer, at: layer === 'route' ? 'vnet' : 'vnet load balancer', verdict: 'deny', detail },
+    ],
+  };
+}
+
+/**
+ * The LoadBalancer Service (this VNet's load balancer serves) whose frontend `ip` is, for a flow no service port
+ * matched: the load balancer has no rule for it and drops it (Azure drops traffic to a frontend port no rule names).
+ */
+function frontendWithoutRule(world: TraceWorld, ip: string): string | undefined {
+  const s = (world.services ?? []).find((x) => servedHere(x) && ingressIps(x).includes(ip));
+  return s ? `${s.metadata.namespace}/${s.metadata.name}` : undefined;
 }
 
 /** `--endpoint` names this candidate: its address, address:port, or its pod. */
@@ -457,6 +520,7 @@ function walk(
       verdict: 'allow',
       detail: `${via ? flow.to : dst.ip} is reachable from ${src.ip}`,
     });
+  if (via?.lb) hops.push(via.lb.hop);
   if (via) hops.push(via.hop);
 
   // nat: the address every later layer sees.
@@ -526,50 +590,59 @@ function walk(
 
   if (world.nsgs.length === 0) notEvaluated.push('nsg');
   else if (!denied()) {
-    // A pod's node to the pod, or two pods of one node: the packet never leaves the host.
-    const from = via?.masqueradeTo ?? src;
+    // The legs the packet crosses the VNet on, each with the addresses NSGs see there: through the load
+    // balancer, the client to the chosen node with the frontend as destination, then (masqueraded) that node
+    // to the endpoint; otherwise the one leg from the source, or the node that masqueraded it, to the
+    // destination. A pod's node to the pod, or two pods of one node: the packet never leaves the host.
+    const from = via?.masqueradeTo ?? via?.lb?.node ?? src;
     const dstHosts = endHostIps(dst);
     const sameNode = endHostIps(from).some((ip) => dstHosts.includes(ip));
-    const path = sameNode ? [] : nsgPath(world, from, dst);
-    if (path.length === 0)
+    const legs = [
+      ...(via?.lb
+        ? [{ path: nsgPath(world, src, via.lb.node), src: src.ip, dst: via.lb.frontend, port: via.lb.port }]
+        : []),
+      { path: sameNode ? [] : nsgPath(world, from, dst), src: sourceSeen, dst: dst.ip, port: flow.port },
+    ];
+    if (legs.every((l) => l.path.length === 0))
       hops.push({
         layer: 'nsg',
         at: 'vnet',
         verdict: 'info',
         detail: sameNode ? 'stays on one node: no NSG sees it' : 'crosses no NSG',
       });
-    for (const step of path) {
-      if (denied()) break;
-      const packet = {
-        src: sourceSeen,
-        dst: dst.ip,
-        protocol: flow.protocol,
-        srcPort: flow.sourcePort ?? 40000,
-        ...(flow.port === undefined ? {} : { dstPort: flow.port }),
-      };
-      const v = evaluateNsg(
-        step.nsg,
-        step.direction,
-        packet,
-        vnetTagContext(
-          profile ?? { vnet: { addressSpaces: [] }, connectedNetworks: [], network: { podCidrs: [] } },
-        ),
-      );
-      const rule = v.rule ?? 'platform';
-      const hop: Hop = {
-        layer: 'nsg',
-        at: `${step.nsg.name} (${step.where}, ${step.direction})`,
-        verdict: v.access === 'Allow' || stateful ? 'allow' : 'deny',
-        detail: stateful
-          ? `${v.access} by ${rule}, but the connection is tracked: it passes`
-          : `${v.access} by ${rule}${v.priority ? ` (priority ${v.priority})` : ''}`,
-      };
-      if (v.access === 'Deny' && !stateful) deny({ layer: 'nsg', object: step.nsg.name, rule }, hop);
-      else {
-        hops.push(hop);
-        decidedBy.push({ layer: 'nsg', object: step.nsg.name, rule: stateful ? 'stateful' : rule });
+    for (const leg of legs)
+      for (const step of leg.path) {
+        if (denied()) break;
+        const packet = {
+          src: leg.src,
+          dst: leg.dst,
+          protocol: flow.protocol,
+          srcPort: flow.sourcePort ?? 40000,
+          ...(leg.port === undefined ? {} : { dstPort: leg.port }),
+        };
+        const v = evaluateNsg(
+          step.nsg,
+          step.direction,
+          packet,
+          vnetTagContext(
+            profile ?? { vnet: { addressSpaces: [] }, connectedNetworks: [], network: { podCidrs: [] } },
+          ),
+        );
+        const rule = v.rule ?? 'platform';
+        const hop: Hop = {
+          layer: 'nsg',
+          at: `${step.nsg.name} (${step.where}, ${step.direction})`,
+          verdict: v.access === 'Allow' || stateful ? 'allow' : 'deny',
+          detail: stateful
+            ? `${v.access} by ${rule}, but the connection is tracked: it passes`
+            : `${v.access} by ${rule}${v.priority ? ` (priority ${v.priority})` : ''}`,
+        };
+        if (v.access === 'Deny' && !stateful) deny({ layer: 'nsg', object: step.nsg.name, rule }, hop);
+        else {
+          hops.push(hop);
+          decidedBy.push({ layer: 'nsg', object: step.nsg.name, rule: stateful ? 'stateful' : rule });
+        }
       }
-    }
   }
 
   if (!profile) notEvaluated.push('outbound');

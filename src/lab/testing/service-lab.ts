@@ -8,7 +8,7 @@ import { decodeManifest } from '../../objects/decode.js';
 import { applyDocuments } from '../../objects/store.js';
 import type { Pod } from '../../objects/types.js';
 import type { VersionedStore } from '../../store/versioned.js';
-import { podKey } from '../pod-objects.js';
+import { LAB_POD_IMAGE, podKey } from '../pod-objects.js';
 import { waitFor } from '../processes.js';
 
 export const eventually = <T>(what: string, probe: () => Promise<T | undefined>): Promise<T> =>
@@ -24,7 +24,11 @@ export const backendPod = (pod: string, node: string, labels: Record<string, str
     uid: randomBytes(16).toString('hex'),
     labels: { app: 'be', ...labels },
   },
-  spec: { nodeName: node, containers: [{ name: 'main', ports: [{ name: 'http', containerPort: 8080 }] }] },
+  // A valid Pod, as apply would have stored it (trace re-reads the store's objects with apply's checks).
+  spec: {
+    nodeName: node,
+    containers: [{ name: 'main', image: LAB_POD_IMAGE, ports: [{ name: 'http', containerPort: 8080 }] }],
+  },
 });
 
 /** Writes Pods to the store in one transaction, as the API server would hand them to the kubelet. */
