@@ -175,6 +175,34 @@ describe('cluster DNS in a lab', { concurrency: false }, () => {
     assert.deepEqual(await getent(c, 'nope'), []);
   });
 
+  // Kubernetes DNS spec 1.0.1 §2.3.3 / §2.4.3 (PTR), through glibc's gethostbyaddr as a pod runs it.
+  it('reverse lookups: a cluster IP gives its service, a backend address its name under each service', async () => {
+    const c = clients[0];
+    const names = async (ip: string) => {
+      const r = await inPod(c, ['getent', 'hosts', ip]);
+      const [addr, ...rest] = r.stdout.trim().split(/\s+/);
+      return { addr, names: rest.sort() };
+    };
+    const { dnsServiceIp } = requireLab(name).profile.network;
+    assert.deepEqual(await names(dnsServiceIp), {
+      addr: dnsServiceIp,
+      names: ['kube-dns.kube-system.svc.cluster.local'],
+    });
+    assert.deepEqual(await names(webIp), { addr: webIp, names: ['web.default.svc.cluster.local'] });
+    // A backend of two Services has a PTR under each; glibc's gethostbyaddr takes the first as the name.
+    const be = backends[0];
+    const host = be.replaceAll('.', '-');
+    const both = [`${host}.db.default.svc.cluster.local`, `${host}.web.default.svc.cluster.local`];
+    const reverse = `${be.split('.').reverse().join('.')}.in-addr.arpa`;
+    for (const transport of ['udp', 'tcp'] as const) {
+      const ptr = await query(c, reverse, 'PTR', transport);
+      assert.deepEqual(ptr.answers.map((a) => a.data).sort(), both, `PTR over ${transport}`);
+    }
+    const glibc = await names(be);
+    assert.equal(glibc.addr, be);
+    assert.ok(glibc.names.length > 0 && glibc.names.every((n) => both.includes(n)), glibc.names.join(' '));
+  });
+
   it('names outside the cluster go to the resolver on the internet host, from pods on every node', async () => {
     const internet = readVnet(requireLab(name).vnet)?.externalHosts.find((h) => h.kind === 'internet');
     for (const c of clients) {

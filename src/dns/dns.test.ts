@@ -16,7 +16,7 @@ import type { ServiceWorld } from '../services/proxy.js';
 import type { Service } from '../services/types.js';
 import { outsideRecords } from './outside.js';
 import { resolve } from './records.js';
-import { DnsServer } from './server.js';
+import { DnsServer, EDNS_UDP_SIZE } from './server.js';
 
 const ep = (name: string, ip: string, labels: Record<string, string>): PodEndpoint => ({
   node: 'n1',
@@ -162,6 +162,45 @@ describe('cluster DNS records', () => {
     );
     assert.deepEqual(data(resolve(dual, 'fd00--5.shop.pod.cluster.local', 'AAAA')), ['fd00::5']);
   });
+
+  // Kubernetes DNS spec 1.0.1 §2.3.3 and §2.4.3 (PTR: a ClusterIP's `d.c.b.a.in-addr.arpa` to the service name,
+  // IPv6 in RFC 3596's nibble form under ip6.arpa; an endpoint's address to its host name under the service),
+  // as CoreDNS's serviceRecordForIP answers it: cluster IPs first, then endpoints of every Service selecting them
+  // (host name: the dashed address). AKS's Corefile falls through in-addr.arpa and ip6.arpa, so other reverse
+  // names go upstream.
+  it('PTR: a cluster IP names its service, an endpoint its host under each service; other addresses forwarded', () => {
+    assert.deepEqual(data(resolve(world, '5.5.0.10.in-addr.arpa', 'PTR')), ['web.shop.svc.cluster.local']);
+    assert.deepEqual(data(resolve(world, '7.0.244.10.IN-ADDR.ARPA.', 'PTR')), [
+      '10-244-0-7.db.shop.svc.cluster.local',
+    ]);
+    assert.deepEqual(resolve(world, '5.5.0.10.in-addr.arpa', 'A'), {
+      kind: 'answer',
+      rcode: 'NOERROR',
+      answers: [],
+    });
+    for (const n of ['9.9.9.10.in-addr.arpa', '5.0.10.in-addr.arpa', '300.5.0.10.in-addr.arpa', '1.ip6.arpa'])
+      assert.deepEqual(resolve(world, n, 'PTR'), { kind: 'forward' }, n);
+    // Two Services selecting one pod: a PTR for each.
+    const both: ServiceWorld = {
+      ...world,
+      services: [
+        ...world.services,
+        svc('db-rw', {
+          clusterIP: 'fd00:10:96::9',
+          clusterIPs: ['fd00:10:96::9'],
+          selector: { app: 'db' },
+          ports: [{ port: 5432 }],
+        }),
+      ],
+    };
+    assert.deepEqual(data(resolve(both, '7.0.244.10.in-addr.arpa', 'PTR')), [
+      '10-244-0-7.db.shop.svc.cluster.local',
+      '10-244-0-7.db-rw.shop.svc.cluster.local',
+    ]);
+    // fd00:10:96::9 written out, its 32 nibbles least significant first (RFC 3596 §2.5).
+    const v6 = `${[...'fd000010009600000000000000000009'].reverse().join('.')}.ip6.arpa`;
+    assert.deepEqual(data(resolve(both, v6, 'PTR')), ['db-rw.shop.svc.cluster.local']);
+  });
 });
 
 describe("the lab's outside zone (RFC 6761 .test names)", () => {
@@ -232,6 +271,44 @@ describe('the DNS server', () => {
     await assert.rejects(resolver.resolve4('nope.shop.svc.cluster.local'), { code: 'ENOTFOUND' });
     await assert.rejects(resolver.resolve6('web.shop.svc.cluster.local'), { code: 'ENODATA' });
     assert.deepEqual(await resolver.resolve4('example.com'), ['192.0.2.1']);
+  });
+
+  it('answers reverse lookups (PTR) for cluster addresses, and relays the others', async () => {
+    assert.deepEqual(await resolver.reverse('10.0.5.5'), ['web.shop.svc.cluster.local']);
+    assert.deepEqual(await resolver.reverse('10.244.1.8'), ['10-244-1-8.db.shop.svc.cluster.local']);
+  });
+
+  // RFC 6891 §6.1.1: a responder includes an OPT record when the request had one; §6.1.3: an unknown EDNS
+  // version gets BADVERS (extended rcode 16: 1 in the OPT record's upper bits, 0 in the header).
+  it('EDNS0: an OPT record in the reply when the query had one; BADVERS for version 1; none without', async () => {
+    const query = async (additionals: packet.Answer[]) =>
+      packet.decode(
+        (await server.answer(
+          packet.encode({
+            id: 9,
+            type: 'query',
+            flags: packet.RECURSION_DESIRED,
+            questions: [{ type: 'A', name: 'web.shop.svc.cluster.local' }],
+            additionals,
+          } as packet.Packet),
+          'udp',
+        )) as Buffer,
+      );
+    const opt = (ednsVersion: number) =>
+      ({ type: 'OPT', name: '.', udpPayloadSize: 4096, ednsVersion, flags: 0 }) as unknown as packet.Answer;
+    const withOpt = await query([opt(0)]);
+    assert.deepEqual(
+      withOpt.answers?.map((a) => (a as { data: unknown }).data),
+      ['10.0.5.5'],
+    );
+    const back = withOpt.additionals?.find((a) => a.type === 'OPT') as unknown as Record<string, number>;
+    assert.ok(back, 'an OPT record comes back');
+    assert.deepEqual([back.udpPayloadSize, back.ednsVersion, back.extendedRcode], [EDNS_UDP_SIZE, 0, 0]);
+    const badvers = await query([opt(1)]);
+    const bad = badvers.additionals?.find((a) => a.type === 'OPT') as unknown as Record<string, number>;
+    assert.deepEqual([(badvers.flags ?? 0) & 0xf, bad?.extendedRcode, badvers.answers?.length], [0, 1, 0]);
+    const plain = await query([]);
+    assert.deepEqual([plain.answers?.length, plain.additionals?.length], [1, 0]);
   });
 
   it('follows Service changes live', async () => {

@@ -8,12 +8,17 @@
  *   _<port>._<proto>.<svc>.<ns>.svc.<zone> SRV for named ports: the service (ClusterIP) or each endpoint
  *   <a-b-c-d>.<ns>.pod.<zone>             A a.b.c.d (pods insecure)
  *   dns-version.<zone>                    TXT "1.0.1"
+ *   <d.c.b.a>.in-addr.arpa, <nibbles>.ip6.arpa
+ *                                         PTR: a cluster IP to <svc>.<ns>.svc.<zone>; else an endpoint's
+ *                                         address to <host>.<svc>.<ns>.svc.<zone> for each Service selecting it
+ *                                         (CoreDNS's serviceRecordForIP); any other reverse name is forwarded,
+ *                                         as AKS's Corefile falls through in-addr.arpa and ip6.arpa
  *
  * A name in the zone with no record of the asked type is NODATA (NOERROR, no answer, the SOA), an unknown name
  * NXDOMAIN, and names outside the zone are not answered here (`forward`): the server relays them upstream.
  * Names compare case-insensitively. Pure: the Services and endpoints in, the answer out.
  */
-import { parseIp } from '../addr/index.js';
+import { formatIp, parseIp } from '../addr/index.js';
 import type { PodEndpoint } from '../endpoints/record.js';
 import { selectedEndpoints, targetPortOf } from '../services/endpoints.js';
 import type { ServiceWorld } from '../services/proxy.js';
@@ -23,11 +28,11 @@ export const DEFAULT_ZONE = 'cluster.local';
 export const TTL = 5;
 export const SCHEMA_VERSION = '1.0.1';
 
-export type RecordType = 'A' | 'AAAA' | 'SRV' | 'CNAME' | 'TXT' | 'SOA';
+export type RecordType = 'A' | 'AAAA' | 'SRV' | 'CNAME' | 'TXT' | 'SOA' | 'PTR';
 
 export type Answer =
   | { type: 'A' | 'AAAA'; name: string; ttl: number; data: string }
-  | { type: 'CNAME'; name: string; ttl: number; data: string }
+  | { type: 'CNAME' | 'PTR'; name: string; ttl: number; data: string }
   | { type: 'TXT'; name: string; ttl: number; data: string[] }
   | {
       type: 'SRV';
@@ -61,6 +66,8 @@ interface WorldIndex {
   namespaces: Set<string>;
   /** `ns\0key=value` -> the endpoints of that namespace carrying that label. */
   byLabel: Map<string, PodEndpoint[]>;
+  /** Address -> the names its PTR records point to (in `zone`); built on the first reverse query of the world. */
+  reverse?: { zone: string; byIp: Map<string, string[]> };
 }
 
 const indexes = new WeakMap<ServiceWorld, WorldIndex>();
@@ -95,6 +102,13 @@ function endpointsOf(world: ServiceWorld, svc: Service): PodEndpoint[] {
 export function resolve(world: ServiceWorld, qname: string, qtype: string, zone = DEFAULT_ZONE): Resolution {
   const name = qname.toLowerCase().replace(/\.$/, '');
   const z = zone.toLowerCase();
+  const reversed = reverseAddress(name);
+  if (reversed !== null) {
+    const targets = reverseIndex(world, z).get(reversed);
+    if (!targets) return { kind: 'forward' };
+    const answers = targets.map((data) => ({ type: 'PTR' as const, name, ttl: TTL, data }));
+    return { kind: 'answer', rcode: 'NOERROR', answers: qtype === 'PTR' || qtype === 'ANY' ? answers : [] };
+  }
   if (name !== z && !name.endsWith(`.${z}`)) return { kind: 'forward' };
   const labels = name === z ? [] : name.slice(0, -(z.length + 1)).split('.');
   const records = recordsOf(world, labels, name, z);
@@ -126,6 +140,51 @@ function recordsOf(world: ServiceWorld, labels: string[], name: string, zone: st
   if (n === 5 && labels[0].startsWith('_') && labels[1].startsWith('_'))
     return srvRecords(world, svc, labels[0].slice(1), labels[1].slice(1), name, zone);
   return null;
+}
+
+/**
+ * The address a reverse name stands for (`4.3.2.1.in-addr.arpa` is 1.2.3.4; `ip6.arpa` takes all 32 nibbles,
+ * least significant first, RFC 3596), canonical; null for any other name, a partial one included.
+ */
+export function reverseAddress(name: string): string | null {
+  const v4 = /^((?:\d{1,3}\.){3}\d{1,3})\.in-addr\.arpa$/.exec(name);
+  const text = v4
+    ? v4[1].split('.').reverse().join('.')
+    : /^(?:[0-9a-f]\.){32}ip6\.arpa$/.test(name)
+      ? (name.slice(0, 63).split('.').reverse().join('').match(/.{4}/g) ?? []).join(':')
+      : null;
+  if (text === null) return null;
+  try {
+    return formatIp(parseIp(text));
+  } catch {
+    return null;
+  }
+}
+
+/** Address -> PTR targets: cluster IPs first (one name each), then every endpoint of every Service selecting it. */
+function reverseIndex(world: ServiceWorld, zone: string): Map<string, string[]> {
+  const ix = indexOf(world);
+  if (ix.reverse?.zone === zone) return ix.reverse.byIp;
+  const byIp = new Map<string, string[]>();
+  const add = (ip: string, target: string) => {
+    const key = formatIp(parseIp(ip));
+    const list = byIp.get(key);
+    if (!list) byIp.set(key, [target]);
+    else if (!list.includes(target)) list.push(target);
+  };
+  const base = (s: Service) => `${s.metadata.name}.${s.metadata.namespace}.svc.${zone}`;
+  const clusterIps = new Set<string>();
+  for (const s of world.services)
+    for (const ip of s.spec.clusterIPs ?? [])
+      if (ip !== 'None' && !clusterIps.has(ip)) {
+        clusterIps.add(ip);
+        add(ip, base(s));
+      }
+  for (const s of world.services)
+    for (const e of endpointsOf(world, s))
+      for (const ip of e.ips) if (!clusterIps.has(ip)) add(ip, `${dashed(ip)}.${base(s)}`);
+  ix.reverse = { zone, byIp };
+  return byIp;
 }
 
 /** `a-b-c-d` is A a.b.c.d; an IPv6 address with `-` for `:` (`fd00--5`) is its AAAA, as CoreDNS reads them. */

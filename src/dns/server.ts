@@ -8,6 +8,9 @@
  * - A packet that does not decode gets FORMERR when its header is readable, else nothing: malformed input never
  *   stops the server (fuzz-tested).
  * - The records are read on every query through `resolve`, so answers follow Service changes live.
+ * - EDNS0 (RFC 6891): a query with an OPT record gets one back (6.1.1), advertising 1232 bytes, the size DNS
+ *   Flag Day 2020 settled on to avoid IP fragmentation; a version other than 0 gets BADVERS (6.1.3). No DNSSEC:
+ *   the DO bit is not set in replies (RFC 4035 3.2.1, for a server that is not security-aware).
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
@@ -31,6 +34,10 @@ export interface DnsServerOptions {
 }
 
 const UDP_DEFAULT_SIZE = 512;
+/** The UDP payload size this server advertises in its OPT record. */
+export const EDNS_UDP_SIZE = 1232;
+/** BADVERS (16): its upper 8 bits go in the OPT record's extended rcode, the lower 4 (0) in the header. */
+const BADVERS_EXTENDED = 16 >> 4;
 /** dns-packet reads the rcode from the flags' low 4 bits but does not write its `rcode` field: set them here. */
 const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, REFUSED: 5 } as const;
 const HEADER = 12;
@@ -120,6 +127,8 @@ export class DnsServer {
       return msg.length >= HEADER ? formErr(msg) : null;
     const question = q.questions[0];
     const zone = this.o.zone ?? DEFAULT_ZONE;
+    const edns = optOf(q);
+    if (edns && (edns.ednsVersion ?? 0) !== 0) return withRcode(q, 'NOERROR', BADVERS_EXTENDED);
     const r = this.o.resolve(question.name, question.type);
     if (r.kind === 'forward') return this.forward(msg, q);
     const reply: packet.Packet = {
@@ -133,6 +142,7 @@ export class DnsServer {
       questions: [question],
       answers: r.answers as packet.Answer[],
       authorities: r.answers.length === 0 ? [soaOf(zone) as packet.Answer] : [],
+      additionals: edns ? [replyOpt()] : [],
     } as packet.Packet;
     const out = packet.encode(reply);
     const limit = transport === 'tcp' ? 65535 : udpSize(q);
@@ -178,9 +188,28 @@ export class DnsServer {
   }
 }
 
+type Opt = { udpPayloadSize?: number; ednsVersion?: number };
+
+/** The query's OPT record (EDNS0), if it has one. */
+function optOf(q: packet.Packet): Opt | undefined {
+  return (q.additionals ?? []).find((a) => a.type === 'OPT') as Opt | undefined;
+}
+
+/** This server's OPT record, for replies to queries that had one. */
+function replyOpt(extendedRcode = 0): packet.Answer {
+  return {
+    type: 'OPT',
+    name: '.',
+    udpPayloadSize: EDNS_UDP_SIZE,
+    extendedRcode,
+    ednsVersion: 0,
+    flags: 0,
+    options: [],
+  } as unknown as packet.Answer;
+}
+
 function udpSize(q: packet.Packet): number {
-  const opt = (q.additionals ?? []).find((a) => a.type === 'OPT') as { udpPayloadSize?: number } | undefined;
-  return Math.max(UDP_DEFAULT_SIZE, opt?.udpPayloadSize ?? UDP_DEFAULT_SIZE);
+  return Math.max(UDP_DEFAULT_SIZE, optOf(q)?.udpPayloadSize ?? UDP_DEFAULT_SIZE);
 }
 
 /** FORMERR for a message whose header (id, opcode) is readable but whose body is not. */
@@ -193,11 +222,13 @@ function formErr(msg: Buffer): Buffer {
   return out;
 }
 
-function withRcode(q: packet.Packet, rcode: keyof typeof RCODE): Buffer {
+/** A reply of only a code (and, to an EDNS0 query, an OPT record carrying the code's upper bits). */
+function withRcode(q: packet.Packet, rcode: keyof typeof RCODE, extendedRcode = 0): Buffer {
   return packet.encode({
     id: q.id,
     type: 'response',
     flags: packet.RECURSION_AVAILABLE | ((q.flags ?? 0) & packet.RECURSION_DESIRED) | RCODE[rcode],
     questions: q.questions,
+    additionals: optOf(q) ? [replyOpt(extendedRcode)] : [],
   } as packet.Packet);
 }
