@@ -211,6 +211,28 @@ describe('LoadBalancer Services in the lab VNet', { concurrency: false }, () => 
     assert.equal(answers.length, 8);
   });
 
+  // https://kubernetes.io/docs/concepts/services-networking/service/#loadbalancer: loadBalancerSourceRanges
+  // restricts the clients; the nodes' proxies drop the others before the DNAT, as kube-proxy does.
+  it('loadBalancerSourceRanges: a client in the ranges gets through, one outside them does not; trace agrees', async () => {
+    const ranged = (ranges: string[]) => {
+      const svc = loadBalancer('ranged', 'Cluster');
+      return { ...svc, spec: { ...svc.spec, loadBalancerSourceRanges: ranges } };
+    };
+    await apply(ranged([`${outside.ip}/32`, '192.0.2.0/24']));
+    const ip = await eventually('the ranged frontend', async () => (await externalIp('ranged')) || undefined);
+    assert.equal(
+      await eventually('an answer from inside the ranges', async () => (await call(ip)) || undefined),
+      'default/be-1',
+    );
+    assert.equal((await traced(ip)).verdict, 'allow');
+    await apply(ranged(['192.0.2.0/24']));
+    await eventually('the ranges to take effect', async () => ((await call(ip)) === '' ? true : undefined));
+    assert.deepEqual(await calls(ip, 3), ['', '', ''], 'the outside host is not in the ranges any more');
+    assert.deepEqual((await traced(ip)).decidedBy, [
+      { layer: 'service', object: 'default/ranged', rule: 'loadBalancerSourceRanges' },
+    ]);
+  });
+
   it("the node subnet's NSG sees the frontend as destination: a deny of its port blocks it, an allow admits it", async () => {
     const subnets = requireLab(name).profile.vnet.subnets.map((s) => ({
       id: `/subscriptions/0/resourceGroups/lab/providers/Microsoft.Network/virtualNetworks/lab-vnet/subnets/${s.name}`,

@@ -14,6 +14,7 @@ import {
   keepSlots,
   proxyRoute,
   serviceSection,
+  sourceAllowed,
 } from './proxy.js';
 import type { Service } from './types.js';
 
@@ -207,6 +208,44 @@ describe('service proxy section', () => {
     assert.match(local[1], new RegExp(`^fib saddr type local ${MARK} .* mod 3 `), 'the node: masqueraded');
     assert.ok(!local[2].includes(MARK), 'no masquerade for outside clients');
     assert.deepEqual(mapOf(l, local[2])?.elements, ['0 : 10.244.0.5 . 8080'], 'this node’s endpoint only');
+  });
+
+  // https://kubernetes.io/docs/concepts/services-networking/service/#loadbalancer ("traffic through the
+  // cloud-provider load-balancer will be restricted to the specified client IPs"), as kube-proxy's nftables mode
+  // does it: a firewall check of the frontend, with the ranges of the proxy's family only (MapCIDRsByIPFamily).
+  it('loadBalancerSourceRanges: the frontend drops other sources first, per family; trimmed as the API allows', () => {
+    const lb = (ranges: string[]) => [
+      {
+        ...svc('web', '10.0.5.5', { type: 'LoadBalancer', loadBalancerSourceRanges: ranges }),
+        status: { loadBalancer: { ingress: [{ ip: '198.51.100.4' }] } },
+      },
+    ];
+    const s = section(lb([' 203.0.113.0/24', '2001:db8::/32', '192.0.2.7/32 ']));
+    const [x] = chain(s, 'svc_x_');
+    assert.equal(
+      x.rules[0],
+      'ip saddr != { 203.0.113.0/24, 192.0.2.7/32 } drop comment "shop/web:80/tcp: not in loadBalancerSourceRanges"',
+    );
+    assert.equal(
+      chain(s, 'svc_s_')[0].rules.some((r) => r.includes('loadBalancerSourceRanges')),
+      false,
+      'the ClusterIP is not filtered',
+    );
+    const entries = compileServiceProxy({ services: lb(['203.0.113.0/24']), endpoints: eps }, 'n1', families)
+      .families[0].entries;
+    const frontend = entries.find((e) => e.external) as ProxyEntry;
+    assert.ok(sourceAllowed(frontend, '203.0.113.10'));
+    assert.ok(!sourceAllowed(frontend, '198.18.0.1'));
+    assert.ok(
+      sourceAllowed(entries.find((e) => !e.external) as ProxyEntry, '198.18.0.1'),
+      'ClusterIP: no ranges',
+    );
+    // Only IPv6 ranges: the IPv4 frontend is not filtered, as kube-proxy's IPv4 proxier sees no range.
+    const v6only = chain(section(lb(['2001:db8::/32'])), 'svc_x_')[0];
+    assert.equal(
+      v6only.rules.some((r) => r.includes('loadBalancerSourceRanges')),
+      false,
+    );
   });
 
   it('no services: no section at all (the table is as before)', () => {

@@ -10,7 +10,8 @@
  *                    ports, so the per-packet cost does not grow with the number of services
  *   svc_s_<id>       a ClusterIP port: pods DNAT as they are, everything else marked for masquerade first
  *   svc_x_<id>       a LoadBalancer frontend or node port: Cluster = masquerade, every endpoint; Local = only
- *                    this node's endpoints, the client's address kept (pods and the node itself take every endpoint)
+ *                    this node's endpoints, the client's address kept (pods and the node itself take every endpoint);
+ *                    a frontend of a Service with loadBalancerSourceRanges first drops every source outside them
  *   svc_m_<id>       map  numgen slot : ip . port    one pool of endpoints (all, or this node's), DNATed
  *                    straight from the random choice: `dnat ip to numgen random mod N map @svc_m_<id>`
  *   svc_pod_cidrs_v4 set  the cluster's pod CIDRs: who is a pod
@@ -32,9 +33,10 @@
  * unreachable).
  */
 import { createHash } from 'node:crypto';
-import { type Family, parseIp } from '../addr/index.js';
+import { type Cidr, type Family, containsIp, formatCidr, parseCidr, parseIp } from '../addr/index.js';
 import type { NftChain, NftSet, TableSection } from '../dataplane/nft-table.js';
 import type { PodEndpoint } from '../endpoints/record.js';
+import { parseLooseCidr } from '../policy/validate.js';
 import { type Backend, serviceBackends } from './endpoints.js';
 import { type IpFamilyName, type Service, needsClusterIp, needsNodePorts } from './types.js';
 
@@ -69,6 +71,11 @@ export interface ProxyEntry {
   external?: 'Cluster' | 'Local';
   /** A node port: `port` is the node port, on any address of the node. */
   nodePort?: boolean;
+  /**
+   * A frontend's `spec.loadBalancerSourceRanges` of this family (canonical CIDRs): only these sources pass. Unset
+   * when the Service has none of this family, as kube-proxy keeps a family's ranges only (MapCIDRsByIPFamily).
+   */
+  sourceRanges?: string[];
 }
 
 export interface FamilyProxy {
@@ -129,6 +136,29 @@ export function proxyRoute(e: ProxyEntry, client: ProxyClient): ProxyRoute {
     masquerade: false,
     why: "externalTrafficPolicy Local: the client's address is kept, this node's endpoints only",
   };
+}
+
+/**
+ * Whether the proxy lets `clientIp` reach the entry: a frontend with source ranges drops every other source
+ * before the DNAT (kube-proxy's firewall check; https://kubernetes.io/docs/concepts/services-networking/service/#loadbalancer:
+ * "traffic through the cloud-provider load-balancer will be restricted to the specified client IPs").
+ */
+export function sourceAllowed(e: ProxyEntry, clientIp: string): boolean {
+  if (!e.sourceRanges) return true;
+  const ip = parseIp(clientIp);
+  return e.sourceRanges.some((r) => {
+    const c = parseCidr(r);
+    return c.family === ip.family && containsIp(c, ip);
+  });
+}
+
+/** The frontend's source ranges of `family` (spaces trimmed, as the API server allows them padded). */
+function sourceRangesOf(svc: Service, family: Family): string[] | undefined {
+  const ranges = (svc.spec.loadBalancerSourceRanges ?? [])
+    .map((r) => parseLooseCidr(r.trim()))
+    .filter((c): c is Cidr => c !== null && c.family === family)
+    .map(formatCidr);
+  return ranges.length > 0 ? ranges : undefined;
 }
 
 /** Whether the proxy masquerades a connection from `client` that the random choice sent to `to` (hairpin). */
@@ -261,7 +291,9 @@ export function compileServiceProxy(
           };
           for (const ip of clusterIps) entries.push({ ...base, ip });
           const external = svc.spec.externalTrafficPolicy === 'Local' ? 'Local' : 'Cluster';
-          for (const ip of frontends) entries.push({ ...base, ip, external });
+          const sourceRanges = sourceRangesOf(svc, family);
+          for (const ip of frontends)
+            entries.push({ ...base, ip, external, ...(sourceRanges ? { sourceRanges } : {}) });
           if (sp.nodePort && needsNodePorts(svc.spec))
             entries.push({ ...base, ip: '', port: sp.nodePort, external, nodePort: true });
         });
@@ -396,7 +428,12 @@ export function serviceSection(input: ServiceProxyInput): TableSection {
       const chain = e.external
         ? `svc_x_${id(`${f.family}/${e.ref}/${e.nodePort ? 'nodeport' : e.ip}`)}`
         : `svc_s_${id(`${f.family}/${e.ref}`)}`;
-      out.chain({ name: chain, rules: entryRules(e, f, out) });
+      const firewall = e.sourceRanges
+        ? [
+            `${NFT[f.family].match} saddr != { ${e.sourceRanges.join(', ')} } drop comment "${e.ref}: not in loadBalancerSourceRanges"`,
+          ]
+        : [];
+      out.chain({ name: chain, rules: [...firewall, ...entryRules(e, f, out)] });
       (e.nodePort ? nodePorts : vmap).push(`${key} : goto ${chain}`);
     }
     maps.push(

@@ -293,6 +293,23 @@ describe('podnet trace through a Service', () => {
     );
   });
 
+  it('loadBalancerSourceRanges: a client outside them is dropped by the proxy; one inside goes on', () => {
+    const ranged = (ranges: string[]) =>
+      world([service('db', '10.0.0.20', { loadBalancerSourceRanges: ranges }, '198.51.100.4')]);
+    const out = trace(ranged(['198.18.0.0/15']), flow('203.0.113.10', '198.51.100.4'));
+    assert.deepEqual(
+      [out.verdict, out.decidedBy],
+      ['deny', [{ layer: 'service', object: 'shop/db', rule: 'loadBalancerSourceRanges' }]],
+    );
+    assert.match(
+      out.hops.at(-1)?.detail ?? '',
+      /203\.0\.113\.10 is not in shop\/db's loadBalancerSourceRanges/,
+    );
+    assert.equal(trace(ranged(['203.0.113.0/24']), flow('203.0.113.10', '198.51.100.4')).verdict, 'allow');
+    // A pod is held to the ranges too, by its own node's proxy.
+    assert.equal(trace(ranged(['203.0.113.0/24']), flow('shop/web', '198.51.100.4')).verdict, 'deny');
+  });
+
   it('a node port is proxied by the node whose address it is: Local keeps the client and that node’s endpoints', () => {
     // https://kubernetes.io/docs/concepts/services-networking/service/#type-nodeport; source IP with
     // externalTrafficPolicy (https://kubernetes.io/docs/tutorials/services/source-ip/#source-ip-for-services-with-type-nodeport).

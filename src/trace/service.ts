@@ -19,6 +19,7 @@ import {
   isHairpin,
   proxyEntryFor,
   proxyRoute,
+  sourceAllowed,
 } from '../services/proxy.js';
 import type { Service } from '../services/types.js';
 import type { TracePod } from './trace.js';
@@ -46,6 +47,8 @@ export interface ServiceMatch {
   port: string;
   frontend: 'ClusterIP' | 'LoadBalancer' | 'NodePort';
   externalTrafficPolicy?: 'Cluster' | 'Local';
+  /** A frontend's loadBalancerSourceRanges of the flow's family, and whether the client is in them. */
+  sourceRanges?: { ranges: string[]; allowed: boolean };
   /** The proxy's reasons (pool, masquerade), per proxying node when they differ. */
   why: string[];
   candidates: ServiceCandidate[];
@@ -131,6 +134,9 @@ export function serviceMatch(
     port: probe.portName,
     frontend: probe.nodePort ? 'NodePort' : probe.external ? 'LoadBalancer' : 'ClusterIP',
     ...(probe.external ? { externalTrafficPolicy: probe.external } : {}),
+    ...(probe.sourceRanges
+      ? { sourceRanges: { ranges: probe.sourceRanges, allowed: sourceAllowed(probe, client.ip) } }
+      : {}),
     why: [...why],
     candidates,
   };

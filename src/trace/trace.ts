@@ -296,13 +296,14 @@ export function trace(world: TraceWorld, flow: TraceFlow, compiled = compileWorl
       });
     const lbService = dst.kind === 'external' ? frontendWithoutRule(world, dst.ip) : undefined;
     if (lbService)
-      return droppedInVnet(
+      return stoppedAt(
         world,
         flow,
         compiled,
         src,
         dst,
         { layer: 'service', object: lbService, rule: 'no-load-balancing-rule' },
+        'vnet load balancer',
         `${dst.ip} is the frontend of ${lbService}, which has no load balancing rule for ${flow.protocol}${flow.port === undefined ? '' : `/${flow.port}`}: the load balancer drops it`,
       );
     return walk(world, flow, compiled, src, dst);
@@ -343,14 +344,31 @@ function throughService(
       : match.candidates.filter((c) => isEndpoint(c, flow.endpoint as string));
   if (match.frontend === 'ClusterIP' && src.kind === 'external') {
     return {
-      ...droppedInVnet(
+      ...stoppedAt(
         world,
         flow,
         compiled,
         src,
         frontend,
         { layer: 'route', object: null, rule: 'cluster-ip-not-routed' },
+        'vnet',
         `${frontend.ip} is a cluster IP of ${match.service}: only pods and nodes reach it, the VNet has no route to it`,
+      ),
+      service: { ...match, endpoints: [] },
+    };
+  }
+  if (match.sourceRanges && !match.sourceRanges.allowed) {
+    const nodes = [...new Set(match.candidates.map((c) => c.via))];
+    return {
+      ...stoppedAt(
+        world,
+        flow,
+        compiled,
+        src,
+        frontend,
+        { layer: 'service', object: match.service, rule: 'loadBalancerSourceRanges' },
+        `node ${nodes.join(', ')}`.trim(),
+        `${src.ip} is not in ${match.service}'s loadBalancerSourceRanges (${match.sourceRanges.ranges.join(', ')}): the proxy drops it before the DNAT`,
       ),
       service: { ...match, endpoints: [] },
     };
@@ -427,27 +445,24 @@ function throughService(
   };
 }
 
-/** A flow the VNet drops before any node sees it: the hops up to the VNet, then the one that drops it. */
-function droppedInVnet(
+/** A flow dropped before it reaches an endpoint (by the VNet, or by a node's proxy): the first hops, then the drop. */
+function stoppedAt(
   world: TraceWorld,
   flow: TraceFlow,
   compiled: CompiledPolicies,
   src: End,
   dst: End,
   decision: Decision,
+  at: string,
   detail: string,
 ): TraceResult {
   const r = walk(world, flow, compiled, src, dst);
-  const at = r.hops.findIndex((h) => h.layer === 'route');
-  const layer = decision.layer;
+  const route = r.hops.findIndex((h) => h.layer === 'route');
   return {
     ...r,
     verdict: 'deny',
     decidedBy: [decision],
-    hops: [
-      ...r.hops.slice(0, Math.max(at, 1)),
-      { layer, at: layer === 'route' ? 'vnet' : 'vnet load balancer', verdict: 'deny', detail },
-    ],
+    hops: [...r.hops.slice(0, Math.max(route, 1)), { layer: decision.layer, at, verdict: 'deny', detail }],
   };
 }
 
