@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { renderTrace } from '../cli/commands/trace.js';
 import { PodnetError } from '../errors/index.js';
 import { mulberry32, mutateChars } from '../testing/fuzz.js';
+import { trace } from '../trace/trace.js';
 import type { PlannedProbe, ProbeResult } from './check.js';
 import { junitXml, parseTestPattern, probeFailure, probeName, selectProbes } from './report.js';
 
@@ -179,6 +181,34 @@ describe('lab check as a connectivity suite', () => {
     assert.equal(probes.testcase[1].failure.message, 'refused: failed: Connection refused <&">');
     assert.match(probes.testcase[1].failure['#text'], /^expected: allow/);
     assert.equal(agents.testcase[1].failure.type, 'AgentSilent');
+  });
+
+  it("puts a failed probe's trace into its failure body, rendered as podnet trace prints it", () => {
+    const expected = trace(
+      { namespaces: new Map(), pods: [], policies: [], nsgs: [], nics: [] },
+      { from: '10.244.0.1', to: '10.244.0.2', protocol: 'TCP', port: 7000, state: 'new' },
+    );
+    const failed = result({
+      ok: false,
+      connected: false,
+      sourceSeen: null,
+      detail: 'timed out',
+      trace: expected,
+    });
+    const input = {
+      lab: 'demo',
+      timestamp: '2026-12-01T12:00:00.000Z',
+      probes: [failed],
+      ipam: [],
+      agents: [],
+    };
+    const body = (text: string) =>
+      new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '' }).parse(text).testsuites.testsuite[0]
+        .testcase.failure['#text'] as string;
+    const withTrace = body(junitXml(input, renderTrace));
+    assert.ok(withTrace.includes(renderTrace(expected)), 'the rendered trace, whole');
+    assert.match(withTrace, /VERDICT: ALLOW/);
+    assert.doesNotMatch(body(junitXml(input)), /VERDICT/, 'no renderer, no trace');
   });
 
   it('adds the outbound type as a case of the probes, failing with what the internet saw', () => {

@@ -4,6 +4,7 @@
  */
 import { PodnetError } from '../errors/index.js';
 import type { StatusProblem } from '../status/health.js';
+import type { TraceResult } from '../trace/trace.js';
 import type { OutboundCheck, PlannedProbe, ProbeKind, ProbeResult } from './check.js';
 
 /** A probe's kind with its family: `pod-external`, and `pod-external-ipv6` for its IPv6 twin. */
@@ -172,14 +173,19 @@ function suite(name: string, cases: Case[], timestamp: string): string {
 }
 
 /** The run as JUnit XML (the Ant/Surefire schema CI systems read): one suite each for probes, IPAM, agents. */
-export function junitXml(r: JunitInput): string {
+/**
+ * The run as JUnit XML. `traceText` renders a failed probe's trace into its failure body, as the text output
+ * shows it (the CLI passes `podnet trace`'s own renderer), so a CI report says why the probe was expected to pass.
+ */
+export function junitXml(r: JunitInput, traceText?: (t: TraceResult) => string): string {
   const probes: Case[] = r.probes.map((p) => {
     const f = probeFailure(p);
+    const trace = p.trace && traceText ? `\n\nthe trace of what was expected:\n${traceText(p.trace)}` : '';
     return {
       classname: `podnet.lab.${p.kind}`,
       name: probeName(p),
       time: p.durationSeconds,
-      ...(f ? { failure: { type: f.kind, message: f.reason, body: `expected: ${f.expected}` } } : {}),
+      ...(f ? { failure: { type: f.kind, message: f.reason, body: `expected: ${f.expected}${trace}` } } : {}),
     };
   });
   if (r.outbound && r.outbound.probes > 0) {

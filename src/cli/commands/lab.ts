@@ -283,7 +283,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
       const result = await labCheck(name, o.test === undefined ? {} : { test: o.test });
       if (o.junitFile !== undefined) {
         try {
-          writeFileSync(o.junitFile, junitXml({ lab: name, timestamp, ...result }));
+          writeFileSync(o.junitFile, junitXml({ lab: name, timestamp, ...result }, renderTrace));
         } catch (e) {
           throw new PodnetError('ReportWriteFailed', `cannot write ${o.junitFile}: ${(e as Error).message}`, {
             field: '--junit-file',
