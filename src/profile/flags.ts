@@ -3,8 +3,9 @@
  * through the same loader, so flags and files obey exactly the same checks. Problems found in a profile built
  * from flags name the flag (`--pod-cidr`) rather than the file path it stands for.
  */
-import { parseCidr } from '../addr/index.js';
+import { parseCidr, truncate } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
+import { subnetIdParts } from './aks/translate.js';
 import { DEFAULTS, profileFromObject } from './normalize.js';
 import type { ClusterProfile } from './types.js';
 
@@ -18,6 +19,8 @@ export interface PlanFlags {
   vnetCidr?: string[];
   /** `NAME=CIDR` (or just `CIDR`, named aks-subnet). */
   nodeSubnet?: string;
+  /** az aks create's subnet resource id: names the node subnet and its VNet; the prefix comes from --node-subnet. */
+  vnetSubnetId?: string;
   connectedCidr?: string[];
   nodeCount?: string | number;
   maxPods?: string | number;
@@ -128,9 +131,51 @@ function cidrFlag(text: string, flag: string): string {
   return text;
 }
 
+/**
+ * `--vnet-subnet-id` as az aks create takes it: the subnet's and VNet's names. An id carries no prefix, so the
+ * subnet's CIDR must come with `--node-subnet` (a name given there must be the id's).
+ */
+function subnetOfId(
+  id: string | undefined,
+  subnet: { name: string; cidr: string } | undefined,
+  named: boolean,
+): { vnet?: string; subnet?: { name: string; cidr: string } } {
+  if (id === undefined) return subnet ? { subnet } : {};
+  const parts = subnetIdParts(id.trim());
+  if (!parts)
+    throw new PodnetError('InvalidFlag', `--vnet-subnet-id "${truncate(id)}" is not a subnet resource id`, {
+      field: '--vnet-subnet-id',
+      hint: 'a subnet id reads /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Network/virtualNetworks/VNET/subnets/SUBNET',
+    });
+  if (!subnet)
+    throw new PodnetError(
+      'AksVnetMissing',
+      `--vnet-subnet-id names subnet ${parts.subnet} of VNet ${parts.vnet}, but not its prefix`,
+      {
+        field: '--node-subnet',
+        hint: `give its prefix too: --node-subnet ${parts.subnet}=CIDR (az network vnet subnet show --vnet-name ${parts.vnet} -n ${parts.subnet} --query addressPrefix)`,
+      },
+    );
+  if (named && subnet.name !== parts.subnet)
+    throw new PodnetError(
+      'InvalidFlag',
+      `--node-subnet names ${subnet.name}, --vnet-subnet-id ${parts.subnet}`,
+      {
+        field: '--node-subnet',
+        hint: `give the prefix alone (--node-subnet CIDR) or under the id's name (--node-subnet ${parts.subnet}=CIDR)`,
+      },
+    );
+  return { vnet: parts.vnet, subnet: { name: parts.subnet, cidr: subnet.cidr } };
+}
+
 /** Builds the profile of a one-pool cluster from the quick-plan flags (AKS defaults for the rest). */
 export function profileFromFlags(flags: PlanFlags): ClusterProfile {
-  const subnet = nodeSubnet(flags.nodeSubnet);
+  const byId = subnetOfId(
+    flags.vnetSubnetId,
+    nodeSubnet(flags.nodeSubnet),
+    flags.nodeSubnet?.includes('=') ?? false,
+  );
+  const subnet = byId.subnet;
   const d = DEFAULTS.vnet;
   const vnetCidrs = flags.vnetCidr && flags.vnetCidr.length > 0 ? flags.vnetCidr : undefined;
   // Without --vnet-cidr the VNet is AKS's managed one, or exactly the node subnet when only that is given.
@@ -173,7 +218,7 @@ export function profileFromFlags(flags: PlanFlags): ClusterProfile {
   const vmSize = flags.vmSize ?? flags.nodeVmSize;
   if (vmSize !== undefined) pool.vmSize = vmSize;
   const data = {
-    vnet: { name: d.name, addressSpaces, subnets },
+    vnet: { name: byId.vnet ?? d.name, addressSpaces, subnets },
     connectedNetworks:
       flags.connectedCidr && flags.connectedCidr.length > 0
         ? [{ name: 'connected', kind: 'peering', cidrs: flags.connectedCidr }]

@@ -366,6 +366,30 @@ describe('profileFromFlags', () => {
     ]);
   });
 
+  // az aks create --vnet-subnet-id: a subnet resource id, which names the subnet and its VNet but not its prefix.
+  it('--vnet-subnet-id names the node subnet and VNet as az aks create takes it; the prefix comes from --node-subnet', () => {
+    const id =
+      '/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/hub-vnet/subnets/nodes';
+    const p = profileFromFlags({ vnetSubnetId: id, nodeSubnet: '10.224.0.0/20' });
+    assert.equal(p.vnet.name, 'hub-vnet');
+    assert.deepEqual(p.vnet.subnets, [{ name: 'nodes', cidr: '10.224.0.0/20' }]);
+    assert.equal(p.nodePools[0].subnet, 'nodes');
+    assert.deepEqual(profileFromFlags({ vnetSubnetId: id, nodeSubnet: 'nodes=10.224.0.0/20' }).vnet.subnets, [
+      { name: 'nodes', cidr: '10.224.0.0/20' },
+    ]);
+    fails(() => profileFromFlags({ vnetSubnetId: id }), 'AksVnetMissing', '--node-subnet');
+    fails(
+      () => profileFromFlags({ vnetSubnetId: id, nodeSubnet: 'other=10.224.0.0/20' }),
+      'InvalidFlag',
+      '--node-subnet',
+    );
+    fails(
+      () => profileFromFlags({ vnetSubnetId: 'nodes', nodeSubnet: '10.224.0.0/20' }),
+      'InvalidFlag',
+      '--vnet-subnet-id',
+    );
+  });
+
   it('names the flag in errors', () => {
     fails(() => profileFromFlags({ podCidr: '10.244.1.0/16' }), 'CidrHostBitsSet', '--pod-cidr');
     fails(() => profileFromFlags({ nodeCount: 'three' }), 'InvalidFlag', '--node-count');

@@ -39,6 +39,7 @@ const QUICK_FLAGS: (keyof PlanFlags)[] = [
   'ipFamilies',
   'vnetCidr',
   'nodeSubnet',
+  'vnetSubnetId',
   'connectedCidr',
   'nodeCount',
   'maxPods',
@@ -68,6 +69,7 @@ Examples:
   podnet plan --pod-cidr 10.244.0.0/16 --vnet-cidr 10.224.0.0/12 --node-subnet nodes=10.224.0.0/16 --node-count 50
   podnet plan --pod-cidr 10.244.0.0/15 --previous-pod-cidr 10.244.0.0/16 --node-count 400
   podnet plan --network-plugin azure --network-plugin-mode overlay --pod-cidr 192.168.0.0/16 --node-count 20
+  podnet plan --vnet-subnet-id /subscriptions/S/resourceGroups/RG/providers/Microsoft.Network/virtualNetworks/vnet/subnets/nodes --node-subnet 10.224.0.0/16
 
 Exit codes: 0 valid (warnings allowed), 1 invalid, 2 unusable input.`;
 
@@ -88,6 +90,10 @@ export function registerPlan(program: Command, ctx: CliContext): void {
     .option('--ip-families <families>', 'ipv4 or ipv4,ipv6 [ipv4]')
     .option('--vnet-cidr <cidr>', 'VNet address space, repeatable [10.224.0.0/12]', collect)
     .option('--node-subnet <name=cidr>', 'the node subnet [aks-subnet=10.224.0.0/16]')
+    .option(
+      '--vnet-subnet-id <id>',
+      'as az aks create: the node subnet by resource id (its prefix: --node-subnet)',
+    )
     .option('--connected-cidr <cidr>', 'a peered, ExpressRoute or VPN network, repeatable', collect)
     .option('--node-count <n>', 'nodes in the pool [3]')
     .option('--max-pods <n>', 'max pods per node, 10..250 [250]')
