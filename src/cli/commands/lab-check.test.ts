@@ -64,6 +64,19 @@ describe('lab check report', () => {
     );
     assert.match(text, /1\/2 probes as trace expects, 1 FAILED/);
   });
+
+  it('-o wide adds the source the receiver had to see, the time and what nc said', () => {
+    const check = {
+      probes: [probe(allowed, true, '10.244.0.5')],
+      outbound: { type: 'loadBalancer' as const, publicIp: '198.51.100.254', probes: 0, seen: [], ok: true },
+      ipam: [],
+      agents: [],
+    };
+    const [header, row] = renderCheck(check, true).split('\n');
+    assert.match(header, /DENIED BY \(TRACE\)\s+SOURCE EXPECTED\s+TIME\s+NC SAID$/);
+    assert.match(row, /10\.244\.0\.5\s+10\.244\.0\.5\s+100 ms\s*$/);
+    assert.doesNotMatch(renderCheck(check).split('\n')[0], /SOURCE EXPECTED/);
+  });
 });
 
 describe('lab check: the outbound line', () => {

@@ -76,8 +76,10 @@ function outboundType(v: string): OutboundType {
 /** An IPv4 value and, in a dual-stack lab, its IPv6 twin: `10.244.0.1,fd12:3456:789a::1`. */
 const both = (v4: string, v6?: string) => (v6 ? `${v4},${v6}` : v4);
 
-export function renderStatus(s: StatusJson): string {
+/** `lab status`; `wide` adds each pod's namespace and each cluster's pod CIDR and VNet namespace. */
+export function renderStatus(s: StatusJson, wide = false): string {
   const rows: string[][] = [];
+  const extra = (...cells: string[]) => (wide ? cells : []);
   for (const c of s.clusters) {
     for (const n of c.nodes) {
       rows.push([
@@ -88,17 +90,40 @@ export function renderStatus(s: StatusJson): string {
         both(n.block ?? '-', n.block6),
         n.netns,
         n.agent,
+        ...extra('', c.podCidr, c.vnetNetns),
       ]);
       for (const p of n.pods)
-        rows.push([c.name, `pod/${p.name}`, n.name, both(p.ip ?? '-', p.ip6), '', p.netns, '']);
+        rows.push([
+          c.name,
+          `pod/${p.name}`,
+          n.name,
+          both(p.ip ?? '-', p.ip6),
+          '',
+          p.netns,
+          '',
+          ...extra(p.namespace, c.podCidr, c.vnetNetns),
+        ]);
     }
   }
   for (const h of s.externalHosts)
-    rows.push(['', `external/${h.name}`, '', both(h.ip, h.ip6), '', h.netns, '']);
-  return table(['cluster', 'name', 'pool/node', 'ip', 'block', 'netns', 'agent'], rows);
+    rows.push(['', `external/${h.name}`, '', both(h.ip, h.ip6), '', h.netns, '', ...extra('', '', '')]);
+  return table(
+    [
+      'cluster',
+      'name',
+      'pool/node',
+      'ip',
+      'block',
+      'netns',
+      'agent',
+      ...extra('namespace', 'pod cidr', 'vnet netns'),
+    ],
+    rows,
+  );
 }
 
-export function renderCheck({ probes, outbound, ipam, agents }: LabCheckResult): string {
+/** `lab check`; `wide` adds the source the receiver had to see, the probe's time and what `nc` said. */
+export function renderCheck({ probes, outbound, ipam, agents }: LabCheckResult, wide = false): string {
   const rows = probes.map((p) => [
     p.ok ? 'ok' : 'FAIL',
     probeKindLabel(p),
@@ -107,7 +132,9 @@ export function renderCheck({ probes, outbound, ipam, agents }: LabCheckResult):
     p.expect,
     p.sourceSeen ?? '-',
     p.expect === 'deny' ? p.decidedBy : '',
+    ...(wide ? [p.source ?? '-', `${Math.round(p.durationSeconds * 1000)} ms`, p.detail ?? ''] : []),
   ]);
+  const headers = ['result', 'kind', 'from', 'to', 'expect', 'source seen', 'denied by (trace)'];
   const failed = probes.filter((p) => !p.ok);
   const inconsistent = ipam.filter((n) => n.findings.length > 0);
   const silent = agents.filter((a) => a.problems.length > 0);
@@ -116,7 +143,7 @@ export function renderCheck({ probes, outbound, ipam, agents }: LabCheckResult):
     p.trace ? ['', `${probeName(p)}: the trace of what was expected:`, renderTrace(p.trace)] : [],
   );
   return [
-    table(['result', 'kind', 'from', 'to', 'expect', 'source seen', 'denied by (trace)'], rows),
+    table(wide ? [...headers, 'source expected', 'time', 'nc said'] : headers, rows),
     '',
     `${probes.length - failed.length}/${probes.length} probes as trace expects${failed.length ? `, ${failed.length} FAILED:` : ''}`,
     ...failed.flatMap((p) => {
@@ -179,8 +206,12 @@ export function registerLab(program: Command, ctx: CliContext): void {
     const started = Date.now();
     return (m: string) => ctx.io.err(`lab: ${m} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   };
-  const out = (format: OutputFormat, kind: string, data: object, text: string) =>
-    emit(ctx.io, format, kind, data, () => text);
+  const out = (
+    format: OutputFormat,
+    kind: string,
+    data: object,
+    text: string | ((wide: boolean) => string),
+  ) => emit(ctx.io, format, kind, data, (wide) => (typeof text === 'string' ? text : text(wide)));
 
   lab
     .command('up')
@@ -228,7 +259,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
       });
       process.off('SIGINT', interrupted);
       const s = await labStatus([o.name]);
-      out(format, 'LabStatus', s, renderStatus(s));
+      out(format, 'LabStatus', s, (wide) => renderStatus(s, wide));
       // What to try next is for a person: stderr, so stdout stays the data.
       if (!isData(format)) ctx.io.err(nextSteps(s, o.name));
     });
@@ -254,7 +285,9 @@ export function registerLab(program: Command, ctx: CliContext): void {
         format,
         'LabStatus',
         s,
-        names.length === 0 ? 'no labs on this host (podnet lab up starts one)' : renderStatus(s),
+        names.length === 0
+          ? 'no labs on this host (podnet lab up starts one)'
+          : (wide) => renderStatus(s, wide),
       );
     });
 
@@ -292,7 +325,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
         }
       }
       const probes = result.probes.map((p) => ({ name: probeName(p), ...p, failure: probeFailure(p) }));
-      out(format, 'LabCheck', { ...result, probes }, renderCheck(result));
+      out(format, 'LabCheck', { ...result, probes }, (wide) => renderCheck(result, wide));
       ctx.exitCode = labCheckPassed(result) ? EXIT.ok : EXIT.problems;
     });
 
@@ -312,7 +345,7 @@ export function registerLab(program: Command, ctx: CliContext): void {
       const name = resolveLabName(o.name);
       await labScale(name, o.pool, wholeNumber(o.count, '--count'), timed());
       const s = await labStatus([name]);
-      out(format, 'LabStatus', s, renderStatus(s));
+      out(format, 'LabStatus', s, (wide) => renderStatus(s, wide));
     });
 
   const pod = lab
