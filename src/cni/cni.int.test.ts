@@ -9,61 +9,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { podLinkNames } from '../dataplane/pod-network.js';
-import { openPodIpam } from '../ipam/pod-ipam.js';
 import { ipBatch, ipJson } from '../kernel/ip.js';
 import { execInNetns, spawnInNetns } from '../kernel/process.js';
-import { writeSysctl } from '../kernel/sysctl.js';
 import { type NetnsScope, netnsScope } from '../testing/netns-fixture.js';
 import { sourceSeenBy } from '../testing/tcp-probe.js';
 import { type PluginCall, SHIM_PATH, execPlugin, shimFor } from './testing/exec-plugin.js';
-import { type TestAgent, startTestAgent } from './testing/test-agent.js';
+import { type TestNode, addTestNode, routeBetween } from './testing/nodes.js';
 
 const r = 200 + (randomBytes(1)[0] % 50);
 const POD_CIDR = `10.${r}.0.0/16`;
 const UPLINK_MTU = 1450;
 
-interface Node {
-  name: string;
-  netns: string;
-  ip: string;
-  block: string;
-  agent: TestAgent;
-  config: Record<string, unknown>;
-}
+type Node = TestNode & { config: Record<string, unknown> };
 
 let scope: NetnsScope;
 let dir: string;
 const nodes: Node[] = [];
 
 async function addNode(lan: string, i: number): Promise<Node> {
-  const netns = await scope.add(`n${i}`);
-  const ip = `172.31.${r}.${i}`;
-  const block = `10.${r}.${i}.0/24`;
-  const up = `${scope.prefix}u${i}`;
-  await ipBatch([
-    `link add ${up} mtu ${UPLINK_MTU} type veth peer name uplink mtu ${UPLINK_MTU} netns /run/netns/${netns}`,
-  ]);
-  await ipBatch([`link set ${up} netns /run/netns/${lan}`]);
-  await ipBatch([`link set ${up} master br0 up`], lan);
-  await ipBatch(
-    [
-      `addr add ${ip}/24 dev uplink`,
-      'link set uplink up',
-      `route add default via 172.31.${r}.254 dev uplink onlink`,
-    ],
-    netns,
+  const node = await addTestNode(
+    { scope, dir, lan, r, podCidrs: [POD_CIDR], mtu: UPLINK_MTU, defaultVia: `172.31.${r}.254` },
+    i,
   );
-  await writeSysctl('net/ipv4/ip_forward', '1', netns);
-  const socket = join(dir, `n${i}.sock`);
-  const agent = await startTestAgent({
-    socket,
-    nodeName: `node${i}`,
-    nodeNetns: netns,
-    ipam: openPodIpam({ path: join(dir, `n${i}-pod-ipam.db`), block, maxPods: 250 }),
-    podCidrs: [POD_CIDR],
-  });
-  const config = { cniVersion: '1.0.0', name: 'podnet', type: 'podnet-cni' };
-  return { name: `node${i}`, netns, ip, block, agent, config };
+  return { ...node, config: { cniVersion: '1.0.0', name: 'podnet', type: 'podnet-cni' } };
 }
 
 /** Execs the plugin as installed on `node` (for its agent's socket). */
@@ -96,9 +64,7 @@ describe('podnet-cni on two nodes', () => {
     const lan = await scope.add('lan');
     await ipBatch(['link add br0 type bridge', 'link set br0 up'], lan);
     nodes.push(await addNode(lan, 1), await addNode(lan, 2));
-    // Direct routes between the two nodes' blocks (the agent's job in production).
-    await ipBatch([`route add ${nodes[1].block} via ${nodes[1].ip}`], nodes[0].netns);
-    await ipBatch([`route add ${nodes[0].block} via ${nodes[0].ip}`], nodes[1].netns);
+    await routeBetween(nodes);
   });
 
   after(async () => {

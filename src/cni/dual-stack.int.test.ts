@@ -11,56 +11,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { POD_GATEWAY6, podLinkNames } from '../dataplane/pod-network.js';
-import { openPodIpam } from '../ipam/pod-ipam.js';
 import { ipBatch, ipJson, listRoutes } from '../kernel/ip.js';
 import { execInNetns } from '../kernel/process.js';
-import { writeSysctl } from '../kernel/sysctl.js';
 import { type NetnsScope, netnsScope } from '../testing/netns-fixture.js';
 import { type PluginCall, SHIM_PATH, execPlugin } from './testing/exec-plugin.js';
-import { type TestAgent, startTestAgent } from './testing/test-agent.js';
+import { type TestNode, addTestNode, routeBetween } from './testing/nodes.js';
 
 const r = 200 + (randomBytes(1)[0] % 50);
 const hex = r.toString(16);
 const POD_CIDRS = [`10.${r}.0.0/16`, `fd12:${hex}::/64`];
 
-interface Node {
-  netns: string;
-  ip: string;
-  ip6: string;
-  blocks: [string, string];
-  agent: TestAgent;
-  config: Record<string, unknown>;
-}
+type Node = TestNode & { ip6: string; config: Record<string, unknown> };
 
 let scope: NetnsScope;
 let dir: string;
 const nodes: Node[] = [];
 
 async function addNode(lan: string, i: number): Promise<Node> {
-  const netns = await scope.add(`n${i}`);
-  const [ip, ip6] = [`172.31.${r}.${i}`, `fd00:${hex}::${i}`];
-  const blocks: [string, string] = [`10.${r}.${i}.0/24`, `fd12:${hex}::${i}00/120`];
-  const up = `${scope.prefix}u${i}`;
-  await ipBatch([`link add ${up} type veth peer name uplink netns /run/netns/${netns}`]);
-  await ipBatch([`link set ${up} netns /run/netns/${lan}`]);
-  await ipBatch([`link set ${up} master br0 up`], lan);
-  await ipBatch(
-    [`addr add ${ip}/24 dev uplink`, `addr add ${ip6}/64 dev uplink nodad`, 'link set uplink up'],
-    netns,
-  );
-  await writeSysctl('net/ipv4/ip_forward', '1', netns);
-  await writeSysctl('net/ipv6/conf/all/forwarding', '1', netns);
-  const socket = join(dir, `n${i}.sock`);
-  const agent = await startTestAgent({
-    socket,
-    nodeName: `node${i}`,
-    nodeNetns: netns,
-    ipam: openPodIpam({ path: join(dir, `n${i}-pod-ipam.db`), block: blocks[0], maxPods: 250 }),
-    ipam6: openPodIpam({ path: join(dir, `n${i}-pod-ipam6.db`), block: blocks[1], maxPods: 250 }),
-    podCidrs: POD_CIDRS,
-  });
-  const config = { cniVersion: '1.1.0', name: 'podnet', type: 'podnet-cni', agentSocket: socket };
-  return { netns, ip, ip6, blocks, agent, config };
+  const node = await addTestNode({ scope, dir, lan, r, podCidrs: POD_CIDRS, dualStack: true }, i);
+  const config = { cniVersion: '1.1.0', name: 'podnet', type: 'podnet-cni', agentSocket: node.agent.socket };
+  return { ...node, ip6: node.ip6 as string, config };
 }
 
 function call(node: Node, c: Omit<PluginCall, 'config'> & { config?: PluginCall['config'] }) {
@@ -97,19 +67,7 @@ describe('podnet-cni dual-stack pods', () => {
     // No multicast snooping: neighbour solicitations (multicast) reach every node, as on a VNet.
     await ipBatch(['link add br0 type bridge mcast_snooping 0', 'link set br0 up'], lan);
     nodes.push(await addNode(lan, 1), await addNode(lan, 2));
-    // Each node's blocks via the other (the agent's peer routes do this in production).
-    for (const [a, b] of [
-      [0, 1],
-      [1, 0],
-    ]) {
-      await ipBatch(
-        [
-          `route add ${nodes[b].blocks[0]} via ${nodes[b].ip}`,
-          `route add ${nodes[b].blocks[1]} via ${nodes[b].ip6}`,
-        ],
-        nodes[a].netns,
-      );
-    }
+    await routeBetween(nodes);
   });
 
   after(async () => {
