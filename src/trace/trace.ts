@@ -342,37 +342,23 @@ function throughService(
     flow.endpoint === undefined
       ? match.candidates
       : match.candidates.filter((c) => isEndpoint(c, flow.endpoint as string));
-  if (match.frontend === 'ClusterIP' && src.kind === 'external') {
-    return {
-      ...stoppedAt(
-        world,
-        flow,
-        compiled,
-        src,
-        frontend,
-        { layer: 'route', object: null, rule: 'cluster-ip-not-routed' },
-        'vnet',
-        `${frontend.ip} is a cluster IP of ${match.service}: only pods and nodes reach it, the VNet has no route to it`,
-      ),
-      service: { ...match, endpoints: [] },
-    };
-  }
-  if (match.sourceRanges && !match.sourceRanges.allowed) {
-    const nodes = [...new Set(match.candidates.map((c) => c.via))];
-    return {
-      ...stoppedAt(
-        world,
-        flow,
-        compiled,
-        src,
-        frontend,
-        { layer: 'service', object: match.service, rule: 'loadBalancerSourceRanges' },
-        `node ${nodes.join(', ')}`.trim(),
-        `${src.ip} is not in ${match.service}'s loadBalancerSourceRanges (${match.sourceRanges.ranges.join(', ')}): the proxy drops it before the DNAT`,
-      ),
-      service: { ...match, endpoints: [] },
-    };
-  }
+  // Dropped before any endpoint is chosen: the service step shows what matched, and no endpoint.
+  const refused = (decision: Decision, at: string, detail: string): TraceResult => ({
+    ...stoppedAt(world, flow, compiled, src, frontend, decision, at, detail),
+    service: { ...match, endpoints: [] },
+  });
+  if (match.frontend === 'ClusterIP' && src.kind === 'external')
+    return refused(
+      { layer: 'route', object: null, rule: 'cluster-ip-not-routed' },
+      'vnet',
+      `${frontend.ip} is a cluster IP of ${match.service}: only pods and nodes reach it, the VNet has no route to it`,
+    );
+  if (match.sourceRanges && !match.sourceRanges.allowed)
+    return refused(
+      { layer: 'service', object: match.service, rule: 'loadBalancerSourceRanges' },
+      `node ${[...new Set(match.candidates.map((c) => c.via))].join(', ')}`.trim(),
+      `${src.ip} is not in ${match.service}'s loadBalancerSourceRanges (${match.sourceRanges.ranges.join(', ')}): the proxy drops it before the DNAT`,
+    );
   const head = `${match.service} port ${match.port}/${flow.protocol} (${match.frontend}${match.externalTrafficPolicy ? `, externalTrafficPolicy ${match.externalTrafficPolicy}` : ''})`;
   if (match.candidates.length === 0) {
     const r = walk(world, flow, compiled, src, frontend);
