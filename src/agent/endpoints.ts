@@ -9,11 +9,13 @@
  */
 import {
   type NamedPort,
+  type PodHost,
   type PublishedKey,
   batches,
   desiredEndpoints,
   endpointChanges,
   nodeEndpointsPrefix,
+  podObjectHost,
   podObjectKey,
   podObjectLabels,
   podObjectPorts,
@@ -56,8 +58,13 @@ interface LabelWatch {
   labels: Record<string, string> | undefined;
   /** Its named container ports, which a Service's targetPort may name. */
   ports: NamedPort[] | undefined;
+  /** Its spec.hostname and spec.subdomain, which name it in DNS. */
+  host: PodHost | undefined;
   stop: (() => void) | null;
 }
+
+type PodFacts = Pick<LabelWatch, 'labels' | 'ports' | 'host'>;
+const NO_FACTS: PodFacts = { labels: undefined, ports: undefined, host: undefined };
 
 export class EndpointPublisher {
   private lease: string | null = null;
@@ -176,6 +183,7 @@ export class EndpointPublisher {
       addresses,
       labelsOf: (pod) => this.watches.get(podObjectKey(pod))?.labels,
       portsOf: (pod) => this.watches.get(podObjectKey(pod))?.ports,
+      hostOf: (pod) => this.watches.get(podObjectKey(pod))?.host,
     });
     for (const ops of batches(endpointChanges(desired, published, lease), TXN_OPS)) {
       await store.txn([], ops);
@@ -222,7 +230,7 @@ export class EndpointPublisher {
     }
     for (const key of wanted) {
       if (this.watches.has(key)) continue;
-      const w: LabelWatch = { labels: undefined, ports: undefined, stop: null };
+      const w: LabelWatch = { ...NO_FACTS, stop: null };
       this.watches.set(key, w);
       try {
         w.stop = await this.o.store.watch(key, (u) => this.onPodObject(key, w, u));
@@ -235,31 +243,31 @@ export class EndpointPublisher {
 
   private onPodObject(key: string, w: LabelWatch, u: WatchUpdate): void {
     // The prefix also matches longer names (`web` and `web-2`): only the exact key counts.
-    let facts = { labels: w.labels, ports: w.ports };
+    const known: PodFacts = { labels: w.labels, ports: w.ports, host: w.host };
+    let facts = known;
     if (u.type === 'snapshot') facts = this.factsIn(u.items.find((kv) => kv.key === key));
     else {
       for (const e of u.events) {
         if (e.type === 'put' && e.kv.key === key) facts = this.factsIn(e.kv);
-        else if (e.type === 'delete' && e.key === key) facts = { labels: undefined, ports: undefined };
+        else if (e.type === 'delete' && e.key === key) facts = NO_FACTS;
       }
     }
-    if (JSON.stringify(facts) === JSON.stringify({ labels: w.labels, ports: w.ports })) return;
-    w.labels = facts.labels;
-    w.ports = facts.ports;
+    if (JSON.stringify(facts) === JSON.stringify(known)) return;
+    Object.assign(w, facts);
     if (!this.stopped) this.podsChanged();
   }
 
-  /** The labels and named ports of a Pod object. */
-  private factsIn(kv: KeyValue | undefined): Pick<LabelWatch, 'labels' | 'ports'> {
-    if (!kv) return { labels: undefined, ports: undefined };
+  /** The labels, named ports and DNS host fields of a Pod object. */
+  private factsIn(kv: KeyValue | undefined): PodFacts {
+    if (!kv) return NO_FACTS;
     try {
-      return { labels: podObjectLabels(kv), ports: podObjectPorts(kv) };
+      return { labels: podObjectLabels(kv), ports: podObjectPorts(kv), host: podObjectHost(kv) };
     } catch (err) {
       this.o.log.warn(
         { key: kv.key, ...errFields(err) },
         'pod object unreadable; its endpoint has no labels',
       );
-      return { labels: undefined, ports: undefined };
+      return NO_FACTS;
     }
   }
 }

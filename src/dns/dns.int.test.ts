@@ -225,4 +225,26 @@ describe('cluster DNS in a lab', { concurrency: false }, () => {
         [ip],
       );
   });
+
+  // A StatefulSet's naming (https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/#pod-s-hostname-and-subdomain-fields):
+  // a pod with spec.hostname and spec.subdomain under the headless Service of that name has its own name.
+  it('a pod with hostname and subdomain resolves by HOSTNAME.SUBDOMAIN from every node', async () => {
+    const pod = backendPod('sts-0', requireLab(name).nodes[0].name, { app: 'sts' });
+    await putPods(kv, { ...pod, spec: { ...pod.spec, hostname: 'sts-0', subdomain: 'sts' } });
+    await apply(service('sts', { clusterIP: 'None', selector: { app: 'sts' } }));
+    const ip = await eventually('sts-0 to run', async () => podNamed('sts-0')?.ip ?? undefined);
+    for (const c of clients)
+      assert.deepEqual(
+        await eventually(`sts-0.sts from ${c.name}`, async () => {
+          const got = await getent(c, 'sts-0.sts');
+          return got.length ? got : undefined;
+        }),
+        [ip],
+      );
+    const srv = await query(clients[0], '_http._tcp.sts.default.svc.cluster.local', 'SRV');
+    assert.deepEqual(
+      srv.answers.map((a) => (a.data as { target: string }).target),
+      ['sts-0.sts.default.svc.cluster.local'],
+    );
+  });
 });

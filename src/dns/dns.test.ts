@@ -163,6 +163,35 @@ describe('cluster DNS records', () => {
     assert.deepEqual(data(resolve(dual, 'fd00--5.shop.pod.cluster.local', 'AAAA')), ['fd00::5']);
   });
 
+  // Kubernetes DNS spec 1.0.1 §2.4.1 ("<hostname>.<service>.<ns>.svc.<zone>" for a ready endpoint with a
+  // hostname) and the pod hostname and subdomain fields: a StatefulSet's pod db-0 with subdomain db is
+  // db-0.db.shop.svc.cluster.local, in A, SRV targets and PTR; its dashed name is gone; another subdomain is not
+  // this service's, so that pod keeps its dashed name.
+  it('pods with hostname and subdomain: their own name under the headless service, in A, SRV and PTR', () => {
+    const named: ServiceWorld = {
+      ...world,
+      endpoints: [
+        { ...ep('db-0', '10.244.0.7', { app: 'db' }), hostname: 'db-0', subdomain: 'db' },
+        { ...ep('db-1', '10.244.1.8', { app: 'db' }), hostname: 'db-1', subdomain: 'other' },
+      ],
+    };
+    assert.deepEqual(data(resolve(named, 'db-0.db.shop.svc.cluster.local', 'A')), ['10.244.0.7']);
+    assert.equal(
+      (resolve(named, '10-244-0-7.db.shop.svc.cluster.local', 'A') as { rcode: string }).rcode,
+      'NXDOMAIN',
+    );
+    assert.deepEqual(data(resolve(named, '10-244-1-8.db.shop.svc.cluster.local', 'A')), ['10.244.1.8']);
+    assert.deepEqual(
+      (data(resolve(named, '_sql._tcp.db.shop.svc.cluster.local', 'SRV')) as { target: string }[]).map(
+        (d) => d.target,
+      ),
+      ['db-0.db.shop.svc.cluster.local', '10-244-1-8.db.shop.svc.cluster.local'],
+    );
+    assert.deepEqual(data(resolve(named, '7.0.244.10.in-addr.arpa', 'PTR')), [
+      'db-0.db.shop.svc.cluster.local',
+    ]);
+  });
+
   // Kubernetes DNS spec 1.0.1 §2.3.3 and §2.4.3 (PTR: a ClusterIP's `d.c.b.a.in-addr.arpa` to the service name,
   // IPv6 in RFC 3596's nibble form under ip6.arpa; an endpoint's address to its host name under the service),
   // as CoreDNS's serviceRecordForIP answers it: cluster IPs first, then endpoints of every Service selecting them

@@ -4,7 +4,9 @@
  *
  *   <svc>.<ns>.svc.<zone>                 A/AAAA: the cluster IP of that family; headless: every endpoint
  *                                         (none ready: NXDOMAIN); ExternalName: CNAME
- *   <host>.<svc>.<ns>.svc.<zone>          headless: the endpoint whose host label (its dashed address) it is
+ *   <host>.<svc>.<ns>.svc.<zone>          headless: the endpoint whose host label it is: its pod's
+ *                                         spec.hostname when the pod's spec.subdomain is the service's name
+ *                                         (a StatefulSet's `web-0.web`), else its dashed address
  *   _<port>._<proto>.<svc>.<ns>.svc.<zone> SRV for named ports: the service (ClusterIP) or each endpoint
  *   <a-b-c-d>.<ns>.pod.<zone>             A a.b.c.d (pods insecure)
  *   dns-version.<zone>                    TXT "1.0.1"
@@ -20,7 +22,7 @@
  */
 import { formatIp, parseIp } from '../addr/index.js';
 import type { PodEndpoint } from '../endpoints/record.js';
-import { selectedEndpoints, targetPortOf } from '../services/endpoints.js';
+import { endpointHostname, selectedEndpoints, targetPortOf } from '../services/endpoints.js';
 import type { ServiceWorld } from '../services/proxy.js';
 import type { Service } from '../services/types.js';
 
@@ -55,6 +57,9 @@ const dashed = (ip: string) => {
   const d = ip.replaceAll(familyOf(ip) === 4 ? '.' : ':', '-');
   return d.endsWith('-') ? `${d}0` : d;
 };
+
+/** An endpoint address's host label under `svc`, as CoreDNS's endpointHostname: its hostname, else the dashed address. */
+const hostLabel = (svc: Service, e: PodEndpoint, ip: string) => endpointHostname(svc, e) ?? dashed(ip);
 
 /**
  * A world's lookups, built once per world (the agent derives a new world per change of the watched objects):
@@ -182,7 +187,7 @@ function reverseIndex(world: ServiceWorld, zone: string): Map<string, string[]> 
       }
   for (const s of world.services)
     for (const e of endpointsOf(world, s))
-      for (const ip of e.ips) if (!clusterIps.has(ip)) add(ip, `${dashed(ip)}.${base(s)}`);
+      for (const ip of e.ips) if (!clusterIps.has(ip)) add(ip, `${hostLabel(s, e, ip)}.${base(s)}`);
   ix.reverse = { zone, byIp };
   return byIp;
 }
@@ -217,9 +222,7 @@ function serviceRecords(world: ServiceWorld, svc: Service, name: string, _zone: 
 
 function hostRecords(world: ServiceWorld, svc: Service, host: string, name: string): Answer[] | null {
   if (svc.spec.clusterIP !== 'None') return null;
-  const ips = endpointsOf(world, svc)
-    .flatMap((e) => e.ips)
-    .filter((ip) => dashed(ip) === host);
+  const ips = endpointsOf(world, svc).flatMap((e) => e.ips.filter((ip) => hostLabel(svc, e, ip) === host));
   return ips.length ? ips.map((ip) => ({ type: addressType(ip), name, ttl: TTL, data: ip })) : null;
 }
 
@@ -247,7 +250,7 @@ function srvRecords(
         type: 'SRV',
         name,
         ttl: TTL,
-        data: { priority: 0, weight: 100, port: p, target: `${dashed(ip)}.${base}` },
+        data: { priority: 0, weight: 100, port: p, target: `${hostLabel(svc, e, ip)}.${base}` },
       });
   }
   return out.length ? out : null;

@@ -11,6 +11,7 @@ import {
   encodeEndpoint,
   endpointChanges,
   endpointKey,
+  podObjectHost,
   podObjectKey,
   podObjectLabels,
   podObjectPorts,
@@ -268,6 +269,39 @@ describe('a watcher view of the endpoints', () => {
     assert.throws(
       () => decodeEndpoint({ key: k, value: bad }),
       (e: unknown) => e instanceof PodnetError && e.code === 'StoreCorrupt',
+    );
+  });
+
+  // A StatefulSet's pods: spec.hostname and spec.subdomain name them in DNS under the headless Service of that
+  // name (https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/#pod-s-hostname-and-subdomain-fields).
+  it('spec.hostname and spec.subdomain: read from the Pod object, carried in the record, refused when not labels', () => {
+    const key = 'objects/pods/shop/db-0';
+    const pod = {
+      kind: 'Pod',
+      metadata: { name: 'db-0' },
+      spec: { hostname: 'db-0', subdomain: 'db', containers: [] },
+    };
+    assert.deepEqual(podObjectHost({ key, value: JSON.stringify(pod) }), {
+      hostname: 'db-0',
+      subdomain: 'db',
+    });
+    assert.deepEqual(podObjectHost({ key, value: JSON.stringify({ ...pod, spec: { containers: [] } }) }), {});
+    const [e] = desiredEndpoints({
+      node: 'sys-0',
+      nodeIp: '10.224.0.4',
+      addresses: [addr('a', '10.244.3.1', { ns: 'shop', name: 'db-0' })],
+      labelsOf: () => ({}),
+      hostOf: () => ({ hostname: 'db-0', subdomain: 'db' }),
+    });
+    assert.deepEqual([e.hostname, e.subdomain], ['db-0', 'db']);
+    const k = endpointKey(e);
+    const back = decodeEndpoint({ key: k, value: encodeEndpoint(e) });
+    assert.deepEqual([back.hostname, back.subdomain], ['db-0', 'db']);
+    assert.ok(!encodeEndpoint(ep).includes('hostname'), 'a record without them is written as before');
+    const bad = JSON.stringify({ ...JSON.parse(encodeEndpoint(e)), hostname: 'Not_A.Label' });
+    assert.throws(
+      () => decodeEndpoint({ key: k, value: bad }),
+      (x: unknown) => x instanceof PodnetError && x.code === 'StoreCorrupt' && /hostname/.test(x.message),
     );
   });
 });

@@ -37,6 +37,15 @@ export interface PodEndpoint {
   labels: Record<string, string>;
   /** The named container ports of its `Pod` object, which a Service's `targetPort` may name; absent = none. */
   ports?: NamedPort[];
+  /** Its `Pod` object's `spec.hostname` and `spec.subdomain`: DNS names it under a headless Service. */
+  hostname?: string;
+  subdomain?: string;
+}
+
+/** A pod's name in DNS, from its `Pod` object (`spec.hostname`, `spec.subdomain`). */
+export interface PodHost {
+  hostname?: string;
+  subdomain?: string;
 }
 
 export interface NamedPort {
@@ -54,6 +63,8 @@ interface StoredEndpoint {
   nodeIp: string;
   labels: Record<string, string>;
   ports?: NamedPort[];
+  hostname?: string;
+  subdomain?: string;
 }
 
 export const nodeEndpointsPrefix = (node: string) => `${ENDPOINTS_PREFIX}${node}/`;
@@ -71,9 +82,20 @@ export function encodeEndpoint(e: PodEndpoint): string {
     nodeIp: e.nodeIp,
     labels: sortedLabels(e.labels),
     ...(e.ports?.length ? { ports: sortedPorts(e.ports) } : {}),
+    ...hostOf(e),
   };
   return JSON.stringify(v);
 }
+
+/** The host fields that are set, and only those. */
+const hostOf = (h: PodHost): PodHost => ({
+  ...(h.hostname ? { hostname: h.hostname } : {}),
+  ...(h.subdomain ? { subdomain: h.subdomain } : {}),
+});
+
+/** A DNS-1123 label, as the API server validates `spec.hostname` and `spec.subdomain`. */
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
+const isHostField = (v: unknown) => v === undefined || (typeof v === 'string' && DNS_LABEL.test(v));
 
 const KEY_PART = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
 
@@ -122,7 +144,9 @@ export function decodeEndpoint(kv: Pick<KeyValue, 'key' | 'value'>): PodEndpoint
               ? '"labels" must map text to text'
               : raw.ports !== undefined && !(Array.isArray(raw.ports) && raw.ports.every(isNamedPort))
                 ? '"ports" must be a list of {name, port 1-65535, protocol TCP|UDP|SCTP}'
-                : null;
+                : !isHostField(raw.hostname) || !isHostField(raw.subdomain)
+                  ? '"hostname" and "subdomain" must be DNS labels'
+                  : null;
   if (why) throw storeCorrupt(kv.key, why);
   const [node, containerId, ifname] = parts;
   return {
@@ -135,6 +159,7 @@ export function decodeEndpoint(kv: Pick<KeyValue, 'key' | 'value'>): PodEndpoint
     name: raw.name as string | null,
     labels: raw.labels as Record<string, string>,
     ...(raw.ports?.length ? { ports: raw.ports } : {}),
+    ...hostOf(raw),
   };
 }
 
@@ -207,6 +232,14 @@ export function podObjectPorts(kv: Pick<KeyValue, 'key' | 'value'>): NamedPort[]
   return out;
 }
 
+/** A stored `Pod` object's `spec.hostname` and `spec.subdomain` (as apply validated them; others left out). */
+export function podObjectHost(kv: Pick<KeyValue, 'key' | 'value'>): PodHost {
+  podObjectLabels(kv);
+  const spec = (JSON.parse(kv.value) as { spec?: Record<string, unknown> }).spec ?? {};
+  const field = (v: unknown) => (typeof v === 'string' && DNS_LABEL.test(v) ? v : undefined);
+  return hostOf({ hostname: field(spec.hostname), subdomain: field(spec.subdomain) } as PodHost);
+}
+
 export interface NodeEndpointsInput {
   node: string;
   nodeIp: string;
@@ -216,6 +249,8 @@ export interface NodeEndpointsInput {
   labelsOf(pod: { namespace: string; name: string }): Record<string, string> | undefined;
   /** Named container ports of the pod's `Pod` object; undefined or empty when none are known. */
   portsOf?(pod: { namespace: string; name: string }): NamedPort[] | undefined;
+  /** The pod's `spec.hostname` and `spec.subdomain`; undefined when none are known. */
+  hostOf?(pod: { namespace: string; name: string }): PodHost | undefined;
 }
 
 /**
@@ -245,6 +280,7 @@ export function desiredEndpoints(input: NodeEndpointsInput): PodEndpoint[] {
       Object.assign(e, pod, { labels: input.labelsOf(pod) ?? {} });
       const ports = input.portsOf?.(pod);
       if (ports?.length) e.ports = ports;
+      Object.assign(e, hostOf(input.hostOf?.(pod) ?? {}));
     }
     byKey.set(endpointKey(e), e);
   }

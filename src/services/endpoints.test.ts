@@ -113,6 +113,27 @@ describe('endpoints of a service', () => {
     ]);
   });
 
+  // The endpointslice controller's ShouldSetHostname: hostname only when the pod's subdomain is this service.
+  it('an endpoint carries its pod hostname when the pod subdomain is the service name', () => {
+    const svc = service({ clusterIP: 'None', ports: [{ port: 80, targetPort: 8080, protocol: 'TCP' }] });
+    const pods = [
+      ep('web-0', '10.244.0.5', { app: 'web' }, { hostname: 'web-0', subdomain: 'web' }),
+      ep('other', '10.244.0.6', { app: 'web' }, { hostname: 'other', subdomain: 'elsewhere' }),
+    ];
+    const [slice] = endpointSlices(svc, pods);
+    assert.deepEqual(
+      slice.endpoints.map((e) => [e.addresses[0], e.hostname]),
+      [
+        ['10.244.0.5', 'web-0'],
+        ['10.244.0.6', undefined],
+      ],
+    );
+    assert.deepEqual(
+      endpointsObject(svc, pods).subsets[0].addresses.map((a) => (a as { hostname?: string }).hostname),
+      ['web-0', undefined],
+    );
+  });
+
   it('podnet get endpointslices derives them from the store; an apply of one is refused', async () => {
     const store = new MemoryVersionedStore();
     await applyDocuments(store, {

@@ -104,12 +104,24 @@ function groups(svc: Service, endpoints: Iterable<PodEndpoint>, family: 4 | 6): 
     byPorts.set(key, g);
     g.endpoints.push({
       addresses: [ip],
+      ...(endpointHostname(svc, e) ? { hostname: endpointHostname(svc, e) } : {}),
       conditions: { ready: true, serving: true, terminating: false },
       nodeName: e.node,
       targetRef: { kind: 'Pod', namespace: e.namespace as string, name: e.name as string },
     });
   }
   return [...byPorts.values()];
+}
+
+/**
+ * The endpoint's hostname under `svc`, as the endpointslice controller sets it (ShouldSetHostname in
+ * pkg/controller/util/endpoint): the pod's `spec.hostname` when its `spec.subdomain` is the service's name
+ * (https://kubernetes.io/docs/concepts/services-networking/dns-pod-service/#pod-s-hostname-and-subdomain-fields).
+ */
+export function endpointHostname(svc: Service, e: PodEndpoint): string | undefined {
+  return e.hostname && e.subdomain === svc.metadata.name && e.namespace === svc.metadata.namespace
+    ? e.hostname
+    : undefined;
 }
 
 const FAMILY: Record<IpFamilyName, 4 | 6> = { IPv4: 4, IPv6: 6 };
@@ -165,6 +177,7 @@ export function endpointsObject(svc: Service, endpoints: PodEndpoint[]) {
     .map((g) => ({
       addresses: g.endpoints.map((e) => ({
         ip: e.addresses[0],
+        ...(e.hostname ? { hostname: e.hostname } : {}),
         nodeName: e.nodeName,
         targetRef: e.targetRef,
       })),

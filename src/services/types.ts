@@ -58,6 +58,8 @@ export interface EndpointSlicePort {
 
 export interface Endpoint {
   addresses: string[];
+  /** The pod's spec.hostname, when its spec.subdomain is the service's name (the endpointslice controller). */
+  hostname?: string;
   conditions: { ready: boolean; serving: boolean; terminating: boolean };
   nodeName?: string;
   targetRef?: { kind: 'Pod'; namespace: string; name: string };
