@@ -10,8 +10,10 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { PodnetError } from '../errors/index.js';
+import { execInNetns } from '../kernel/process.js';
 import { readPodnetRoutes } from '../routing/routes.js';
-import { openStore } from '../store/open.js';
+import type { Service } from '../services/types.js';
+import { openStore, openVersionedStore } from '../store/open.js';
 import type { Vnet } from '../vnet/model.js';
 import { type Endpoint, type PlannedProbe, probePort, runProbes } from './check.js';
 import { defaultLabProfile } from './default-profile.js';
@@ -19,6 +21,7 @@ import { labCheck, labDown, labUp, labUpdatePodCidr } from './lab.js';
 import type { LabPod, LabState } from './model.js';
 import { clusterDir } from './names.js';
 import { readLab, readVnet } from './state.js';
+import { applyObjects, backendPod, eventually, putPods } from './testing/service-lab.js';
 
 const name = `tds${randomBytes(2).toString('hex')}`;
 let state: LabState;
@@ -110,6 +113,33 @@ describe('a dual-stack lab', { concurrency: false }, () => {
     assert.equal(egress.sourceSeen, nodeA.ip6, "the outside sees the node's IPv6 address (masquerade)");
     assert.equal(inbound.connected, false, 'the outside host cannot open a connection to a pod IPv6 address');
     assert.ok(cross.ok && egress.ok && inbound.ok);
+  });
+
+  // Found here: the load balancer took each node's IPv6 lease for another node, and failed every round.
+  it('a LoadBalancer Service: the outside host reaches its frontend through the VNet load balancer', async () => {
+    const kv = await openVersionedStore(state.store.url);
+    try {
+      await putPods(kv, backendPod('be-0', state.nodes[0].name));
+      await applyObjects(kv, {
+        apiVersion: 'v1',
+        kind: 'Service',
+        metadata: { name: 'web', namespace: 'default' },
+        spec: { type: 'LoadBalancer', selector: { app: 'be' }, ports: [{ port: 80, targetPort: 'http' }] },
+      });
+      const frontend = await eventually('a frontend in status.loadBalancer', async () => {
+        const svc = JSON.parse((await kv.get('objects/services/default/web'))?.value ?? '{}') as Service;
+        return svc.status?.loadBalancer?.ingress?.[0]?.ip;
+      });
+      const internet = vnet.externalHosts.find((h) => h.kind === 'internet');
+      assert.ok(internet);
+      const answer = await eventually(`an answer from ${frontend}`, async () => {
+        const r = await execInNetns(internet.netns, ['nc', '-N', '-w', '2', frontend, '80'], { input: '' });
+        return r.stdout.trim() || undefined;
+      });
+      assert.equal(answer, 'default/be-0');
+    } finally {
+      await kv.close();
+    }
   });
 
   it('growing a dual-stack pod CIDR is refused as AKS refuses it, and nothing changes', async () => {

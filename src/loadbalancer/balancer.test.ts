@@ -18,6 +18,7 @@ import {
   backendsOfListing,
   chooseBackends,
   lbFrontends,
+  lbNodes,
   lbRulePriority,
   nodeMark,
   plannedProbes,
@@ -216,5 +217,21 @@ describe("the node's health check answers (kube-proxy's)", () => {
     assert.equal(healthz.status, 200);
     assert.equal(JSON.parse(healthz.body).nodeEligible, true);
     assert.equal(proxyHealthReply(false, null, new Date()).status, 503);
+  });
+});
+
+describe('the nodes behind the load balancer', () => {
+  // Found in a dual-stack lab: the IPv6 leases made a second "node" per node, whose IPv6 address is no mark
+  // and no IPv4 route, so every round of the load balancer failed.
+  it('backs frontends with each node once, by its IPv4 address, whatever leases of other families it holds', () => {
+    const lease = (nodeName: string, nodeIp: string) =>
+      ({ nodeName, nodeIp, family: nodeIp.includes(':') ? 6 : 4 }) as const;
+    assert.deepEqual(
+      lbNodes([lease('sys-0', '10.224.0.4'), lease('sys-0', 'fd00:10::4'), lease('user-0', '10.224.1.4')]),
+      [
+        { name: 'sys-0', ip: '10.224.0.4' },
+        { name: 'user-0', ip: '10.224.1.4' },
+      ],
+    );
   });
 });

@@ -55,6 +55,14 @@ export interface LbNode {
   ip: string;
 }
 
+/**
+ * The nodes behind the load balancer, from the block leases: each node once, by its IPv4 address, which its
+ * probes, marks and routes use (frontends are IPv4). A dual-stack node's IPv6 lease is the same node.
+ */
+export function lbNodes(leases: readonly { nodeName: string; nodeIp: string; family: 4 | 6 }[]): LbNode[] {
+  return leases.filter((l) => l.family === 4).map((l) => ({ name: l.nodeName, ip: l.nodeIp }));
+}
+
 export interface Probe {
   ip: string;
   port: number;

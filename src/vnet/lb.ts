@@ -19,6 +19,7 @@ import {
   backendsOfListing,
   chooseBackends,
   lbFrontends,
+  lbNodes,
   lbRulePriority,
   lbTable,
   plannedProbes,
@@ -137,7 +138,7 @@ export async function runLoadBalancer(o: LoadBalancerOptions): Promise<void> {
         }
     }),
     await store.watchBlocks((leases: BlockLease[]) => {
-      nodes = leases.map((l) => ({ name: l.nodeName, ip: l.nodeIp }));
+      nodes = lbNodes(leases);
     }),
   ];
   const loop = (async () => {
