@@ -102,14 +102,36 @@ describe('load balancer rules and probes', () => {
     );
     assert.match(
       text,
-      /chain fe_198_51_100_1 \{\n.*\n {4}ct mark set numgen random mod 2 map \{ 0 : 182452228, 1 : 182452484 \}/,
-      'a new flow is marked for one healthy node',
+      /chain fe_198_51_100_1 \{\n.*\n {4}ct mark set jhash ip saddr \. ip daddr \. meta l4proto \. th sport \. th dport mod 2 seed 0x0 map \{ 0 : 182452228, 1 : 182452484 \}/,
+      'a new flow is marked for the healthy node its 5-tuple hashes to (Azure: Default distribution)',
     );
     assert.match(text, /chain fe_198_51_100_2 \{\n.*\n {4}drop comment "no healthy node"/);
     assert.match(
       text,
       /ip daddr != 198\.51\.100\.0\/26 return\n.*vmap @rules\n.*ct state new ct mark 0 counter drop comment "no load balancing rule"\n\s*meta mark set ct mark/,
       'a port without a rule is dropped; every packet of a marked flow carries its mark',
+    );
+  });
+
+  // https://learn.microsoft.com/azure/load-balancer/distribution-mode-concepts: Default is a 5-tuple hash;
+  // session persistence "Client IP" a 2-tuple hash, which cloud-provider-azure sets for sessionAffinity ClientIP.
+  it('distributes by the 5-tuple hash, or by client and frontend address for sessionAffinity ClientIP', () => {
+    const sticky = lb('sticky', '198.51.100.3', { sessionAffinity: 'ClientIP' });
+    const f = lbFrontends([web, sticky], range);
+    assert.deepEqual(
+      f.map((x) => [x.service, x.distribution]),
+      [
+        ['shop/web', 'fiveTuple'],
+        ['shop/sticky', 'sourceIp'],
+      ],
+    );
+    const text = renderLbTable('c1', '198.51.100.0/26', f, [
+      { ip: '198.51.100.1', via: ['10.224.0.4', '10.224.1.4'] },
+      { ip: '198.51.100.3', via: ['10.224.0.4', '10.224.1.4'] },
+    ]);
+    assert.match(
+      text,
+      /chain fe_198_51_100_3 \{\n.*\n {4}ct mark set jhash ip saddr \. ip daddr mod 2 seed 0x0 map/,
     );
   });
 
@@ -170,7 +192,7 @@ describe('per-node routing of marked flows', () => {
     const listed = `table ip podnet_lb_c1 {
 	chain fe_198_51_100_1 {
 		comment "shop/web Cluster: 10.224.0.4, 10.224.1.4"
-		ct mark set numgen random mod 2 map { 0 : 0x0ae00004, 1 : 0x0ae00104 }
+		ct mark set jhash ip saddr . ip daddr . meta l4proto . th sport . th dport mod 2 seed 0x0 map { 0 : 0x0ae00004, 1 : 0x0ae00104 }
 	}
 	chain fe_198_51_100_2 {
 		ct mark set 0x0ae00005

@@ -12,12 +12,16 @@
  *   and .../create-external-load-balancer/#preserving-the-client-source-ip); for `Cluster` the node's proxy
  *   `/healthz` on 10256 (cloud-provider-azure's shared probe, KEP-3836). A node is in while its last probe
  *   answered 200 (Azure's probe threshold 1: https://learn.microsoft.com/azure/load-balancer/load-balancer-custom-probe-overview).
- * - **Distribution.** Azure keeps a flow table: a new flow is given a healthy backend, and its later packets go
+ * - **Distribution.** Azure's modes (https://learn.microsoft.com/azure/load-balancer/distribution-mode-concepts):
+ *   a hash of the 5-tuple (source and destination address and port, protocol) by default, and of the 2-tuple
+ *   (source and destination address) for session persistence "Client IP", which cloud-provider-azure sets for
+ *   `sessionAffinity: ClientIP`. The lab hashes the same fields with nft's `jhash` over the healthy nodes, so one
+ *   5-tuple (or one client) always lands on the same node while the healthy set holds.
+ * - **Flows stay.** Azure keeps a flow table: a new flow is given a healthy backend, and its later packets go
  *   to the same one, even after that backend's probe fails ("established TCP connections to this backend
- *   instance continue"). The lab does it with conntrack: a new flow to a rule is marked with a healthy node
- *   (`ct mark`, picked at random among them), each of its packets carries the mark, and a policy routing rule per
- *   node sends marked packets to that node, the frontend still their destination (floating IP). No healthy
- *   node: new flows are dropped.
+ *   instance continue"). The lab does it with conntrack: a new flow to a rule is marked with its node
+ *   (`ct mark`), each of its packets carries the mark, and a policy routing rule per node sends marked packets
+ *   to that node, the frontend still their destination (floating IP). No healthy node: new flows are dropped.
  */
 import { ipv4ToNumber, numberToIpv4, parseIp } from '../addr/index.js';
 import type { Service } from '../services/types.js';
@@ -46,6 +50,8 @@ export interface LbFrontend {
   /** `namespace/name` of the Service. */
   service: string;
   policy: 'Cluster' | 'Local';
+  /** Azure's distribution mode: `fiveTuple` (Default), `sourceIp` for sessionAffinity ClientIP (SourceIP). */
+  distribution: 'fiveTuple' | 'sourceIp';
   healthCheckNodePort?: number;
   rules: LbRule[];
 }
@@ -82,6 +88,7 @@ export function lbFrontends(services: Service[], inRange: (ip: string) => boolea
         ip,
         service: `${s.metadata.namespace}/${s.metadata.name}`,
         policy: local ? 'Local' : 'Cluster',
+        distribution: s.spec.sessionAffinity === 'ClientIP' ? 'sourceIp' : 'fiveTuple',
         ...(local && s.spec.healthCheckNodePort ? { healthCheckNodePort: s.spec.healthCheckNodePort } : {}),
         rules: (s.spec.ports ?? []).map((p) => ({
           protocol: (p.protocol ?? 'TCP').toLowerCase() as LbRule['protocol'],
@@ -164,12 +171,18 @@ export function renderNodeRouting(nodes: LbNode[], priority: number, have: Liste
   return lines;
 }
 
+/** The fields each distribution mode hashes. */
+const HASHED: Record<LbFrontend['distribution'], string> = {
+  fiveTuple: 'ip saddr . ip daddr . meta l4proto . th sport . th dport',
+  sourceIp: 'ip saddr . ip daddr',
+};
+
 /** The cluster's load balancer rules table in the VNet namespace. */
 export const lbTable = (cluster: string) => ({ family: 'ip' as const, name: `podnet_lb_${cluster}` });
 
 /**
  * The load balancer as one nftables transaction replacing the cluster's table (so a health change is atomic):
- * a new flow to a rule is marked with one of the frontend's healthy nodes, or dropped when it has none; a new
+ * a new flow to a rule is marked with the healthy node its hash picks, or dropped when there is none; a new
  * flow to the frontend range that no rule names is dropped before it is routed (without it, the node that got
  * it would send it back to the VNet's gateway); every packet of a marked flow carries its node's mark.
  */
@@ -192,7 +205,7 @@ export function renderLbTable(
         ? 'drop comment "no healthy node"'
         : nodes.length === 1
           ? `ct mark set ${nodeMark(nodes[0])}`
-          : `ct mark set numgen random mod ${nodes.length} map { ${nodes.map((n, i) => `${i} : ${nodeMark(n)}`).join(', ')} }`;
+          : `ct mark set jhash ${HASHED[f.distribution]} mod ${nodes.length} seed 0x0 map { ${nodes.map((n, i) => `${i} : ${nodeMark(n)}`).join(', ')} }`;
     chains.push(
       `  chain ${chain} {`,
       `    comment "${f.service} ${f.policy}: ${nodes.join(', ') || 'none'}"`,
@@ -227,7 +240,7 @@ export function backendsOfListing(text: string): FrontendBackends[] {
   const out: FrontendBackends[] = [];
   for (const m of text.matchAll(/chain fe_(\d+_\d+_\d+_\d+) \{([^{}]*(?:\{[^{}]*\}[^{}]*)?)\}/g)) {
     const body = m[2];
-    const marks = /ct mark set (?:numgen random mod \d+ map \{([^}]*)\}|(\S+))/.exec(body);
+    const marks = /ct mark set (?:jhash [^{]* map \{([^}]*)\}|(\S+))/.exec(body);
     const values = marks ? (marks[1] ? marks[1].split(',').map((e) => e.split(':')[1]) : [marks[2]]) : [];
     out.push({
       ip: m[1].replaceAll('_', '.'),

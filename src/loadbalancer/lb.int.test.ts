@@ -233,6 +233,21 @@ describe('LoadBalancer Services in the lab VNet', { concurrency: false }, () => 
     ]);
   });
 
+  // https://learn.microsoft.com/azure/load-balancer/distribution-mode-concepts: session persistence "Client
+  // IP" hashes source and destination address only, so one client always reaches the same node (Cluster: the
+  // backend sees that node's address). cloud-provider-azure sets it for sessionAffinity ClientIP.
+  it('sessionAffinity ClientIP: every connection of one client goes through the same node', async () => {
+    const svc = loadBalancer('sticky', 'Cluster');
+    await apply({ ...svc, spec: { ...svc.spec, sessionAffinity: 'ClientIP' } });
+    const ip = await eventually('the sticky frontend', async () => (await externalIp('sticky')) || undefined);
+    await eventually('an answer from the sticky frontend', async () => (await call(ip)) || undefined);
+    const pod = podNamed('be-1') as LabPod;
+    const seen = new Set<string | null>();
+    for (let i = 0; i < 6; i++) seen.add(await sourceSeen(pod, ip));
+    assert.equal(seen.size, 1, `one node for every connection, saw ${[...seen].join(', ')}`);
+    assert.ok([nodeIp(0), nodeIp(1)].includes([...seen][0] as string));
+  });
+
   it("the node subnet's NSG sees the frontend as destination: a deny of its port blocks it, an allow admits it", async () => {
     const subnets = requireLab(name).profile.vnet.subnets.map((s) => ({
       id: `/subscriptions/0/resourceGroups/lab/providers/Microsoft.Network/virtualNetworks/lab-vnet/subnets/${s.name}`,
