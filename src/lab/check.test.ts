@@ -192,6 +192,15 @@ describe('outbound verdict', () => {
     assert.deepEqual(wrong.seen, ['10.224.0.4', '10.224.0.5', '10.224.1.4']);
   });
 
+  // Found by `podnet demo --dual-stack`: the IPv6 twins of the probes were judged against the IPv4 address.
+  it("judges IPv4 egress only: a dual-stack lab's IPv6 probes leave from the node's IPv6 address", () => {
+    const v6 = planned.filter((p) => p.kind === 'pod-external').map((p) => ({ ...p, family: 6 as const }));
+    const both = [...planned, ...v6];
+    const results = [...ran(() => '198.51.100.62'), ...v6.map(() => ({ ...ran(() => 'fd00:10::4')[0] }))];
+    const r = judgeOutbound(lb, 'internet', both, results, null, nodeIp);
+    assert.deepEqual([r.probes, r.ok], [3, true]);
+  });
+
   it('behind a firewall, passes only when the firewall logged every flow as it saw it (from the node)', () => {
     const fw = { ...lb, type: 'userDefinedRouting' as const, publicIp: '198.51.100.253' };
     const internet = planned.filter((p) => p.kind === 'pod-external' && p.to.name === 'external/internet');

@@ -286,9 +286,11 @@ export interface OutboundCheck {
 }
 
 /**
- * Judges the outbound type from the probes that ran (pods to the internet host): every one seen from the
- * plan's public address and, behind a firewall, every one in its log as the firewall saw it (from the
- * sender's node). `log` is the firewall's log (null for the other types); `nodeIp` maps a pod name to its node's address.
+ * Judges the outbound type from the probes that ran (pods to the internet host, IPv4: the outbound types'
+ * public addresses are IPv4, and a pod's IPv6 egress leaves with its node's IPv6 address, which its own probe
+ * checks): every one seen from the plan's public address and, behind a firewall, every one in its log as the
+ * firewall saw it (from the sender's node). `log` is the firewall's log (null for the other types); `nodeIp`
+ * maps a pod name to its node's address.
  */
 export function judgeOutbound(
   outbound: ClusterOutbound,
@@ -300,7 +302,7 @@ export function judgeOutbound(
 ): OutboundCheck {
   const out = probes
     .map((p, i) => ({ p, r: results[i] }))
-    .filter(({ p }) => p.kind === 'pod-external' && p.to.name === `external/${internet}`);
+    .filter(({ p }) => p.kind === 'pod-external' && p.family !== 6 && p.to.name === `external/${internet}`);
   const seen = out.map(({ r }) => r.sourceSeen);
   const logged = log
     ? out.filter(({ p }) =>

@@ -72,7 +72,7 @@ describe('a dual-stack lab', { concurrency: false }, () => {
   });
 
   it('lab check: every probe in both families as trace expects, every kind in IPv6 too', async () => {
-    const { probes, ipam, agents } = await labCheck(name);
+    const { probes, ipam, agents, outbound } = await labCheck(name);
     assert.deepEqual(
       probes.filter((p) => !p.ok),
       [],
@@ -93,6 +93,7 @@ describe('a dual-stack lab', { concurrency: false }, () => {
       agents.filter((a) => a.problems.length > 0),
       [],
     );
+    assert.ok(outbound.ok, `the outbound check passes: ${JSON.stringify(outbound)}`);
   });
 
   it('IPv6 pod to pod across nodes keeps the pod address; egress shows the node IPv6; the outside is refused', async () => {
