@@ -116,8 +116,10 @@ describe('a dual-stack lab', { concurrency: false }, () => {
     assert.ok(cross.ok && egress.ok && inbound.ok);
   });
 
-  // Found here: the load balancer took each node's IPv6 lease for another node, and failed every round.
-  it('a LoadBalancer Service: the outside host reaches its frontend through the VNet load balancer', async () => {
+  // A dual-stack LoadBalancer Service gets a frontend of each family, as AKS gives it an IPv4 and an IPv6
+  // frontend IP. Found here first: the load balancer took each node's IPv6 lease for another node, and failed
+  // every round.
+  it('a dual-stack LoadBalancer Service: the outside host reaches both its frontends', async () => {
     const kv = await openVersionedStore(state.store.url);
     try {
       await putPods(kv, backendPod('be-0', state.nodes[0].name));
@@ -125,19 +127,29 @@ describe('a dual-stack lab', { concurrency: false }, () => {
         apiVersion: 'v1',
         kind: 'Service',
         metadata: { name: 'web', namespace: 'default' },
-        spec: { type: 'LoadBalancer', selector: { app: 'be' }, ports: [{ port: 80, targetPort: 'http' }] },
+        spec: {
+          type: 'LoadBalancer',
+          ipFamilyPolicy: 'PreferDualStack',
+          selector: { app: 'be' },
+          ports: [{ port: 80, targetPort: 'http' }],
+        },
       });
-      const frontend = await eventually('a frontend in status.loadBalancer', async () => {
+      const frontends = await eventually('a frontend of each family in status.loadBalancer', async () => {
         const svc = JSON.parse((await kv.get('objects/services/default/web'))?.value ?? '{}') as Service;
-        return svc.status?.loadBalancer?.ingress?.[0]?.ip;
+        const ips = (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip as string);
+        return ips.length === 2 ? ips : undefined;
       });
+      assert.match(frontends[0], /^198\.51\.100\./);
+      assert.match(frontends[1], /^2001:db8:198:51::/, 'the IPv6 frontend, from the cluster’s IPv6 range');
       const internet = vnet.externalHosts.find((h) => h.kind === 'internet');
       assert.ok(internet);
-      const answer = await eventually(`an answer from ${frontend}`, async () => {
-        const r = await execInNetns(internet.netns, ['nc', '-N', '-w', '2', frontend, '80'], { input: '' });
-        return r.stdout.trim() || undefined;
-      });
-      assert.equal(answer, 'default/be-0');
+      for (const frontend of frontends) {
+        const answer = await eventually(`an answer from ${frontend}`, async () => {
+          const r = await execInNetns(internet.netns, ['nc', '-N', '-w', '2', frontend, '80'], { input: '' });
+          return r.stdout.trim() || undefined;
+        });
+        assert.equal(answer, 'default/be-0', `through ${frontend}`);
+      }
     } finally {
       await kv.close();
     }

@@ -14,7 +14,7 @@ import { checkNode } from '../ipam/node-observe.js';
 import { podIpamPath } from '../ipam/pod-ipam.js';
 import { deleteNetns, listNetns } from '../kernel/netns.js';
 import { execAttached, spawnDaemon } from '../kernel/process.js';
-import { FRONTEND_RANGE_KEY, type FrontendRange } from '../loadbalancer/frontends.js';
+import { FRONTEND_RANGE_KEY, frontendRangeOf } from '../loadbalancer/frontends.js';
 import type { ContainerPort, Pod } from '../objects/types.js';
 import { outboundHop, outboundOf } from '../outbound/plan.js';
 import { checkPlan } from '../plan/check.js';
@@ -35,7 +35,7 @@ import { vnetNetns } from '../vnet/names.js';
 import { destroyVnet, ensureVnet } from '../vnet/network.js';
 import { removeVnetNsgs, runNsgEnforcer } from '../vnet/nsg-enforcer.js';
 import { ensureOutbound, readFirewallLog, removeOutbound } from '../vnet/outbound.js';
-import { planVnetJoin, planVnetLeave } from '../vnet/plan.js';
+import { isDualStack, planVnetJoin, planVnetLeave } from '../vnet/plan.js';
 import { addClusterRules, removeClusterRouting, runFabricRouter } from '../vnet/routing-domain.js';
 import {
   type OutboundCheck,
@@ -259,7 +259,7 @@ async function buildLab(
     const frontendCidr = vnetPlan.clusters.find((c) => c.name === name)?.frontendCidr;
     if (frontendCidr) {
       // The load balancer's range, where Service applies allocate frontends from (src/loadbalancer).
-      const range: FrontendRange = { cidr: frontendCidr };
+      const range = frontendRangeOf(frontendCidr, isDualStack(profile));
       await withStore(state, (store) =>
         store.kv.txn([], [{ type: 'put', key: FRONTEND_RANGE_KEY, value: JSON.stringify(range) }]),
       );
@@ -909,16 +909,17 @@ export async function labFabric(statePath: string): Promise<void> {
   const state = JSON.parse(readFileSync(statePath, 'utf8')) as LabState;
   const netns = vnetNetns(state.vnet);
   const frontendCidr = readVnet(state.vnet)?.clusters.find((c) => c.name === state.name)?.frontendCidr;
+  const frontends = frontendCidr ? frontendRangeOf(frontendCidr, isDualStack(state.profile)) : undefined;
   await Promise.all([
     runFabricRouter({ cluster: state.name, storeUrl: state.store.url, netns, table: state.table }),
-    runNsgEnforcer({ cluster: state.name, storeUrl: state.store.url, netns, frontendCidr }),
-    ...(frontendCidr
+    runNsgEnforcer({ cluster: state.name, storeUrl: state.store.url, netns, frontends }),
+    ...(frontends
       ? [
           runLoadBalancer({
             cluster: state.name,
             storeUrl: state.store.url,
             netns,
-            frontendCidr,
+            frontends,
             table: state.table,
           }),
         ]

@@ -87,13 +87,13 @@ describe('load balancer rules and probes', () => {
         ['198.51.100.2', 'shop/api', 'Local', 'tcp/80,udp/53'],
       ],
     );
-    const text = renderLbTable('c1', '198.51.100.0/26', f, [
+    const text = renderLbTable('c1', { cidr: '198.51.100.0/26' }, f, [
       { ip: '198.51.100.1', via: ['10.224.0.4', '10.224.1.4'] },
       { ip: '198.51.100.2', via: [] },
     ]);
     assert.match(
       text,
-      /^add table ip podnet_lb_c1\ndelete table ip podnet_lb_c1\n/,
+      /^add table inet podnet_lb_c1\ndelete table inet podnet_lb_c1\n/,
       'one transaction replaces it',
     );
     assert.match(
@@ -108,7 +108,7 @@ describe('load balancer rules and probes', () => {
     assert.match(text, /chain fe_198_51_100_2 \{\n.*\n {4}drop comment "no healthy node"/);
     assert.match(
       text,
-      /ip daddr != 198\.51\.100\.0\/26 return\n.*vmap @rules\n.*ct state new ct mark 0 counter drop comment "no load balancing rule"\n\s*meta mark set ct mark/,
+      /ip daddr 198\.51\.100\.0\/26 ct state new ip daddr \. meta l4proto \. th dport vmap @rules\n\s*ip daddr 198\.51\.100\.0\/26 ct state new ct mark 0 counter drop comment "no load balancing rule"\n\s*ip daddr 198\.51\.100\.0\/26 meta mark set ct mark/,
       'a port without a rule is dropped; every packet of a marked flow carries its mark',
     );
   });
@@ -125,7 +125,7 @@ describe('load balancer rules and probes', () => {
         ['shop/sticky', 'sourceIp'],
       ],
     );
-    const text = renderLbTable('c1', '198.51.100.0/26', f, [
+    const text = renderLbTable('c1', { cidr: '198.51.100.0/26' }, f, [
       { ip: '198.51.100.1', via: ['10.224.0.4', '10.224.1.4'] },
       { ip: '198.51.100.3', via: ['10.224.0.4', '10.224.1.4'] },
     ]);
@@ -245,15 +245,67 @@ describe("the node's health check answers (kube-proxy's)", () => {
 describe('the nodes behind the load balancer', () => {
   // Found in a dual-stack lab: the IPv6 leases made a second "node" per node, whose IPv6 address is no mark
   // and no IPv4 route, so every round of the load balancer failed.
-  it('backs frontends with each node once, by its IPv4 address, whatever leases of other families it holds', () => {
+  it('backs frontends with each node once, by its IPv4 address, with the IPv6 one of its IPv6 lease', () => {
     const lease = (nodeName: string, nodeIp: string) =>
       ({ nodeName, nodeIp, family: nodeIp.includes(':') ? 6 : 4 }) as const;
     assert.deepEqual(
       lbNodes([lease('sys-0', '10.224.0.4'), lease('sys-0', 'fd00:10::4'), lease('user-0', '10.224.1.4')]),
       [
-        { name: 'sys-0', ip: '10.224.0.4' },
+        { name: 'sys-0', ip: '10.224.0.4', ip6: 'fd00:10::4' },
         { name: 'user-0', ip: '10.224.1.4' },
       ],
     );
+  });
+
+  // A dual-stack Service's IPv6 frontend: its own rules map and chain, hashed over IPv6 addresses, marked for
+  // the same nodes, whose IPv6 routes (ip -6) carry the marked flows to the node's IPv6 address.
+  it('IPv6 frontends: a rules_v6 map, the IPv6 hash, and ip -6 routes to each node IPv6 address', () => {
+    const dual = lb('web', '198.51.100.1', { ipFamilies: ['IPv4', 'IPv6'] });
+    const withV6 = {
+      ...dual,
+      status: { loadBalancer: { ingress: [{ ip: '198.51.100.1' }, { ip: '2001:db8:198:51::1' }] } },
+    };
+    const f = lbFrontends(
+      [withV6],
+      (ip) => ip.startsWith('198.51.100.') || ip.startsWith('2001:db8:198:51::'),
+    );
+    assert.deepEqual(
+      f.map((x) => x.ip),
+      ['198.51.100.1', '2001:db8:198:51::1'],
+    );
+    const nodes = ['10.224.0.4', '10.224.1.4'];
+    const text = renderLbTable('c1', { cidr: '198.51.100.0/26', cidr6: '2001:db8:198:51::/120' }, f, [
+      { ip: '198.51.100.1', via: nodes },
+      { ip: '2001:db8:198:51::1', via: nodes },
+    ]);
+    assert.match(
+      text,
+      /map rules_v6 \{\n\s+type ipv6_addr \. inet_proto \. inet_service : verdict;\n\s+elements = \{ 2001:db8:198:51::1 \. tcp \. 80 : jump fe6_2001_db8_198_51__1/,
+    );
+    assert.match(
+      text,
+      /chain fe6_2001_db8_198_51__1 \{\n.*\n {4}ct mark set jhash ip6 saddr \. ip6 daddr \. meta l4proto \. th sport \. th dport mod 2/,
+    );
+    assert.match(
+      text,
+      /ip6 daddr 2001:db8:198:51::\/120 ct state new ip6 daddr \. meta l4proto \. th dport vmap @rules_v6/,
+    );
+    assert.deepEqual(
+      backendsOfListing(text).map((b) => b.ip),
+      ['198.51.100.1', '2001:db8:198:51::1'],
+    );
+    const routing = renderNodeRouting(
+      [
+        { name: 'sys-0', ip: '10.224.0.4', ip6: 'fd00:10::4' },
+        { name: 'sys-1', ip: '10.224.0.5' },
+      ],
+      50,
+      [],
+      6,
+    );
+    assert.deepEqual(routing, [
+      'route replace default via fd00:10::4 table 182452228 proto 148',
+      'rule add fwmark 182452228 lookup 182452228 pref 50',
+    ]);
   });
 });

@@ -58,15 +58,24 @@ export interface LbFrontend {
 
 export interface LbNode {
   name: string;
+  /** Its IPv4 address: its probes, its mark, and the next hop of IPv4 frontend flows. */
   ip: string;
+  /** A dual-stack node's IPv6 address: the next hop of IPv6 frontend flows. */
+  ip6?: string;
 }
 
 /**
- * The nodes behind the load balancer, from the block leases: each node once, by its IPv4 address, which its
- * probes, marks and routes use (frontends are IPv4). A dual-stack node's IPv6 lease is the same node.
+ * The nodes behind the load balancer, from the block leases: each node once, by its IPv4 address, with the
+ * IPv6 address of its IPv6 lease when it holds one (the same node, not another).
  */
 export function lbNodes(leases: readonly { nodeName: string; nodeIp: string; family: 4 | 6 }[]): LbNode[] {
-  return leases.filter((l) => l.family === 4).map((l) => ({ name: l.nodeName, ip: l.nodeIp }));
+  const v6 = new Map(leases.filter((l) => l.family === 6).map((l) => [l.nodeName, l.nodeIp]));
+  return leases
+    .filter((l) => l.family === 4)
+    .map((l) => {
+      const ip6 = v6.get(l.nodeName);
+      return { name: l.nodeName, ip: l.nodeIp, ...(ip6 ? { ip6 } : {}) };
+    });
 }
 
 export interface Probe {
@@ -149,18 +158,26 @@ export interface ListedRule {
 }
 
 /**
- * `ip -batch` lines making the per-node routing what `nodes` needs: for each node a rule `fwmark <mark> lookup
- * <mark>` at the cluster's priority and a table with `default via <node>` (replaced every time, so a
- * hand-deleted route returns); rules of nodes that left go, with their tables.
+ * `ip -batch` lines (of one family: `ip -6` for 6) making the per-node routing what `nodes` needs: for each node
+ * a rule `fwmark <mark> lookup <mark>` at the cluster's priority and a table with `default via <node>` (its
+ * address of the family; replaced every time, so a hand-deleted route returns); rules of nodes that left go,
+ * with their tables. A node without an address of the family gets none.
  */
-export function renderNodeRouting(nodes: LbNode[], priority: number, have: ListedRule[]): string[] {
+export function renderNodeRouting(
+  nodes: LbNode[],
+  priority: number,
+  have: ListedRule[],
+  family: 4 | 6 = 4,
+): string[] {
+  const via = (n: LbNode) => (family === 4 ? n.ip : n.ip6);
+  const routed = nodes.filter((n) => via(n) !== undefined);
   const mine = have.filter((r) => r.priority === priority && r.fwmark !== undefined);
   const had = new Set(mine.map((r) => Number(r.fwmark)));
-  const want = new Set(nodes.map((n) => nodeMark(n.ip)));
+  const want = new Set(routed.map((n) => nodeMark(n.ip)));
   const lines: string[] = [];
-  for (const n of nodes) {
+  for (const n of routed) {
     const mark = nodeMark(n.ip);
-    lines.push(`route replace default via ${n.ip} table ${mark} proto ${LB_ROUTE_PROTO}`);
+    lines.push(`route replace default via ${via(n)} table ${mark} proto ${LB_ROUTE_PROTO}`);
     if (!had.has(mark)) lines.push(`rule add fwmark ${mark} lookup ${mark} pref ${priority}`);
   }
   for (const r of mine) {
@@ -171,14 +188,18 @@ export function renderNodeRouting(nodes: LbNode[], priority: number, have: Liste
   return lines;
 }
 
-/** The fields each distribution mode hashes. */
-const HASHED: Record<LbFrontend['distribution'], string> = {
-  fiveTuple: 'ip saddr . ip daddr . meta l4proto . th sport . th dport',
-  sourceIp: 'ip saddr . ip daddr',
-};
+/** The cluster's load balancer table in the VNet namespace (inet: IPv4 and, dual-stack, IPv6 frontends). */
+export const lbTable = (cluster: string) => ({ family: 'inet' as const, name: `podnet_lb_${cluster}` });
 
-/** The cluster's load balancer rules table in the VNet namespace. */
-export const lbTable = (cluster: string) => ({ family: 'ip' as const, name: `podnet_lb_${cluster}` });
+/** A frontend's chain: `fe_198_51_100_1`, `fe6_2001_db8_198_51__1`. */
+const frontendChain = (ip: string) =>
+  ip.includes(':') ? `fe6_${ip.replaceAll(':', '_')}` : `fe_${ip.replaceAll('.', '_')}`;
+
+/** The fields each distribution mode hashes, per family. */
+const HASHED = (d: LbFrontend['distribution'], ip: 'ip' | 'ip6') =>
+  d === 'sourceIp'
+    ? `${ip} saddr . ${ip} daddr`
+    : `${ip} saddr . ${ip} daddr . meta l4proto . th sport . th dport`;
 
 /**
  * The load balancer as one nftables transaction replacing the cluster's table (so a health change is atomic):
@@ -188,24 +209,25 @@ export const lbTable = (cluster: string) => ({ family: 'ip' as const, name: `pod
  */
 export function renderLbTable(
   cluster: string,
-  frontendCidr: string,
+  ranges: { cidr: string; cidr6?: string },
   frontends: LbFrontend[],
   backends: FrontendBackends[],
 ): string {
   const t = lbTable(cluster);
   const via = new Map(backends.map((b) => [b.ip, b.via]));
   const chains: string[] = [];
-  const elements: string[] = [];
+  const elements: Record<4 | 6, string[]> = { 4: [], 6: [] };
   for (const f of frontends) {
-    const chain = `fe_${f.ip.replaceAll('.', '_')}`;
-    for (const r of f.rules) elements.push(`${f.ip} . ${r.protocol} . ${r.port} : jump ${chain}`);
+    const family = f.ip.includes(':') ? 6 : 4;
+    const chain = frontendChain(f.ip);
+    for (const r of f.rules) elements[family].push(`${f.ip} . ${r.protocol} . ${r.port} : jump ${chain}`);
     const nodes = via.get(f.ip) ?? [];
     const pick =
       nodes.length === 0
         ? 'drop comment "no healthy node"'
         : nodes.length === 1
           ? `ct mark set ${nodeMark(nodes[0])}`
-          : `ct mark set jhash ${HASHED[f.distribution]} mod ${nodes.length} seed 0x0 map { ${nodes.map((n, i) => `${i} : ${nodeMark(n)}`).join(', ')} }`;
+          : `ct mark set jhash ${HASHED(f.distribution, family === 4 ? 'ip' : 'ip6')} mod ${nodes.length} seed 0x0 map { ${nodes.map((n, i) => `${i} : ${nodeMark(n)}`).join(', ')} }`;
     chains.push(
       `  chain ${chain} {`,
       `    comment "${f.service} ${f.policy}: ${nodes.join(', ') || 'none'}"`,
@@ -213,22 +235,39 @@ export function renderLbTable(
       '  }',
     );
   }
+  const families: [4 | 6, string | undefined][] = [
+    [4, ranges.cidr],
+    [6, ranges.cidr6],
+  ];
+  const maps = families.flatMap(([family, cidr]) =>
+    cidr === undefined
+      ? []
+      : [
+          `  map rules${family === 6 ? '_v6' : ''} {`,
+          `    type ${family === 4 ? 'ipv4_addr' : 'ipv6_addr'} . inet_proto . inet_service : verdict;`,
+          ...(elements[family].length ? [`    elements = { ${elements[family].join(', ')} }`] : []),
+          '  }',
+        ],
+  );
+  const dispatch = families.flatMap(([family, cidr]) =>
+    cidr === undefined
+      ? []
+      : [
+          `    ${family === 4 ? 'ip' : 'ip6'} daddr ${cidr} ct state new ${family === 4 ? 'ip' : 'ip6'} daddr . meta l4proto . th dport vmap @rules${family === 6 ? '_v6' : ''}`,
+          `    ${family === 4 ? 'ip' : 'ip6'} daddr ${cidr} ct state new ct mark 0 counter drop comment "no load balancing rule"`,
+          `    ${family === 4 ? 'ip' : 'ip6'} daddr ${cidr} meta mark set ct mark`,
+        ],
+  );
   return [
     `add table ${t.family} ${t.name}`,
     `delete table ${t.family} ${t.name}`,
     `table ${t.family} ${t.name} {`,
     `  comment "load balancer of cluster ${cluster}"`,
-    '  map rules {',
-    '    type ipv4_addr . inet_proto . inet_service : verdict;',
-    ...(elements.length ? [`    elements = { ${elements.join(', ')} }`] : []),
-    '  }',
+    ...maps,
     ...chains,
     '  chain prerouting {',
     '    type filter hook prerouting priority mangle; policy accept;',
-    `    ip daddr != ${frontendCidr} return`,
-    '    ct state new ip daddr . meta l4proto . th dport vmap @rules',
-    '    ct state new ct mark 0 counter drop comment "no load balancing rule"',
-    '    meta mark set ct mark',
+    ...dispatch,
     '  }',
     '}',
     '',
@@ -238,12 +277,12 @@ export function renderLbTable(
 /** The backends of each frontend as `nft list table` prints the load balancer's table (sorted addresses). */
 export function backendsOfListing(text: string): FrontendBackends[] {
   const out: FrontendBackends[] = [];
-  for (const m of text.matchAll(/chain fe_(\d+_\d+_\d+_\d+) \{([^{}]*(?:\{[^{}]*\}[^{}]*)?)\}/g)) {
-    const body = m[2];
+  for (const m of text.matchAll(/chain fe(6?)_([0-9a-f_]+) \{([^{}]*(?:\{[^{}]*\}[^{}]*)?)\}/g)) {
+    const body = m[3];
     const marks = /ct mark set (?:jhash [^{]* map \{([^}]*)\}|(\S+))/.exec(body);
     const values = marks ? (marks[1] ? marks[1].split(',').map((e) => e.split(':')[1]) : [marks[2]]) : [];
     out.push({
-      ip: m[1].replaceAll('_', '.'),
+      ip: m[1] ? m[2].replaceAll('_', ':') : m[2].replaceAll('_', '.'),
       via: values.map((v) => numberToIpv4(Number(v.trim()))).sort(),
     });
   }

@@ -17,7 +17,13 @@ import { fromStored } from '../objects/types.js';
 import type { Service } from '../services/types.js';
 import { KvClusterStore } from '../store/cluster-store.js';
 import { MemoryVersionedStore } from '../store/versioned-memory.js';
-import { FRONTEND_RANGE_KEY, allocateFrontend, outboundFrontend, planFrontendRange } from './frontends.js';
+import {
+  FRONTEND_RANGE_KEY,
+  allocateFrontend,
+  frontendRange6,
+  outboundFrontend,
+  planFrontendRange,
+} from './frontends.js';
 
 const docs = (...values: unknown[]): { documents: Document[]; problems: [] } => ({
   documents: values.map((value, index) => ({ source: { file: 'lb.yaml', index }, value })),
@@ -76,6 +82,48 @@ describe('frontend ranges', () => {
       new Map(),
     );
     assert.deepEqual(asked.service.status?.loadBalancer, {});
+  });
+});
+
+// A dual-stack Service (spec.ipFamilies both) gets a frontend of each family, in ipFamilies order, as
+// cloud-provider-azure gives a dual-stack LoadBalancer an IPv4 and an IPv6 frontend IP.
+describe('dual-stack frontends', () => {
+  const range = { cidr: '198.51.100.64/26', cidr6: '2001:db8:198:51::100/120' };
+  it('pairs the IPv6 range with the IPv4 block: the same index, a /120 of 2001:db8:198:51::/64', () => {
+    assert.equal(frontendRange6('198.51.100.0/26'), '2001:db8:198:51::/120');
+    assert.equal(frontendRange6('198.51.100.64/26'), '2001:db8:198:51::100/120');
+  });
+
+  it('allocates one frontend per family of spec.ipFamilies, in that order; an IPv4-only Service gets IPv4', () => {
+    const taken = new Map<string, string>();
+    const both = allocateFrontend(lb('a', { ipFamilies: ['IPv6', 'IPv4'] }) as Service, null, range, taken);
+    assert.deepEqual(both.service.status?.loadBalancer?.ingress, [
+      { ip: '2001:db8:198:51::101', ipMode: 'VIP' },
+      { ip: '198.51.100.65', ipMode: 'VIP' },
+    ]);
+    assert.deepEqual(both.locks.length, 2);
+    const v4 = allocateFrontend(lb('b') as Service, null, range, taken);
+    assert.deepEqual(v4.service.status?.loadBalancer?.ingress, [{ ip: '198.51.100.66', ipMode: 'VIP' }]);
+    // Kept on update: the held frontends of both families.
+    const again = allocateFrontend(
+      lb('a', { ipFamilies: ['IPv6', 'IPv4'] }) as Service,
+      both.service,
+      range,
+      taken,
+    );
+    assert.deepEqual(again.service.status?.loadBalancer, both.service.status?.loadBalancer);
+    assert.deepEqual(again.locks, []);
+    // A cluster without IPv6 frontends: the IPv6 family of a Service is left without one.
+    const v4only = allocateFrontend(
+      lb('c', { ipFamilies: ['IPv4', 'IPv6'] }) as Service,
+      null,
+      { cidr: range.cidr },
+      taken,
+    );
+    assert.deepEqual(
+      v4only.service.status?.loadBalancer?.ingress?.map((i) => i.ip),
+      ['198.51.100.67'],
+    );
   });
 });
 

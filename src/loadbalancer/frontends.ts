@@ -26,12 +26,33 @@ import type { Service } from '../services/types.js';
 export const LAB_PUBLIC_CIDR = '198.51.100.0/24';
 /** Each cluster of a VNet takes one block of that size: 61 Service frontends and the outbound one. */
 export const FRONTEND_RANGE_PREFIX = 26;
-/** The store key holding the cluster's frontend range, `{"cidr":"198.51.100.0/26"}`. */
+/**
+ * A dual-stack cluster's IPv6 frontends: a /120 of the documentation prefix (RFC 3849, as the lab's other
+ * outside addresses), the one at its IPv4 block's index, so the two ranges pair up without more planning.
+ */
+export const LAB_PUBLIC_CIDR6 = '2001:db8:198:51::/64';
+export const FRONTEND_RANGE_PREFIX6 = 120;
+/** The store key holding the cluster's frontend range, `{"cidr":"198.51.100.0/26"}` (and `cidr6`). */
 export const FRONTEND_RANGE_KEY = 'loadbalancer/frontend-range';
 export const FRONTEND_LOCKS = 'allocations/lbfrontends/';
 
 export interface FrontendRange {
   cidr: string;
+  /** A dual-stack cluster's IPv6 frontends. */
+  cidr6?: string;
+}
+
+/** The IPv6 frontend range paired with a cluster's IPv4 one (`frontendRange6('198.51.100.64/26')` is `...::100/120`). */
+export function frontendRange6(cidr: string): string {
+  const index =
+    (parseCidr(cidr).network - parseCidr(LAB_PUBLIC_CIDR).network) >> BigInt(32 - FRONTEND_RANGE_PREFIX);
+  const base = parseCidr(LAB_PUBLIC_CIDR6);
+  return `${formatIp(ipAt(base, index << BigInt(128 - FRONTEND_RANGE_PREFIX6)))}/${FRONTEND_RANGE_PREFIX6}`;
+}
+
+/** The cluster's frontend range: its IPv4 block, and the paired IPv6 one when the cluster is dual-stack. */
+export function frontendRangeOf(cidr: string, dualStack: boolean): FrontendRange {
+  return { cidr, ...(dualStack ? { cidr6: frontendRange6(cidr) } : {}) };
 }
 
 /** A free block of the lab's public range for a cluster joining a VNet whose clusters hold `taken`. */
@@ -83,10 +104,12 @@ export interface FrontendAllocation {
 }
 
 /**
- * The frontend `next` gets: the one `old` held when it still fits, else `spec.loadBalancerIP` when in the
- * range and free, else the lowest free address; none (`<pending>`) when the store has no range, the Service
- * is not a LoadBalancer served here, the requested address cannot be had, or the range is full. Updates
- * `taken` so later Services of the same apply see it.
+ * The frontends `next` gets, one per family of its `spec.ipFamilies` the range has, in that order: per family
+ * the one `old` held when it still fits, else `spec.loadBalancerIP` (of that family) when in the range and
+ * free, else the lowest free address. None (`<pending>`) when the store has no range, the Service is not a
+ * LoadBalancer served here, or its primary family's frontend cannot be had (requested and taken, or the range
+ * full); a secondary family that cannot be had is left out. Updates `taken` so later Services of the same
+ * apply see it.
  */
 export function allocateFrontend(
   next: Service,
@@ -101,31 +124,60 @@ export function allocateFrontend(
   };
   const none = { service: { ...next, status }, locks: [] };
   if (!range || !servedHere(next)) return none;
-  const cidr = parseCidr(range.cidr);
+  const free = (ip: string) => (taken.get(ip) ?? owner) === owner;
+  const ips: string[] = [];
+  const locks: string[] = [];
+  const families = next.spec.ipFamilies ?? ['IPv4'];
+  for (const [i, family] of families.entries()) {
+    const text = family === 'IPv6' ? range.cidr6 : range.cidr;
+    const ip = text ? pickFrontend(parseCidr(text), next, old, free, taken) : undefined;
+    if (ip === undefined) {
+      if (i === 0) return none;
+      continue;
+    }
+    taken.set(ip.ip, owner);
+    ips.push(ip.ip);
+    if (!ip.held) locks.push(`${FRONTEND_LOCKS}${ip.ip}`);
+  }
+  if (ips.length === 0) return none;
+  return {
+    service: {
+      ...next,
+      status: { ...status, loadBalancer: { ingress: ips.map((ip) => ({ ip, ipMode: 'VIP' as const })) } },
+    },
+    locks,
+  };
+}
+
+/** One family's frontend for `next` in `cidr` (held, requested, or the lowest free), or none. */
+function pickFrontend(
+  cidr: Cidr,
+  next: Service,
+  old: Service | null,
+  free: (ip: string) => boolean,
+  taken: Map<string, string>,
+): { ip: string; held: boolean } | undefined {
   const { first, last } = usable(cidr);
   const fits = (ip: string) => {
     const a = parseIp(ip);
-    if (a.family !== 4 || !containsIp(cidr, a)) return false;
+    if (a.family !== cidr.family || !containsIp(cidr, a)) return false;
     const off = a.value - cidr.network;
     return off >= first && off <= last;
   };
-  const free = (ip: string) => (taken.get(ip) ?? owner) === owner;
   const held = old && servedHere(old) ? ingressIps(old).find(fits) : undefined;
   const wanted = next.spec.loadBalancerIP;
-  let ip: string | undefined;
-  if (wanted) ip = wanted === held || (isIp(wanted) && fits(wanted) && free(wanted)) ? wanted : undefined;
-  else if (held) ip = held;
-  else
-    for (let off = first; off <= last && ip === undefined; off++) {
-      const candidate = formatIp(ipAt(cidr, off));
-      if (!taken.has(candidate)) ip = candidate;
-    }
-  if (ip === undefined) return none;
-  taken.set(ip, owner);
-  return {
-    service: { ...next, status: { ...status, loadBalancer: { ingress: [{ ip, ipMode: 'VIP' }] } } },
-    locks: ip === held ? [] : [`${FRONTEND_LOCKS}${ip}`],
-  };
+  const wantedHere = wanted && isIp(wanted) && parseIp(wanted).family === cidr.family ? wanted : undefined;
+  if (wantedHere)
+    return wantedHere === held || (fits(wantedHere) && free(wantedHere))
+      ? { ip: wantedHere, held: wantedHere === held }
+      : undefined;
+  if (wanted && cidr.family === 4 && !wantedHere) return undefined;
+  if (held) return { ip: held, held: true };
+  for (let off = first; off <= last; off++) {
+    const candidate = formatIp(ipAt(cidr, off));
+    if (!taken.has(candidate)) return { ip: candidate, held: false };
+  }
+  return undefined;
 }
 
 const isIp = (text: string) => {

@@ -28,6 +28,7 @@ import {
   renderLbTable,
   renderNodeRouting,
 } from '../loadbalancer/balancer.js';
+import type { FrontendRange } from '../loadbalancer/frontends.js';
 import { objectPrefix } from '../objects/types.js';
 import type { Service } from '../services/types.js';
 import { openStore } from '../store/open.js';
@@ -56,7 +57,8 @@ export async function readLbBackends(netns: string, cluster: string) {
   return backendsOfListing((await nftListTable(t.family, t.name, { netns })) ?? '');
 }
 
-const listRules = (netns: string) => ipJson<ListedRule>(['-4', 'rule', 'show'], netns);
+const listRules = (netns: string, family: 4 | 6) =>
+  ipJson<ListedRule>([family === 4 ? '-4' : '-6', 'rule', 'show'], netns);
 
 /** Removes the cluster's load balancer from the VNet: its table, and its per-node rules and tables. */
 export async function removeLoadBalancer(
@@ -65,8 +67,10 @@ export async function removeLoadBalancer(
   clusterTable: number,
 ): Promise<void> {
   await nftApply(renderLbRulesRemoval(cluster), { netns });
-  const lines = renderNodeRouting([], lbRulePriority(clusterTable), await listRules(netns));
-  await ipBatch(lines, netns, { force: true, ignoreMissing: true });
+  for (const family of [4, 6] as const) {
+    const lines = renderNodeRouting([], lbRulePriority(clusterTable), await listRules(netns, family), family);
+    await ipBatch(lines, netns, { force: true, ignoreMissing: true, family });
+  }
 }
 
 export interface LoadBalancerOptions {
@@ -74,7 +78,8 @@ export interface LoadBalancerOptions {
   storeUrl: string;
   /** The VNet namespace (the process runs inside it). */
   netns: string;
-  frontendCidr: string;
+  /** The cluster's frontend ranges: IPv4, and IPv6 when dual-stack. */
+  frontends: FrontendRange;
   /** The cluster's routing table in the VNet namespace (its per-node rules' priority derives from it). */
   table: number;
 }
@@ -83,10 +88,13 @@ export interface LoadBalancerOptions {
 export async function runLoadBalancer(o: LoadBalancerOptions): Promise<void> {
   const log = daemonLogger({ component: 'lab-lb', cluster: o.cluster });
   const store = await openStore(o.storeUrl);
-  const range = parseCidr(o.frontendCidr);
+  const ranges = [o.frontends.cidr, ...(o.frontends.cidr6 ? [o.frontends.cidr6] : [])].map((c) =>
+    parseCidr(c),
+  );
   const inRange = (ip: string) => {
     try {
-      return containsIp(range, parseIp(ip));
+      const a = parseIp(ip);
+      return ranges.some((r) => r.family === a.family && containsIp(r, a));
     } catch {
       return false;
     }
@@ -114,8 +122,11 @@ export async function runLoadBalancer(o: LoadBalancerOptions): Promise<void> {
     const healthy = new Set(probes.filter((_, i) => answers[i]).map(probeKey));
     const want = chooseBackends(frontends, nodes, healthy);
     // Routes first: a node a flow is marked for is routed before the table names it.
-    await ipBatch(renderNodeRouting(nodes, priority, await listRules(o.netns)), o.netns);
-    const text = renderLbTable(o.cluster, o.frontendCidr, frontends, want);
+    for (const family of o.frontends.cidr6 ? ([4, 6] as const) : ([4] as const))
+      await ipBatch(renderNodeRouting(nodes, priority, await listRules(o.netns, family), family), o.netns, {
+        family,
+      });
+    const text = renderLbTable(o.cluster, o.frontends, frontends, want);
     if (text !== applied || (await nftListTable(table.family, table.name, { netns: o.netns })) === null) {
       await nftApply(text, { netns: o.netns });
       applied = text;
@@ -152,7 +163,7 @@ export async function runLoadBalancer(o: LoadBalancerOptions): Promise<void> {
       await new Promise((r) => setTimeout(r, PROBE_INTERVAL_MS));
     }
   })();
-  log.info({ store: store.url, frontends: o.frontendCidr, table: table.name }, 'load balancer started');
+  log.info({ store: store.url, frontends: o.frontends, table: table.name }, 'load balancer started');
   await new Promise<void>((resolve) => {
     for (const sig of ['SIGTERM', 'SIGINT'] as const) process.once(sig, () => resolve());
   });

@@ -8,6 +8,7 @@
 import { daemonLogger } from '../agent/log.js';
 import { nftApply, nftListTable } from '../kernel/nft.js';
 import { writeSysctl } from '../kernel/sysctl.js';
+import type { FrontendRange } from '../loadbalancer/frontends.js';
 import { vnetTagContext } from '../nsg/tags.js';
 import type { Nic, Nsg } from '../nsg/types.js';
 import { nicKind, nicOfObject, nsgKind, nsgOfObject } from '../objects/kinds/azure.js';
@@ -24,7 +25,7 @@ export function vnetNsgInput(
   profile: ClusterProfile,
   objects: { nsgs: KeyValue[]; nics: KeyValue[] },
   leases: readonly BlockLease[],
-  frontendCidr?: string,
+  frontends?: FrontendRange,
 ): { input: VnetNsgInput; skipped: string[] } {
   const skipped: string[] = [];
   const decode = <T>(kvs: KeyValue[], of: (o: ReturnType<typeof fromStored>) => T): T[] =>
@@ -49,7 +50,7 @@ export function vnetNsgInput(
       })),
       blocks: leases.map((l) => ({ node: l.nodeName, nodeIp: l.nodeIp, block: l.block })),
       tags: vnetTagContext(profile),
-      ...(frontendCidr ? { frontendCidr } : {}),
+      ...(frontends ? { frontends } : {}),
     },
     skipped,
   };
@@ -78,7 +79,7 @@ export interface NsgEnforcerOptions {
   /** The VNet namespace. */
   netns: string;
   /** The cluster's load balancer frontends (their traffic meets the NSGs of the node it is sent to). */
-  frontendCidr?: string | undefined;
+  frontends?: FrontendRange | undefined;
 }
 
 /** Keeps one prefix's keys from a watch's snapshots and events. */
@@ -122,7 +123,7 @@ export async function runNsgEnforcer(o: NsgEnforcerOptions): Promise<void> {
           profile,
           { nsgs: [...nsgRows.values()], nics: [...nicRows.values()] },
           leases,
-          o.frontendCidr,
+          o.frontends,
         );
         for (const s of skipped) log.warn({ object: s }, 'object left out');
         const text = renderVnetNsgs(input);

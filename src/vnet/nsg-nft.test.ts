@@ -89,7 +89,7 @@ describe('the VNet NSG table', () => {
       input({
         nsgs: [subnetNsg, nicNsg],
         nics: [{ name: 'user-0', ips: ['10.224.1.4'], nsg: 'nic-nsg' }],
-        frontendCidr: '198.51.100.0/26',
+        frontends: { cidr: '198.51.100.0/26' },
       }),
     );
     assert.deepEqual(chain(lb, 'forward').slice(3), [
@@ -285,6 +285,15 @@ describe('the VNet NSG table', () => {
         'ip daddr != { 10.224.0.0/12, 10.244.0.0/16, 168.63.129.16/32 } counter drop comment "no-out 140"',
         'ip6 daddr != { fd00:10::/48, fd12:3456:789a::/64 } counter drop comment "no-out 140"',
       ]);
+    });
+
+    it('sends IPv6 frontend traffic to the NSGs of the node its IPv6 route picked', () => {
+      const t6 = renderVnetNsgs(
+        dual({ nsgs: [mixed], frontends: { cidr: '198.51.100.0/26', cidr6: '2001:db8:198:51::/120' } }),
+      );
+      const forward = chain(t6, 'forward');
+      assert.ok(forward.includes('ip daddr 198.51.100.0/26 rt ip nexthop vmap @dst_subnet'));
+      assert.ok(forward.includes('ip6 daddr 2001:db8:198:51::/120 rt ip6 nexthop vmap @dst_subnet_v6'));
     });
 
     it('an IPv4-only cluster renders what it did: one family, IPv6 passed', () => {

@@ -49,10 +49,11 @@ export interface VnetNsgInput {
   blocks: { node: string; nodeIp: string; block: string }[];
   tags: TagContext;
   /**
-   * The cluster's load balancer frontends: with floating IP a packet to one reaches its node with the
-   * frontend as destination, and meets that node's subnet and NIC NSGs (chosen by the route's next hop).
+   * The cluster's load balancer frontends (IPv4, and IPv6 when dual-stack): with floating IP a packet to one
+   * reaches its node with the frontend as destination, and meets that node's subnet and NIC NSGs (chosen by the
+   * route's next hop).
    */
-  frontendCidr?: string;
+  frontends?: { cidr: string; cidr6?: string };
 }
 
 /** The table of one cluster's NSGs in the VNet namespace. */
@@ -243,9 +244,9 @@ export function renderVnetNsgs(input: VnetNsgInput): string {
         '  }',
       );
       dispatch.push(`    ${IP[family]} ${side} vmap @${name}`);
-      // Frontends are IPv4 (src/loadbalancer/frontends.ts).
-      if (side === 'daddr' && family === 4 && input.frontendCidr)
-        dispatch.push(`    ip daddr ${input.frontendCidr} rt ip nexthop vmap @${name}`);
+      const frontends = family === 4 ? input.frontends?.cidr : input.frontends?.cidr6;
+      if (side === 'daddr' && frontends)
+        dispatch.push(`    ${IP[family]} daddr ${frontends} rt ${IP[family]} nexthop vmap @${name}`);
     }
   }
   input.nsgs.forEach((nsg, i) => {
