@@ -231,6 +231,24 @@ describe('podnet trace', () => {
       'allow',
       'the IPv6 rule spares IPv4',
     );
+    // The node's own IPv6 address meets the NIC that lists its IPv4 one: one NIC, one node.
+    const v4Nic = world({
+      profile: dual,
+      pods,
+      nsgs: [
+        {
+          ...nsg(
+            [{ name: 'no-ping6', priority: 100, direction: 'Inbound', access: 'Deny', protocol: 'Icmp' }],
+            'none',
+          ),
+          name: 'nic-nsg',
+        },
+      ],
+      nics: [{ name: 'user-0', ips: ['10.224.1.4'], nsg: 'nic-nsg' }],
+    });
+    assert.deepEqual(trace(v4Nic, flow('fd00:10::4', 'fd00:10:0:1::4', undefined, ping)).decidedBy, [
+      { layer: 'nsg', object: 'nic-nsg', rule: 'no-ping6' },
+    ]);
     const local = trace(w, flow('fd00:10:0:1::4', 'fd12:3456:789a::105', undefined, ping));
     assert.equal(local.verdict, 'allow');
     assert.match(local.hops.find((h) => h.layer === 'nsg')?.detail ?? '', /stays on one node/);

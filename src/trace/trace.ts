@@ -143,6 +143,8 @@ interface PodIndex {
   byIp: Map<string, TracePod>;
   namespaces: Set<string>;
   nodeByHost: Map<string, string | undefined>;
+  /** A node address -> all the addresses of that node, as its pods report them (`hostIPs`). */
+  hostsByHost: Map<string, string[]>;
 }
 
 const podIndexes = new WeakMap<TraceWorld, PodIndex>();
@@ -157,6 +159,7 @@ function podIndex(world: TraceWorld): PodIndex {
     byIp: new Map(),
     namespaces: new Set(),
     nodeByHost: new Map(),
+    hostsByHost: new Map(),
   };
   // The first pod wins every key, as a search of the list in order would find it.
   const first = <V>(m: Map<string, V>, k: string, v: V) => {
@@ -166,7 +169,11 @@ function podIndex(world: TraceWorld): PodIndex {
     first(index.byName, `${p.namespace}/${p.name}`, p);
     for (const ip of p.ips) first(index.byIp, ip, p);
     index.namespaces.add(p.namespace);
-    for (const h of podHostIps(p)) first(index.nodeByHost, h, p.node);
+    const hosts = podHostIps(p);
+    for (const h of hosts) {
+      first(index.nodeByHost, h, p.node);
+      first(index.hostsByHost, h, hosts);
+    }
   }
   podIndexes.set(world, index);
   return index;
@@ -242,7 +249,7 @@ function nsgPath(
 ): { nsg: Nsg; direction: NsgDirection; where: string }[] {
   // A pod meets the NIC of its node, whichever of the node's addresses (`hostIPs`) the NIC lists.
   const nicOf = (e: End) => {
-    const ips = endHostIps(e);
+    const ips = endHostIps(world, e);
     return world.nics.find((n) => n.ips.some((ip) => ips.includes(ip)));
   };
   const bySubnet = (s?: string) => (s ? world.nsgs.find((n) => n.subnets.includes(s)) : undefined);
@@ -596,8 +603,8 @@ function walk(
     // to the endpoint; otherwise the one leg from the source, or the node that masqueraded it, to the
     // destination. A pod's node to the pod, or two pods of one node: the packet never leaves the host.
     const from = via?.masqueradeTo ?? via?.lb?.node ?? src;
-    const dstHosts = endHostIps(dst);
-    const sameNode = endHostIps(from).some((ip) => dstHosts.includes(ip));
+    const dstHosts = endHostIps(world, dst);
+    const sameNode = endHostIps(world, from).some((ip) => dstHosts.includes(ip));
     const legs = [
       ...(via?.lb
         ? [{ path: nsgPath(world, src, via.lb.node), src: src.ip, dst: via.lb.frontend, port: via.lb.port }]
@@ -679,9 +686,14 @@ function podHostIps(pod: TracePod): string[] {
   return [...new Set([...(pod.hostIP ? [pod.hostIP] : []), ...(pod.hostIPs ?? [])])];
 }
 
-/** The addresses of the host an end is on: a pod's node (both families), or the node itself. */
-function endHostIps(e: End): string[] {
-  return e.pod ? podHostIps(e.pod) : e.kind === 'node' ? [e.ip] : [];
+/**
+ * The addresses of the host an end is on: a pod's node (both families), or the node itself with its other
+ * addresses as its pods report them (`hostIPs`).
+ */
+function endHostIps(world: TraceWorld, e: End): string[] {
+  if (e.pod) return podHostIps(e.pod);
+  if (e.kind !== 'node') return [];
+  return podIndex(world).hostsByHost.get(e.ip) ?? [e.ip];
 }
 
 /** The pod's node address of `ip`'s family: masquerade takes the node's address of the packet's family. */

@@ -202,11 +202,15 @@ export function renderVnetNsgs(input: VnetNsgInput): string {
   const t = vnetNsgTable(input.cluster);
   const index = new Map(input.nsgs.map((n, i) => [n.name, i]));
   const families: Family[] = input.subnets.some((s) => s.cidrs.some((c) => familyOf(c) === 6)) ? [4, 6] : [4];
-  // A NIC stands for its node: the addresses it lists, and every block (of either family) of the node that
-  // holds one of them, so a pod's IPv6 packets meet its node's NIC as its IPv4 ones do (trace: the pod's hostIPs).
+  // A NIC stands for its node: the addresses it lists, and every address and block (of either family) of the
+  // node that holds one of them, so the node's IPv6 packets and its pods' meet its NIC as their IPv4 ones do
+  // (trace: a node's addresses are its pods' hostIPs).
   const nicCidrs = (ips: string[]) => {
     const nodes = new Set(input.blocks.filter((b) => ips.includes(b.nodeIp)).map((b) => b.node));
-    return [...ips.map(hostCidr), ...input.blocks.filter((b) => nodes.has(b.node)).map((b) => b.block)];
+    const leases = input.blocks.filter((b) => nodes.has(b.node));
+    return [...new Set([...ips, ...leases.map((b) => b.nodeIp)])]
+      .map(hostCidr)
+      .concat(leases.map((b) => b.block));
   };
   const subnetMembers: Member[] = input.subnets.flatMap((s) => {
     const nsg = input.nsgs.findIndex((n) => n.subnets.includes(s.name));
