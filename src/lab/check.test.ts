@@ -193,12 +193,24 @@ describe('outbound verdict', () => {
   });
 
   // Found by `podnet demo --dual-stack`: the IPv6 twins of the probes were judged against the IPv4 address.
-  it("judges IPv4 egress only: a dual-stack lab's IPv6 probes leave from the node's IPv6 address", () => {
+  it('judges each family against its own outbound address; IPv6 probes only when there is one', () => {
     const v6 = planned.filter((p) => p.kind === 'pod-external').map((p) => ({ ...p, family: 6 as const }));
     const both = [...planned, ...v6];
     const results = [...ran(() => '198.51.100.62'), ...v6.map(() => ({ ...ran(() => 'fd00:10::4')[0] }))];
     const r = judgeOutbound(lb, 'internet', both, results, null, nodeIp);
     assert.deepEqual([r.probes, r.ok], [3, true]);
+    // With an IPv6 outbound frontend (a dual-stack loadBalancer cluster), the IPv6 probes are judged against it.
+    const lb6 = { ...lb, publicIp6: '2001:db8:198:51::3e' };
+    assert.deepEqual(
+      [judgeOutbound(lb6, 'internet', both, results, null, nodeIp)].map((x) => [x.probes, x.ok]),
+      [[6, false]],
+      'seen from the node IPv6 address, not the outbound frontend',
+    );
+    const right = [
+      ...ran(() => '198.51.100.62'),
+      ...v6.map(() => ({ ...ran(() => '2001:db8:198:51::3e')[0] })),
+    ];
+    assert.equal(judgeOutbound(lb6, 'internet', both, right, null, nodeIp).ok, true);
   });
 
   it('behind a firewall, passes only when the firewall logged every flow as it saw it (from the node)', () => {

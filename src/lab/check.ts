@@ -277,6 +277,8 @@ export interface OutboundCheck {
   type: OutboundType;
   /** The address the plan (and so trace) says the internet sees. */
   publicIp: string;
+  /** A dual-stack loadBalancer cluster's IPv6 outbound address, which its IPv6 probes must be seen from. */
+  publicIp6?: string;
   /** The pods' probes to the internet host, and the sources it saw (one per probe, `null`: none). */
   probes: number;
   seen: (string | null)[];
@@ -286,11 +288,11 @@ export interface OutboundCheck {
 }
 
 /**
- * Judges the outbound type from the probes that ran (pods to the internet host, IPv4: the outbound types'
- * public addresses are IPv4, and a pod's IPv6 egress leaves with its node's IPv6 address, which its own probe
- * checks): every one seen from the plan's public address and, behind a firewall, every one in its log as the
- * firewall saw it (from the sender's node). `log` is the firewall's log (null for the other types); `nodeIp`
- * maps a pod name to its node's address.
+ * Judges the outbound type from the probes that ran (pods to the internet host; IPv6 ones only when the plan
+ * has an IPv6 outbound address, else their egress leaves with the node's IPv6 address, which their own probes
+ * check): every one seen from the plan's public address of its family and, behind a firewall, every one in its
+ * log as the firewall saw it (from the sender's node). `log` is the firewall's log (null for the other types);
+ * `nodeIp` maps a pod name to its node's address.
  */
 export function judgeOutbound(
   outbound: ClusterOutbound,
@@ -302,7 +304,13 @@ export function judgeOutbound(
 ): OutboundCheck {
   const out = probes
     .map((p, i) => ({ p, r: results[i] }))
-    .filter(({ p }) => p.kind === 'pod-external' && p.family !== 6 && p.to.name === `external/${internet}`);
+    .filter(
+      ({ p }) =>
+        p.kind === 'pod-external' &&
+        (p.family !== 6 || outbound.publicIp6 !== undefined) &&
+        p.to.name === `external/${internet}`,
+    );
+  const expected = (p: PlannedProbe) => (p.family === 6 ? outbound.publicIp6 : outbound.publicIp);
   const seen = out.map(({ r }) => r.sourceSeen);
   const logged = log
     ? out.filter(({ p }) =>
@@ -318,9 +326,12 @@ export function judgeOutbound(
   return {
     type: outbound.type,
     publicIp: outbound.publicIp,
+    ...(outbound.publicIp6 ? { publicIp6: outbound.publicIp6 } : {}),
     probes: out.length,
     seen,
     ...(logged === undefined ? {} : { logged }),
-    ok: seen.every((s) => s === outbound.publicIp) && (logged === undefined || logged === out.length),
+    ok:
+      out.every(({ p, r }) => r.sourceSeen === expected(p)) &&
+      (logged === undefined || logged === out.length),
   };
 }

@@ -32,7 +32,14 @@ export function defaultLabProfile(
         { name: `${name}-user`, ...subnet(2 * slot + 1) },
       ],
     },
-    connectedNetworks: [{ name: 'onprem', kind: 'vpn', cidrs: ['192.168.100.0/24'] }],
+    // Dual-stack: the connected network has an IPv6 prefix too (documentation space, RFC 3849).
+    connectedNetworks: [
+      {
+        name: 'onprem',
+        kind: 'vpn',
+        cidrs: ['192.168.100.0/24', ...(opts.dualStack ? ['2001:db8:1:1::/64'] : [])],
+      },
+    ],
     ...(opts.dualStack ? { networkProfile: { ipFamilies: ['ipv4', 'ipv6'] } } : {}),
     agentPoolProfiles: [
       { name: 'sys', vnetSubnetName: `${name}-sys`, count: 2, ...pool },

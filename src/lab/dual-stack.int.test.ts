@@ -96,24 +96,40 @@ describe('a dual-stack lab', { concurrency: false }, () => {
     assert.ok(outbound.ok, `the outbound check passes: ${JSON.stringify(outbound)}`);
   });
 
-  it('IPv6 pod to pod across nodes keeps the pod address; egress shows the node IPv6; the outside is refused', async () => {
+  it('IPv6: pod to pod keeps the pod address; egress shows the node, then the IPv6 outbound frontend; the outside is refused', async () => {
     const [a, b] = [
       state.pods.find((p) => p.node === state.nodes[0].name),
       state.pods.find((p) => p.node === state.nodes[1].name),
     ] as LabPod[];
     const nodeA = state.nodes[0];
-    const internet = vnet.externalHosts.find((h) => h.kind === 'internet');
-    assert.ok(internet?.ip6);
-    const outside: Endpoint = { name: 'external/internet', netns: internet.netns, ip: internet.ip6, at: '' };
-    const [cross, egress, inbound] = await runProbes([
+    const host = (kind: 'internet' | 'connected'): Endpoint => {
+      const h = vnet.externalHosts.find((x) => x.kind === kind);
+      assert.ok(h?.ip6, `the ${kind} host has an IPv6 address`);
+      return { name: `external/${h.name}`, netns: h.netns, ip: h.ip6, at: '' };
+    };
+    const [outside, onprem] = [host('internet'), host('connected')];
+    // The cluster's outbound type is loadBalancer: a dual-stack load balancer has an IPv6 outbound frontend.
+    const publicIp6 = vnet.clusters.find((c) => c.name === name)?.outbound?.publicIp6;
+    assert.match(publicIp6 ?? '', /^2001:db8:198:51::/);
+    const [cross, egress, connected, inbound] = await runProbes([
       probe(pod6(a), pod6(b), { expect: 'allow', source: a.ip6 }),
-      probe(pod6(a), outside, { expect: 'allow', source: nodeA.ip6 }),
+      probe(pod6(a), outside, { expect: 'allow', source: publicIp6 }),
+      probe(pod6(a), onprem, { expect: 'allow', source: nodeA.ip6 }),
       probe(outside, pod6(a), { expect: 'deny' }),
     ]);
     assert.equal(cross.sourceSeen, a.ip6, 'no SNAT between pods: the receiver sees the pod IPv6 address');
-    assert.equal(egress.sourceSeen, nodeA.ip6, "the outside sees the node's IPv6 address (masquerade)");
+    assert.equal(
+      connected.sourceSeen,
+      nodeA.ip6,
+      "a connected network sees the node's IPv6 address (masquerade)",
+    );
+    assert.equal(
+      egress.sourceSeen,
+      publicIp6,
+      "the internet sees the load balancer's IPv6 outbound frontend",
+    );
     assert.equal(inbound.connected, false, 'the outside host cannot open a connection to a pod IPv6 address');
-    assert.ok(cross.ok && egress.ok && inbound.ok);
+    assert.ok(cross.ok && egress.ok && connected.ok && inbound.ok);
   });
 
   // A dual-stack LoadBalancer Service gets a frontend of each family, as AKS gives it an IPv4 and an IPv6

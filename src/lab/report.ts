@@ -117,11 +117,15 @@ export function probeFailure(r: ProbeResult): ProbeFailure | null {
 
 /** The outbound type's line: what the internet saw against what the plan expects. */
 export function outboundLine(o: OutboundCheck): string {
-  if (o.probes === 0) return `outbound ${o.type} (${o.publicIp}): not probed (no pod to the internet host)`;
-  const right = o.seen.filter((s) => s === o.publicIp).length;
-  const wrong = [...new Set(o.seen.filter((s) => s !== o.publicIp).map((s) => s ?? 'nothing'))];
+  const publicIps = [o.publicIp, ...(o.publicIp6 ? [o.publicIp6] : [])];
+  if (o.probes === 0)
+    return `outbound ${o.type} (${publicIps.join(', ')}): not probed (no pod to the internet host)`;
+  const right = o.seen.filter((s) => s !== null && publicIps.includes(s)).length;
+  const wrong = [
+    ...new Set(o.seen.filter((s) => s === null || !publicIps.includes(s)).map((s) => s ?? 'nothing')),
+  ];
   return [
-    `outbound ${o.type}: the internet saw ${o.publicIp} on ${right}/${o.probes} probes`,
+    `outbound ${o.type}: the internet saw ${publicIps.join(' and ')} on ${right}/${o.probes} probes`,
     wrong.length ? ` (FAILED: it saw ${wrong.join(', ')})` : '',
     o.logged === undefined
       ? ''

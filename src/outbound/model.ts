@@ -29,6 +29,11 @@ export interface ClusterOutbound {
    * IP or the firewall's public IP.
    */
   publicIp: string;
+  /**
+   * A dual-stack `loadBalancer` cluster's IPv6 outbound frontend (AKS: `--load-balancer-managed-outbound-ipv6-count`):
+   * IPv6 egress is SNATed to it. Without it (the other types) IPv6 egress leaves with the node's IPv6 address.
+   */
+  publicIp6?: string;
   /** Where the translation happens for `managedNATGateway` and `userDefinedRouting`; none for `loadBalancer`. */
   appliance?: OutboundAppliance;
 }

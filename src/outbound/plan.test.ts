@@ -125,13 +125,20 @@ describe('outbound in the kernel (rendered)', () => {
     const text = renderLbOutbound(v, 'a');
     assert.match(
       text,
-      /^add table ip podnet_lbout_a\ndelete table ip podnet_lbout_a\ntable ip podnet_lbout_a \{/,
+      /^add table inet podnet_lbout_a\ndelete table inet podnet_lbout_a\ntable inet podnet_lbout_a \{/,
     );
     assert.match(text, /type nat hook postrouting priority srcnat/);
-    assert.match(text, /iifname \{ "br0", "br1" \} oifname \{ "x-inet" \} counter snat to 198\.51\.100\.62/);
+    assert.match(
+      text,
+      /iifname \{ "br0", "br1" \} oifname \{ "x-inet" \} meta nfproto ipv4 counter snat ip to 198\.51\.100\.62/,
+    );
+    assert.doesNotMatch(text, /snat ip6/, 'an IPv4-only cluster has no IPv6 outbound frontend');
     assert.equal(renderOutboundRoutes(v, 'a', 'add').length, 0, 'no appliance, no routes');
     // A cluster of another type has nothing in this table: the transaction only deletes it.
-    assert.equal(renderLbOutbound(v, 'b'), 'add table ip podnet_lbout_b\ndelete table ip podnet_lbout_b\n');
+    assert.equal(
+      renderLbOutbound(v, 'b'),
+      'add table inet podnet_lbout_b\ndelete table inet podnet_lbout_b\n',
+    );
   });
 
   it('managedNATGateway and userDefinedRouting: the subnets route internet-bound traffic to the appliance', () => {
@@ -174,6 +181,25 @@ describe('outbound in the kernel (rendered)', () => {
       parseFirewallLog('{"nftables": [{"set": {"name": "flows", "type": ["ipv4_addr"]}}]}'),
       [],
       'an empty log',
+    );
+  });
+
+  // AKS dual-stack: the load balancer has IPv6 outbound IPs too (--load-balancer-managed-outbound-ipv6-count),
+  // and IPv6 egress is SNATed to one.
+  it('a dual-stack loadBalancer cluster SNATs IPv6 egress to its IPv6 outbound frontend; the others do not', () => {
+    const lb = planClusterOutbound(v, 'z', 300, 'loadBalancer', '198.51.100.64/26', true);
+    assert.deepEqual([lb.publicIp, lb.publicIp6], ['198.51.100.126', '2001:db8:198:51::1fe']);
+    const udr = planClusterOutbound(v, 'z', 300, 'userDefinedRouting', '198.51.100.64/26', true);
+    assert.equal(udr.publicIp6, undefined, 'IPv6 egress of the other types leaves with the node address');
+    const dual = {
+      ...v,
+      clusters: v.clusters.map((c) =>
+        c.name === 'a' ? { ...c, outbound: { ...c.outbound, publicIp6: '2001:db8:198:51::3e' } } : c,
+      ),
+    } as typeof v;
+    assert.match(
+      renderLbOutbound(dual, 'a'),
+      /meta nfproto ipv6 counter snat ip6 to 2001:db8:198:51::3e comment "IPv6 outbound rule of cluster a's load balancer"/,
     );
   });
 });

@@ -18,7 +18,7 @@
  */
 import { cidrSize, containsIp, formatCidr, formatIp, ipAt, parseCidr, parseIp } from '../addr/index.js';
 import { PodnetError } from '../errors/index.js';
-import { outboundFrontend } from '../loadbalancer/frontends.js';
+import { frontendRange6, outboundFrontend } from '../loadbalancer/frontends.js';
 import { vnetTagContext } from '../nsg/tags.js';
 import type { ClusterProfile, OutboundType } from '../profile/types.js';
 import type { Vnet } from '../vnet/model.js';
@@ -46,10 +46,17 @@ export function planClusterOutbound(
   table: number,
   type: OutboundType,
   publicBlock: string,
+  dualStack = false,
 ): ClusterOutbound {
   const others = vnet.clusters.filter((c) => c.name !== cluster).flatMap((c) => c.outbound ?? []);
   const publicIp = outboundFrontend(publicBlock);
-  if (type === 'loadBalancer') return { type, publicIp };
+  // A dual-stack load balancer has an IPv6 outbound frontend too, the last usable of its IPv6 frontend range.
+  if (type === 'loadBalancer')
+    return {
+      type,
+      publicIp,
+      ...(dualStack ? { publicIp6: outboundFrontend(frontendRange6(publicBlock)) } : {}),
+    };
 
   const links = parseCidr(APPLIANCE_CIDR);
   const takenLinks = new Set(others.flatMap((o) => (o.appliance ? [o.appliance.cidr] : [])));
@@ -99,16 +106,16 @@ function linkAt(k: bigint) {
  */
 export function internetBound(profile: ClusterProfile, ip: string): boolean {
   const a = parseIp(ip);
-  if (a.family !== 4) return false;
   const inside = [
     ...vnetTagContext(profile).virtualNetwork,
     ...profile.network.serviceCidrs,
     '168.63.129.16/32',
     '169.254.0.0/16',
+    'fe80::/10',
   ];
   return !inside.some((c) => {
     const p = parseCidr(c);
-    return p.family === 4 && containsIp(p, a);
+    return p.family === a.family && containsIp(p, a);
   });
 }
 

@@ -6,9 +6,9 @@
 import type { Vnet } from '../vnet/model.js';
 import type { ClusterOutbound, OutboundAppliance } from './model.js';
 
-/** The VNet's load-balancer SNAT table of a cluster (`loadBalancer`). */
-export function lbOutboundTable(cluster: string): { family: 'ip'; name: string } {
-  return { family: 'ip', name: `podnet_lbout_${cluster}` };
+/** The VNet's load-balancer SNAT table of a cluster (`loadBalancer`; inet: IPv6 egress too when dual-stack). */
+export function lbOutboundTable(cluster: string): { family: 'inet'; name: string } {
+  return { family: 'inet', name: `podnet_lbout_${cluster}` };
 }
 
 /** The appliance's table: `ip podnet_natgw` or `ip podnet_firewall`. */
@@ -71,7 +71,12 @@ export function renderLbOutbound(vnet: Vnet, cluster: string): string {
     `table ${t.family} ${t.name} {`,
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',
-    `    iifname ${names(bridges)} oifname ${names(internet.map((h) => h.vnetLink))} counter snat to ${o.publicIp} comment "outbound rule of cluster ${cluster}'s load balancer"`,
+    `    iifname ${names(bridges)} oifname ${names(internet.map((h) => h.vnetLink))} meta nfproto ipv4 counter snat ip to ${o.publicIp} comment "outbound rule of cluster ${cluster}'s load balancer"`,
+    ...(o.publicIp6
+      ? [
+          `    iifname ${names(bridges)} oifname ${names(internet.map((h) => h.vnetLink))} meta nfproto ipv6 counter snat ip6 to ${o.publicIp6} comment "IPv6 outbound rule of cluster ${cluster}'s load balancer"`,
+        ]
+      : []),
     '  }',
     '}',
   );

@@ -29,6 +29,17 @@ export function outboundStep(
   sourceSeen: string,
 ): OutboundStep | null {
   if (!fromCluster || !internetBound(profile, dst)) return null;
+  const v6 = dst.includes(':');
+  if (outbound && v6 && !outbound.publicIp6)
+    return {
+      hop: {
+        layer: 'outbound',
+        at: 'vnet',
+        verdict: 'info',
+        detail: `outbound type ${outbound.type} translates IPv4: IPv6 egress leaves with the node's IPv6 address ${sourceSeen}`,
+      },
+      sourceSeen,
+    };
   if (!outbound) {
     return {
       hop: {
@@ -40,10 +51,11 @@ export function outboundStep(
       sourceSeen,
     };
   }
-  const { at, detail } = outboundHop(outbound);
+  const publicIp = v6 ? (outbound.publicIp6 as string) : outbound.publicIp;
+  const { at, detail } = outboundHop({ ...outbound, publicIp });
   return {
     hop: { layer: 'outbound', at, verdict: 'info', detail },
-    decision: { layer: 'outbound', object: outbound.type, rule: outbound.publicIp },
-    sourceSeen: outbound.publicIp,
+    decision: { layer: 'outbound', object: outbound.type, rule: publicIp },
+    sourceSeen: publicIp,
   };
 }

@@ -18,7 +18,6 @@ export const INTERNET_CIDR = '203.0.113.0/24';
  * inside the documentation prefix 2001:db8::/32 (RFC 3849), so nothing is routable beyond the lab.
  */
 export const INTERNET_CIDR6 = '2001:db8:203:113::/64';
-const CONNECTED_CIDR6_BASE = '2001:db8:1::/48';
 /** Routing tables of clusters in the VNet namespace: 100, 101, ... */
 const FIRST_TABLE = 100;
 
@@ -126,25 +125,25 @@ export function planVnetJoin(
     table,
     podCidrs: [...profile.network.podCidrs],
     frontendCidr,
-    outbound: planClusterOutbound(next, cluster, table, profile.network.outboundType, frontendCidr),
+    outbound: planClusterOutbound(
+      next,
+      cluster,
+      table,
+      profile.network.outboundType,
+      frontendCidr,
+      isDualStack(profile),
+    ),
   });
   for (const net of profile.connectedNetworks) {
     const cidr = net.cidrs.find((c) => parseCidr(c).family === 4);
     const cidr6 = net.cidrs.find((c) => parseCidr(c).family === 6);
     if (!cidr) continue;
-    const index = next.externalHosts.findIndex((h) => h.cidr === formatCidr(parseCidr(cidr)));
-    const own6 = cidr6
-      ? formatCidr(parseCidr(cidr6))
-      : connectedCidr6(index < 0 ? next.externalHosts.length : index);
+    // IPv6 only with a prefix of the profile's: the VNet has no IPv6 route to a network it has no prefix of
+    // (and its traffic would be internet-bound, which the lab's routing to the host would contradict).
+    const own6 = cidr6 ? formatCidr(parseCidr(cidr6)) : undefined;
     addExternalHost(next, 'connected', net.name, formatCidr(parseCidr(cidr)), dual ? own6 : undefined);
   }
   return next;
-}
-
-/** The /64 a connected network without IPv6 of its own gets: the n-th of 2001:db8:1::/48. */
-function connectedCidr6(n: number): string {
-  const base = parseCidr(CONNECTED_CIDR6_BASE);
-  return formatCidr({ ...base, network: base.network + (BigInt(n) << 64n), prefix: 64 });
 }
 
 function freeName(stem: string, taken: string[]): string {
