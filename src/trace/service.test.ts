@@ -293,6 +293,70 @@ describe('podnet trace through a Service', () => {
     );
   });
 
+  // A dual-stack LoadBalancer Service's IPv6 frontend: the flow from an IPv6 client meets the chosen node's
+  // subnet NSG with the IPv6 frontend as destination, as the lab's VNet dispatches it (rt ip6 nexthop).
+  it('through the VNet load balancer in IPv6: the node NSG sees the IPv6 frontend', () => {
+    const dual = profileFromObject({
+      name: 't',
+      vnet: {
+        name: 'v',
+        addressSpaces: ['10.224.0.0/12', 'fd00:10::/48'],
+        subnets: [
+          { name: 'sys', cidrs: ['10.224.0.0/24', 'fd00:10::/64'] },
+          { name: 'user', cidrs: ['10.224.1.0/24', 'fd00:10:0:1::/64'] },
+        ],
+      },
+      networkProfile: { ipFamilies: ['ipv4', 'ipv6'] },
+      agentPoolProfiles: [
+        { name: 'sys', vnetSubnetName: 'sys', count: 1 },
+        { name: 'user', vnetSubnetName: 'user', count: 1 },
+      ],
+    });
+    const [v4, v6] = ['198.51.100.4', '2001:db8:198:51::4'];
+    const pods = [
+      {
+        ...pod('db-0', '10.244.1.5', 'user-0', '10.224.1.4', { app: 'db' }),
+        ips: ['10.244.1.5', 'fd12:3456:789a::105'],
+        hostIPs: ['10.224.1.4', 'fd00:10:0:1::4'],
+      },
+    ];
+    const svc = service('db', '10.0.0.20', {
+      externalTrafficPolicy: 'Local',
+      ipFamilies: ['IPv4', 'IPv6'],
+      ipFamilyPolicy: 'PreferDualStack',
+      clusterIPs: ['10.0.0.20', 'fd12:3456:789a:1::20'],
+    });
+    const withFrontends = { ...svc, status: { loadBalancer: { ingress: [{ ip: v4 }, { ip: v6 }] } } };
+    const r = parseNsg({
+      name: 'user-nsg',
+      securityRules: [
+        {
+          name: 'frontend6',
+          priority: 200,
+          direction: 'Inbound',
+          access: 'Allow',
+          protocol: 'Tcp',
+          sourceAddressPrefix: 'Internet',
+          sourcePortRange: '*',
+          destinationAddressPrefix: `${v6}/128`,
+          destinationPortRange: '5432',
+        },
+      ],
+      subnets: [{ id: '/s/virtualNetworks/v/subnets/user' }],
+    });
+    const w = world([withFrontends], { profile: dual, pods, nsgs: [r.nsg as Nsg] });
+    const six = trace(w, flow('2001:db8:203:113::a', v6));
+    assert.equal(six.verdict, 'allow', 'the IPv6 frontend is allowed by its rule');
+    assert.ok(six.decidedBy.some((d) => d.layer === 'nsg' && d.rule === 'frontend6'));
+    assert.deepEqual(
+      six.service?.endpoints.map((e) => e.endpoint),
+      ['[fd12:3456:789a::105]:8080'],
+    );
+    assert.deepEqual(trace(w, flow('203.0.113.10', v4)).decidedBy, [
+      { layer: 'nsg', object: 'user-nsg', rule: 'DenyAllInBound' },
+    ]);
+  });
+
   it('loadBalancerSourceRanges: a client outside them is dropped by the proxy; one inside goes on', () => {
     const ranged = (ranges: string[]) =>
       world([service('db', '10.0.0.20', { loadBalancerSourceRanges: ranges }, '198.51.100.4')]);
