@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { profileFromObject } from '../profile/load.js';
+import { dualStackSubnetsProfile } from '../profile/testing/dual-stack.js';
 import { checkNsgs } from './check.js';
 import { parseNsg } from './parse.js';
 import type { Nsg } from './types.js';
@@ -171,22 +172,7 @@ describe('podnet nsg check', () => {
   // Issue 12: a dual-stack cluster needs every flow in IPv6 too (subnets' /64s, the IPv6 pod CIDR); the DNS
   // service IP is IPv4, so DNS is an IPv4 flow only.
   it('dual-stack: the IPv6 twin of every flow but DNS, blocked by IPv6 rules only', () => {
-    const dual = profileFromObject({
-      name: 'c',
-      vnet: {
-        name: 'v',
-        addressSpaces: ['10.224.0.0/12', 'fd00:10::/48'],
-        subnets: [
-          { name: 'a', cidrs: ['10.224.0.0/24', 'fd00:10::/64'] },
-          { name: 'b', cidrs: ['10.224.1.0/24', 'fd00:10:0:1::/64'] },
-        ],
-      },
-      networkProfile: { ipFamilies: ['ipv4', 'ipv6'] },
-      agentPoolProfiles: [
-        { name: 'a', vnetSubnetName: 'a', count: 1 },
-        { name: 'b', vnetSubnetName: 'b', count: 1 },
-      ],
-    });
+    const dual = dualStackSubnetsProfile(['a', 'b']);
     const defaults = [nsg('a'), nsg('b')].map((n) => ({ ...n, rules: n.rules.filter((r) => r.default) }));
     assert.deepEqual(checkNsgs(dual, defaults), [], 'the defaults pass both families');
     const blocked = checkNsgs(dual, [

@@ -15,6 +15,7 @@ import type { Nsg } from '../nsg/types.js';
 import { defaultNetworkPolicy } from '../policy/defaults.js';
 import type { NetworkPolicy } from '../policy/types.js';
 import { profileFromObject } from '../profile/load.js';
+import { dualStackSubnetsProfile } from '../profile/testing/dual-stack.js';
 import type { Service } from '../services/types.js';
 import { type TraceFlow, type TracePod, type TraceWorld, trace } from './trace.js';
 
@@ -296,22 +297,7 @@ describe('podnet trace through a Service', () => {
   // A dual-stack LoadBalancer Service's IPv6 frontend: the flow from an IPv6 client meets the chosen node's
   // subnet NSG with the IPv6 frontend as destination, as the lab's VNet dispatches it (rt ip6 nexthop).
   it('through the VNet load balancer in IPv6: the node NSG sees the IPv6 frontend', () => {
-    const dual = profileFromObject({
-      name: 't',
-      vnet: {
-        name: 'v',
-        addressSpaces: ['10.224.0.0/12', 'fd00:10::/48'],
-        subnets: [
-          { name: 'sys', cidrs: ['10.224.0.0/24', 'fd00:10::/64'] },
-          { name: 'user', cidrs: ['10.224.1.0/24', 'fd00:10:0:1::/64'] },
-        ],
-      },
-      networkProfile: { ipFamilies: ['ipv4', 'ipv6'] },
-      agentPoolProfiles: [
-        { name: 'sys', vnetSubnetName: 'sys', count: 1 },
-        { name: 'user', vnetSubnetName: 'user', count: 1 },
-      ],
-    });
+    const dual = dualStackSubnetsProfile();
     const [v4, v6] = ['198.51.100.4', '2001:db8:198:51::4'];
     const pods = [
       {

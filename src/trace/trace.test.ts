@@ -10,6 +10,7 @@ import type { Nsg } from '../nsg/types.js';
 import { defaultNetworkPolicy } from '../policy/defaults.js';
 import type { NetworkPolicy } from '../policy/types.js';
 import { profileFromObject } from '../profile/load.js';
+import { dualStackSubnetsProfile } from '../profile/testing/dual-stack.js';
 import { type TraceFlow, type TracePod, type TraceWorld, trace } from './trace.js';
 
 const profile = profileFromObject({
@@ -166,22 +167,7 @@ describe('podnet trace', () => {
   // the same in the kernel): its node's subnet by the subnet's IPv6 /64, its node's NIC whichever of the node's
   // addresses the NIC lists; a node's IPv6 traffic to its own pod stays on the node.
   it('dual-stack: IPv6 flows meet the subnet and NIC NSGs of the pod node; node to own pod stays local', () => {
-    const dual = profileFromObject({
-      name: 't',
-      vnet: {
-        name: 'v',
-        addressSpaces: ['10.224.0.0/12', 'fd00:10::/48'],
-        subnets: [
-          { name: 'sys', cidrs: ['10.224.0.0/24', 'fd00:10::/64'] },
-          { name: 'user', cidrs: ['10.224.1.0/24', 'fd00:10:0:1::/64'] },
-        ],
-      },
-      networkProfile: { ipFamilies: ['ipv4', 'ipv6'] },
-      agentPoolProfiles: [
-        { name: 'sys', vnetSubnetName: 'sys', count: 1 },
-        { name: 'user', vnetSubnetName: 'user', count: 1 },
-      ],
-    });
+    const dual = dualStackSubnetsProfile();
     const pod6 = (p: TracePod, ip6: string, host6: string): TracePod => ({
       ...p,
       ips: [...p.ips, ip6],
