@@ -125,6 +125,17 @@ describe('dual-stack frontends', () => {
       ['198.51.100.67'],
     );
   });
+
+  it('spec.loadBalancerIP names the frontend of its own family; one no family can have leaves it <pending>', () => {
+    const dual = { ipFamilies: ['IPv4', 'IPv6'], loadBalancerIP: '2001:db8:198:51::150' };
+    const got = allocateFrontend(lb('d', dual) as Service, null, range, new Map());
+    assert.deepEqual(
+      got.service.status?.loadBalancer?.ingress?.map((i) => i.ip),
+      ['198.51.100.65', '2001:db8:198:51::150'],
+    );
+    const noV6 = allocateFrontend(lb('e', dual) as Service, null, { cidr: range.cidr }, new Map());
+    assert.deepEqual(noV6.service.status?.loadBalancer, {}, 'no IPv6 range here: as asked, it cannot be had');
+  });
 });
 
 describe('LoadBalancer frontends through apply', () => {

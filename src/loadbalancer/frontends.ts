@@ -128,9 +128,17 @@ export function allocateFrontend(
   const ips: string[] = [];
   const locks: string[] = [];
   const families = next.spec.ipFamilies ?? ['IPv4'];
+  const rangeOf = (family: string) => (family === 'IPv6' ? range.cidr6 : range.cidr);
+  // spec.loadBalancerIP names the frontend of its own family; one no family of the Service can have (not an
+  // address, or of a family without a range here) leaves the Service <pending>.
+  const wanted = next.spec.loadBalancerIP;
+  const wantedFamily = wanted && isIp(wanted) ? (parseIp(wanted).family === 6 ? 'IPv6' : 'IPv4') : null;
+  if (wanted && (!wantedFamily || !families.includes(wantedFamily) || !rangeOf(wantedFamily))) return none;
   for (const [i, family] of families.entries()) {
-    const text = family === 'IPv6' ? range.cidr6 : range.cidr;
-    const ip = text ? pickFrontend(parseCidr(text), next, old, free, taken) : undefined;
+    const text = rangeOf(family);
+    const ip = text
+      ? pickFrontend(parseCidr(text), family === wantedFamily ? wanted : undefined, old, free, taken)
+      : undefined;
     if (ip === undefined) {
       if (i === 0) return none;
       continue;
@@ -149,10 +157,10 @@ export function allocateFrontend(
   };
 }
 
-/** One family's frontend for `next` in `cidr` (held, requested, or the lowest free), or none. */
+/** One family's frontend in `cidr`: the one `old` held, else `wanted` (of this family), else the lowest free. */
 function pickFrontend(
   cidr: Cidr,
-  next: Service,
+  wanted: string | undefined,
   old: Service | null,
   free: (ip: string) => boolean,
   taken: Map<string, string>,
@@ -165,13 +173,10 @@ function pickFrontend(
     return off >= first && off <= last;
   };
   const held = old && servedHere(old) ? ingressIps(old).find(fits) : undefined;
-  const wanted = next.spec.loadBalancerIP;
-  const wantedHere = wanted && isIp(wanted) && parseIp(wanted).family === cidr.family ? wanted : undefined;
-  if (wantedHere)
-    return wantedHere === held || (fits(wantedHere) && free(wantedHere))
-      ? { ip: wantedHere, held: wantedHere === held }
+  if (wanted)
+    return wanted === held || (fits(wanted) && free(wanted))
+      ? { ip: wanted, held: wanted === held }
       : undefined;
-  if (wanted && cidr.family === 4 && !wantedHere) return undefined;
   if (held) return { ip: held, held: true };
   for (let off = first; off <= last; off++) {
     const candidate = formatIp(ipAt(cidr, off));
