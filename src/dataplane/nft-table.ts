@@ -7,6 +7,12 @@
  * table's one namespace, and a listing shows which section a chain belongs to.
  */
 
+/**
+ * nft's name for an address family's header (`ip saddr`, `ip6 daddr`, `rt ip6 nexthop`), which is also the
+ * family of a table of that family only.
+ */
+export const NFT_IP = { 4: 'ip', 6: 'ip6' } as const;
+
 /** An nftables table: family and name. */
 export interface NftTableId {
   family: 'inet' | 'ip' | 'ip6';

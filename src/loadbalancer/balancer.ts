@@ -24,6 +24,7 @@
  *   to that node, the frontend still their destination (floating IP). No healthy node: new flows are dropped.
  */
 import { ipv4ToNumber, numberToIpv4, parseIp } from '../addr/index.js';
+import { NFT_IP } from '../dataplane/nft-table.js';
 import type { Service } from '../services/types.js';
 import { ingressIps, servedHere } from './frontends.js';
 import { PROXY_HEALTHZ_PORT } from './health.js';
@@ -196,7 +197,7 @@ const frontendChain = (ip: string) =>
   ip.includes(':') ? `fe6_${ip.replaceAll(':', '_')}` : `fe_${ip.replaceAll('.', '_')}`;
 
 /** The fields each distribution mode hashes, per family. */
-const HASHED = (d: LbFrontend['distribution'], ip: 'ip' | 'ip6') =>
+const HASHED = (d: LbFrontend['distribution'], ip: (typeof NFT_IP)[4 | 6]) =>
   d === 'sourceIp'
     ? `${ip} saddr . ${ip} daddr`
     : `${ip} saddr . ${ip} daddr . meta l4proto . th sport . th dport`;
@@ -227,7 +228,7 @@ export function renderLbTable(
         ? 'drop comment "no healthy node"'
         : nodes.length === 1
           ? `ct mark set ${nodeMark(nodes[0])}`
-          : `ct mark set jhash ${HASHED(f.distribution, family === 4 ? 'ip' : 'ip6')} mod ${nodes.length} seed 0x0 map { ${nodes.map((n, i) => `${i} : ${nodeMark(n)}`).join(', ')} }`;
+          : `ct mark set jhash ${HASHED(f.distribution, NFT_IP[family])} mod ${nodes.length} seed 0x0 map { ${nodes.map((n, i) => `${i} : ${nodeMark(n)}`).join(', ')} }`;
     chains.push(
       `  chain ${chain} {`,
       `    comment "${f.service} ${f.policy}: ${nodes.join(', ') || 'none'}"`,
@@ -239,25 +240,23 @@ export function renderLbTable(
     [4, ranges.cidr],
     [6, ranges.cidr6],
   ];
-  const maps = families.flatMap(([family, cidr]) =>
-    cidr === undefined
-      ? []
-      : [
-          `  map rules${family === 6 ? '_v6' : ''} {`,
-          `    type ${family === 4 ? 'ipv4_addr' : 'ipv6_addr'} . inet_proto . inet_service : verdict;`,
-          ...(elements[family].length ? [`    elements = { ${elements[family].join(', ')} }`] : []),
-          '  }',
-        ],
-  );
-  const dispatch = families.flatMap(([family, cidr]) =>
-    cidr === undefined
-      ? []
-      : [
-          `    ${family === 4 ? 'ip' : 'ip6'} daddr ${cidr} ct state new ${family === 4 ? 'ip' : 'ip6'} daddr . meta l4proto . th dport vmap @rules${family === 6 ? '_v6' : ''}`,
-          `    ${family === 4 ? 'ip' : 'ip6'} daddr ${cidr} ct state new ct mark 0 counter drop comment "no load balancing rule"`,
-          `    ${family === 4 ? 'ip' : 'ip6'} daddr ${cidr} meta mark set ct mark`,
-        ],
-  );
+  const maps: string[] = [];
+  const dispatch: string[] = [];
+  for (const [family, cidr] of families) {
+    if (cidr === undefined) continue;
+    const [ip, map] = [NFT_IP[family], `rules${family === 6 ? '_v6' : ''}`];
+    maps.push(
+      `  map ${map} {`,
+      `    type ${family === 4 ? 'ipv4_addr' : 'ipv6_addr'} . inet_proto . inet_service : verdict;`,
+      ...(elements[family].length ? [`    elements = { ${elements[family].join(', ')} }`] : []),
+      '  }',
+    );
+    dispatch.push(
+      `    ${ip} daddr ${cidr} ct state new ${ip} daddr . meta l4proto . th dport vmap @${map}`,
+      `    ${ip} daddr ${cidr} ct state new ct mark 0 counter drop comment "no load balancing rule"`,
+      `    ${ip} daddr ${cidr} meta mark set ct mark`,
+    );
+  }
   return [
     `add table ${t.family} ${t.name}`,
     `delete table ${t.family} ${t.name}`,

@@ -7,6 +7,7 @@
  * table. NSG rules, load balancer frontends and the NAT gateway will add their own chains here.
  */
 import { type Family, formatCidr, outermostCidrs, parseCidr } from '../addr/index.js';
+import { NFT_IP } from '../dataplane/nft-table.js';
 import { nftApply } from '../kernel/nft.js';
 import type { Vnet } from './model.js';
 
@@ -17,7 +18,7 @@ export function vnetFamilies(vnet: Vnet): Family[] {
 
 /** The firewall's table for a family, as nft names it. */
 export function vnetFirewallTable(family: Family): { family: 'ip' | 'ip6'; name: string } {
-  return { family: family === 4 ? 'ip' : 'ip6', name: 'podnet_lab' };
+  return { family: NFT_IP[family], name: 'podnet_lab' };
 }
 
 export interface VnetFirewallInput {

@@ -35,6 +35,7 @@ import {
   parseCidr,
   parseIp,
 } from '../addr/index.js';
+import { NFT_IP } from '../dataplane/nft-table.js';
 import { prefixCidr } from '../nsg/evaluate.js';
 import { PLATFORM_ADDRESSES, PLATFORM_TAGS, tagCidrs } from '../nsg/tags.js';
 import type { Nic, Nsg, NsgAddress, NsgDirection, NsgRule, TagContext } from '../nsg/types.js';
@@ -62,7 +63,6 @@ export function vnetNsgTable(cluster: string): { family: 'inet'; name: string } 
 }
 
 const familyOf = (text: string): Family => (text.includes(':') ? 6 : 4);
-const IP: Record<Family, 'ip' | 'ip6'> = { 4: 'ip', 6: 'ip6' };
 const inCidr = (cidr: string, ip: string) => {
   const c = parseCidr(cidr);
   const a = parseIp(ip);
@@ -87,13 +87,13 @@ function addressMatch(
   if ('tag' in a) {
     if (a.tag === 'Internet') {
       const vnet = familySet(tagCidrs('VirtualNetwork', tags), family);
-      return vnet ? `${IP[family]} ${side} != ${vnet}` : `meta nfproto ${family === 4 ? 'ipv4' : 'ipv6'}`;
+      return vnet ? `${NFT_IP[family]} ${side} != ${vnet}` : `meta nfproto ${family === 4 ? 'ipv4' : 'ipv6'}`;
     }
     const set = familySet(tagCidrs(a.tag, tags), family);
-    return set ? `${IP[family]} ${side} ${set}` : null;
+    return set ? `${NFT_IP[family]} ${side} ${set}` : null;
   }
   const set = familySet(a.prefixes, family);
-  return set ? `${IP[family]} ${side} ${set}` : null;
+  return set ? `${NFT_IP[family]} ${side} ${set}` : null;
 }
 
 const PROTO: Record<NsgRule['protocol'], string | null> = {
@@ -247,10 +247,10 @@ export function renderVnetNsgs(input: VnetNsgInput): string {
         `    elements = { ${elements.join(', ')} }`,
         '  }',
       );
-      dispatch.push(`    ${IP[family]} ${side} vmap @${name}`);
+      dispatch.push(`    ${NFT_IP[family]} ${side} vmap @${name}`);
       const frontends = family === 4 ? input.frontends?.cidr : input.frontends?.cidr6;
       if (side === 'daddr' && frontends)
-        dispatch.push(`    ${IP[family]} daddr ${frontends} rt ${IP[family]} nexthop vmap @${name}`);
+        dispatch.push(`    ${NFT_IP[family]} daddr ${frontends} rt ${NFT_IP[family]} nexthop vmap @${name}`);
     }
   }
   input.nsgs.forEach((nsg, i) => {
