@@ -22,8 +22,8 @@ import {
   encodeEndpoint,
   endpointKey,
   nodeEndpointsPrefix,
+  podObjectFacts,
   podObjectKey,
-  podObjectLabels,
 } from '../src/endpoints/record.js';
 import { FlakyStore } from '../src/endpoints/testing/flaky-store.js';
 import type { PodAddress } from '../src/ipam/types.js';
@@ -285,7 +285,7 @@ async function etcd(): Promise<EtcdResult> {
       const labels = { ...base.labels, track: `apply-${c}` };
       const agent = await ns.watch().key(objKey).create();
       agent.on('put', (kv) => {
-        const next = { ...base, labels: podObjectLabels({ key: objKey, value: kv.value.toString() }) };
+        const next = { ...base, labels: podObjectFacts({ key: objKey, value: kv.value.toString() }).labels };
         void ns.put(endpointKey(base)).value(encodeEndpoint(next)).lease(leases[n]).exec();
       });
       const object = {

@@ -15,10 +15,8 @@ import {
   desiredEndpoints,
   endpointChanges,
   nodeEndpointsPrefix,
-  podObjectHost,
+  podObjectFacts,
   podObjectKey,
-  podObjectLabels,
-  podObjectPorts,
   podOf,
 } from '../endpoints/record.js';
 import { asPodnetError } from '../errors/index.js';
@@ -261,7 +259,7 @@ export class EndpointPublisher {
   private factsIn(kv: KeyValue | undefined): PodFacts {
     if (!kv) return NO_FACTS;
     try {
-      return { labels: podObjectLabels(kv), ports: podObjectPorts(kv), host: podObjectHost(kv) };
+      return podObjectFacts(kv);
     } catch (err) {
       this.o.log.warn(
         { key: kv.key, ...errFields(err) },

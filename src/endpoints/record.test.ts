@@ -11,10 +11,8 @@ import {
   encodeEndpoint,
   endpointChanges,
   endpointKey,
-  podObjectHost,
+  podObjectFacts,
   podObjectKey,
-  podObjectLabels,
-  podObjectPorts,
   podOf,
 } from './record.js';
 import { applyEndpointUpdate, emptyEndpointView } from './view.js';
@@ -109,17 +107,18 @@ describe('endpoint records', () => {
   it('reads the labels of a Pod object and refuses what is not one', () => {
     const key = 'objects/pods/shop/web';
     const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'web', labels: { app: 'web' } } };
-    assert.deepEqual(podObjectLabels({ key, value: JSON.stringify(pod) }), { app: 'web' });
+    assert.deepEqual(podObjectFacts({ key, value: JSON.stringify(pod) }).labels, { app: 'web' });
     assert.deepEqual(
-      podObjectLabels({ key, value: JSON.stringify({ ...pod, metadata: { name: 'w' } }) }),
+      podObjectFacts({ key, value: JSON.stringify({ ...pod, metadata: { name: 'w' } }) }).labels,
       {},
     );
     assert.throws(
-      () => podObjectLabels({ key, value: '{"kind":"Service","metadata":{}}' }),
+      () => podObjectFacts({ key, value: '{"kind":"Service","metadata":{}}' }).labels,
       /StoreCorrupt|not a Pod/,
     );
     assert.throws(
-      () => podObjectLabels({ key, value: JSON.stringify({ ...pod, metadata: { labels: { a: [] } } }) }),
+      () =>
+        podObjectFacts({ key, value: JSON.stringify({ ...pod, metadata: { labels: { a: [] } } }) }).labels,
       /metadata\.labels/,
     );
   });
@@ -250,7 +249,7 @@ describe('a watcher view of the endpoints', () => {
         ],
       },
     };
-    const ports = podObjectPorts({ key, value: JSON.stringify(pod) });
+    const ports = podObjectFacts({ key, value: JSON.stringify(pod) }).ports;
     assert.deepEqual(ports, [
       { name: 'http', port: 8080, protocol: 'TCP' },
       { name: 'dns', port: 53, protocol: 'UDP' },
@@ -281,11 +280,14 @@ describe('a watcher view of the endpoints', () => {
       metadata: { name: 'db-0' },
       spec: { hostname: 'db-0', subdomain: 'db', containers: [] },
     };
-    assert.deepEqual(podObjectHost({ key, value: JSON.stringify(pod) }), {
+    assert.deepEqual(podObjectFacts({ key, value: JSON.stringify(pod) }).host, {
       hostname: 'db-0',
       subdomain: 'db',
     });
-    assert.deepEqual(podObjectHost({ key, value: JSON.stringify({ ...pod, spec: { containers: [] } }) }), {});
+    assert.deepEqual(
+      podObjectFacts({ key, value: JSON.stringify({ ...pod, spec: { containers: [] } }) }).host,
+      {},
+    );
     const [e] = desiredEndpoints({
       node: 'sys-0',
       nodeIp: '10.224.0.4',

@@ -23,7 +23,14 @@ export const ENDPOINT_RECORD_VERSION = 1;
 /** The namespace of a pod whose runtime named it but gave no namespace (podman), as kubectl defaults it. */
 export const DEFAULT_NAMESPACE = 'default';
 
-export interface PodEndpoint {
+/** A pod's name in DNS, from its `Pod` object (`spec.hostname`, `spec.subdomain`). */
+export interface PodHost {
+  hostname?: string;
+  subdomain?: string;
+}
+
+/** Its `Pod` object's `spec.hostname` and `spec.subdomain` (PodHost) name it in DNS under a headless Service. */
+export interface PodEndpoint extends PodHost {
   node: string;
   nodeIp: string;
   containerId: string;
@@ -37,15 +44,6 @@ export interface PodEndpoint {
   labels: Record<string, string>;
   /** The named container ports of its `Pod` object, which a Service's `targetPort` may name; absent = none. */
   ports?: NamedPort[];
-  /** Its `Pod` object's `spec.hostname` and `spec.subdomain`: DNS names it under a headless Service. */
-  hostname?: string;
-  subdomain?: string;
-}
-
-/** A pod's name in DNS, from its `Pod` object (`spec.hostname`, `spec.subdomain`). */
-export interface PodHost {
-  hostname?: string;
-  subdomain?: string;
 }
 
 export interface NamedPort {
@@ -55,7 +53,7 @@ export interface NamedPort {
 }
 
 /** What a stored value holds: the rest is in the key. `ports` is left out when there are none. */
-interface StoredEndpoint {
+interface StoredEndpoint extends PodHost {
   v: number;
   namespace: string | null;
   name: string | null;
@@ -63,8 +61,6 @@ interface StoredEndpoint {
   nodeIp: string;
   labels: Record<string, string>;
   ports?: NamedPort[];
-  hostname?: string;
-  subdomain?: string;
 }
 
 export const nodeEndpointsPrefix = (node: string) => `${ENDPOINTS_PREFIX}${node}/`;
@@ -200,44 +196,43 @@ export function podOf(
 export const podObjectKey = (pod: { namespace: string; name: string }) =>
   objectKey('pods', pod.name, pod.namespace);
 
+/** What an endpoint carries from its pod's `Pod` object. */
+export interface PodObjectFacts {
+  labels: Record<string, string>;
+  ports: NamedPort[];
+  host: PodHost;
+}
+
 /**
- * The labels of a stored `Pod` object (`metadata.labels`, empty when it has none); a value that is not a
- * Kubernetes object with text labels is `StoreCorrupt`.
+ * What a stored `Pod` object gives its endpoint, read in one parse: its labels (`metadata.labels`, empty when
+ * it has none), its named container ports (unnamed ones no Service can name; protocol defaults to TCP as the
+ * API server defaults it), and its `spec.hostname` and `spec.subdomain` (as apply validated them; others left
+ * out). A value that is not a Kubernetes Pod with text labels is `StoreCorrupt`.
  */
-export function podObjectLabels(kv: Pick<KeyValue, 'key' | 'value'>): Record<string, string> {
-  const o = parseJson(kv.value, kv.key) as { kind?: unknown; metadata?: { labels?: unknown } } | null;
+export function podObjectFacts(kv: Pick<KeyValue, 'key' | 'value'>): PodObjectFacts {
+  const o = parseJson(kv.value, kv.key) as {
+    kind?: unknown;
+    metadata?: { labels?: unknown };
+    spec?: {
+      hostname?: unknown;
+      subdomain?: unknown;
+      containers?: { ports?: { name?: unknown; containerPort?: unknown; protocol?: unknown }[] }[];
+    };
+  } | null;
   if (typeof o !== 'object' || o === null || o.kind !== 'Pod' || typeof o.metadata !== 'object') {
     throw storeCorrupt(kv.key, 'it is not a Pod object (kind Pod with metadata)');
   }
   const labels = o.metadata?.labels ?? {};
   if (!isStringMap(labels)) throw storeCorrupt(kv.key, 'metadata.labels must map text to text');
-  return labels;
-}
-
-/**
- * The named container ports of a stored `Pod` object (unnamed ones no Service can name; protocol defaults to
- * TCP as the API server defaults it). A value that is not a Pod is `StoreCorrupt`, as for its labels.
- */
-export function podObjectPorts(kv: Pick<KeyValue, 'key' | 'value'>): NamedPort[] {
-  podObjectLabels(kv);
-  const o = JSON.parse(kv.value) as {
-    spec?: { containers?: { ports?: { name?: unknown; containerPort?: unknown; protocol?: unknown }[] }[] };
-  };
-  const out: NamedPort[] = [];
+  const ports: NamedPort[] = [];
   for (const c of o.spec?.containers ?? [])
     for (const p of c.ports ?? []) {
       const port = { name: p.name, port: p.containerPort, protocol: p.protocol ?? 'TCP' } as NamedPort;
-      if (isNamedPort(port)) out.push(port);
+      if (isNamedPort(port)) ports.push(port);
     }
-  return out;
-}
-
-/** A stored `Pod` object's `spec.hostname` and `spec.subdomain` (as apply validated them; others left out). */
-export function podObjectHost(kv: Pick<KeyValue, 'key' | 'value'>): PodHost {
-  podObjectLabels(kv);
-  const spec = (JSON.parse(kv.value) as { spec?: Record<string, unknown> }).spec ?? {};
   const field = (v: unknown) => (typeof v === 'string' && DNS_LABEL.test(v) ? v : undefined);
-  return hostOf({ hostname: field(spec.hostname), subdomain: field(spec.subdomain) } as PodHost);
+  const host = hostOf({ hostname: field(o.spec?.hostname), subdomain: field(o.spec?.subdomain) } as PodHost);
+  return { labels, ports, host };
 }
 
 export interface NodeEndpointsInput {

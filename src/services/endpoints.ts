@@ -102,9 +102,10 @@ function groups(svc: Service, endpoints: Iterable<PodEndpoint>, family: 4 | 6): 
     const key = JSON.stringify(ports);
     const g = byPorts.get(key) ?? { ports, endpoints: [] };
     byPorts.set(key, g);
+    const hostname = endpointHostname(svc, e);
     g.endpoints.push({
       addresses: [ip],
-      ...(endpointHostname(svc, e) ? { hostname: endpointHostname(svc, e) } : {}),
+      ...(hostname ? { hostname } : {}),
       conditions: { ready: true, serving: true, terminating: false },
       nodeName: e.node,
       targetRef: { kind: 'Pod', namespace: e.namespace as string, name: e.name as string },
