@@ -176,10 +176,10 @@ function suite(name: string, cases: Case[], timestamp: string): string {
   ].join('\n');
 }
 
-/** The run as JUnit XML (the Ant/Surefire schema CI systems read): one suite each for probes, IPAM, agents. */
 /**
- * The run as JUnit XML. `traceText` renders a failed probe's trace into its failure body, as the text output
- * shows it (the CLI passes `podnet trace`'s own renderer), so a CI report says why the probe was expected to pass.
+ * The run as JUnit XML (the Ant/Surefire schema CI systems read): one suite each for probes, IPAM, agents.
+ * `traceText` renders a failed probe's trace into its failure body, as the text output shows it (the CLI passes
+ * `podnet trace`'s own renderer), so a CI report says why the probe was expected to pass.
  */
 export function junitXml(r: JunitInput, traceText?: (t: TraceResult) => string): string {
   const probes: Case[] = r.probes.map((p) => {

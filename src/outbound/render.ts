@@ -67,14 +67,16 @@ export function renderLbOutbound(vnet: Vnet, cluster: string): string {
   const lines = [`add table ${t.family} ${t.name}`, `delete table ${t.family} ${t.name}`];
   if (!o || o.type !== 'loadBalancer' || bridges.length === 0 || internet.length === 0)
     return `${lines.join('\n')}\n`;
+  // From the cluster's subnets to the internet.
+  const leaving = `iifname ${names(bridges)} oifname ${names(internet.map((h) => h.vnetLink))}`;
   lines.push(
     `table ${t.family} ${t.name} {`,
     '  chain postrouting {',
     '    type nat hook postrouting priority srcnat; policy accept;',
-    `    iifname ${names(bridges)} oifname ${names(internet.map((h) => h.vnetLink))} meta nfproto ipv4 counter snat ip to ${o.publicIp} comment "outbound rule of cluster ${cluster}'s load balancer"`,
+    `    ${leaving} meta nfproto ipv4 counter snat ip to ${o.publicIp} comment "outbound rule of cluster ${cluster}'s load balancer"`,
     ...(o.publicIp6
       ? [
-          `    iifname ${names(bridges)} oifname ${names(internet.map((h) => h.vnetLink))} meta nfproto ipv6 counter snat ip6 to ${o.publicIp6} comment "IPv6 outbound rule of cluster ${cluster}'s load balancer"`,
+          `    ${leaving} meta nfproto ipv6 counter snat ip6 to ${o.publicIp6} comment "IPv6 outbound rule of cluster ${cluster}'s load balancer"`,
         ]
       : []),
     '  }',
